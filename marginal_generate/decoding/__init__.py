@@ -1,0 +1,1 @@
+"""Decoding loops: the cached stepper, the search over greedy path and output tree, the greedy-path recorder."""

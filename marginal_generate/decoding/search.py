@@ -1,0 +1,199 @@
+"""The decoding loop: the greedy path, the output tree and short lookaheads in one batched forward per depth.
+
+Every row of the batch is a :class:`Node`: a partial completion of one prompt. A node can be
+
+- on the **greedy path** of its prompt (continued with the argmax token until EOS or
+  ``max_new_tokens``; the :class:`~marginal_generate.decoding.greedy_path.GreedyRecorder`
+  sees its next-token distribution at every step),
+- in the **output tree** (``any_place``): its probability is the product of the token
+  probabilities along it; it is expanded with every token inside the per-step nucleus
+  ``top_p`` whose child probability is at least ``eps``,
+- a **lookahead**: a forced continuation (the rest of a category id, then a delimiter) whose
+  log-probability is handed back to the recorder (``max_over_generations`` with
+  ``label_normalization="vocab"``).
+
+A node on the greedy path that is also in the tree is one row. Credit is exact: a label is
+credited with a node's probability at the first node that confirms it (the parser's
+``PrefixState``), since every continuation inherits it. Mass removed by ``top_p`` or ``eps``
+below a node goes to the upper bound of each label the node may still add. A completion ends
+at EOS or at ``max_new_tokens`` (complete, never cut); a tree node also ends when its label
+set can no longer change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import LogitsProcessorList, TopPLogitsWarper
+
+from ..labels import LabelSpace
+from ..parsing import PrefixState
+from .stepper import Stepper
+
+__all__ = ["Node", "TreeParams", "SearchResult", "run_search"]
+
+
+@dataclass
+class Node:
+    """One decoding row."""
+
+    row: int
+    tokens: tuple[int, ...]
+    state: PrefixState
+    prob: float = 1.0
+    greedy: bool = False
+    in_tree: bool = False
+    forced: tuple[int, ...] | None = None
+    logp: float = 0.0
+    tag: Any = None
+
+
+@dataclass(frozen=True)
+class TreeParams:
+    """Cuts of the output tree: per-step nucleus ``top_p`` and prefix-probability floor ``eps``."""
+
+    top_p: float
+    eps: float
+
+
+@dataclass
+class SearchResult:
+    """Tree mass per prompt and label, plus the run's counters."""
+
+    lower: torch.Tensor
+    cut: torch.Tensor
+    completions: list[list[tuple[str, float, bool]]]
+    frontier_widths: list[int] = field(default_factory=list)
+    nodes_expanded: int = 0
+
+    @property
+    def upper(self) -> torch.Tensor:
+        return (self.lower + self.cut).clamp(max=1.0)
+
+
+def run_search(
+    stepper: Stepper,
+    space: LabelSpace,
+    eos_token_ids: set[int],
+    max_new_tokens: int,
+    tree: TreeParams | None,
+    recorder: Any,
+    logits_processor: LogitsProcessorList | None = None,
+    top_completions: int = 10,
+) -> SearchResult:
+    """Decode every prompt of ``stepper``; feed the greedy path to ``recorder``; search the tree if ``tree``.
+
+    ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
+    return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
+    """
+    batch = stepper.batch_size
+    n_labels = len(space.labels)
+    lower = torch.zeros(batch, n_labels, dtype=torch.float64)
+    cut = torch.zeros(batch, n_labels, dtype=torch.float64)
+    completions: list[list[tuple[str, float, bool]]] = [[] for _ in range(batch)]
+    widths: list[int] = []
+    expanded = 0
+    top_p_warper = TopPLogitsWarper(tree.top_p) if tree is not None and tree.top_p < 1.0 else None
+    root_state = space.prefix_state("", finished=False)
+    frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
+    logits = stepper.prefill()
+    depth = 0
+    while frontier:
+        widths.append(len(frontier))
+        scores = logits.to(torch.float64)
+        if logits_processor:
+            scores = logits_processor(stepper.sequences().to(scores.device), scores)
+        logprobs = torch.log_softmax(scores, dim=-1).cpu()
+        children: list[Node] = []
+        parents: list[int] = []
+
+        def add(child: Node, parent: int) -> None:
+            children.append(child)
+            parents.append(parent)
+
+        tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
+        kept: dict[int, list[tuple[int, float]]] = {i: [] for i in tree_rows}
+        if tree_rows:
+            expanded += len(tree_rows)
+            idx = torch.tensor(tree_rows)
+            node_probs = torch.tensor([frontier[i].prob for i in tree_rows], dtype=torch.float64)
+            child_probs = node_probs[:, None] * logprobs[idx].exp()
+            keep = child_probs >= tree.eps  # type: ignore[union-attr]
+            keep &= child_probs > 0
+            if top_p_warper is not None:
+                keep &= torch.isfinite(top_p_warper(None, scores[idx.to(scores.device)].clone()).cpu())
+            removed = (node_probs - (child_probs * keep).sum(-1)).clamp(min=0.0)
+            for j, i in enumerate(tree_rows):
+                node = frontier[i]
+                if removed[j] > 0 and node.state.possible:
+                    for label in node.state.possible:
+                        cut[node.row, space.index[label]] += removed[j]
+            for j, t in keep.nonzero().tolist():
+                kept[tree_rows[j]].append((t, float(child_probs[j, t])))
+
+        for i, node in enumerate(frontier):
+            if node.forced is not None:
+                lookahead = _advance_lookahead(node, logprobs[i], recorder)
+                if lookahead is not None:
+                    add(lookahead, i)
+                continue
+            greedy_token = int(logprobs[i].argmax()) if node.greedy else -1
+            if node.greedy:
+                for extra in recorder.observe(node, depth, logprobs[i], greedy_token) or ():
+                    add(extra, i)
+            greedy_in_tree = False
+            for token, prob in kept.get(i, ()):
+                finished = token in eos_token_ids or depth + 1 >= max_new_tokens
+                tokens = node.tokens + (token,)
+                text = space.decode(tokens)
+                state = space.prefix_state(text, finished)
+                for label in state.confirmed - node.state.confirmed:
+                    lower[node.row, space.index[label]] += prob
+                on_greedy = token == greedy_token
+                greedy_in_tree |= on_greedy
+                if finished or state.final:
+                    completions[node.row].append((text, prob, finished))
+                    if on_greedy and not finished:
+                        add(Node(node.row, tokens, state, prob, greedy=True), i)
+                    continue
+                add(Node(node.row, tokens, state, prob, greedy=on_greedy, in_tree=True), i)
+            if node.greedy and not greedy_in_tree:
+                if greedy_token in eos_token_ids or depth + 1 >= max_new_tokens:
+                    continue
+                add(Node(node.row, node.tokens + (greedy_token,), node.state, greedy=True), i)
+
+        frontier = children
+        depth += 1
+        if not frontier:
+            break
+        logits = stepper.step(
+            torch.tensor(parents, dtype=torch.long),
+            torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
+        )
+
+    for row in completions:
+        row.sort(key=lambda c: -c[1])
+        del row[top_completions:]
+    return SearchResult(lower=lower, cut=cut, completions=completions, frontier_widths=widths, nodes_expanded=expanded)
+
+
+def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Node | None:
+    """Force the next token of a lookahead, or close it with the delimiter mass and report it."""
+    assert node.forced is not None
+    if node.forced:
+        token = node.forced[0]
+        return Node(
+            node.row,
+            node.tokens + (token,),
+            node.state,
+            forced=node.forced[1:],
+            logp=node.logp + float(logprobs[token]),
+            tag=node.tag,
+        )
+    mask = recorder.delimiter_mask(logprobs.shape[-1])
+    delimiter = float(torch.logsumexp(logprobs[mask], dim=-1)) if bool(mask.any()) else -math.inf
+    recorder.lookahead_done(node.tag, node.logp + delimiter)
+    return None

@@ -1,0 +1,118 @@
+"""One batched forward per depth over a set of decoding rows that share their prompts' KV cache.
+
+A *row* is one partial completion of one prompt. :class:`CachedStepper` runs the prompts once
+(prefill), then at every depth takes the rows to continue as ``(parent row, next token)``
+pairs: it gathers the parents' cache rows (a row may be continued by several children, or by
+none) and runs a single forward of one new token per row. This is the batched-cache form of
+the tree search; the rows of one prompt hold copies of its prompt cache.
+
+The interface is what the search loop needs and nothing more, so tests can drive the loop
+with a stepper that has no model at all (see ``tests/test_search_driver.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+from transformers import DynamicCache
+
+__all__ = ["Stepper", "CachedStepper"]
+
+
+class Stepper(Protocol):
+    """What the search loop calls: next-token logits for the prompts, then for each new row."""
+
+    batch_size: int
+    forward_passes: int
+
+    def prefill(self) -> torch.Tensor:
+        """Logits ``[batch, vocab]`` for the first generated token of each prompt."""
+        ...
+
+    def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Continue row ``parents[i]`` with ``tokens[i]``; logits ``[len(tokens), vocab]`` of the next token."""
+        ...
+
+    def sequences(self) -> torch.Tensor:
+        """Prompt plus generated ids of every current row (for logits processors)."""
+        ...
+
+
+class CachedStepper:
+    """Drives a causal LM over left-padded prompts with a :class:`~transformers.DynamicCache`.
+
+    Args:
+        model: a causal LM (``LlamaForCausalLM`` or any model taking ``past_key_values``,
+            ``attention_mask`` and ``position_ids``).
+        input_ids: ``[batch, prompt_len]``, left-padded.
+        attention_mask: ``[batch, prompt_len]`` with 0 on padding, or None for no padding.
+        model_kwargs: extra inputs for the forward (passed through unchanged).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        **model_kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.input_ids = input_ids
+        self.batch_size = input_ids.shape[0]
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        self.prompt_mask = attention_mask.to(dtype=torch.long, device=input_ids.device)
+        self.prompt_lengths = self.prompt_mask.sum(-1)
+        self.model_kwargs = model_kwargs
+        self.forward_passes = 0
+        self.rows = torch.arange(self.batch_size, device=input_ids.device)
+        self.generated = input_ids.new_empty((self.batch_size, 0))
+        self.cache: DynamicCache | None = None
+
+    def prefill(self) -> torch.Tensor:
+        position_ids = (self.prompt_mask.cumsum(-1) - 1).clamp(min=0)
+        self.cache = DynamicCache(config=self.model.config)
+        out = self.model(
+            input_ids=self.input_ids,
+            attention_mask=self.prompt_mask,
+            position_ids=position_ids,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+            **self.model_kwargs,
+        )
+        self.forward_passes += 1
+        self.cache = out.past_key_values
+        return out.logits[:, -1]
+
+    def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        assert self.cache is not None, "prefill() must run before step()"
+        parents = parents.to(self.rows.device)
+        tokens = tokens.to(self.rows.device)
+        keep_all = parents.numel() == self.rows.numel() and torch.equal(
+            parents, torch.arange(parents.numel(), device=parents.device)
+        )
+        if not keep_all:
+            self.cache.reorder_cache(parents)
+        self.rows = self.rows[parents]
+        self.generated = torch.cat([self.generated[parents], tokens[:, None]], dim=1)
+        depth = self.generated.shape[1]
+        n = tokens.shape[0]
+        attention_mask = torch.cat(
+            [self.prompt_mask[self.rows], self.prompt_mask.new_ones((n, depth))], dim=1
+        )
+        position_ids = (self.prompt_lengths[self.rows] + depth - 1)[:, None]
+        out = self.model(
+            input_ids=tokens[:, None],
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=self.cache,
+            use_cache=True,
+            **self.model_kwargs,
+        )
+        self.forward_passes += 1
+        return out.logits[:, -1]
+
+    def sequences(self) -> torch.Tensor:
+        return torch.cat([self.input_ids[self.rows], self.generated], dim=1)

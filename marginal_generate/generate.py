@@ -1,0 +1,276 @@
+"""Marginalization inside ``model.generate``: the ``custom_generate`` callable and the flag form.
+
+Callable form (transformers >= 5 passes the keyword arguments a ``custom_generate`` callable
+names in its signature through to it; it passes no tokenizer, so everything comes through
+``label_space``)::
+
+    out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space,
+                         strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20)
+
+Flag form: ``mg.enable(model)`` (or a model class with :class:`MarginalGenerationMixin`), then
+``model.generate(**inputs, marginalize="any_place", label_space=space)``; without the flag,
+``generate`` is unchanged.
+
+Strategies (one greedy decode serves all but ``any_place``, which adds the tree search):
+
+- ``greedy``: 1.0 for each label the parser reads in the greedy completion, else 0.0.
+- ``first_token``: p(unsafe) as the softmax over the verbalizer tokens {safe, unsafe} at the
+  step where the greedy answer's first word starts (after the blank line Llama Guard 3 writes);
+  categories NaN.
+- ``token_probability``: product of the probabilities of the greedy tokens covering the label;
+  0.0 if the greedy completion has no such label.
+- ``fixed_place``: product of the greedy path's token probabilities up to and including the
+  label's last token.
+- ``any_place``: P(label in the completion's label set), summed over the output tree cut by a
+  per-step nucleus ``top_p`` and a prefix floor ``eps``; ``lower``/``upper`` bound the exact value
+  (``probs`` is ``lower``); with eps=0 and top_p=1 they meet.
+- ``max_over_generations``: at each greedy step where a category id starts, a distribution over
+  the ids (restricted softmax over their distinguishing tokens, or with
+  ``label_normalization="vocab"`` the full-vocabulary probability of exactly that id and a
+  delimiter, given the ids' shared leading tokens); a category's score is its max over those steps.
+  ``first_generation``: the first such step only.
+
+>>> import torch, marginal_generate as mg
+>>> from marginal_generate.testing import byte_level_tokenizer, tiny_llama
+>>> tok = byte_level_tokenizer(); model = tiny_llama(tok, seed=0)
+>>> space = mg.LabelSpace.llama_guard(tok)
+>>> inputs = tok(["User: hello there"], return_tensors="pt")
+>>> out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space,
+...                      strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=6)
+>>> out.labels[:3], tuple(out.probs.shape)
+(('unsafe', 'S1', 'S2'), (1, 15))
+>>> bool(((out.lower <= out.probs) & (out.probs <= out.upper)).all())
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal, get_args
+
+import torch
+from transformers import GenerationConfig, LogitsProcessorList
+
+from .decoding.greedy_path import GreedyRecorder
+from .decoding.search import TreeParams, run_search
+from .decoding.stepper import CachedStepper
+from .labels import LabelSpace
+from .scores import LabelScores
+
+__all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin"]
+
+Strategy = Literal[
+    "greedy",
+    "first_token",
+    "token_probability",
+    "fixed_place",
+    "any_place",
+    "max_over_generations",
+    "first_generation",
+]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+LabelNormalization = Literal["label_tokens", "vocab"]
+
+# Inputs that `generate` prepares for its own loops; the stepper builds its own.
+_GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cache", "logits_to_keep", "cache_position")
+
+
+def _check_strategies(strategies: list[str]) -> None:
+    for s in strategies:
+        if s not in STRATEGIES:
+            raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}, got {s!r}.")
+
+
+def _check_params(eps: float, top_p: float, max_new_tokens: int | None, label_normalization: str) -> None:
+    if not isinstance(eps, (int, float)) or not 0.0 <= eps < 1.0:
+        raise ValueError(f"`eps` must be a number in [0, 1), got {eps!r}; 0.01 is the usual cut (0 searches everything).")
+    if not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
+        raise ValueError(f"`top_p` must be a number in (0, 1], got {top_p!r}; use 0.99 for the usual nucleus or 1.0 for none.")
+    if max_new_tokens is None or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(
+            f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; "
+            "a Llama Guard answer needs about 10 (the seed repo uses 20 to 50)."
+        )
+    if label_normalization not in get_args(LabelNormalization):
+        raise ValueError(
+            f"`label_normalization` must be one of {list(get_args(LabelNormalization))}, got {label_normalization!r}."
+        )
+
+
+def _eos_ids(generation_config: GenerationConfig | None, model: Any) -> set[int]:
+    eos = generation_config.eos_token_id if generation_config is not None else None
+    if eos is None:
+        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        raise ValueError(
+            "the model's generation config has no `eos_token_id`, so a completion could never end; "
+            "set model.generation_config.eos_token_id (e.g. to tokenizer.eos_token_id) or pass eos_token_id= to generate."
+        )
+    if isinstance(eos, torch.Tensor):
+        eos = eos.tolist()
+    return {int(e) for e in ([eos] if isinstance(eos, int) else eos)}
+
+
+def score(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    label_space: LabelSpace,
+    strategies: list[str] | tuple[str, ...] = ("any_place",),
+    *,
+    max_new_tokens: int = 20,
+    top_p: float = 0.99,
+    eps: float = 0.01,
+    label_normalization: LabelNormalization = "label_tokens",
+    eos_token_ids: set[int] | None = None,
+    logits_processor: LogitsProcessorList | None = None,
+    top_completions: int = 10,
+    model_kwargs: dict[str, Any] | None = None,
+) -> dict[str, LabelScores]:
+    """Score a left-padded batch under several strategies with one decode (plus the tree if ``any_place``).
+
+    The batched loop behind :func:`marginalize`; the evaluation runner calls it directly to get
+    every strategy from one pass.
+    """
+    strategies = list(strategies)
+    _check_strategies(strategies)
+    _check_params(eps, top_p, max_new_tokens, label_normalization)
+    if not isinstance(label_space, LabelSpace):
+        raise ValueError(
+            f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "
+            "build one with mg.LabelSpace.llama_guard(tokenizer) (generate passes no tokenizer to custom_generate)."
+        )
+    if input_ids.ndim != 2:
+        raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
+    eos = eos_token_ids if eos_token_ids is not None else _eos_ids(None, model)
+    stepper = CachedStepper(model, input_ids, attention_mask, **(model_kwargs or {}))
+    recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
+    tree = TreeParams(top_p=float(top_p), eps=float(eps)) if "any_place" in strategies else None
+    result = run_search(stepper, label_space, eos, max_new_tokens, tree, recorder, logits_processor, top_completions)
+    texts = recorder.texts()
+    stats = {
+        "forward_passes": stepper.forward_passes,
+        "frontier_widths": result.frontier_widths,
+        "nodes_expanded": result.nodes_expanded,
+    }
+    readers = {
+        "greedy": recorder.greedy,
+        "first_token": recorder.first_token,
+        "token_probability": recorder.token_probability,
+        "fixed_place": recorder.fixed_place,
+        "max_over_generations": recorder.max_over_generations,
+        "first_generation": functools.partial(recorder.max_over_generations, first_only=True),
+    }
+    out = {}
+    for s in strategies:
+        if s == "any_place":
+            out[s] = LabelScores(
+                labels=label_space.labels,
+                probs=result.lower.clone(),
+                texts=texts,
+                strategy=s,
+                lower=result.lower,
+                upper=result.upper,
+                completions=result.completions,
+                stats=dict(stats, top_p=float(top_p), eps=float(eps)),
+            )
+        else:
+            out[s] = LabelScores(labels=label_space.labels, probs=readers[s](), texts=texts, strategy=s, stats=dict(stats))
+    return out
+
+
+def marginalize(
+    model: Any,
+    input_ids: torch.Tensor,
+    logits_processor: LogitsProcessorList | None = None,
+    stopping_criteria: Any = None,
+    generation_config: GenerationConfig | None = None,
+    synced_gpus: bool = False,
+    streamer: Any = None,
+    label_space: LabelSpace | None = None,
+    strategy: Strategy = "any_place",
+    eps: float = 0.01,
+    label_normalization: LabelNormalization = "label_tokens",
+    top_completions: int = 10,
+    **model_kwargs: Any,
+) -> LabelScores:
+    """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
+
+    ``top_p`` and ``max_new_tokens`` are read from the generation config, as ``generate`` resolves
+    them (pass them to ``generate``); ``label_space``, ``strategy``, ``eps`` and
+    ``label_normalization`` are this function's own arguments. Returns :class:`LabelScores`.
+    """
+    if label_space is None:
+        raise ValueError(
+            "marginalize needs `label_space=`: pass label_space=mg.LabelSpace.llama_guard(tokenizer) to generate "
+            "(transformers does not hand the tokenizer to a custom_generate callable)."
+        )
+    _check_strategies([strategy])
+    if streamer is not None:
+        raise ValueError("`streamer` is not supported by marginalize; its output is a LabelScores, not a token stream.")
+    config = generation_config if generation_config is not None else model.generation_config
+    max_new_tokens = config.max_new_tokens
+    if max_new_tokens is None and config.max_length is not None:
+        max_new_tokens = config.max_length - input_ids.shape[1]
+    top_p = 1.0 if config.top_p is None else config.top_p
+    attention_mask = model_kwargs.get("attention_mask")
+    extra = {k: v for k, v in model_kwargs.items() if k not in _GENERATE_OWNED}
+    return score(
+        model,
+        input_ids,
+        attention_mask,
+        label_space,
+        [strategy],
+        max_new_tokens=max_new_tokens,
+        top_p=top_p,
+        eps=eps,
+        label_normalization=label_normalization,
+        eos_token_ids=_eos_ids(config, model),
+        logits_processor=logits_processor,
+        top_completions=top_completions,
+        model_kwargs=extra,
+    )[strategy]
+
+
+def _flagged_generate(generate: Any, args: tuple, marginalize_flag: str | None, kwargs: dict) -> Any:
+    if marginalize_flag is None:
+        return generate(*args, **kwargs)
+    if kwargs.get("custom_generate") is not None:
+        raise ValueError("pass either `marginalize=` or `custom_generate=` to generate, not both.")
+    _check_strategies([marginalize_flag])
+    return generate(*args, custom_generate=marginalize, strategy=marginalize_flag, **kwargs)
+
+
+def enable(model: Any) -> Any:
+    """Give ``model.generate`` the flag ``marginalize=<strategy>``; returns the same model.
+
+    >>> import marginal_generate as mg
+    >>> from marginal_generate.testing import word_level_tokenizer, tiny_llama
+    >>> tok = word_level_tokenizer(["safe", "unsafe", "S1", ",", "\\n"])
+    >>> model = mg.enable(tiny_llama(tok))
+    >>> out = model.generate(input_ids=tok(["safe"], return_tensors="pt").input_ids, marginalize="greedy",
+    ...                      label_space=mg.LabelSpace(tok, categories=["S1"]), max_new_tokens=3)
+    >>> out.strategy
+    'greedy'
+    """
+    if getattr(model, "_marginal_generate_enabled", False):
+        return model
+    original = model.generate
+
+    @functools.wraps(original)
+    def generate(*args: Any, marginalize: str | None = None, **kwargs: Any) -> Any:
+        return _flagged_generate(original, args, marginalize, kwargs)
+
+    model.generate = generate
+    model._marginal_generate_enabled = True
+    return model
+
+
+class MarginalGenerationMixin:
+    """Mix into a model class before the transformers class to get the ``marginalize=`` flag.
+
+    ``class GuardModel(MarginalGenerationMixin, LlamaForCausalLM): pass``
+    """
+
+    def generate(self, *args: Any, marginalize: str | None = None, **kwargs: Any) -> Any:
+        return _flagged_generate(super().generate, args, marginalize, kwargs)  # type: ignore[misc]

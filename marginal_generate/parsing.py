@@ -1,0 +1,172 @@
+"""Reading labels out of a guard model's text, for whole completions and for prefixes.
+
+A Llama Guard answer is ``safe``, or ``unsafe`` with a second line of comma-separated
+category ids (``S1,S10``). :class:`LlamaGuardParser` reads the label set of a complete
+answer and, for a *prefix* of an answer, which labels every continuation is certain to
+contain (``confirmed``) and which it still may contain (``possible``). The tree search
+credits a label at the first prefix that confirms it, which is exact because every
+continuation of that prefix inherits it.
+
+>>> parser = LlamaGuardParser(categories=("S1", "S10"))
+>>> sorted(parser.parse("\\n\\nunsafe\\nS10,S1"))
+['S1', 'S10', 'unsafe']
+>>> state = parser.prefix_state("\\n\\nunsafe\\nS1", finished=False)
+>>> sorted(state.confirmed), state.final     # "S1" may still become "S10"
+(['unsafe'], False)
+>>> sorted(parser.prefix_state("\\n\\nunsafe\\nS1,", finished=False).confirmed)
+['S1', 'unsafe']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["LabelSpan", "PrefixState", "LlamaGuardParser"]
+
+
+@dataclass(frozen=True)
+class LabelSpan:
+    """A label read from a text, with the character span ``[start, end)`` it was read from."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PrefixState:
+    """What a prefix of an answer already decides.
+
+    ``confirmed``: labels in the label set of every continuation.
+    ``possible``: labels some continuation may still add (``confirmed`` excluded).
+    ``final``: no continuation can change the label set (``possible`` is empty).
+    """
+
+    confirmed: frozenset[str]
+    possible: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def final(self) -> bool:
+        return not self.possible
+
+
+class LlamaGuardParser:
+    """The Llama Guard output format: first line ``safe``/``unsafe``, second line the ids.
+
+    Rules (both for complete answers and for prefixes):
+
+    - leading whitespace of the answer is skipped (Llama Guard 3 writes a blank line first);
+    - the first line, stripped, equal to ``positive`` gives the positive label;
+    - only then, each comma-separated item of the second line, stripped, that exactly
+      equals a category id gives that category; ``S1`` is never read from ``S10`` and a
+      repeated id counts once; lines after the second are ignored.
+
+    In a prefix, an item is complete once a comma, a newline or the end of the answer
+    follows it; the first line once a newline or the end follows it.
+
+    >>> p = LlamaGuardParser(categories=("S1", "S2"))
+    >>> sorted(p.parse("unsafe\\n S2 , S1,S1\\nS3"))
+    ['S1', 'S2', 'unsafe']
+    >>> sorted(p.parse("unsafe now\\nS1"))
+    []
+    >>> p.prefix_state("uns", finished=False).final
+    False
+    >>> p.prefix_state("saf", finished=False).final      # can no longer become unsafe
+    True
+    """
+
+    def __init__(self, categories: tuple[str, ...] | list[str], positive: str = "unsafe", negative: str = "safe"):
+        categories = tuple(categories)
+        if len(set(categories)) != len(categories):
+            raise ValueError(f"`categories` must be distinct, got {list(categories)}; remove the repeated ids.")
+        for c in categories:
+            if not c or c != c.strip() or "," in c or "\n" in c:
+                raise ValueError(
+                    f"`categories` contains {c!r}, which cannot be read from a comma-separated line; "
+                    "use ids without commas, newlines or surrounding spaces, such as 'S1'."
+                )
+        if positive in categories:
+            raise ValueError(f"`positive` label {positive!r} is also a category id; give them distinct names.")
+        self.categories = categories
+        self.positive = positive
+        self.negative = negative
+        self.labels: tuple[str, ...] = (positive, *categories)
+        self._category_set = frozenset(categories)
+
+    def spans(self, text: str) -> list[LabelSpan]:
+        """Every label of a complete answer with the span it was read from (first occurrence).
+
+        >>> [(s.label, s.start, s.end) for s in LlamaGuardParser(("S1",)).spans("\\n\\nunsafe\\nS1")]
+        [('unsafe', 2, 8), ('S1', 9, 11)]
+        """
+        return self._read(text, finished=True)[0]
+
+    def parse(self, text: str) -> frozenset[str]:
+        """The label set of a complete answer."""
+        return frozenset(s.label for s in self.spans(text))
+
+    def item_starts(self, text: str) -> list[int]:
+        """Character offsets where each item of the category line starts, spaces skipped.
+
+        Only defined when the first line reads ``positive``; empty otherwise.
+
+        >>> LlamaGuardParser(("S1", "S2")).item_starts("unsafe\\nS1, S2")
+        [7, 11]
+        """
+        return self._read(text, finished=False)[2]
+
+    def open_item_start(self, text: str) -> int | None:
+        """Where the category-line item that ``text`` ends inside starts, or None.
+
+        None when the first line is not (yet) ``positive`` or the category line is closed.
+
+        >>> p = LlamaGuardParser(("S1", "S2"))
+        >>> p.open_item_start("unsafe\\nS1,S"), p.open_item_start("unsafe\\nS1\\n"), p.open_item_start("safe\\n")
+        (10, None, None)
+        """
+        offset = len(text) - len(text.lstrip())
+        if text[offset:].count("\n") != 1:
+            return None
+        starts = self._read(text, finished=False)[2]
+        return starts[-1] if starts else None
+
+    def prefix_state(self, text: str, finished: bool) -> PrefixState:
+        """What a prefix decides; ``finished`` marks a complete answer (EOS or length limit)."""
+        spans, possible, _ = self._read(text, finished)
+        confirmed = frozenset(s.label for s in spans)
+        return PrefixState(confirmed=confirmed, possible=frozenset(possible) - confirmed)
+
+    def _read(self, text: str, finished: bool) -> tuple[list[LabelSpan], set[str], list[int]]:
+        offset = len(text) - len(text.lstrip())
+        body = text[offset:]
+        lines = body.split("\n")
+        first = lines[0]
+        first_done = finished or len(lines) > 1
+        everything = set(self.labels)
+        if not first_done:
+            head = first.strip()
+            may_be_positive = self.positive.startswith(first.lstrip()) or (head == self.positive)
+            return [], (everything if may_be_positive else set()), []
+        if first.strip() != self.positive:
+            return [], set(), []
+        start = offset + len(first) - len(first.lstrip())
+        spans = [LabelSpan(self.positive, start, start + len(self.positive))]
+        if len(lines) == 1:  # finished after the first line
+            return spans, set(), []
+        second = lines[1]
+        second_done = finished or len(lines) > 2
+        position = offset + len(first) + 1
+        items = second.split(",")
+        seen: set[str] = set()
+        starts: list[int] = []
+        for k, item in enumerate(items):
+            begin = position + len(item) - len(item.lstrip())
+            starts.append(begin)
+            item_done = second_done or k < len(items) - 1
+            stripped = item.strip()
+            if item_done and stripped in self._category_set and stripped not in seen:
+                seen.add(stripped)
+                spans.append(LabelSpan(stripped, begin, begin + len(stripped)))
+            position += len(item) + 1
+        possible = set() if second_done else everything
+        return spans, possible, starts
