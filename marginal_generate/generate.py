@@ -111,6 +111,7 @@ def _eos_ids(generation_config: GenerationConfig | None, model: Any) -> set[int]
     return {int(e) for e in ([eos] if isinstance(eos, int) else eos)}
 
 
+@torch.no_grad()
 def score(
     model: Any,
     input_ids: torch.Tensor,

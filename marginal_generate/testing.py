@@ -29,6 +29,8 @@ __all__ = [
     "sentencepiece_tokenizer",
     "tiny_llama",
     "guard_corpus",
+    "GUARD_PROMPTS",
+    "fit_tiny_guard",
 ]
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
@@ -152,4 +154,51 @@ def tiny_llama(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+    return model.to(dtype).eval()
+
+
+GUARD_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("User: hello there", "safe"),
+    ("User: hello", "safe"),
+    ("Agent: no", "unsafe\nS1"),
+    ("User: there", "unsafe\nS10,S1"),
+    ("Agent: hello", "unsafe\nS2,S10"),
+    ("User: no", "unsafe\nS1,S2"),
+)
+
+
+def fit_tiny_guard(
+    model: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    pairs: Sequence[tuple[str, str]] = GUARD_PROMPTS,
+    steps: int = 60,
+    lr: float = 3e-2,
+    seed: int = 0,
+) -> LlamaForCausalLM:
+    """Teach a tiny model to answer ``pairs`` (prompt → Llama Guard answer) a little, in a second or two.
+
+    Short training leaves it uncertain, so its trees branch between ``safe``/``unsafe`` and
+    between category ids: realistic work for every strategy.
+    """
+    torch.manual_seed(seed)
+    dtype = model.dtype
+    model = model.float().train()
+    rows = [
+        tokenizer(p, add_special_tokens=False)["input_ids"] + tokenizer(a, add_special_tokens=False)["input_ids"]
+        + [tokenizer.eos_token_id]
+        for p, a in pairs
+    ]
+    starts = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p, _ in pairs]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    for i, (r, s) in enumerate(zip(rows, starts)):
+        ids[i, : len(r)] = torch.tensor(r)
+        labels[i, s : len(r)] = torch.tensor(r[s:])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = model(input_ids=ids, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     return model.to(dtype).eval()

@@ -1,0 +1,111 @@
+"""The search loop driven by a scripted stepper with no model: values computed by hand."""
+
+import math
+
+import pytest
+import torch
+
+from marginal_generate.decoding.greedy_path import GreedyRecorder
+from marginal_generate.decoding.search import TreeParams, run_search
+from marginal_generate.labels import LabelSpace
+from marginal_generate.testing import word_level_tokenizer
+
+TOK = word_level_tokenizer(["safe", "unsafe", "S1", "S10", ",", "\n"])
+SPACE = LabelSpace(TOK, categories=["S1", "S10"])
+V = len(TOK)
+ID = {t: TOK.convert_tokens_to_ids(t) for t in ["safe", "unsafe", "S1", "S10", ",", "\n", "<eos>"]}
+EOS = {ID["<eos>"]}
+
+# next-token distributions of a scripted "model", by answer prefix
+SCRIPT = {
+    (): {"unsafe": 0.6, "safe": 0.4},
+    ("safe",): {"<eos>": 1.0},
+    ("unsafe",): {"\n": 0.9, "<eos>": 0.1},
+    ("unsafe", "\n"): {"S1": 0.5, "S10": 0.5},
+    ("unsafe", "\n", "S1"): {"<eos>": 0.7, ",": 0.3},
+    ("unsafe", "\n", "S1", ","): {"S10": 1.0},
+    ("unsafe", "\n", "S1", ",", "S10"): {"<eos>": 1.0},
+    ("unsafe", "\n", "S10"): {"<eos>": 1.0},
+}
+NAMES = {v: k for k, v in ID.items()}
+
+
+def logits_for(tokens: tuple[int, ...]) -> torch.Tensor:
+    table = SCRIPT[tuple(NAMES[t] for t in tokens)]
+    out = torch.full((V,), -math.inf, dtype=torch.float64)
+    for name, p in table.items():
+        out[ID[name]] = math.log(p)
+    return out
+
+
+class ScriptedStepper:
+    """Implements the Stepper protocol from SCRIPT: no model, no cache."""
+
+    def __init__(self, batch_size: int = 1):
+        self.batch_size = batch_size
+        self.forward_passes = 0
+        self.rows: list[tuple[int, ...]] = [()] * batch_size
+
+    def prefill(self):
+        self.forward_passes += 1
+        return torch.stack([logits_for(r) for r in self.rows])
+
+    def step(self, parents, tokens):
+        self.forward_passes += 1
+        self.rows = [self.rows[p] + (t,) for p, t in zip(parents.tolist(), tokens.tolist())]
+        return torch.stack([logits_for(r) for r in self.rows])
+
+    def sequences(self):
+        raise AssertionError("no logits processor in these tests")
+
+
+def search(eps: float, top_p: float = 1.0, max_new_tokens: int = 10, normalization="label_tokens"):
+    recorder = GreedyRecorder(SPACE, 1, EOS, normalization=normalization)
+    result = run_search(ScriptedStepper(), SPACE, EOS, max_new_tokens, TreeParams(top_p, eps), recorder)
+    return result, recorder
+
+
+def test_exact_tree_mass():
+    result, _ = search(eps=0.0)
+    exact = [0.6, 0.6 * 0.9 * 0.5, 0.6 * 0.9 * (0.5 + 0.5 * 0.3)]
+    assert result.lower[0].tolist() == pytest.approx(exact, abs=1e-12)
+    assert result.upper[0].tolist() == pytest.approx(exact, abs=1e-12)
+
+
+def test_eps_cut_moves_mass_to_the_upper_bound():
+    result, _ = search(eps=0.2)
+    # cut below eps: "unsafe<eos>" (0.06, before anything is confirmed) and both children of "unsafe\nS1" (0.27)
+    assert result.lower[0].tolist() == pytest.approx([0.54, 0.0, 0.27], abs=1e-12)
+    assert result.upper[0].tolist() == pytest.approx([0.6, 0.33, 0.6], abs=1e-12)
+
+
+def test_top_p_cut():
+    # nucleus 0.85 at "unsafe\nS1" keeps <eos> (0.7) and "," (0.3, cumulative 1.0 needed to pass 0.85) -> both kept;
+    # at "unsafe" it keeps "\n" (0.9) and drops <eos> (0.1)
+    result, _ = search(eps=0.0, top_p=0.85)
+    assert result.lower[0].tolist() == pytest.approx([0.54, 0.27, 0.351], abs=1e-12)
+    assert result.upper[0].tolist() == pytest.approx([0.6, 0.33, 0.411], abs=1e-12)
+
+
+def test_length_limit_completes_rather_than_cuts():
+    # with 3 new tokens, "unsafe\nS1" ends there: S1 is read at the end of the answer, nothing is cut
+    result, _ = search(eps=0.0, max_new_tokens=3)
+    assert result.lower[0].tolist() == pytest.approx([0.6, 0.27, 0.27], abs=1e-12)
+    assert result.cut[0].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+
+
+def test_greedy_path_records():
+    result, recorder = search(eps=0.0)
+    assert recorder.texts() == ["unsafe\nS1"]  # ties go to the lower token id: S1 before S10
+    assert recorder.first_token()[0, 0].item() == pytest.approx(0.6)
+    assert recorder.token_probability()[0].tolist() == pytest.approx([0.6, 0.5, 0.0])
+    assert recorder.fixed_place()[0].tolist() == pytest.approx([0.6, 0.27, 0.0])
+    assert recorder.greedy()[0].tolist() == [1.0, 1.0, 0.0]
+    # one category position (after "unsafe\n"): softmax over {S1, S10} = 0.5 / 0.5
+    assert recorder.max_over_generations()[0].tolist() == pytest.approx([0.6, 0.5, 0.5])
+
+
+def test_vocab_normalization_looks_ahead_to_the_delimiter():
+    _, recorder = search(eps=0.0, normalization="vocab")
+    # P(S1 exactly) = P(S1) * P(delimiter | S1) = 0.5 * (0.7 + 0.3); P(S10) = 0.5 * 1.0; unsafe: full-vocab 0.6
+    assert recorder.max_over_generations()[0].tolist() == pytest.approx([0.6, 0.5, 0.5])
