@@ -191,15 +191,17 @@ def marginalize(
     label_space: LabelSpace | None = None,
     strategy: Strategy = "any_place",
     eps: float = 0.01,
+    top_p: float = 0.99,
     label_normalization: LabelNormalization = "label_tokens",
     top_completions: int = 10,
     **model_kwargs: Any,
 ) -> LabelScores:
     """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
 
-    ``top_p`` and ``max_new_tokens`` are read from the generation config, as ``generate`` resolves
-    them (pass them to ``generate``); ``label_space``, ``strategy``, ``eps`` and
-    ``label_normalization`` are this function's own arguments. Returns :class:`LabelScores`.
+    ``max_new_tokens`` is read from the generation config, as ``generate`` resolves it.
+    ``label_space``, ``strategy``, ``eps``, ``top_p`` (the tree's nucleus, not a sampling setting:
+    a model's sampling ``top_p`` in its generation config is not used), ``label_normalization``
+    and ``top_completions`` are this function's own arguments. Returns :class:`LabelScores`.
     """
     if label_space is None:
         raise ValueError(
@@ -213,7 +215,6 @@ def marginalize(
     max_new_tokens = config.max_new_tokens
     if max_new_tokens is None and config.max_length is not None:
         max_new_tokens = config.max_length - input_ids.shape[1]
-    top_p = 1.0 if config.top_p is None else config.top_p
     attention_mask = model_kwargs.get("attention_mask")
     extra = {k: v for k, v in model_kwargs.items() if k not in _GENERATE_OWNED}
     return score(
