@@ -106,7 +106,7 @@ def run_search(
         scores = logits.to(torch.float64)
         if logits_processor:
             scores = logits_processor(stepper.sequences().to(scores.device), scores)
-        logprobs = torch.log_softmax(scores, dim=-1).cpu()
+        logprobs = torch.log_softmax(scores, dim=-1)
         children: list[Node] = []
         parents: list[int] = []
 
@@ -117,30 +117,33 @@ def run_search(
         tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
         kept: dict[int, list[tuple[int, float]]] = {i: [] for i in tree_rows}
         if tree_rows:
+            assert tree is not None
             expanded += len(tree_rows)
-            idx = torch.tensor(tree_rows)
-            node_probs = torch.tensor([frontier[i].prob for i in tree_rows], dtype=torch.float64)
+            idx = torch.tensor(tree_rows, device=logprobs.device)
+            node_probs = torch.tensor([frontier[i].prob for i in tree_rows], dtype=torch.float64, device=logprobs.device)
             child_probs = node_probs[:, None] * logprobs[idx].exp()
-            keep = child_probs >= tree.eps  # type: ignore[union-attr]
-            keep &= child_probs > 0
+            keep = (child_probs >= tree.eps) & (child_probs > 0)
             if top_p_warper is not None:
-                keep &= torch.isfinite(top_p_warper(None, scores[idx.to(scores.device)].clone()).cpu())
-            removed = (node_probs - (child_probs * keep).sum(-1)).clamp(min=0.0)
+                keep &= torch.isfinite(top_p_warper(None, scores[idx].clone()))
+            removed = (node_probs - (child_probs * keep).sum(-1)).clamp(min=0.0).tolist()
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
                 if removed[j] > 0 and node.state.possible:
                     for label in node.state.possible:
                         cut[node.row, space.index[label]] += removed[j]
-            for j, t in keep.nonzero().tolist():
-                kept[tree_rows[j]].append((t, float(child_probs[j, t])))
+            pairs = keep.nonzero()
+            values = child_probs[pairs[:, 0], pairs[:, 1]].tolist()
+            for (j, t), prob in zip(pairs.tolist(), values):
+                kept[tree_rows[j]].append((t, prob))
 
+        argmax = logprobs.argmax(dim=-1).tolist()
         for i, node in enumerate(frontier):
             if node.forced is not None:
                 lookahead = _advance_lookahead(node, logprobs[i], recorder)
                 if lookahead is not None:
                     add(lookahead, i)
                 continue
-            greedy_token = int(logprobs[i].argmax()) if node.greedy else -1
+            greedy_token = argmax[i] if node.greedy else -1
             if node.greedy:
                 for extra in recorder.observe(node, depth, logprobs[i], greedy_token) or ():
                     add(extra, i)
@@ -193,7 +196,7 @@ def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Nod
             logp=node.logp + float(logprobs[token]),
             tag=node.tag,
         )
-    mask = recorder.delimiter_mask(logprobs.shape[-1])
+    mask = recorder.delimiter_mask(logprobs.shape[-1]).to(logprobs.device)
     delimiter = float(torch.logsumexp(logprobs[mask], dim=-1)) if bool(mask.any()) else -math.inf
     recorder.lookahead_done(node.tag, node.logp + delimiter)
     return None
