@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from marginal_generate import LabelSpace
@@ -38,12 +40,13 @@ def tokenizer_of(kind: str):
 
 def guard_model(kind: str, seed: int = 0, dtype: torch.dtype = torch.float64):
     """A tiny Llama taught the toy guard answers a little (uncertain on purpose), cached per (kind, seed)."""
-    key = (kind, seed)
-    if key not in _GUARDS:
+    if (kind, seed, None) not in _GUARDS:
         tok = tokenizer_of(kind)
         torch.set_num_threads(1)
-        _GUARDS[key] = fit_tiny_guard(tiny_llama(tok, seed=seed, hidden_size=16), tok, steps=40, lr=5e-2, seed=seed)
-    return _GUARDS[key].to(dtype)
+        _GUARDS[kind, seed, None] = fit_tiny_guard(tiny_llama(tok, seed=seed, hidden_size=16), tok, steps=40, lr=5e-2, seed=seed)
+    if (kind, seed, dtype) not in _GUARDS:  # one copy per dtype: Module.to() converts in place
+        _GUARDS[kind, seed, dtype] = copy.deepcopy(_GUARDS[kind, seed, None]).to(dtype)
+    return _GUARDS[kind, seed, dtype]
 
 
 PROMPTS = [p for p, _ in GUARD_PROMPTS]
