@@ -54,6 +54,7 @@ from transformers import GenerationConfig, LogitsProcessorList
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
+from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention
 from .labels import LabelSpace
 from .scores import LabelScores
 
@@ -70,6 +71,7 @@ Strategy = Literal[
 ]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 LabelNormalization = Literal["label_tokens", "vocab"]
+Attention = Literal["auto", "tree", "batched"]
 
 # Inputs that `generate` prepares for its own loops; the stepper builds its own.
 _GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cache", "logits_to_keep", "cache_position")
@@ -95,6 +97,20 @@ def _check_params(eps: float, top_p: float, max_new_tokens: int | None, label_no
         raise ValueError(
             f"`label_normalization` must be one of {list(get_args(LabelNormalization))}, got {label_normalization!r}."
         )
+
+
+def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
+    if attention not in get_args(Attention):
+        raise ValueError(f"`attention` must be one of {list(get_args(Attention))}, got {attention!r}.")
+    tree_ok = supports_tree_attention(model)
+    if attention == "tree" and not tree_ok:
+        implementation = getattr(getattr(model, "config", None), "_attn_implementation", None)
+        raise ValueError(
+            f"`attention='tree'` needs sdpa or eager attention over full-attention layers; this model has "
+            f"{implementation!r} (or sliding-window layers). Use attention='batched', or load the model with "
+            "attn_implementation='sdpa'."
+        )
+    return TreeAttentionStepper if tree_ok and attention != "batched" else CachedStepper
 
 
 def _eos_ids(generation_config: GenerationConfig | None, model: Any) -> set[int]:
@@ -126,12 +142,16 @@ def score(
     eos_token_ids: set[int] | None = None,
     logits_processor: LogitsProcessorList | None = None,
     top_completions: int = 10,
+    attention: Attention = "auto",
     model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, LabelScores]:
     """Score a left-padded batch under several strategies with one decode (plus the tree if ``any_place``).
 
     The batched loop behind :func:`marginalize`; the evaluation runner calls it directly to get
-    every strategy from one pass.
+    every strategy from one pass. ``attention`` picks how the rows of a prompt share its KV
+    cache: ``"tree"`` (one sequence per prompt with a tree mask, see
+    :mod:`~marginal_generate.decoding.tree_stepper`), ``"batched"`` (one cache row per decoding
+    row), or ``"auto"`` (tree where the model supports it).
     """
     strategies = list(strategies)
     _check_strategies(strategies)
@@ -144,12 +164,14 @@ def score(
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
     eos = eos_token_ids if eos_token_ids is not None else _eos_ids(None, model)
-    stepper = CachedStepper(model, input_ids, attention_mask, **(model_kwargs or {}))
+    stepper_class = _stepper_class(model, attention)
+    stepper = stepper_class(model, input_ids, attention_mask, **(model_kwargs or {}))
     recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
     tree = TreeParams(top_p=float(top_p), eps=float(eps)) if "any_place" in strategies else None
     result = run_search(stepper, label_space, eos, max_new_tokens, tree, recorder, logits_processor, top_completions)
     texts = recorder.texts()
     stats = {
+        "attention": "tree" if stepper_class is TreeAttentionStepper else "batched",
         "forward_passes": stepper.forward_passes,
         "frontier_widths": result.frontier_widths,
         "nodes_expanded": result.nodes_expanded,
@@ -194,6 +216,7 @@ def marginalize(
     top_p: float = 0.99,
     label_normalization: LabelNormalization = "label_tokens",
     top_completions: int = 10,
+    attention: Attention = "auto",
     **model_kwargs: Any,
 ) -> LabelScores:
     """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
@@ -230,6 +253,7 @@ def marginalize(
         eos_token_ids=_eos_ids(config, model),
         logits_processor=logits_processor,
         top_completions=top_completions,
+        attention=attention,
         model_kwargs=extra,
     )[strategy]
 
