@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -31,6 +32,8 @@ __all__ = [
     "guard_corpus",
     "GUARD_PROMPTS",
     "fit_tiny_guard",
+    "GUARD_BIGRAMS",
+    "plant_guard_bias",
 ]
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
@@ -202,3 +205,58 @@ def fit_tiny_guard(
         loss.backward()
         optimizer.step()
     return model.to(dtype).eval()
+
+
+# Guard-like next-token distributions by previous token: a random model of any size with this bigram
+# bias planted writes Llama Guard answers with realistic uncertainty, so the speed benchmarks meet a
+# real output tree (tens of branches alive at eps=0.01) rather than one that ends at once.
+GUARD_BIGRAMS: dict[str, dict[str, float]] = {
+    "": {"\n\n": 0.9, "unsafe": 0.05, "safe": 0.05},  # after any other token (the prompt's end)
+    "\n\n": {"unsafe": 0.55, "safe": 0.45},
+    "safe": {"<eos>": 1.0},
+    "unsafe": {"\n": 0.9, "<eos>": 0.1},
+    "\n": {"S": 0.95, "<eos>": 0.05},
+    "S": {"1": 0.3, "2": 0.2, "10": 0.2, "11": 0.15, "3": 0.15},
+    ",S": {"1": 0.3, "2": 0.2, "10": 0.2, "11": 0.15, "3": 0.15},
+    ",": {"S": 1.0},
+    **{d: {",": 0.4, ",S": 0.2, "<eos>": 0.4} for d in ("1", "2", "3", "10", "11")},
+}
+
+
+def plant_guard_bias(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> torch.Tensor:
+    """Add :data:`GUARD_BIGRAMS` (as log-probabilities, by the previous token) to the model's logits.
+
+    Every token outside a row gets -30, ids beyond the tokenizer included, so the random weights
+    only add noise. Returns the ``[vocab, vocab]`` bias table (dense over the tokenizer's ids).
+    """
+    vocab = model.config.vocab_size
+    known = len(tokenizer)
+
+    def token(text: str) -> int:
+        if text == "<eos>":
+            return tokenizer.eos_token_id
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise ValueError(f"GUARD_BIGRAMS needs {text!r} to be one token of this tokenizer, got {ids}.")
+        return ids[0]
+
+    def row(table: dict[str, float]) -> torch.Tensor:
+        out = torch.full((vocab,), -30.0)
+        for text, p in table.items():
+            out[token(text)] = float(torch.tensor(p).log())
+        return out
+
+    default = row(GUARD_BIGRAMS[""])
+    table = default.repeat(known, 1)
+    for previous, following in GUARD_BIGRAMS.items():
+        if previous:
+            table[token(previous)] = row(following)
+
+    def add_bias(_module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        last = ids[:, -output.logits.shape[1] :].clamp(max=known - 1)
+        output.logits = output.logits + table.to(output.logits.device, output.logits.dtype)[last]
+        return output
+
+    model.register_forward_hook(add_bias, with_kwargs=True)
+    return table
