@@ -6,6 +6,11 @@ any_place bounds and the seed algorithm's on the same prompts (they must agree).
 
     python benchmarks/marginalization_speed.py                 # embedded model, CPU
     python benchmarks/marginalization_speed.py --model PATH --device cuda --dtype bfloat16
+    python benchmarks/marginalization_speed.py --model random-8b --device cuda --dtype bfloat16 --prompt-length 900
+
+``random-8b`` is a Llama-3-8B-shaped model with random weights and a planted guard-like bigram
+bias (``marginal_generate.testing.plant_guard_bias``), so its output tree keeps tens of branches
+alive; ``random-tiny`` is the same recipe at toy size, to try the script on a CPU.
 
 The seed algorithm runs at batch size 1 without a cache, one ``generate(max_new_tokens=1)``
 call per tree node (``marginal_generate.decoding.reference``).
@@ -50,7 +55,30 @@ class ForwardCounter:
         self.count += 1
 
 
+RANDOM_SHAPES = {
+    "random-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                      num_key_value_heads=8, vocab_size=128256),
+    "random-tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, vocab_size=1024),
+}
+
+
 def load(model_path: str | None, device: str, dtype: str):
+    if model_path in RANDOM_SHAPES:
+        from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+        from marginal_generate.testing import byte_level_tokenizer, plant_guard_bias
+
+        tok = byte_level_tokenizer(vocab_size=256)
+        config = LlamaConfig(**RANDOM_SHAPES[model_path], max_position_embeddings=4096, rope_theta=500000.0,
+                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                             pad_token_id=tok.pad_token_id)
+        with torch.device(device):
+            model = LlamaForCausalLM(config).to(getattr(torch, dtype)).eval()
+        model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                                                   bos_token_id=tok.bos_token_id)
+        plant_guard_bias(model, tok)
+        return model, tok, f"{model_path} (random weights, planted guard bigrams)"
     if model_path == "toy":  # a toy guard built in memory (marginal_generate.testing)
         from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama
 
@@ -66,7 +94,10 @@ def load(model_path: str | None, device: str, dtype: str):
     return model, tok, model_path
 
 
-def prompt_ids(tok, prompt: str) -> list[int]:
+def prompt_ids(tok, prompt: str, length: int | None = None) -> list[int]:
+    if length is not None:  # random token ids of a fixed length (random models: content does not matter)
+        generator = torch.Generator().manual_seed(len(prompt))
+        return torch.randint(3, len(tok), (length,), generator=generator).tolist()
     if tok.chat_template:
         return list(tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True,
                                             add_generation_prompt=False, return_dict=True)["input_ids"])
@@ -92,13 +123,15 @@ def main() -> None:
     parser.add_argument("--top-p", type=float, default=0.99)
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--prompt-length", type=int, default=None, help="random prompts of this many tokens")
+    parser.add_argument("--seed-prompts", type=int, default=None, help="run the seed algorithm on the first N only")
     args = parser.parse_args()
 
     torch.manual_seed(0)
     model, tok, name = load(args.model, args.device, args.dtype)
     counter = ForwardCounter(model)
     space = mg.LabelSpace.llama_guard(tok)
-    rows = [prompt_ids(tok, p) for p in PROMPTS]
+    rows = [prompt_ids(tok, p, args.prompt_length) for p in PROMPTS]
     width = max(len(r) for r in rows)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=args.device)
@@ -110,53 +143,69 @@ def main() -> None:
         return model.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
                               max_new_tokens=args.max_new_tokens, pad_token_id=pad)
 
-    def any_place():
-        return model.generate(input_ids=input_ids, attention_mask=attention_mask, custom_generate=mg.marginalize,
-                              label_space=space, strategy="any_place", eps=args.eps, top_p=args.top_p,
-                              max_new_tokens=args.max_new_tokens)
+    def any_place(attention: str):
+        return lambda: model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                      custom_generate=mg.marginalize, label_space=space, strategy="any_place",
+                                      eps=args.eps, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                                      attention=attention)
+
+    seed_rows = rows[: args.seed_prompts] if args.seed_prompts else rows
 
     def seed():
         results = []
-        for r in rows:
+        for r in seed_rows:
             results.append(tree_search_reference(generate_next_logits(model, r), space, eos_ids,
                                                  args.max_new_tokens, top_p=args.top_p, eps=args.eps))
         return results
 
     table = []
     results = {}
-    for label, fn, repeats in [("greedy generate (batched)", greedy, args.repeats),
-                               ("any_place (marginal_generate)", any_place, args.repeats),
-                               ("seed: generate per node", seed, 1)]:
+    methods = [("greedy generate (batched)", greedy, args.repeats),
+               ("any_place, tree attention", any_place("tree"), args.repeats),
+               ("any_place, batched cache", any_place("batched"), args.repeats),
+               ("seed: generate per node", seed, 1)]
+    cuda = args.device.startswith("cuda")
+    for label, fn, repeats in methods:
         fn()  # warm-up
         times = []
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         for _ in range(repeats):
             counter.count = 0
             out, seconds = timed(fn, args.device)
             times.append(seconds)
         results[label] = out
-        table.append((label, min(times), counter.count))
+        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+        table.append((label, min(times), counter.count, peak))
 
-    ours = results["any_place (marginal_generate)"]
+    ours = results["any_place, tree attention"]
     seed_out = results["seed: generate per node"]
     diff = max(
         max(float((ours.lower[i] - lo).abs().max()), float((ours.upper[i] - up).abs().max()))
         for i, (lo, up, _) in enumerate(seed_out)
     )
     nodes = sum(n for _, _, n in seed_out)
-    base = table[0][1]
+    base, base_memory = table[0][1], table[0][3]
     print(f"model: {name} | device: {args.device} {args.dtype} | {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"{len(PROMPTS)} prompts, prompt length {width} (padded), eps={args.eps} top_p={args.top_p} "
           f"max_new_tokens={args.max_new_tokens}")
     print(f"any_place frontier width per depth: {ours.stats['frontier_widths']}; seed tree nodes: {nodes}")
     print()
-    print(f"| {'method':32} | {'wall s':>8} | {'forwards':>8} | {'x greedy':>8} |")
-    print(f"|{'-' * 34}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
-    for label, seconds, forwards in table:
-        print(f"| {label:32} | {seconds:8.3f} | {forwards:8d} | {seconds / base:8.2f} |")
+    print(f"| {'method':32} | {'wall s':>8} | {'forwards':>8} | {'x greedy':>8} | {'peak GiB':>8} | {'x greedy':>8} |")
+    print(f"|{'-' * 34}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    for label, seconds, forwards, peak in table:
+        print(f"| {label:32} | {seconds:8.3f} | {forwards:8d} | {seconds / base:8.2f} | {peak:8.2f} |"
+              f" {peak / base_memory:8.2f} |")
+    if len(seed_rows) < len(rows):
+        print(f"(the seed algorithm ran on the first {len(seed_rows)} of {len(rows)} prompts; its time is for those)")
     print()
-    print(f"any_place vs greedy generate: {table[1][1] / base:.2f}x the time")
-    print(f"seed algorithm vs any_place: {table[2][1] / table[1][1]:.1f}x slower")
+    print(f"any_place (tree attention) vs greedy generate: {table[1][1] / base:.2f}x the time")
+    print(f"any_place (batched cache) vs greedy generate: {table[2][1] / base:.2f}x the time")
+    share = len(seed_rows) / len(rows)
+    print(f"seed algorithm vs any_place (tree attention): {table[3][1] / (table[1][1] * share):.1f}x slower"
+          + (" (per prompt)" if share < 1 else ""))
     print(f"max |any_place - seed| over lower and upper bounds: {diff:.2e}")
 
 
