@@ -103,6 +103,12 @@ def test_bad_top_p_and_max_new_tokens(setup):
         mg.score(model, inputs.input_ids, inputs.attention_mask, space, top_p=0, eos_token_ids={2})
 
 
+def test_max_length_without_room(setup):
+    tok, model, space, inputs = setup
+    with pytest.raises(ValueError, match=r"`max_length` is set to 3.*setting `max_new_tokens`"):  # generate's own check
+        model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, max_length=3)
+
+
 def test_missing_label_space(setup):
     tok, model, space, inputs = setup
     with pytest.raises(ValueError, match=r"marginalize needs `label_space=`"):
