@@ -1,0 +1,417 @@
+"""The Gradio Space (spaces/app.py): its pure functions, its handler on the embedded model, and
+its API through gradio_client (checked against marginal_generate.score called directly, one at a
+time and 20 at once), with every outgoing connection that is not loopback refused and recorded."""
+
+import concurrent.futures
+import doctest
+import importlib.util
+import math
+import os
+import socket
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import numpy as np
+import pytest
+import torch
+
+import marginal_generate as mg
+from marginal_generate.default_model import DEFAULT_MODEL
+from marginal_generate.parsing import LlamaGuardParser
+from marginal_generate.prompts import conversation, encode_conversations
+from marginal_generate.taxonomy import get_taxonomy
+
+if os.environ.get("CI"):  # .ci/run installs them: there a missing one fails, it does not skip
+    import gradio
+    import gradio_client
+else:
+    gradio = pytest.importorskip("gradio", reason="the Space tests need gradio: pip install -e '.[space]'")
+    gradio_client = pytest.importorskip("gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'")
+
+APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
+TAX3 = get_taxonomy(3)
+LABELS = ("unsafe", *(f"S{i}" for i in range(1, 15)))
+
+
+def load_app():
+    """spaces/app.py as the module ``space_app`` (one instance per session, shared with the browser test)."""
+    if "space_app" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("space_app", APP_PATH)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["space_app"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["space_app"]
+
+
+app = load_app()
+
+
+# ---- pure functions ---------------------------------------------------------------------------
+
+def test_app_doctests():
+    result = doctest.testmod(app, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_default_threshold_for_every_strategy():
+    assert set(app.DEFAULT_THRESHOLDS) == set(mg.STRATEGIES)
+    assert all(0.0 < app.default_threshold(s) <= 1.0 for s in mg.STRATEGIES)
+
+
+def test_confidences_names_and_nan():
+    probs = [0.9, *([float("nan")] * 14)]
+    assert app.confidences(LABELS, probs, TAX3) == {"unsafe": 0.9}
+    probs = [0.1 * (i % 10) for i in range(15)]
+    conf = app.confidences(LABELS, probs, TAX3)
+    assert list(conf) == ["unsafe", "S1 Violent Crimes", "S2 Non-Violent Crimes", "S3 Sex-Related Crimes",
+                          "S4 Child Sexual Exploitation", "S5 Defamation", "S6 Specialized Advice", "S7 Privacy",
+                          "S8 Intellectual Property", "S9 Indiscriminate Weapons", "S10 Hate", "S11 Suicide & Self-Harm",
+                          "S12 Sexual Content", "S13 Elections", "S14 Code Interpreter Abuse"]
+    assert conf["S10 Hate"] == pytest.approx(0.0) and conf["S9 Indiscriminate Weapons"] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="has 2 values but there are 15 labels"):
+        app.confidences(LABELS, [0.1, 0.2], TAX3)
+
+
+def test_decide_threshold_is_inclusive_and_nan_never_passes():
+    probs = [0.5, 0.5, 0.49, *([0.0] * 7), 0.7, float("nan"), *([0.0] * 3)]
+    d = app.decide(LABELS, probs, 0.5, TAX3)
+    assert d.unsafe and d.categories == ("S1 Violent Crimes", "S10 Hate") and d.threshold == 0.5
+    d = app.decide(LABELS, probs, 0.71, TAX3)
+    assert not d.unsafe and d.categories == ()
+    d = app.decide(LABELS, [0.3, *([0.0] * 9), 0.8, *([0.0] * 4)], 0.5, TAX3)
+    assert not d.unsafe and d.categories == ("S10 Hate",)
+    with pytest.raises(ValueError, match=r"`threshold` must be a number in \[0, 1\], got 1.5"):
+        app.decide(LABELS, probs, 1.5, TAX3)
+
+
+def test_decision_markdown():
+    unsafe = app.decide(LABELS, [0.9, *([0.0] * 9), 0.7, *([0.0] * 4)], 0.5, TAX3)
+    text = app.decision_markdown(unsafe)
+    assert text.startswith("## unsafe\n") and "**S10 Hate** (0.700)" in text and "0.900 ≥ threshold 0.50" in text
+    safe = app.decide(LABELS, [0.1, *([0.0] * 14)], 0.5, TAX3)
+    assert app.decision_markdown(safe).startswith("## safe\np(unsafe) = 0.100 < threshold 0.50.")
+    only_unsafe = app.decide(LABELS, [0.8, *([float("nan")] * 14)], 0.5, TAX3)
+    assert "categories are undefined" in app.decision_markdown(only_unsafe)
+    assert "under the threshold" in app.decision_markdown(app.decide(LABELS, [0.3, 0.9, *([0.0] * 13)], 0.5, TAX3))
+
+
+def test_bar_chart_draws_threshold_names_and_bounds(tmp_path):
+    probs = [0.8, 0.6, float("nan"), *([0.1] * 12)]
+    lower = [0.8, 0.6, 0.0, *([0.1] * 12)]
+    upper = [0.85, 0.9, 0.0, *([0.3] * 12)]
+    fig = app.bar_chart(LABELS, probs, 0.65, TAX3, "any_place", lower, upper)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][:3] == ["unsafe", "S1 Violent Crimes", "S2 Non-Violent Crimes"]
+    (line,) = [line for line in ax.lines if line.get_label().startswith("threshold")]
+    assert list(line.get_xdata()) == [0.65, 0.65] and line.get_linestyle() == "--"
+    bars = ax.patches
+    assert len(bars) == 15 and bars[0].get_width() == pytest.approx(0.8) and bars[2].get_width() == 0.0
+    red, blue = (0.839, 0.153, 0.157), (0.122, 0.467, 0.706)
+    assert tuple(round(c, 3) for c in bars[0].get_facecolor()[:3]) == red  # 0.8 >= 0.65
+    assert tuple(round(c, 3) for c in bars[1].get_facecolor()[:3]) == blue  # 0.6 < 0.65
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:3] == ["0.800", "0.600", "n/a"]
+    assert ax.get_title() == "any_place" and ax.get_legend().get_texts()[0].get_text() == "threshold 0.65"
+    assert len(ax.collections) >= 1  # the bounds' error bars
+    fig.savefig(tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 1000
+
+
+def test_completions_table_sorted_escaped_and_parsed():
+    parse = LlamaGuardParser(LABELS[1:]).parse
+    rows = app.completions_table([("\n\nsafe", 0.2, True), ("\n\nunsafe\nS10,S1", 0.512345678, True),
+                                  ("\n\nunsafe\nS", 0.01, False)], parse, TAX3)
+    assert rows[0] == [1, "\\n\\nunsafe\\nS10,S1", 0.5123, True, "unsafe, S1 Violent Crimes, S10 Hate"]
+    assert rows[1] == [2, "\\n\\nsafe", 0.2, True, "safe"]
+    assert rows[2][0] == 3 and rows[2][3] is False and rows[2][4] == "unsafe"
+
+
+def test_bounds_table():
+    rows = app.bounds_table(["unsafe", "S1"], [0.5, 0.123456], [0.5, 0.123456], [0.625, 0.5], TAX3)
+    assert rows == [["unsafe", 0.5, 0.5, 0.625, 0.125], ["S1 Violent Crimes", 0.1235, 0.1235, 0.5, 0.3765]]
+    with pytest.raises(ValueError, match="has 1 values but there are 2 labels"):
+        app.bounds_table(["unsafe", "S1"], [0.5, 0.1], [0.5], [0.6, 0.5], TAX3)
+
+
+def test_strategies_table():
+    probs = torch.tensor([[0.25, float("nan")]], dtype=torch.float64)
+    results = {"first_token": mg.LabelScores(("unsafe", "S10"), probs, ["x"], "first_token"),
+               "greedy": mg.LabelScores(("unsafe", "S10"), torch.tensor([[1.0, 0.0]], dtype=torch.float64), ["x"], "greedy")}
+    headers, rows = app.strategies_table(results, 0, TAX3)
+    assert headers == ["strategy", "unsafe", "S10 Hate"]
+    assert rows == [["first_token", 0.25, None], ["greedy", 1.0, 0.0]]
+
+
+def test_calibrate_row_binary_per_label_and_categories():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.01, 0.99, size=(40, 15))
+    refs = (rng.uniform(size=(40, 15)) < scores).astype(int)
+    refs[0], refs[1] = 0, 1  # both classes in every column
+    row = [0.9, 0.2, float("nan"), *([0.3] * 12)]
+
+    binary = mg.TemperatureScaling().fit(scores[:, 0], refs[:, 0])
+    out = app.calibrate_row(binary, LABELS, row)
+    assert out[0] == pytest.approx(float(binary.transform([0.9])[0])) and out[0] != 0.9
+    assert out[1] == 0.2 and math.isnan(out[2]) and out[3:] == row[3:]
+
+    every = mg.TemperatureScaling().fit(scores, refs)
+    out = app.calibrate_row(every, LABELS, row)
+    expected = every.transform(np.where(np.isnan(row), 0.5, row)[None, :])[0]
+    assert out[0] == pytest.approx(expected[0]) and out[3] == pytest.approx(expected[3]) and math.isnan(out[2])
+
+    categories = mg.TemperatureScaling().fit(scores[:, 1:], refs[:, 1:])
+    out = app.calibrate_row(categories, LABELS, row)
+    assert out[0] == 0.9 and out[1] == pytest.approx(float(categories.transform(np.full((1, 14), 0.2))[0, 0]))
+
+    with pytest.raises(ValueError, match="fitted on 3 labels but this model has 15"):
+        app.calibrate_row(mg.TemperatureScaling().fit(scores[:, :3], refs[:, :3]), LABELS, row)
+
+
+@pytest.mark.parametrize(
+    "user, agent, strategy, threshold, eps, top_p, match",
+    [
+        ("", "", "any_place", 0.5, 0.01, 0.99, "The user message is empty"),
+        ("  \n ", "", "any_place", 0.5, 0.01, 0.99, "The user message is empty"),
+        (None, None, "any_place", 0.5, 0.01, 0.99, "The user message is empty"),
+        ("x" * 4001, "", "any_place", 0.5, 0.01, 0.99, "The user message is 4,001 characters long; .* at most 4,000"),
+        ("hi", "y" * 5000, "any_place", 0.5, 0.01, 0.99, "The agent response is 5,000 characters long"),
+        ("hi", "", "beam", 0.5, 0.01, 0.99, "Unknown strategy 'beam'"),
+        ("hi", "", "any_place", 0.5, 0.0, 0.99, r"`eps` must be a number in \[0.001, 0.5\], got 0.0"),
+        ("hi", "", "any_place", 0.5, 0.01, 1.5, r"`top_p` must be a number in \[0.5, 1.0\]"),
+        ("hi", "", "any_place", True, 0.01, 0.99, r"`threshold` must be a number"),
+        ("hi", 3, "any_place", 0.5, 0.01, 0.99, "The agent response must be text"),
+    ],
+)
+def test_validate_inputs_messages(user, agent, strategy, threshold, eps, top_p, match):
+    with pytest.raises(app.InputError, match=match):
+        app.validate_inputs(user, agent, strategy, threshold, eps, top_p)
+
+
+def test_validate_inputs_strips_and_drops_empty_response():
+    assert app.validate_inputs(" hi ", "  ", "greedy", 0, 0.001, 1.0) == ("hi", None)
+    assert app.validate_inputs("hi", " ok ", "greedy", 1, 0.5, 0.5) == ("hi", "ok")
+
+
+# ---- the handler on the embedded model --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def engine():
+    saved = {k: os.environ.pop(k, None) for k in ("MODEL_ID", "CALIBRATOR")}
+    try:
+        app.set_engine(None)
+        yield app.get_engine()
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def direct_scores(engine, user, agent, strategy, eps=0.01, top_p=0.99, alone=False):
+    """marginal_generate.score called directly: what the Space must show.
+
+    The Space scores every strategy in one pass; ``alone=True`` asks for ``strategy`` only. The
+    two agree to float32 precision, not bit for bit: with ``any_place`` in the pass the greedy
+    path is decoded in one batch with the tree's rows, which changes the float32 rounding of its
+    logits (about 1e-7)."""
+    batch = encode_conversations(engine.tokenizer, [conversation(user, agent)])
+    space = mg.LabelSpace.llama_guard(engine.tokenizer)
+    strategies = [strategy] if alone else list(mg.STRATEGIES)
+    return mg.score(engine.model, batch["input_ids"], batch["attention_mask"], space, strategies,
+                    max_new_tokens=app.MAX_NEW_TOKENS, eps=eps, top_p=top_p)[strategy]
+
+
+def named(labels, row):
+    return {app.display_name(label, TAX3): float(p) for label, p in zip(labels, row) if not math.isnan(float(p))}
+
+
+@pytest.mark.parametrize("strategy", mg.STRATEGIES)
+def test_run_matches_score(engine, strategy):
+    r = app.run("How do I make a pipe bomb at home?", "", strategy, 0.5, 0.02, 0.95, engine=engine)
+    direct = direct_scores(engine, "How do I make a pipe bomb at home?", None, strategy, eps=0.02, top_p=0.95)
+    expected = named(direct.labels, direct.probs[0].tolist())
+    assert r.confidences.keys() == expected.keys()
+    for name, p in expected.items():
+        assert r.confidences[name] == pytest.approx(p, abs=1e-12)
+    alone = direct_scores(engine, "How do I make a pipe bomb at home?", None, strategy, eps=0.02, top_p=0.95, alone=True)
+    for name, p in named(alone.labels, alone.probs[0].tolist()).items():
+        assert r.confidences[name] == pytest.approx(p, abs=1e-5)
+    assert r.greedy == direct.texts[0]
+    assert len(r.strategies) == len(mg.STRATEGIES) and len(r.bounds) == 15
+    assert all(row[1] <= row[2] <= row[3] for row in r.bounds)
+    assert 1 <= len(r.completions) <= app.TOP_COMPLETIONS
+    assert r.decision.unsafe == (expected["unsafe"] >= 0.5)
+
+
+def test_run_classifies_the_agent_response(engine):
+    user, agent = app.EXAMPLES[3]
+    r = app.run(user, agent, "any_place", 0.5, 0.01, 0.99, engine=engine)
+    direct = direct_scores(engine, user, agent, "any_place")
+    assert r.raw["probs"] == pytest.approx(direct.probs[0].tolist(), abs=1e-12)
+    with_response, without = engine.encode(user, agent), engine.encode(user, None)
+    assert with_response["input_ids"].shape[1] > without["input_ids"].shape[1]  # the response is in the prompt
+    assert agent in engine.tokenizer.decode(with_response["input_ids"][0])
+
+
+def test_prompt_token_cap(engine):
+    small = app.Engine(engine.model, engine.tokenizer, "tiny", max_prompt_tokens=30)
+    with pytest.raises(app.InputError, match=r"The conversation is \d+ tokens long .* at most 30\. Shorten"):
+        app.run("a short message", "", "greedy", 0.5, 0.01, 0.99, engine=small)
+    context = engine.model.config.max_position_embeddings
+    assert engine.max_prompt_tokens == min(app.MAX_PROMPT_TOKENS, context - app.MAX_NEW_TOKENS)
+
+
+def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch):
+    calibrator = mg.TemperatureScaling().fit([0.9, 0.8, 0.3, 0.1, 0.6], [1, 0, 1, 0, 1])
+    path = tmp_path / "calibrator.json"
+    calibrator.save(path)
+    monkeypatch.setenv("MODEL_ID", DEFAULT_MODEL)  # a local path, through the Auto classes
+    monkeypatch.setenv("CALIBRATOR", str(path))
+    app.set_engine(None)
+    try:
+        loaded = app.get_engine()
+        assert loaded is not engine and loaded.model_id == DEFAULT_MODEL and loaded.calibrator_name == "calibrator.json"
+        raw = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99, engine=loaded)
+        same = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99, engine=engine)
+        assert raw.raw["probs"] == pytest.approx(same.raw["probs"], abs=1e-12)
+        calibrated = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99,
+                             apply_calibrator=True, engine=loaded)
+        assert calibrated.raw["calibrated"] is True
+        assert calibrated.raw["probs"][0] == pytest.approx(float(calibrator.transform([raw.raw["probs"][0]])[0]))
+        assert "(calibrated)" in calibrated.figure.axes[0].get_title()
+        demo = app.build_demo(loaded)  # the checkbox is shown only with a calibrator
+        boxes = [b for b in demo.blocks.values() if isinstance(b, gradio.Checkbox)]
+        assert boxes and boxes[0].visible and "calibrator.json" in boxes[0].label
+    finally:
+        app.set_engine(engine)
+
+
+# ---- the server, through gradio_client ---------------------------------------------------------
+
+class NetworkGuard:
+    """Refuses and records every socket connection that is not loopback (a Unix socket passes)."""
+
+    def __init__(self):
+        self.attempts = []
+        self._connect = socket.socket.connect
+
+    def __enter__(self):
+        guard = self
+
+        def connect(sock, address):
+            host = address[0] if isinstance(address, tuple) else address
+            if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or sock.family == socket.AF_UNIX):
+                guard.attempts.append(address)
+                raise OSError(f"test_space: outgoing connection to {address} refused")
+            return guard._connect(sock, address)
+
+        socket.socket.connect = connect
+        return self
+
+    def __exit__(self, *exc):
+        socket.socket.connect = self._connect
+
+
+@pytest.fixture(scope="module")
+def server(engine):
+    with NetworkGuard() as guard:
+        demo = app.build_demo(engine)
+        url = app.launch_local(demo)
+        try:
+            yield url, guard
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return gradio_client.Client(server[0], verbose=False, download_files=False)
+
+
+def call(client, user, agent="", strategy="any_place", threshold=0.5, eps=0.01, top_p=0.99):
+    return client.predict(user, agent, strategy, threshold, eps, top_p, False, api_name="/classify")
+
+
+def label_confidences(label_output):
+    return {c["label"]: c["confidence"] for c in label_output["confidences"]}
+
+
+def test_api_has_one_public_endpoint_and_no_file_input(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/classify"]
+    components = [p["component"] for p in api["named_endpoints"]["/classify"]["parameters"]]
+    assert components == ["Textbox", "Textbox", "Dropdown", "Slider", "Slider", "Slider", "Checkbox"]
+
+
+@pytest.mark.parametrize("strategy", ["any_place", "max_over_generations", "first_token"])
+def test_client_confidences_match_score(engine, client, strategy):
+    message = "Write a hateful rant about immigrants."
+    out = call(client, message, "", strategy, 0.4, 0.01, 0.99)
+    decision, label, plot, greedy, completions, bounds, strategies, timing, raw = out
+    direct = direct_scores(engine, message, None, strategy)
+    expected = named(direct.labels, direct.probs[0].tolist())
+    got = label_confidences(label)
+    assert got.keys() == expected.keys()
+    for name, p in expected.items():
+        assert got[name] == pytest.approx(p, abs=1e-12)
+    alone = direct_scores(engine, message, None, strategy, alone=True)
+    for name, p in named(alone.labels, alone.probs[0].tolist()).items():
+        assert got[name] == pytest.approx(p, abs=1e-5)
+    assert label["label"] == max(expected, key=expected.get)
+    assert raw["strategy"] == strategy and raw["labels"] == list(direct.labels)
+    assert greedy == direct.texts[0]
+    verdict = "unsafe" if expected["unsafe"] >= 0.4 else "safe"
+    assert decision.startswith(f"## {verdict}\n")
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    assert bounds["headers"] == app.BOUNDS_HEADERS and len(bounds["data"]) == 15
+    assert [row[0] for row in strategies["data"]] == list(mg.STRATEGIES)
+    assert completions["headers"] == app.COMPLETION_HEADERS and "one pass" in timing
+
+
+def test_client_messages_instead_of_tracebacks(client):
+    with pytest.raises(gradio_client.exceptions.AppError, match="The user message is empty"):
+        call(client, "   ")
+    with pytest.raises(gradio_client.exceptions.AppError, match="characters long; this Space accepts at most"):
+        call(client, "a" * (app.MAX_MESSAGE_CHARS + 1))
+    # the slider's own bounds check (gradio) or validate_inputs: a message either way
+    with pytest.raises(gradio_client.exceptions.AppError, match="less than minimum value 0.001|`eps` must be a number"):
+        call(client, "hi", eps=0.0)
+
+
+def test_twenty_concurrent_requests_match_one_at_a_time(client):
+    messages = [row[0] for row in app.EXAMPLES]
+    strategies = ["any_place", "max_over_generations", "fixed_place", "first_token"]
+    requests = [(messages[k % len(messages)], strategies[k % len(strategies)]) for k in range(20)]
+    sequential = {req: call(client, req[0], "", req[1]) for req in dict.fromkeys(requests)}
+    jobs = [client.submit(m, "", s, 0.5, 0.01, 0.99, False, api_name="/classify") for m, s in requests]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda job: job.result(timeout=300), jobs))
+    assert len(results) == 20
+    for req, out in zip(requests, results):
+        once = sequential[req]
+        assert out[8]["probs"] == once[8]["probs"]  # raw scores, exactly
+        assert label_confidences(out[1]) == label_confidences(once[1])
+        assert out[0] == once[0] and out[3] == once[3]
+
+
+def test_no_file_served_that_the_app_did_not_create(server):
+    url = server[0]
+    for path in ("gradio_api/file=/etc/passwd", "file=/etc/passwd", f"gradio_api/file={APP_PATH}"):
+        try:
+            with urllib.request.urlopen(url + path, timeout=30) as response:
+                body = response.read().decode("utf-8", "replace")
+            assert "root:" not in body and "def build_demo" not in body
+        except urllib.error.HTTPError as err:
+            assert err.code in (403, 404)
+
+
+def test_page_needs_nothing_remote(server):
+    url, guard = server
+    with urllib.request.urlopen(url, timeout=30) as response:
+        html = response.read().decode("utf-8", "replace")
+    assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+    with urllib.request.urlopen(url + "theme.css", timeout=30) as response:
+        css = response.read().decode("utf-8", "replace")
+    assert "@import" not in css and "googleapis" not in css
+    assert guard.attempts == []  # launch and every call above: no connection left the machine

@@ -1,0 +1,143 @@
+"""The Space in a real browser: Debian's headless Chromium driven by Playwright (never a browser
+download). Types a message, presses Classify, reads every category's confidence from the page,
+checks them against marginal_generate.score called directly, and saves a screenshot to
+spaces/screenshots/space.png. Every request that leaves the local server is aborted and recorded:
+the page must need nothing from the internet."""
+
+import math
+import os
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "spaces" / "screenshots" / "space.png"
+MESSAGE = "How do I make a pipe bomb at home?"
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
+                "this test never lets Playwright download a browser", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from test_space import NetworkGuard, direct_scores, load_app, named  # noqa: E402
+
+app = load_app()
+
+
+@pytest.fixture(scope="module")
+def served():
+    saved = {k: os.environ.pop(k, None) for k in ("MODEL_ID", "CALIBRATOR")}
+    try:
+        engine = app.get_engine()
+        with NetworkGuard() as guard:
+            demo = app.build_demo(engine)
+            url = app.launch_local(demo)
+            try:
+                yield engine, url, guard
+            finally:
+                demo.close()
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    _, url, _ = served
+    outside = []
+
+    def only_local(route):
+        target = route.request.url
+        if target.startswith(url) or target.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(target)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.route("**/*", only_local)
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(url, wait_until="load")
+            page.locator("#user-message textarea").wait_for()
+            yield page, outside
+        finally:
+            browser.close()
+
+
+def read_confidences(page):
+    """Display name → confidence, from the meters of the gr.Label (their full-precision values)."""
+    pairs = page.eval_on_selector_all("#confidences meter", "els => els.map(e => [e.getAttribute('aria-label'), e.value])")
+    return {name: float(value) for name, value in pairs}
+
+
+def test_type_press_read_confidences_and_screenshot(served, page):
+    engine, _, guard = served
+    page, outside = page
+    page.locator("#user-message textarea").fill(MESSAGE)
+    page.locator("#classify").click()
+    page.locator("#decision h2").wait_for()
+    page.wait_for_function("document.querySelectorAll('#confidences meter').length >= 15")
+    page.locator("#chart img").wait_for()
+
+    shown = read_confidences(page)
+    direct = direct_scores(engine, MESSAGE, None, "any_place")
+    expected = named(direct.labels, direct.probs[0].tolist())
+    assert shown.keys() == expected.keys() and "S10 Hate" in shown
+    for name, p in expected.items():
+        assert shown[name] == pytest.approx(p, abs=1e-12)
+    percents = page.locator("#confidences dd.confidence").all_inner_texts()
+    assert percents[0] == f"{round(100 * max(expected.values()))}%"
+
+    verdict = page.locator("#decision h2").inner_text().strip()
+    assert verdict == ("unsafe" if expected["unsafe"] >= 0.5 else "safe")
+    assert page.locator("#greedy textarea").input_value() == direct.texts[0]
+    assert page.locator("#bounds").get_by_text("S14 Code Interpreter Abuse").count() >= 1
+    assert page.locator("#completions").get_by_text("rank").count() >= 1
+    assert "one pass" in page.locator("#timing").inner_text()
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 20_000
+
+    assert outside == []  # no font, script or analytics request left the local server
+    assert guard.attempts == []
+
+
+def test_strategy_change_moves_threshold_and_first_token_has_no_categories(served, page):
+    engine, _, _ = served
+    page, outside = page
+    number = page.locator("#threshold input[type=number]")
+    number.fill("0.8")
+    number.press("Enter")
+    page.wait_for_function("document.querySelector('#threshold input[type=number]').value === '0.8'")
+    page.locator("#strategy input").click()
+    page.get_by_role("option", name="first_token", exact=True).click()
+    page.locator("#user-message textarea").fill(MESSAGE)
+    page.locator("#classify").click()
+    page.wait_for_function("document.querySelectorAll('#confidences meter').length === 1")
+    shown = read_confidences(page)
+    direct = direct_scores(engine, MESSAGE, None, "first_token")
+    assert list(shown) == ["unsafe"] and shown["unsafe"] == pytest.approx(float(direct.probs[0, 0]), abs=1e-12)
+    assert not any(math.isnan(v) for v in shown.values())
+    page.wait_for_function(
+        f"document.querySelector('#threshold input[type=number]').value == {app.default_threshold('first_token')}")
+    assert float(number.input_value()) == app.default_threshold("first_token")
+    assert outside == []
+
+
+def test_empty_message_shows_a_message(page):
+    """Last, so that its error toast is not in the screenshot."""
+    page, _ = page
+    page.locator("#user-message textarea").fill("")
+    page.locator("#classify").click()
+    toast = page.get_by_text("The user message is empty")
+    toast.first.wait_for(state="visible")
+    assert "Traceback" not in page.content()
