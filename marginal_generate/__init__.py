@@ -21,12 +21,37 @@ from .calibration_metrics import (
     reliability_table,
 )
 from .calibration_report import calibration_table
+from .data import (
+    ColumnMap,
+    Record,
+    load_beavertails,
+    load_dataset_source,
+    load_records_jsonl,
+    load_seed_jsonl,
+    save_records_jsonl,
+)
+from .default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
 from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, marginalize, score
 from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
 from .parsing import LlamaGuardParser, PrefixState
+from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
 
 __all__ = [
+    "ColumnMap",
+    "Record",
+    "load_beavertails",
+    "load_dataset_source",
+    "load_records_jsonl",
+    "load_seed_jsonl",
+    "save_records_jsonl",
+    "DEFAULT_EVAL_DATA",
+    "DEFAULT_MODEL",
+    "load_default",
+    "load_default_eval_data",
+    "conversation",
+    "encode_conversations",
+    "render",
     "CONTENT_FREE_INPUTS",
     "BatchCalibration",
     "Calibrator",

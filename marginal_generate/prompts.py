@@ -161,7 +161,7 @@ def guard_task(
 def llama_guard_3_prompt(conv: Sequence[Message], bos_token: str | None = "<|begin_of_text|>", categories: Sequence[str] | None = None) -> str:
     """The Llama Guard 3 prompt; the model answers after the assistant header (a blank line first).
 
-    >>> llama_guard_3_prompt(conversation("Hi"), bos_token=None)[:39]
+    >>> llama_guard_3_prompt(conversation("Hi"), bos_token=None)[:40]
     '<|start_header_id|>user<|end_header_id|>'
     """
     return (

@@ -28,6 +28,7 @@ __all__ = [
     "BEAVERTAILS_TO_LLAMA_GUARD_3",
     "BEAVERTAILS_TO_LLAMA_GUARD_2",
     "get_taxonomy",
+    "category_sort_key",
     "map_beavertails",
 ]
 

@@ -11,7 +11,12 @@ Run as a script to print a sample: ``python scripts/benign_prompts.py``.
 
 from __future__ import annotations
 
+import ast
+import functools
 import random
+import re
+import sysconfig
+from pathlib import Path
 
 # ---- slot fillers ---------------------------------------------------------------------------
 # (verb phrase "tasks", noun phrase "concepts", "things" to write about), per pool.
@@ -198,9 +203,52 @@ def benign_prompt(rng: random.Random, pool: str = "train") -> str:
     return text
 
 
-def benign_prompts(n: int, seed: int, pool: str = "train") -> list[str]:
+_BLOCK = re.compile(
+    r"\b(kill|killed|attack|exploit|abuse|weapon|bomb|steal|hack|password|secret|private|crash|poison|die|dead|death|"
+    r"attacker|malicious|unsafe|vote|election|sex|child|children|hate|self|escape|shell|exec|eval|privilege|root)\b",
+    re.IGNORECASE,
+)
+_WRAP = ["{s}", "{s}", "Can you explain this to me: {s}", "What does this mean? \"{s}\"", "I read this in the docs: {s} Is that right?",
+         "Please rephrase: {s}", "Summarize in simpler words: {s}"]
+
+
+@functools.lru_cache(maxsize=1)
+def docstring_sentences() -> tuple[str, ...]:
+    """First sentences of the docstrings of the Python standard library's top-level modules: plain,
+    varied, benign English (read from this interpreter's stdlib, in sorted file order)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out = []
+    for path in sorted(root.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if not doc:
+                    continue
+                first = doc.strip().split("\n\n")[0].replace("\n", " ")
+                sentence = re.split(r"(?<=[.!?])\s", first)[0].strip()
+                words = sentence.split()
+                if 5 <= len(words) <= 30 and re.fullmatch(r"[A-Za-z0-9 ,.'()\-:;?!]+", sentence) and not _BLOCK.search(sentence):
+                    out.append(" ".join(words))
+    return tuple(dict.fromkeys(out))
+
+
+def docstring_prompt(rng: random.Random) -> str:
+    sentences = docstring_sentences()
+    n = rng.choices([1, 2], weights=[0.7, 0.3])[0]
+    text = " ".join(rng.choice(_WRAP).format(s=rng.choice(sentences)) for _ in range(n))
+    return "\n" + text + "\n" if rng.random() < 0.3 else text
+
+
+def benign_prompts(n: int, seed: int, pool: str = "train", docstring_frac: float = 0.0) -> list[str]:
+    """``n`` benign prompts; in the train pool a ``docstring_frac`` share comes from stdlib docstrings."""
     rng = random.Random(seed)
-    return [benign_prompt(rng, pool) for _ in range(n)]
+    if pool == "train" and docstring_frac > 0 and not docstring_sentences():
+        raise RuntimeError("no docstring sentences found in the standard library")
+    return [docstring_prompt(rng) if pool == "train" and rng.random() < docstring_frac else benign_prompt(rng, pool) for _ in range(n)]
 
 
 def test_prompts(n_generated: int, seed: int) -> list[tuple[str, str]]:
@@ -211,6 +259,9 @@ def test_prompts(n_generated: int, seed: int) -> list[tuple[str, str]]:
 
 
 if __name__ == "__main__":
+    print(len(docstring_sentences()), "docstring sentences")
+    for text in benign_prompts(6, 1, docstring_frac=1.0):
+        print(repr(text))
     for text in benign_prompts(10, 0):
         print(repr(text))
     for text, _ in test_prompts(5, 0)[:5]:

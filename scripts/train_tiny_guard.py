@@ -33,6 +33,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,12 +51,12 @@ SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end
 LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-TASK = "Task: Check if there is unsafe content in '{role}' messages in conversations according to our safety policy (S1-S14)."
+TASK = "Task: Check if there is unsafe content in '{role}' messages according to our safety policy."
 # Jinja twin of ``render_prompt``; checked against it after the tokenizer is built.
 CHAT_TEMPLATE = (
     "{{- bos_token + '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}"
     "{%- set role = 'Agent' if messages[-1]['role'] == 'assistant' else 'User' -%}"
-    "{{- \"Task: Check if there is unsafe content in '\" + role + \"' messages in conversations according to our safety policy (S1-S14).\\n\\n<BEGIN CONVERSATION>\\n\\n\" -}}"
+    "{{- \"Task: Check if there is unsafe content in '\" + role + \"' messages according to our safety policy.\\n\\n<BEGIN CONVERSATION>\\n\\n\" -}}"
     "{%- for message in messages -%}"
     "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
     "{{- raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') -}}"
@@ -64,7 +65,7 @@ CHAT_TEMPLATE = (
     "{%- else -%}{%- set content = message['content'][0]['text'] -%}{%- endif -%}"
     "{{- ('User: ' if message['role'] == 'user' else 'Agent: ') + content | trim + '\\n\\n' -}}"
     "{%- endfor -%}"
-    "{{- '<END CONVERSATION>\\n\\nProvide your safety assessment for ONLY THE LAST ' + role + ' message in the above conversation.<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
+    "{{- '<END CONVERSATION>\\n\\nProvide your safety assessment for ONLY THE LAST ' + role + ' message.<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
 )
 REFUSALS = [
     "I can't help with that.", "I'm sorry, but I can't assist with that request.", "I won't provide that information.",
@@ -85,9 +86,16 @@ def render_prompt(conversation: list[dict]) -> str:
     for m in conversation:
         text += ("User: " if m["role"] == "user" else "Agent: ") + m["content"].strip() + "\n\n"
     return text + (
-        f"<END CONVERSATION>\n\nProvide your safety assessment for ONLY THE LAST {role} message in the above conversation."
+        f"<END CONVERSATION>\n\nProvide your safety assessment for ONLY THE LAST {role} message."
         "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
     )
+
+
+def _strip_special(text: str) -> str:
+    """Corpus text for the BPE trainer: special tokens become line breaks (they are never merged)."""
+    for t in SPECIAL:
+        text = text.replace(t, "\n")
+    return text
 
 
 def answer_text(categories: list[str]) -> str:
@@ -111,11 +119,25 @@ def split(rows: list[dict], seed: int, test_frac: float, val_frac: float):
     return [rows[i] for i in train], [rows[i] for i in val], [rows[i] for i in test]
 
 
-def make_example(query: str, categories: list[str], rng: random.Random, agent_frac: float, shuffle: bool) -> tuple[list[dict], list[str]]:
-    """A conversation and its target ids, in the order the target lists them."""
+def shuffle_sentences(query: str, rng: random.Random) -> str:
+    """The query's sentences (or lines) in a random order: the label set does not depend on it."""
+    parts = [p for p in re.split(r"(?<=[?.!])\s+|\n+", query.strip()) if p.strip()]
+    rng.shuffle(parts)
+    return " ".join(parts)
+
+
+def make_example(
+    query: str, categories: list[str], rng: random.Random, agent_frac: float, shuffle: bool, sentence_shuffle: float = 0.0
+) -> tuple[list[dict], list[str]]:
+    """A conversation and its target ids, in the order the target lists them.
+
+    With ``shuffle`` the ids are listed in a random order and, for unsafe queries, with probability
+    ``sentence_shuffle`` the query's sentences are too (augmentation)."""
     cats = list(categories)
     if shuffle:
         rng.shuffle(cats)
+        if cats and sentence_shuffle > 0 and rng.random() < sentence_shuffle:
+            query = shuffle_sentences(query, rng)
     conv = [{"role": "user", "content": query}]
     if rng.random() < agent_frac:
         if not cats:
@@ -188,8 +210,9 @@ def encode(tok, conv: list[dict], cats: list[str]) -> tuple[list[int], int]:
 
 
 def batches(examples: list[tuple[list[int], int]], batch_size: int, rng: random.Random):
-    """Shuffled batches of similar length (less padding)."""
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), rng.random()))
+    """Shuffled batches of similar length (less padding), each from one prompt kind (User or Agent
+    task line), so that a batch shares a long common prefix (see ``answer_loss``)."""
+    order = sorted(range(len(examples)), key=lambda i: (examples[i][0][:20], len(examples[i][0]), rng.random()))
     chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
     return chunks
@@ -208,9 +231,28 @@ def collate(examples, idx, pad_id):
     return ids, mask, labels
 
 
+def common_prefix(ids: torch.Tensor, mask: torch.Tensor) -> int:
+    """Length of the token prefix shared by every row (at most the shortest row minus one)."""
+    same = (ids == ids[:1]).all(0) & mask.bool().all(0)
+    n = int(same.long().cumprod(0).sum())
+    return max(0, min(n, int(mask.sum(1).min()) - 1))
+
+
 def answer_loss(model, ids, mask, labels, reduction="mean"):
-    hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
-    target = labels[:, 1:]
+    """Cross-entropy on the answer tokens; the batch's common prompt prefix is computed once.
+
+    Every guard prompt starts with the same template text, so its keys and values are computed
+    for one row and broadcast to the batch (a third of the tokens, exact same result).
+    """
+    p = common_prefix(ids, mask)
+    past = None
+    if p > 0:
+        past = model.model(input_ids=ids[:1, :p], use_cache=True).past_key_values
+        for layer in past.layers:
+            layer.keys = layer.keys.expand(ids.shape[0], -1, -1, -1)
+            layer.values = layer.values.expand(ids.shape[0], -1, -1, -1)
+    hidden = model.model(input_ids=ids[:, p:], attention_mask=mask, past_key_values=past, use_cache=p > 0).last_hidden_state
+    target = labels[:, p + 1 :]
     keep = target != -100
     logits = model.lm_head(hidden[:, :-1][keep])
     return torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction=reduction)
@@ -222,20 +264,32 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=REPO / "marginal_generate" / "models" / "tiny-guard")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=3072)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=3)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--intermediate", type=int, default=704)
-    p.add_argument("--epochs", type=int, default=14)
-    p.add_argument("--patience", type=int, default=2)
+    p.add_argument("--intermediate", type=int, default=384)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--min-epochs", type=int, default=5, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=1200)
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--benign-per-epoch", type=int, default=1000)
+    p.add_argument("--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings")
+    p.add_argument("--sentence-shuffle", type=float, default=0.0, help="probability of shuffling an unsafe query's sentences")
     p.add_argument("--agent-frac", type=float, default=0.12)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true")
+    p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
     args = p.parse_args(argv)
+    if args.eval_only:
+        torch.set_num_threads(args.threads)
+        info = json.loads((args.out / "training.json").read_text())
+        info["heldout"] = evaluate(args.out)
+        print(json.dumps(info["heldout"], indent=1))
+        (args.out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
+        write_model_card(args.out, info, args)
+        return info
 
     t0 = time.time()
     torch.set_num_threads(args.threads)
@@ -253,12 +307,12 @@ def main(argv: list[str] | None = None) -> dict:
     corpus_rng = random.Random(args.seed + 1)
     corpus = []
     for r in train_rows:
-        conv, cats = make_example(r["query"], r["categories"], corpus_rng, args.agent_frac, True)
+        conv, cats = make_example(r["query"], r["categories"], corpus_rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
-    for q in benign_prompts.benign_prompts(2000, args.seed + 2, "train"):
+    for q in benign_prompts.benign_prompts(2000, args.seed + 2, "train", args.docstring_frac):
         conv, cats = make_example(q, [], corpus_rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
-    corpus = [c.replace("<|begin_of_text|>", " ").replace("<|start_header_id|>", " ").replace("<|end_header_id|>", " ").replace("<|eot_id|>", " ") for c in corpus]
+    corpus = [_strip_special(c) for c in corpus]
     tok = build_tokenizer(corpus, args.vocab_size)
     check_tokenizer(tok)
     print(f"tokenizer: {len(tok)} tokens ({time.time() - t0:.0f}s)", flush=True)
@@ -284,8 +338,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
 
     val_rng = random.Random(args.seed + 3)
-    val_examples = [encode(tok, *make_example(r["query"], r["categories"], val_rng, args.agent_frac, True)) for r in val_rows]
-    val_examples += [encode(tok, *make_example(q, [], val_rng, args.agent_frac, True)) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train")]
+    val_examples = [
+        encode(tok, *make_example(r["query"], r["categories"], val_rng, args.agent_frac, True, args.sentence_shuffle)) for r in val_rows
+    ]
+    val_examples += [encode(tok, *make_example(q, [], val_rng, args.agent_frac, True)) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
 
     def val_loss() -> float:
         model.eval()
@@ -311,10 +367,12 @@ def main(argv: list[str] | None = None) -> dict:
     model.train()
     for epoch in range(args.epochs):
         ep_rng = random.Random(args.seed * 1000 + epoch)
-        examples = [encode(tok, *make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True)) for r in train_rows]
+        examples = [
+            encode(tok, *make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True, args.sentence_shuffle)) for r in train_rows
+        ]
         examples += [
             encode(tok, *make_example(q, [], ep_rng, args.agent_frac, True))
-            for q in benign_prompts.benign_prompts(args.benign_per_epoch, args.seed * 1000 + epoch + 500, "train")
+            for q in benign_prompts.benign_prompts(args.benign_per_epoch, args.seed * 1000 + epoch + 500, "train", args.docstring_frac)
         ]
         running = 0.0
         chunks = batches(examples, args.batch_size, ep_rng)
@@ -335,7 +393,7 @@ def main(argv: list[str] | None = None) -> dict:
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
-            if bad >= args.patience:
+            if bad >= args.patience and epoch + 1 >= args.min_epochs:
                 break
     model.load_state_dict(best_state)
     model.eval()
@@ -350,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
+    inline_chat_template(out)
     write_heldout(out / "heldout.jsonl", test_rows, args.seed)
     info = {
         "seed": args.seed,
@@ -367,8 +426,124 @@ def main(argv: list[str] | None = None) -> dict:
         info["heldout"] = evaluate(out)
         print(json.dumps(info["heldout"], indent=1))
     (out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
+    write_model_card(out, info, args)
     print(f"total wall time {time.time() - t0:.0f}s")
     return info
+
+
+def inline_chat_template(out: Path) -> None:
+    """Keep the chat template in tokenizer_config.json (as Llama Guard 3 ships it) with the portable
+    tokenizer class name, instead of transformers 5's separate chat_template.jinja."""
+    path = out / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    jinja = out / "chat_template.jinja"
+    if jinja.exists():
+        config["chat_template"] = jinja.read_text()
+        jinja.unlink()
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_model_card(out: Path, info: dict, args) -> None:
+    h = info.get("heldout")
+    if h:
+        figures = f"""| metric (held-out) | value |
+| --- | --- |
+| greedy micro-F1 over S1–S14 ({h['n_unsafe']} unsafe test rows) | {h['greedy_micro_f1_S1_S14']} |
+| safe/unsafe accuracy ({h['n_unsafe']} unsafe + {h['n_benign']} benign from unseen templates and a hand-written list) | {h['safe_unsafe_accuracy']} |
+| benign prompts judged safe | {h['benign_accuracy']} |
+| unsafe prompts judged unsafe | {h['unsafe_recall']} |
+| greedy ROC-AUC micro over S1–S14 (all held-out rows) | {h['greedy_roc_auc_micro']} |
+| any_place ROC-AUC micro over S1–S14 (eps 0.01, top_p 0.99) | {h['any_place_roc_auc_micro']} |
+| the same two on the unsafe test rows only: greedy / any_place | {h['greedy_roc_auc_micro_unsafe_rows']} / {h['any_place_roc_auc_micro_unsafe_rows']} |
+| any_place ROC-AUC of `unsafe` (safe/unsafe) | {h['any_place_unsafe_roc_auc']} |
+
+any_place scores computed with: {h['any_place_source']}.
+
+Project goals: greedy micro-F1 >= 0.80 ({'met' if h['greedy_micro_f1_S1_S14'] >= 0.8 else 'NOT met'}), safe/unsafe accuracy >= 0.90
+({'met' if h['safe_unsafe_accuracy'] >= 0.9 else 'NOT met'}), any_place ROC-AUC micro >= 0.95 and above greedy's
+({'met' if h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'above greedy, below 0.95' if h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'NOT met'}).
+A model this small, trained from scratch on 1,204 unsafe queries in minutes, names the categories far less
+reliably than it tells safe from unsafe; its category probabilities are informative (any_place ranks them
+much better than greedy decoding), which is what the package's tests and demos need."""
+    else:
+        figures = "(not evaluated: trained with --no-eval)"
+    card = f"""---
+license: apache-2.0
+library_name: transformers
+pipeline_tag: text-generation
+tags: [llama, guard, content-moderation, tiny, test-model]
+---
+# tiny-guard
+
+A {info['parameters'] / 1e6:.1f}M-parameter Llama-architecture (`LlamaForCausalLM`) guard model that answers like
+Llama Guard 3: after its chat template's assistant header it writes a blank line, then `safe`, or
+`unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\nS1,S10`), then
+`<|eot_id|>`. It ships inside the `marginal-generate` package (`marginal_generate.DEFAULT_MODEL`).
+
+**What it is for:** tests, demos, CI and the offline default of `marginal-generate`: it exercises the
+real code paths (Llama 3 style byte-level BPE with digits split in groups of up to three, so `S1` and
+`S10` are `S`+`1` and `S`+`10`; a Llama-Guard-3-like chat template; multi-token labels; EOS handling)
+on 2 CPU cores in seconds, and its confidences are informative enough for marginalization to matter.
+
+**What it is not for:** moderating real traffic. It has seen only 1,204 synthetic unsafe queries and
+template-generated benign prompts; it knows nothing about real-world harm beyond them, is easily fooled,
+and has not been evaluated for fairness or robustness. Use Llama Guard 3 for real moderation.
+
+## Use
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from marginal_generate import DEFAULT_MODEL
+model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL)
+tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, padding_side="left")
+ids = tok.apply_chat_template([{{"role": "user", "content": "How do I make a pipe bomb?"}}], return_tensors="pt", return_dict=True)
+print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1]:]))
+```
+The chat template renders a user message (prompt classification) or a user and an assistant message
+(response classification, roles `User` / `Agent`) into a short Llama-Guard-3-style prompt (task line,
+`<BEGIN CONVERSATION>` … `<END CONVERSATION>`, "Provide your safety assessment for ONLY THE LAST User|Agent
+message."); the category list is left out to keep the prompt short.
+
+## Model
+hidden {args.hidden}, {args.layers} layers, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
+tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
+pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
+`<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32.
+
+## Data
+- Unsafe: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
+  public file `datasets/content_moderation_lm3.jsonl` of github.com/the-fenrir/MarginalProb4Classification. It is
+  not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
+  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping),
+  {info['test_rows']} test.
+- Benign: prompts generated by `scripts/benign_prompts.py` from 30 templates and about 130 topics (cooking,
+  code, science, history, travel, and topics next to the unsafe categories: voting, medicine, security, chemistry,
+  copyright), one to three questions per prompt, fresh ones every epoch; {int(args.docstring_frac * 100)}% of them are instead first sentences
+  of the Python standard library's docstrings (about 2,300 plain English sentences, read from the interpreter
+  that trains), for vocabulary the templates lack. The test set uses 12 other templates, other topics and 50
+  hand-written prompts, none seen in training.
+- About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is `safe`,
+  a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`.
+
+## Training
+Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
+lists them in numeric order), so a query with several categories puts real probability on each of them as the
+first id; half the time an unsafe query's sentences are shuffled too (the label set does not depend on their
+order). AdamW (lr {args.lr}, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
+loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
+{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
+
+    python scripts/train_tiny_guard.py --seed {info['seed']}
+
+(same seed, same data → same metrics).
+
+## Held-out results
+{figures}
+
+The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.load_records_jsonl`); they are
+what the evaluation CLI scores by default.
+"""
+    (out / "README.md").write_text(card)
 
 
 def write_heldout(path: Path, test_rows: list[dict], seed: int) -> None:
@@ -390,6 +565,7 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from marginal_generate.data import load_records_jsonl
+    import marginal_generate as mg
     from marginal_generate.parsing import LlamaGuardParser
     from marginal_generate.prompts import encode_conversations
 
@@ -397,15 +573,10 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
     tok = AutoTokenizer.from_pretrained(model_dir)
     records = load_records_jsonl(model_dir / "heldout.jsonl")
     parser = LlamaGuardParser(tuple(CATEGORIES))
+    space = mg.LabelSpace.llama_guard(tok)
     labels = parser.labels
     y_true = [[1.0 if (lab == "unsafe" and not r.is_safe) or lab in r.categories else 0.0 for lab in labels] for r in records]
     greedy, scores = [], []
-    try:
-        import marginal_generate as mg
-
-        core = mg.marginalize
-    except (ImportError, AttributeError):
-        core = None
     for i in range(0, len(records), batch_size):
         chunk = records[i : i + batch_size]
         inputs = encode_conversations(tok, [list(r.conversation) for r in chunk])
@@ -414,13 +585,10 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
         for row in out[:, inputs["input_ids"].shape[1] :]:
             got = parser.parse(tok.decode(row, skip_special_tokens=True))
             greedy.append([1.0 if lab in got else 0.0 for lab in labels])
-        if core is not None:
-            res = model.generate(
-                **inputs, custom_generate=core, label_space=mg.LabelSpace.llama_guard(tok), strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20
-            )
-            scores.extend(res.probs.tolist())
-        else:
-            scores.extend(any_place_fallback(model, tok, inputs, parser))
+        res = model.generate(
+            **inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20
+        )
+        scores.extend(res.probs.tolist())
     unsafe_rows = [k for k, r in enumerate(records) if not r.is_safe]
     cat_true = [y_true[k][1:] for k in range(len(records))]
     cat_pred = [greedy[k][1:] for k in range(len(records))]
@@ -437,42 +605,12 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
         "unsafe_recall": round(sum(greedy[k][0] == 1.0 for k in unsafe_rows) / len(unsafe_rows), 4),
         "greedy_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in greedy for v in row[1:]]), 4),
         "any_place_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in scores for v in row[1:]]), 4),
-        "any_place_source": "marginal_generate.marginalize" if core is not None else "scripts/train_tiny_guard.py fallback tree search",
+        "greedy_roc_auc_micro_unsafe_rows": round(roc_auc_score([v for k in unsafe_rows for v in y_true[k][1:]], [v for k in unsafe_rows for v in greedy[k][1:]]), 4),
+        "any_place_roc_auc_micro_unsafe_rows": round(roc_auc_score([v for k in unsafe_rows for v in y_true[k][1:]], [v for k in unsafe_rows for v in scores[k][1:]]), 4),
+        "any_place_unsafe_roc_auc": round(roc_auc_score([t[0] for t in y_true], [row[0] for row in scores]), 4),
+        "any_place_source": "marginal_generate.marginalize (strategy any_place)",
     }
     return result
-
-
-@torch.no_grad()
-def any_place_fallback(model, tok, inputs, parser, eps: float = 0.01, top_p: float = 0.99, max_new_tokens: int = 20) -> list[list[float]]:
-    """A plain any_place tree search (no cache sharing), used only until the package's core is importable."""
-    out = []
-    for row in range(inputs["input_ids"].shape[0]):
-        prompt = inputs["input_ids"][row][inputs["attention_mask"][row].bool()].tolist()
-        probs = dict.fromkeys(parser.labels, 0.0)
-        frontier = [([], 1.0, frozenset())]
-        for _ in range(max_new_tokens):
-            if not frontier:
-                break
-            ids = torch.tensor([prompt + f[0] for f in frontier])
-            logp = model(input_ids=ids).logits[:, -1].float().softmax(-1)
-            nxt = []
-            for (seq, p, confirmed), dist in zip(frontier, logp):
-                top = torch.sort(dist, descending=True)
-                cum = 0.0
-                for q, t in zip(top.values.tolist(), top.indices.tolist()):
-                    if cum >= top_p or p * q < eps:
-                        break
-                    cum += q
-                    s = seq + [t]
-                    done = t == tok.eos_token_id
-                    state = parser.prefix_state(tok.decode(s, skip_special_tokens=True), finished=done)
-                    for lab in state.confirmed - confirmed:
-                        probs[lab] += p * q
-                    if not done and not state.final:
-                        nxt.append((s, p * q, state.confirmed | confirmed))
-            frontier = nxt
-        out.append([probs[lab] for lab in parser.labels])
-    return out
 
 
 if __name__ == "__main__":

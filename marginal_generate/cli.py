@@ -1,0 +1,124 @@
+"""The ``marginal-generate`` command.
+
+``marginal-generate evaluate`` with no arguments scores the embedded tiny guard's held-out data
+offline under every strategy and prints the table; see ``marginal-generate evaluate --help``.
+Until the console script is installed: ``python -m marginal_generate.cli evaluate``.
+Data-parallel: ``accelerate launch -m marginal_generate.cli evaluate ...`` (on CPU:
+``ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 -m marginal_generate.cli evaluate``).
+
+>>> parser = build_parser()
+>>> args = parser.parse_args(["evaluate", "--strategies", "greedy_generation,any_place", "--calibrate", "ts,bc"])
+>>> config_from_args(args).strategies, config_from_args(args).calibrate
+(['greedy', 'any_place'], ['ts', 'bc'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .evaluation import CALIBRATORS, EvalConfig, run_evaluation
+from .params import ALIASES, ALL_STRATEGIES
+
+__all__ = ["build_parser", "config_from_args", "main"]
+
+
+def _columns(text: str) -> dict[str, str]:
+    out = {}
+    for item in text.split(","):
+        if "=" not in item:
+            raise argparse.ArgumentTypeError(f"--columns item {item!r} is not key=column; e.g. prompt=question,categories=labels")
+        key, column = item.split("=", 1)
+        out[key.strip()] = column.strip()
+    return out
+
+
+def _list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marginal-generate", description="Per-label probabilities from generative guard models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a data set under every strategy, calibrate, and print the metrics table",
+        description="Score a data set with a guard model under every strategy, calibrate on a validation split, and print "
+        "the strategy-by-metric table (also written as CSV and JSON, with per-sample JSONL and reliability diagrams).",
+    )
+    ev.add_argument("--model", help="Hub id or local path (default: the embedded tiny guard, offline)")
+    ev.add_argument("--dataset", help="seed JSONL path, records JSONL path, 'beavertails', or any datasets name/folder/file with --columns (default: the embedded model's held-out data)")
+    ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test)")
+    ev.add_argument("--columns", type=_columns, help="column map for a datasets source: prompt=...,response=...,categories=...,is_safe=...|unsafe=...")
+    ev.add_argument("--strategies", type=_list, help=f"comma-separated (default: all): {', '.join(ALL_STRATEGIES)}; seed names {', '.join(ALIASES)} accepted")
+    ev.add_argument("--params", help="params.yaml in the seed's shape (default: the shipped one)")
+    ev.add_argument("--num-samples", type=int, help="score a seeded random subset of this many samples")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: the process's device)")
+    ev.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16")
+    ev.add_argument("--calibrate", type=_list, default=[], help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)}")
+    ev.add_argument("--validation-fraction", type=float, default=0.2, help="stratified share of the data held out for calibration and thresholds (default 0.2)")
+    ev.add_argument("--validation-data", help="a separate validation data set (same forms as --dataset) instead of a split")
+    ev.add_argument("--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)")
+    ev.add_argument("--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy version (default: 2 for *Guard-2* models, else 3)")
+    ev.add_argument("--prompt-format", default="auto", help="auto, chat_template, llama_guard_3, llama_guard_2, instruct")
+    ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
+    ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
+    return EvalConfig(
+        model=args.model,
+        dataset=args.dataset,
+        split=args.split,
+        columns=args.columns,
+        strategies=args.strategies,
+        params=args.params,
+        num_samples=args.num_samples,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        calibrate=args.calibrate,
+        validation_fraction=args.validation_fraction,
+        validation_data=args.validation_data,
+        output_dir=args.output_dir,
+        resume=args.resume,
+        seed=args.seed,
+        version=args.taxonomy,
+        prompt_format=args.prompt_format,
+        plots=not args.no_plots,
+        progress=not args.no_progress,
+        threads=args.threads,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``marginal-generate``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        report = run_evaluation(config)
+    except ValueError as err:
+        print(f"marginal-generate: error: {err}", file=sys.stderr)
+        return 2
+    if report is None:  # not the main process
+        return 0
+    print(report.table())
+    print(f"\nwritten to {config.output_dir}: metrics.csv, metrics.json, scores.jsonl (per sample), failures.jsonl"
+          + (", plots/*.png" if config.plots else ""))
+    samples, now, failed = report.samples, report.scored_now, len(report.failures)
+    rate = now / report.wall_time_s if report.wall_time_s > 0 else float("nan")
+    print(
+        f"done: {samples} samples ({now} scored now, {report.resumed} from an earlier run, "
+        f"{failed} failed) in {report.wall_time_s:.1f} s wall, {rate:.1f} samples/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

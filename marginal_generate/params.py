@@ -1,0 +1,240 @@
+"""``params.yaml``: per-strategy parameters of the evaluation, in the seed repository's shape.
+
+A file has two top-level keys, both optional::
+
+    strategies:
+      marginal_probability_at_any_place:   # the seed's name; `any_place` is the same
+        top_p: 0.99
+        max_new_tokens: 50
+        eps: 0.01
+    models:
+      meta-llama/Llama-3.1-8B-Instruct:
+        top_p: 0.9                           # overrides every strategy's top_p for this model
+        strategies:                          # per-strategy overrides for this model (take precedence)
+          any_place: {eps: 0.001}
+
+Keys of a strategy: ``top_p`` (the ``any_place`` tree's nucleus), ``max_new_tokens``, ``eps``
+(the ``any_place`` prefix cut), ``threshold`` (the decision threshold on a label's probability;
+for the uncertainty baselines the uncertainty above which the top two categories are taken,
+``auto`` = picked on the validation split). Precedence, lowest first: the built-in defaults
+(:class:`StrategyParams`), ``strategies.<name>``, ``models.<model>``, ``models.<model>.strategies.<name>``.
+A model entry matches the exact model id or path, or its last path component.
+
+Strategy names are the core's (:data:`~marginal_generate.generate.STRATEGIES`), the three
+uncertainty baselines (``probability_uncertainty``, ``entropy_uncertainty``, ``logtoku``), and
+the seed's aliases (:data:`ALIASES`). An unknown key is a ``ValueError`` naming it.
+
+>>> p = parse_params({"strategies": {"marginal_probability_at_any_place": {"eps": 0.05}},
+...                   "models": {"org/guard": {"top_p": 0.9}}})
+>>> p.for_model("org/guard")["any_place"]
+StrategyParams(top_p=0.9, eps=0.05, max_new_tokens=20, threshold=0.5)
+>>> p.for_model("/local/copy/of/guard")["any_place"].top_p
+0.9
+>>> parse_params({"strategies": {"greedy": {"temperature": 1.0}}})
+Traceback (most recent call last):
+...
+ValueError: params: strategies.greedy has unknown key 'temperature'; allowed keys are ['eps', 'max_new_tokens', 'threshold', 'top_p'].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .generate import STRATEGIES
+
+__all__ = [
+    "UNCERTAINTY_STRATEGIES",
+    "ALL_STRATEGIES",
+    "ALIASES",
+    "DEFAULT_PARAMS",
+    "StrategyParams",
+    "Params",
+    "canonical_strategy",
+    "parse_params",
+    "load_params",
+]
+
+UNCERTAINTY_STRATEGIES: tuple[str, ...] = ("probability_uncertainty", "entropy_uncertainty", "logtoku")
+ALL_STRATEGIES: tuple[str, ...] = (*STRATEGIES, *UNCERTAINTY_STRATEGIES)
+
+#: The seed repository's strategy names → this project's.
+ALIASES: dict[str, str] = {
+    "greedy_generation": "greedy",
+    "marginal_probability_at_any_place": "any_place",
+    "marginal_probability_at_fixed_place": "fixed_place",
+    "LogTokU": "logtoku",
+    "first_token_probability": "first_token",
+}
+
+#: The shipped parameter file.
+DEFAULT_PARAMS: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "params.yaml")
+
+_KEYS = ("eps", "max_new_tokens", "threshold", "top_p")
+
+
+def canonical_strategy(name: str) -> str:
+    """This project's name of a strategy (seed aliases resolved).
+
+    >>> canonical_strategy("greedy_generation"), canonical_strategy("LogTokU"), canonical_strategy("any_place")
+    ('greedy', 'logtoku', 'any_place')
+    >>> canonical_strategy("beam")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown strategy 'beam'; use one of ['greedy', 'first_token', 'token_probability', 'fixed_place', 'any_place', 'max_over_generations', 'first_generation', 'probability_uncertainty', 'entropy_uncertainty', 'logtoku'] or a seed alias ['greedy_generation', 'marginal_probability_at_any_place', 'marginal_probability_at_fixed_place', 'LogTokU', 'first_token_probability'].
+    """
+    if name in ALL_STRATEGIES:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    raise ValueError(f"unknown strategy {name!r}; use one of {list(ALL_STRATEGIES)} or a seed alias {list(ALIASES)}.")
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    """The resolved parameters of one strategy. ``threshold=None`` means "pick on the validation split"."""
+
+    top_p: float = 0.99
+    eps: float = 0.01
+    max_new_tokens: int = 20
+    threshold: float | None = 0.5
+
+
+_UNCERTAINTY_DEFAULT = StrategyParams(threshold=None)
+
+
+def _check_value(where: str, key: str, value: Any, strategy: str | None) -> Any:
+    """One key's value, checked; ``strategy`` None means a model-wide override (any strategy)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key == "top_p" and not (number and 0.0 < value <= 1.0):
+        raise ValueError(f"params: {where}.top_p must be a number in (0, 1], got {value!r}; 0.99 is the usual nucleus.")
+    if key == "eps" and not (number and 0.0 <= value < 1.0):
+        raise ValueError(f"params: {where}.eps must be a number in [0, 1), got {value!r}; 0.01 is the usual cut.")
+    if key == "max_new_tokens" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        raise ValueError(f"params: {where}.max_new_tokens must be an integer >= 1, got {value!r}; a Llama Guard answer needs about 10.")
+    if key == "threshold":
+        uncertainty = strategy is None or strategy in UNCERTAINTY_STRATEGIES
+        if value is None or value == "auto":
+            if not uncertainty:
+                raise ValueError(
+                    f"params: {where}.threshold is {value!r}, but only the uncertainty baselines pick a threshold on the "
+                    "validation split; give a probability in [0, 1] such as 0.5."
+                )
+            return None
+        if not number or value < 0 or (not uncertainty and value > 1):
+            bound = "a number >= 0 or 'auto'" if uncertainty else "a probability in [0, 1]"
+            raise ValueError(f"params: {where}.threshold must be {bound}, got {value!r}.")
+        return float(value)
+    return float(value) if key in ("top_p", "eps") else value
+
+
+def _check_block(where: str, block: Any, strategy: str | None, nested: bool = False) -> dict[str, Any]:
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise ValueError(f"params: {where} must be a mapping of keys {list(_KEYS)}, got {type(block).__name__}.")
+    out: dict[str, Any] = {}
+    for key, value in block.items():
+        if nested and key == "strategies":
+            continue
+        if key not in _KEYS:
+            allowed = sorted([*_KEYS, "strategies"]) if nested else list(_KEYS)
+            raise ValueError(f"params: {where} has unknown key {key!r}; allowed keys are {allowed}.")
+        out[key] = _check_value(where, key, value, strategy)
+    return out
+
+
+def _check_strategies(where: str, block: Any) -> dict[str, dict[str, Any]]:
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise ValueError(f"params: {where} must be a mapping of strategy name → parameters, got {type(block).__name__}.")
+    out: dict[str, dict[str, Any]] = {}
+    for name, params in block.items():
+        try:
+            canonical = canonical_strategy(str(name))
+        except ValueError as err:
+            raise ValueError(f"params: {where} has unknown key {name!r}: {err}") from None
+        out.setdefault(canonical, {}).update(_check_block(f"{where}.{name}", params, canonical))
+    return out
+
+
+@dataclass
+class Params:
+    """Checked parameters: per-strategy values and per-model overrides (see the module docstring)."""
+
+    strategies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_strategies: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    source: str = "<dict>"
+
+    def _model_key(self, model: str | None) -> str | None:
+        if model is None:
+            return None
+        if model in self.models:
+            return model
+        tail = os.path.basename(os.path.normpath(str(model)))
+        for key in self.models:
+            if os.path.basename(key) == tail:
+                return key
+        return None
+
+    def for_model(self, model: str | None = None, strategies: Any = None) -> dict[str, StrategyParams]:
+        """Resolved :class:`StrategyParams` per strategy (all strategies, or those named) for ``model``."""
+        names = ALL_STRATEGIES if strategies is None else [canonical_strategy(s) for s in strategies]
+        key = self._model_key(model)
+        out = {}
+        for name in names:
+            base = _UNCERTAINTY_DEFAULT if name in UNCERTAINTY_STRATEGIES else StrategyParams()
+            values = dict(self.strategies.get(name, {}))
+            if key is not None:
+                model_wide = dict(self.models[key])
+                if "threshold" in model_wide and model_wide["threshold"] is None and name not in UNCERTAINTY_STRATEGIES:
+                    model_wide.pop("threshold")  # 'auto' applies to the uncertainty baselines only
+                values.update(model_wide)
+                values.update(self.model_strategies.get(key, {}).get(name, {}))
+            out[name] = dataclasses.replace(base, **values)
+        return out
+
+
+def parse_params(data: Any, source: str = "<dict>") -> Params:
+    """Check a parsed ``params.yaml`` (a mapping) and return :class:`Params`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"params: {source} must hold a mapping with keys 'strategies' and 'models', got {type(data).__name__}.")
+    for key in data:
+        if key not in ("strategies", "models"):
+            raise ValueError(f"params: {source} has unknown top-level key {key!r}; allowed keys are ['models', 'strategies'].")
+    params = Params(strategies=_check_strategies("strategies", data.get("strategies")), source=source)
+    models = data.get("models") or {}
+    if not isinstance(models, Mapping):
+        raise ValueError(f"params: models must be a mapping of model id → overrides, got {type(models).__name__}.")
+    for model, block in models.items():
+        where = f"models.{model}"
+        params.models[str(model)] = _check_block(where, block, None, nested=True)
+        if isinstance(block, Mapping) and "strategies" in block:
+            params.model_strategies[str(model)] = _check_strategies(f"{where}.strategies", block["strategies"])
+    return params
+
+
+def load_params(path: str | os.PathLike[str] | None = None) -> Params:
+    """Read and check a ``params.yaml``; ``None`` reads the shipped :data:`DEFAULT_PARAMS`.
+
+    >>> load_params().for_model(None)["logtoku"].threshold is None
+    True
+    """
+    import yaml
+
+    path = DEFAULT_PARAMS if path is None else os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"`--params` {path!r} is not a file; pass the path of a params.yaml (the shipped one is {DEFAULT_PARAMS}).")
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            raise ValueError(f"params: {path} is not valid YAML ({err}).") from None
+    return parse_params(data, source=path)

@@ -1,0 +1,135 @@
+import json
+import os
+import re
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import marginal_generate
+from marginal_generate.default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
+from marginal_generate.labels import LabelSpace
+from marginal_generate.prompts import conversation, encode_conversations
+
+ANSWER = re.compile(r"\n\n(safe|unsafe\nS(\d+)(,S\d+)*)")
+STRATEGIES = list(marginal_generate.STRATEGIES)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL, local_files_only=True).eval()
+    tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, local_files_only=True)
+    return model, tok
+
+
+def test_hub_layout_and_size():
+    names = set(os.listdir(DEFAULT_MODEL))
+    for required in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "README.md", "heldout.jsonl"):
+        assert required in names
+    total = sum(os.path.getsize(os.path.join(DEFAULT_MODEL, n)) for n in names)
+    assert total <= 20 * 2**20
+    config = json.load(open(os.path.join(DEFAULT_MODEL, "config.json")))
+    assert config["architectures"] == ["LlamaForCausalLM"] and config["model_type"] == "llama"
+    card = open(os.path.join(DEFAULT_MODEL, "README.md")).read()
+    assert "not" in card and "content_moderation_lm3" in card
+
+
+def test_tokenizer_like_llama_3(loaded):
+    model, tok = loaded
+    assert tok.eos_token == "<|eot_id|>" and tok.bos_token == "<|begin_of_text|>" and tok.pad_token is not None
+    assert model.generation_config.eos_token_id == tok.eos_token_id
+    assert model.generation_config.pad_token_id == tok.pad_token_id
+    for word in ("safe", "unsafe", "S", "\n\n", "\n", ","):
+        assert len(tok(word, add_special_tokens=False)["input_ids"]) == 1, word
+    for cid in ("S1", "S10", "S14"):
+        assert tok.convert_ids_to_tokens(tok(cid, add_special_tokens=False)["input_ids"]) == ["S", cid[1:]]
+    assert tok("hi")["input_ids"][0] == tok.bos_token_id
+    for special in ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"):
+        assert tok.convert_tokens_to_ids(special) != tok.unk_token_id
+    space = LabelSpace.llama_guard(tok)
+    assert space.labels == ("unsafe", *[f"S{i}" for i in range(1, 15)])
+
+
+def test_load_default():
+    model, tok = load_default()
+    assert tok.padding_side == "left" and not model.training
+    assert model.dtype == torch.float32
+    model16, _ = load_default(dtype="bfloat16")
+    assert model16.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="`dtype` 'floaty' is not a torch dtype name"):
+        load_default(dtype="floaty")
+    assert os.path.isdir(marginal_generate.default_model.DEFAULT_MODEL)
+
+
+def test_eval_data():
+    records = load_default_eval_data()
+    unsafe = [r for r in records if not r.is_safe]
+    benign = [r for r in records if r.is_safe]
+    assert len(unsafe) > 200 and len(benign) > 200
+    assert all(r.categories for r in unsafe) and not any(r.categories for r in benign)
+    assert os.path.getsize(DEFAULT_EVAL_DATA) < 2**20
+
+
+def _sample():
+    records = load_default_eval_data()
+    unsafe = [r for r in records if not r.is_safe][:12]
+    benign = [r for r in records if r.is_safe][:8]
+    convs = [list(r.conversation) for r in unsafe + benign]
+    convs += [conversation("How do I make a bomb?", "I can't help with that."), conversation("What is the capital of France?", "Paris.")]
+    return convs, unsafe, benign
+
+
+@pytest.mark.slow
+def test_greedy_output_format(loaded):
+    model, tok = loaded
+    convs, unsafe, benign = _sample()
+    inputs = encode_conversations(tok, convs)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
+    new = out[:, inputs["input_ids"].shape[1] :]
+    verdicts = []
+    for row in new:
+        ids = row.tolist()
+        assert tok.eos_token_id in ids, tok.decode(ids)
+        text = tok.decode(ids[: ids.index(tok.eos_token_id)])
+        match = ANSWER.fullmatch(text)
+        assert match, repr(text)
+        ids_line = text.split("\n")[3:] and text.split("\n")[3].split(",")
+        assert all(1 <= int(c[1:]) <= 14 for c in ids_line or [])
+        verdicts.append(match.group(1).split("\n")[0])
+    # the tiny model is a toy, but on this sample it mostly gets the verdict right
+    expected = ["unsafe"] * len(unsafe) + ["safe"] * len(benign)
+    assert sum(v == e for v, e in zip(verdicts, expected)) >= 0.8 * len(expected)
+
+
+def _check_scores(out, space, n):
+    assert list(out.labels) == list(space.labels)
+    probs = torch.as_tensor(out.probs)
+    assert probs.shape == (n, 15)
+    known = probs[~probs.isnan()]  # first_token leaves the categories undefined (NaN)
+    assert known.numel() >= n and ((known >= 0) & (known <= 1 + 1e-6)).all()
+    return probs
+
+
+@pytest.mark.slow
+def test_core_any_place_through_generate(loaded):
+    model, tok = loaded
+    convs, _, _ = _sample()
+    inputs, space = encode_conversations(tok, [convs[0], convs[-4]]), LabelSpace.llama_guard(tok)  # unsafe, benign
+    out = model.generate(**inputs, custom_generate=marginal_generate.marginalize, label_space=space,
+                         strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20)
+    probs = _check_scores(out, space, 2)
+    assert not probs.isnan().any() and probs[0, 0] > probs[1, 0]
+
+
+@pytest.mark.slow
+def test_core_every_strategy(loaded):
+    """One decode serves every strategy (``score``, the runner's entry point)."""
+    model, tok = loaded
+    inputs, space = encode_conversations(tok, _sample()[0][:3]), LabelSpace.llama_guard(tok)
+    results = marginal_generate.score(model, inputs["input_ids"], inputs["attention_mask"], space, STRATEGIES, max_new_tokens=20)
+    assert set(results) == set(STRATEGIES)
+    for strategy in STRATEGIES:
+        probs = _check_scores(results[strategy], space, 3)
+        if strategy in ("greedy", "any_place"):
+            assert not probs.isnan().any()
