@@ -110,7 +110,13 @@ def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
             f"{implementation!r} (or sliding-window layers). Use attention='batched', or load the model with "
             "attn_implementation='sdpa'."
         )
-    return TreeAttentionStepper if tree_ok and attention != "batched" else CachedStepper
+    if attention == "auto":
+        # On a GPU decoding is bound by reading the weights and the prompt cache: tree attention reads the
+        # prompt cache once whatever the frontier. On a CPU compute grows with the tokens fed, and the
+        # tree pads every prompt's frontier to the widest one, which costs more than copying cache rows.
+        on_gpu = getattr(getattr(model, "device", None), "type", "cpu") != "cpu"
+        return TreeAttentionStepper if tree_ok and on_gpu else CachedStepper
+    return TreeAttentionStepper if attention == "tree" else CachedStepper
 
 
 def _eos_ids(generation_config: GenerationConfig | None, model: Any) -> set[int]:
@@ -151,7 +157,7 @@ def score(
     every strategy from one pass. ``attention`` picks how the rows of a prompt share its KV
     cache: ``"tree"`` (one sequence per prompt with a tree mask, see
     :mod:`~marginal_generate.decoding.tree_stepper`), ``"batched"`` (one cache row per decoding
-    row), or ``"auto"`` (tree where the model supports it).
+    row), or ``"auto"`` (tree on an accelerator where the model supports it, batched on a CPU).
     """
     strategies = list(strategies)
     _check_strategies(strategies)
