@@ -31,13 +31,18 @@ from .data import (
     save_records_jsonl,
 )
 from .default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
+from .evaluation import EvalConfig, run_evaluation
 from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, marginalize, score
 from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
+from .params import load_params
 from .parsing import LlamaGuardParser, PrefixState
 from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
 
 __all__ = [
+    "EvalConfig",
+    "run_evaluation",
+    "load_params",
     "ColumnMap",
     "Record",
     "load_beavertails",

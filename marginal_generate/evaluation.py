@@ -719,15 +719,11 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     """Run the evaluation; returns the :class:`Report` on the main process and None on the others."""
     import torch
     from accelerate import PartialState
-    from accelerate.utils import gather_object
-    from tqdm.auto import tqdm
 
     from .labels import LabelSpace
 
     start = time.perf_counter()
     state = PartialState(cpu=_wants_cpu(config.device))
-    main = state.is_main_process
-    talk = say if main else (lambda _m: None)
 
     params: Params = load_params(config.params)
     resolved = params.for_model(config.model, config.strategies)
@@ -735,8 +731,33 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     device = _resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
     space = LabelSpace.llama_guard(tokenizer, version=version)
+    threads_before = torch.get_num_threads()
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(_cpu_threads(model, config.threads, state.num_processes))
+    try:
+        return _run(config, say, state, model, tokenizer, dtype, device, version, resolved, space, start)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(
+    config: EvalConfig,
+    say: Callable[[str], None],
+    state: Any,
+    model: Any,
+    tokenizer: Any,
+    dtype: str,
+    device: str,
+    version: int,
+    resolved: dict[str, StrategyParams],
+    space: Any,
+    start: float,
+) -> Report | None:
+    from accelerate.utils import gather_object
+    from tqdm.auto import tqdm
+
+    main = state.is_main_process
+    talk = say if main else (lambda _m: None)
 
     records, failures, data_name = load_records(config.dataset, config.split, config.columns, version)
     validation = None
@@ -840,6 +861,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
         samples={"total": len(samples), "test": sum(r["split"] == "test" for r in ok), "validation": sum(r["split"] == "validation" for r in ok), "failed": len(failures)},
         processes=state.num_processes,
         wall_time_s=round(wall, 3),
+        scoring_time_s=round(score_time, 3),
         scored_now=scored_now,
         failures=failures,
     )
@@ -910,6 +932,10 @@ def _report(
             row, bins = metrics_row(probs, test_y, threshold, config.n_bins, predictions)
             rows.append({"row": row_name, **row})
             if config.plots and bins:
-                details["plots"] += _save_plots(config.output_dir, row_name, bins)
+                try:
+                    details["plots"] += _save_plots(config.output_dir, row_name, bins)
+                except ImportError:
+                    say("note: matplotlib is not installed, so no reliability diagrams (pip install matplotlib)")
+                    config.plots = False
     return rows, details
 
