@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import LogitsProcessorList, TopPLogitsWarper
+from transformers import LogitsProcessorList
 
 from ..labels import LabelSpace
 from ..parsing import PrefixState
@@ -91,12 +91,11 @@ def run_search(
     """
     batch = stepper.batch_size
     n_labels = len(space.labels)
-    lower = torch.zeros(batch, n_labels, dtype=torch.float64)
-    cut = torch.zeros(batch, n_labels, dtype=torch.float64)
+    lower = [[0.0] * n_labels for _ in range(batch)]  # plain floats: many tiny updates per depth
+    cut = [[0.0] * n_labels for _ in range(batch)]
     completions: list[list[tuple[str, float, bool]]] = [[] for _ in range(batch)]
     widths: list[int] = []
     expanded = 0
-    top_p_warper = TopPLogitsWarper(tree.top_p) if tree is not None and tree.top_p < 1.0 else None
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
     logits = stepper.prefill()
@@ -119,22 +118,14 @@ def run_search(
         if tree_rows:
             assert tree is not None
             expanded += len(tree_rows)
-            idx = torch.tensor(tree_rows, device=logprobs.device)
-            node_probs = torch.tensor([frontier[i].prob for i in tree_rows], dtype=torch.float64, device=logprobs.device)
-            child_probs = node_probs[:, None] * logprobs[idx].exp()
-            keep = (child_probs >= tree.eps) & (child_probs > 0)
-            if top_p_warper is not None:
-                keep &= torch.isfinite(top_p_warper(None, scores[idx].clone()))
-            removed = (node_probs - (child_probs * keep).sum(-1)).clamp(min=0.0).tolist()
+            node_probs = [frontier[i].prob for i in tree_rows]
+            removed, children_of = expand_nodes(node_probs, logprobs[torch.tensor(tree_rows, device=logprobs.device)], tree)
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
-                if removed[j] > 0 and node.state.possible:
+                if removed[j] > 0:
                     for label in node.state.possible:
-                        cut[node.row, space.index[label]] += removed[j]
-            pairs = keep.nonzero()
-            values = child_probs[pairs[:, 0], pairs[:, 1]].tolist()
-            for (j, t), prob in zip(pairs.tolist(), values):
-                kept[tree_rows[j]].append((t, prob))
+                        cut[node.row][space.index[label]] += removed[j]
+                kept[i] = children_of[j]
 
         argmax = logprobs.argmax(dim=-1).tolist()
         for i, node in enumerate(frontier):
@@ -154,7 +145,7 @@ def run_search(
                 text = space.decode(tokens)
                 state = space.prefix_state(text, finished)
                 for label in state.confirmed - node.state.confirmed:
-                    lower[node.row, space.index[label]] += prob
+                    lower[node.row][space.index[label]] += prob
                 on_greedy = token == greedy_token
                 greedy_in_tree |= on_greedy
                 if finished or state.final:
@@ -180,7 +171,48 @@ def run_search(
     for row in completions:
         row.sort(key=lambda c: -c[1])
         del row[top_completions:]
-    return SearchResult(lower=lower, cut=cut, completions=completions, frontier_widths=widths, nodes_expanded=expanded)
+    return SearchResult(
+        lower=torch.tensor(lower, dtype=torch.float64),
+        cut=torch.tensor(cut, dtype=torch.float64),
+        completions=completions,
+        frontier_widths=widths,
+        nodes_expanded=expanded,
+    )
+
+
+def expand_nodes(
+    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams
+) -> tuple[list[float], list[list[tuple[int, float]]]]:
+    """The children each node keeps, and the mass each one loses to the cuts.
+
+    A child is kept when it is inside the node's nucleus ``top_p`` (the probability of the tokens
+    more probable than it is below ``top_p``: :class:`~transformers.TopPLogitsWarper`'s rule) and
+    its prefix probability is at least ``eps``. Only the ``node_prob / eps`` most probable tokens
+    can pass the second test, so a ``topk`` replaces a sort of the whole vocabulary.
+
+    >>> logp = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
+    >>> removed, kept = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1))
+    >>> [(t, round(p, 3)) for t, p in kept[0]], round(removed[0], 3)
+    ([(0, 0.25), (1, 0.15)], 0.1)
+    """
+    probs = logprobs.exp()
+    vocab = probs.shape[-1]
+    most = max(node_probs)
+    k = vocab if tree.eps <= 0 else min(vocab, int(most / tree.eps) + 1)
+    top, ids = probs.topk(k, dim=-1)
+    node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
+    child = node * top
+    keep = (child >= tree.eps) & (child > 0)
+    if tree.top_p < 1.0:
+        keep &= (top.cumsum(-1) - top) < tree.top_p
+    removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
+    pairs = keep.nonzero()
+    tokens = ids[pairs[:, 0], pairs[:, 1]].tolist()
+    values = child[pairs[:, 0], pairs[:, 1]].tolist()
+    kept: list[list[tuple[int, float]]] = [[] for _ in node_probs]
+    for j, token, value in zip(pairs[:, 0].tolist(), tokens, values):
+        kept[j].append((token, value))
+    return removed, kept
 
 
 def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Node | None:
