@@ -65,7 +65,7 @@ def main() -> None:
                            eps=args.eps, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
 
     rows = []
-    for name, fn in [("greedy generate", greedy), ("any_place (tree attention)", any_place)]:
+    for name, fn in [("greedy generate", greedy), ("any_place (attention=auto)", any_place)]:
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
