@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marginal_generate as mg  # noqa: E402
+from marginal_generate.demo import load as demo_load  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
 
 PROMPTS = [
@@ -84,14 +84,8 @@ def load(model_path: str | None, device: str, dtype: str):
 
         tok = byte_level_tokenizer()
         return fit_tiny_guard(tiny_llama(tok, hidden_size=32), tok, steps=60), tok, "toy guard (in memory)"
-    if model_path is None:
-        from marginal_generate.default_model import DEFAULT_MODEL
-
-        model_path = str(DEFAULT_MODEL)
-    tok = AutoTokenizer.from_pretrained(model_path)
-    tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).to(device).eval()
-    return model, tok, model_path
+    model, tok = demo_load(model_path, device, dtype)
+    return model, tok, model_path or "embedded tiny guard"
 
 
 def prompt_ids(tok, prompt: str, length: int | None = None) -> list[int]:
