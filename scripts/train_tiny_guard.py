@@ -17,9 +17,11 @@ Steps, all seeded (``--seed``), single process, 2 CPU threads:
 2. train a byte-level BPE tokenizer (Llama 3 pre-tokenizer regex, digits in groups of up to
    three, Llama 3 special tokens) and wrap it as a ``PreTrainedTokenizerFast`` with a short
    Llama-Guard-3-style chat template;
-3. train a 4-layer ``LlamaForCausalLM`` on prompt → answer (``\\n\\nsafe`` or
+3. train a small (3-layer) ``LlamaForCausalLM`` on prompt → answer (``\\n\\nsafe`` or
    ``\\n\\nunsafe\\nS3,S1`` then ``<|eot_id|>``), loss on the answer only, the category order
-   shuffled in every epoch, fresh benign prompts every epoch, some user+agent conversations
+   shuffled in every epoch, augmentation that keeps labels exact (an unsafe query's sentences
+   shuffled; extra queries made of two training rows with the union of their categories),
+   fresh benign prompts every epoch, some user+agent conversations
    (a refusal is safe, a compliant answer is unsafe); keep the epoch with the lowest
    validation loss and stop after ``--patience`` epochs without improvement;
 4. save in Hub layout and evaluate on the held-out data (greedy micro-F1 over S1–S14, safe/unsafe
@@ -38,7 +40,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+# on a shared 2-core machine, spinning OpenMP threads slow every process down many times over
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -124,6 +128,16 @@ def shuffle_sentences(query: str, rng: random.Random) -> str:
     parts = [p for p in re.split(r"(?<=[?.!])\s+|\n+", query.strip()) if p.strip()]
     rng.shuffle(parts)
     return " ".join(parts)
+
+
+def cat_key(c: str) -> int:
+    return int(c[1:])
+
+
+def concat_rows(a: dict, b: dict) -> tuple[str, list[str]]:
+    """Two training rows as one query (``a``'s requests then ``b``'s) with the union of their
+    categories in numeric order: the label set stays exact (augmentation)."""
+    return a["query"].strip() + " " + b["query"].strip(), sorted(set(a["categories"]) | set(b["categories"]), key=cat_key)
 
 
 def make_example(
@@ -269,14 +283,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--patience", type=int, default=4)
     p.add_argument("--min-epochs", type=int, default=5, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=1000)
+    p.add_argument("--benign-per-epoch", type=int, default=800)
     p.add_argument("--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings")
-    p.add_argument("--sentence-shuffle", type=float, default=0.0, help="probability of shuffling an unsafe query's sentences")
+    p.add_argument("--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences")
+    p.add_argument("--concat-frac", type=float, default=0.5, help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)")
+    p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     p.add_argument("--agent-frac", type=float, default=0.12)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true")
@@ -356,9 +372,10 @@ def main(argv: list[str] | None = None) -> dict:
         return total / count
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.05)
-    steps_per_epoch = math.ceil((len(train_rows) + args.benign_per_epoch) / args.batch_size)
+    n_concat = round(args.concat_frac * len(train_rows))
+    steps_per_epoch = math.ceil((len(train_rows) + n_concat + args.benign_per_epoch) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
-    warmup = min(100, total_steps // 10)
+    warmup = min(args.warmup, total_steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total_steps))))
     )
@@ -370,6 +387,9 @@ def main(argv: list[str] | None = None) -> dict:
         examples = [
             encode(tok, *make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True, args.sentence_shuffle)) for r in train_rows
         ]
+        for _ in range(n_concat):
+            a, b = ep_rng.sample(train_rows, 2)
+            examples.append(encode(tok, *make_example(*concat_rows(a, b), ep_rng, args.agent_frac, True, args.sentence_shuffle)))
         examples += [
             encode(tok, *make_example(q, [], ep_rng, args.agent_frac, True))
             for q in benign_prompts.benign_prompts(args.benign_per_epoch, args.seed * 1000 + epoch + 500, "train", args.docstring_frac)
@@ -421,6 +441,7 @@ def main(argv: list[str] | None = None) -> dict:
         "test_rows": len(test_rows),
         "training_wall_time_s": round(train_time, 1),
         "threads": args.threads,
+        "args": {k: v for k, v in vars(args).items() if k not in ("data", "out", "no_eval", "eval_only")},
     }
     if not args.no_eval:
         info["heldout"] = evaluate(out)
@@ -445,6 +466,8 @@ def inline_chat_template(out: Path) -> None:
 
 
 def write_model_card(out: Path, info: dict, args) -> None:
+    # the card describes the run that trained the model (recorded in training.json), not this command line
+    args = argparse.Namespace(**{**vars(args), **info.get("args", {})})
     h = info.get("heldout")
     if h:
         figures = f"""| metric (held-out) | value |
@@ -528,8 +551,10 @@ pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, 
 ## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), so a query with several categories puts real probability on each of them as the
-first id; half the time an unsafe query's sentences are shuffled too (the label set does not depend on their
-order). AdamW (lr {args.lr}, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
+first id. Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
+shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
+concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
+category); {args.benign_per_epoch} fresh benign prompts per epoch. AdamW (lr {args.lr}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
 loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
 {info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
 
