@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     batch = encode_conversations(tokenizer, [conversation(m) for m in messages], device=args.device)
     start = time.perf_counter()
     results = score(model, batch["input_ids"], batch["attention_mask"], space, list(STRATEGIES),
-                    max_new_tokens=args.max_new_tokens, top_p=args.top_p, eps=args.eps,
-                    eos_token_ids=_eos(model))
+                    max_new_tokens=args.max_new_tokens, top_p=args.top_p, eps=args.eps)
     seconds = time.perf_counter() - start
     for i, message in enumerate(messages):
         print(f"\n{message!r}\n  greedy answer: {results['greedy'].texts[i]!r}")
@@ -72,11 +71,6 @@ def main(argv: list[str] | None = None) -> None:
                            f"{float(ap.upper[i, space.index[label]]):.3f}]" for label in shown)
         print(f"  any_place bounds: {bounds}")
     print(f"\n{len(messages)} conversations, all strategies in {seconds:.2f} s")
-
-
-def _eos(model: Any) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    return {eos} if isinstance(eos, int) else set(eos)
 
 
 if __name__ == "__main__":
