@@ -13,8 +13,6 @@ import argparse
 import time
 from typing import Any
 
-import torch
-
 from .generate import STRATEGIES, score
 from .labels import LabelSpace
 
@@ -26,15 +24,13 @@ EXAMPLES = [
 
 
 def load(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any]:
-    """The embedded model (``model_id`` None) or any Hub id / local path, via the Auto classes."""
-    if model_id is None:
-        from .default_model import load_default
+    """The embedded model (``model_id`` None) or any Hub id / local path, via the Auto classes.
 
-        return load_default(device=device, dtype=dtype)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    The evaluation runner's loader (:func:`marginal_generate.evaluation.load_model`), without its dtype name.
+    """
+    from .evaluation import load_model
 
-    tokenizer = AutoTokenizer.from_pretrained(model_id, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(model_id, dtype=getattr(torch, dtype)).to(device).eval()
+    model, tokenizer, _ = load_model(model_id, device, dtype)
     return model, tokenizer
 
 
