@@ -5,11 +5,13 @@
 ('greedy', 'first_token', 'token_probability')
 """
 
+from .alignment import distribution_alignment
 from .calibration import (
     CONTENT_FREE_INPUTS,
     BatchCalibration,
     Calibrator,
     ContextualCalibration,
+    PlattScaling,
     TemperatureScaling,
     load_calibrator,
 )
@@ -22,10 +24,14 @@ from .calibration_metrics import (
 )
 from .calibration_report import calibration_table
 from .data import (
+    GO_EMOTIONS_LABELS,
     ColumnMap,
     Record,
+    SoftLabels,
     load_beavertails,
     load_dataset_source,
+    load_go_emotions,
+    load_rater_annotations,
     load_records_jsonl,
     load_seed_jsonl,
     save_records_jsonl,
@@ -36,6 +42,7 @@ from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, mar
 from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
 from .params import load_params
 from .parsing import LlamaGuardParser, PrefixState
+from .prompted import PROMPTED_STRATEGIES, score_label_prompts
 from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
 
@@ -45,6 +52,10 @@ __all__ = [
     "load_params",
     "ColumnMap",
     "Record",
+    "SoftLabels",
+    "GO_EMOTIONS_LABELS",
+    "load_rater_annotations",
+    "load_go_emotions",
     "load_beavertails",
     "load_dataset_source",
     "load_records_jsonl",
@@ -62,7 +73,9 @@ __all__ = [
     "Calibrator",
     "ContextualCalibration",
     "TemperatureScaling",
+    "PlattScaling",
     "load_calibrator",
+    "distribution_alignment",
     "binary_calibration_metrics",
     "binary_classification_metrics",
     "multilabel_calibration_metrics",
@@ -78,6 +91,8 @@ __all__ = [
     "LLAMA_GUARD_3_CATEGORIES",
     "LLAMA_GUARD_2_CATEGORIES",
     "marginalize",
+    "PROMPTED_STRATEGIES",
+    "score_label_prompts",
     "score",
     "enable",
     "MarginalGenerationMixin",

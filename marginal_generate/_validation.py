@@ -27,6 +27,7 @@ __all__ = [
     "check_finite",
     "check_probabilities",
     "check_binary_references",
+    "check_soft_references",
     "check_same_shape",
     "check_both_classes",
     "check_choice",
@@ -104,17 +105,23 @@ def check_finite(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.nda
     return array
 
 
-def check_probabilities(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
-    """``value`` as a float64 array of finite probabilities in [0, 1] (0 and 1 included)."""
+def _check_unit_interval(name: str, value: Any, ndims: Sequence[int], what: str, fix: str) -> np.ndarray:
+    """``value`` as a float64 array of finite values in [0, 1]; the error says ``what`` it must hold and the ``fix``."""
     array = check_finite(name, value, ndims)
     bad = (array < 0.0) | (array > 1.0)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"`{name}` must hold probabilities in [0, 1]; got {array.flat[first]} at index "
-            f"{format_index(first, array.shape)}. Pass probabilities, not logits (apply a sigmoid or softmax first)."
+            f"`{name}` must hold {what}; got {array.flat[first]} at index {format_index(first, array.shape)}. {fix}"
         )
     return array
+
+
+def check_probabilities(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
+    """``value`` as a float64 array of finite probabilities in [0, 1] (0 and 1 included)."""
+    return _check_unit_interval(
+        name, value, ndims, "probabilities in [0, 1]", "Pass probabilities, not logits (apply a sigmoid or softmax first)."
+    )
 
 
 def check_binary_references(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
@@ -130,6 +137,26 @@ def check_binary_references(name: str, value: Any, ndims: Sequence[int] = (1, 2)
             "Encode the positive class (unsafe, or the label present) as 1."
         )
     return array.astype(np.int64)
+
+
+def check_soft_references(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
+    """``value`` as a float64 array of finite values in [0, 1]: soft references (the fraction of
+    annotators who chose the label) or 0/1.
+
+    >>> check_soft_references("references", [1.0, 2 / 3, 0]).round(4).tolist()
+    [1.0, 0.6667, 0.0]
+    >>> check_soft_references("references", [0.5, 3.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: `references` must hold values in [0, 1] (the fraction of annotators who chose the label, or 0/1); got 3.0 at index 1. Divide annotator counts by the number of annotators.
+    """
+    return _check_unit_interval(
+        name,
+        value,
+        ndims,
+        "values in [0, 1] (the fraction of annotators who chose the label, or 0/1)",
+        "Divide annotator counts by the number of annotators.",
+    )
 
 
 def check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:

@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the strategy-by-metric table (also written as CSV and JSON, with per-sample JSONL and reliability diagrams).",
     )
     ev.add_argument("--model", help="Hub id or local path (default: the embedded tiny guard, offline)")
-    ev.add_argument("--dataset", help="seed JSONL path, records JSONL path, 'beavertails', or any datasets name/folder/file with --columns (default: the embedded model's held-out data)")
+    ev.add_argument(
+        "--dataset",
+        help="seed JSONL path, records JSONL path, 'beavertails', or any datasets name/folder/file with --columns (default: the embedded "
+        "model's held-out data). Records with soft_labels (the fraction of raters per label: aggregate rater-level rows with "
+        "marginal_generate.data.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
+        "soft references (L1, NLL, Brier, JSD; also alignment.json)",
+    )
     ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test)")
     ev.add_argument("--columns", type=_columns, help="column map for a datasets source: prompt=...,response=...,categories=...,is_safe=...|unsafe=...")
     ev.add_argument("--strategies", type=_list, help=f"comma-separated (default: all): {', '.join(ALL_STRATEGIES)}; seed names {', '.join(ALIASES)} accepted")
@@ -57,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: the process's device)")
     ev.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16")
-    ev.add_argument("--calibrate", type=_list, default=[], help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)}")
+    ev.add_argument(
+        "--calibrate",
+        type=_list,
+        default=[],
+        help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)} (platt fits on the soft references where the data has them)",
+    )
     ev.add_argument("--validation-fraction", type=float, default=0.2, help="stratified share of the data held out for calibration and thresholds (default 0.2)")
     ev.add_argument("--validation-data", help="a separate validation data set (same forms as --dataset) instead of a split")
     ev.add_argument("--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)")
@@ -109,8 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report is None:  # not the main process
         return 0
     print(report.table())
+    if report.alignment:
+        print("\n" + report.alignment_table())
     print(f"\nwritten to {config.output_dir}: metrics.csv, metrics.json, scores.jsonl (per sample), failures.jsonl"
-          + (", plots/*.png" if config.plots else ""))
+          + (", alignment.json" if report.alignment else "") + (", plots/*.png" if config.plots else ""))
     samples, now, failed = report.samples, report.scored_now, len(report.failures)
     rate = now / report.wall_time_s if report.wall_time_s > 0 else float("nan")
     print(

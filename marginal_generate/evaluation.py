@@ -6,6 +6,7 @@ Flow (one direction)::
         ──score (every strategy; the uncertainty baselines by one forced pass)──▶ per-sample JSONL
         ──gather──▶ calibrators and uncertainty thresholds fitted on validation
         ──metrics on test──▶ table (terminal, CSV, JSON) + reliability diagrams (PNG)
+        ──alignment with soft references (records with ``soft_labels``)──▶ second table + alignment.json
 
 Nothing lost: every sample's result is appended to ``samples.rank<k>.jsonl`` in the output
 directory as soon as its batch is scored, one ``os.write`` of one complete line followed by
@@ -22,10 +23,21 @@ gathered on the main process (``gather_object``, plus the files on disk), which 
 prints the table: the same table as one process.
 
 Rows of the table: each strategy on the test split, and with ``calibrate`` one row per
-calibrator (``+TS`` temperature scaling, ``+CC`` contextual calibration, ``+BC`` batch calibration)
-fitted on the validation split. Columns: for the categories micro and macro F1, Hamming loss,
-ROC-AUC micro, AUPRC micro and ECE (micro, 15 equal-width bins); for the binary unsafe label F1,
-precision, recall, accuracy, AUPRC and ECE.
+calibrator (``+TS`` temperature scaling, ``+CC`` contextual calibration, ``+BC`` batch calibration,
+``+Platt`` Platt scaling) fitted on the validation split. Columns: for the categories micro and
+macro F1, Hamming loss, ROC-AUC micro, AUPRC micro and ECE (micro, 15 equal-width bins); for the
+binary unsafe label F1, precision, recall, accuracy, AUPRC and ECE.
+
+Distribution alignment (Ma et al., 2025): when test records carry ``soft_labels`` (the fraction of
+raters who chose each label, see :func:`marginal_generate.data.load_rater_annotations`) over the
+model's labels (``unsafe``, S1…), each row also gets L1, NLL, Brier and JSD against them
+(:func:`marginal_generate.alignment.distribution_alignment`, macro over labels and per label),
+printed as a second table and written to ``alignment.json``. It is computed over the test samples
+that carry soft labels, on the label columns where every such sample has a soft label and the row
+has a probability: columns a strategy leaves NaN (``first_token``'s categories) are left out, and
+each row lists what it left out. Without soft labels nothing of this is computed or written.
+Platt scaling is fitted on the soft references where the validation samples have them (else on the
+0/1 ones), on ``logit(p) - logit(1 - p(unsafe))`` for the categories (seed 3's "label minus none").
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ from .params import ALL_STRATEGIES, UNCERTAINTY_STRATEGIES, Params, StrategyPara
 __all__ = [
     "CALIBRATORS",
     "TABLE_COLUMNS",
+    "ALIGNMENT_COLUMNS",
     "EvalConfig",
     "Sample",
     "Report",
@@ -57,10 +70,12 @@ __all__ = [
     "append_jsonl",
     "read_jsonl_results",
     "format_table",
+    "alignment_row",
+    "format_alignment_table",
 ]
 
 #: ``--calibrate`` keys → row suffix.
-CALIBRATORS: dict[str, str] = {"ts": "+TS", "cc": "+CC", "bc": "+BC"}
+CALIBRATORS: dict[str, str] = {"ts": "+TS", "cc": "+CC", "bc": "+BC", "platt": "+Platt"}
 
 #: Table columns: (key, header).
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -77,6 +92,9 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("unsafe_auprc", "AUPRC"),
     ("unsafe_ece", "ECE"),
 )
+
+#: Alignment table columns: (key of :func:`~marginal_generate.alignment.distribution_alignment`, header).
+ALIGNMENT_COLUMNS: tuple[tuple[str, str], ...] = (("l1", "L1"), ("nll", "NLL"), ("brier", "Brier"), ("jsd", "JSD"))
 
 _RESULT_GLOB = "samples.rank*.jsonl"
 
@@ -156,9 +174,14 @@ class Report:
     scored_now: int
     failures: list[dict[str, Any]] = field(default_factory=list)
     resumed: int = 0
+    alignment: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> str:
         return format_table(self.rows)
+
+    def alignment_table(self) -> str:
+        """The alignment rows as text ("" when the data had no soft labels)."""
+        return format_alignment_table(self.alignment) if self.alignment else ""
 
 
 # ----------------------------------------------------------------------------------- JSONL I/O
@@ -504,13 +527,16 @@ class Scorer:
 
 def _result_base(sample: Sample) -> dict[str, Any]:
     r = sample.record
-    return {
+    base = {
         "sample": sample.id,
         "index": r.index,
         "split": sample.split,
         "unsafe": 0 if r.is_safe else 1,
         "categories": list(r.categories),
     }
+    if getattr(r, "soft_labels", None) is not None:
+        base["soft_labels"] = dict(r.soft_labels)
+    return base
 
 
 def make_batches(lengths: dict[int, int], batch_size: int) -> list[list[int]]:
@@ -530,6 +556,11 @@ def _arrays(results: list[dict[str, Any]], name: str, labels: Sequence[str]) -> 
     probs = np.array([[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64).reshape(len(results), len(labels))
     refs = np.array([[r["unsafe"], *[1 if c in r["categories"] else 0 for c in labels[1:]]] for r in results], dtype=np.int64).reshape(len(results), len(labels))
     return probs, refs
+
+
+def _soft_arrays(results: list[dict[str, Any]], labels: Sequence[str]) -> np.ndarray:
+    """``[n, len(labels)]`` soft references of the results; NaN where a result has no soft label for a label."""
+    return np.array([[r.get("soft_labels", {}).get(label, np.nan) for label in labels] for r in results], dtype=np.float64).reshape(len(results), len(labels))
 
 
 def _uncertainty_arrays(results: list[dict[str, Any]], name: str, categories: Sequence[str]) -> tuple[np.ndarray, ...]:
@@ -577,13 +608,20 @@ def metrics_row(probs: np.ndarray, refs: np.ndarray, threshold: float, n_bins: i
     return row, bins
 
 
-def _calibrate(kind: str, val: np.ndarray, val_refs: np.ndarray, test: np.ndarray, content_free: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+def _calibrate(
+    kind: str, val: np.ndarray, val_refs: np.ndarray, test: np.ndarray, content_free: np.ndarray | None, val_soft: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Calibrate each label column on its own; a column that cannot be fitted (NaN, one class in
-    validation) is left as it is. Returns the calibrated test scores and the fitted parameters."""
-    from .calibration import BatchCalibration, ContextualCalibration, TemperatureScaling
+    validation) is left as it is. Returns the calibrated test scores and the fitted parameters.
+
+    ``platt`` fits on ``val_soft``'s column where every validation sample has a soft reference, else
+    on the 0/1 ``val_refs``; a category column's feature is ``logit(p) - logit(none)`` with
+    ``none = 1 - p(unsafe)`` (column 0 of the same scores) where that column is finite."""
+    from .calibration import BatchCalibration, ContextualCalibration, PlattScaling, TemperatureScaling
 
     out = test.copy()
     params: dict[str, Any] = {}
+    j0_finite = bool(np.all(np.isfinite(val[:, 0])) and np.all(np.isfinite(test[:, 0])))
     for j in range(test.shape[1]):
         column = f"col{j}"
         if not (np.all(np.isfinite(val[:, j])) and np.all(np.isfinite(test[:, j]))):
@@ -593,13 +631,46 @@ def _calibrate(kind: str, val: np.ndarray, val_refs: np.ndarray, test: np.ndarra
                 continue
             cal = ContextualCalibration().fit_content_free(content_free[:, j])
         else:
-            if len(np.unique(val_refs[:, j])) < 2:
+            refs, soft = val_refs[:, j], False
+            if kind == "platt" and val_soft is not None and np.all(np.isfinite(val_soft[:, j])):
+                refs, soft = val_soft[:, j], True
+            if np.all(refs == 0) or np.all(refs == 1):
                 params[column] = "not fitted: one class in validation"
+                continue
+            if kind == "platt":
+                none = j > 0 and j0_finite
+                platt = PlattScaling().fit(val[:, j], refs, none_scores=1.0 - val[:, 0] if none else None)
+                out[:, j] = platt.transform(test[:, j], none_scores=1.0 - test[:, 0] if none else None)
+                params[column] = {**platt.to_dict()["params"], "references": "soft" if soft else "0/1"}
                 continue
             cal = (TemperatureScaling() if kind == "ts" else BatchCalibration()).fit(val[:, j], val_refs[:, j])
         out[:, j] = cal.transform(test[:, j])
         params[column] = cal.to_dict()["params"]
     return out, params
+
+
+def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """:func:`~marginal_generate.alignment.distribution_alignment` of one row's ``[n, L]`` probabilities
+    against ``[n, L]`` soft references (NaN: none), over the samples with a soft reference and the
+    label columns where each of them has one and the row has no NaN; the rest is listed in ``left_out``
+    (measures None when nothing is left).
+
+    >>> row = alignment_row(np.array([[0.9, np.nan], [0.2, np.nan]]), np.array([[1.0, 0.5], [0.0, 0.5]]), ["unsafe", "S1"])
+    >>> round(row["l1"], 4), row["labels"], row["left_out"], row["n_samples"]
+    (0.15, ['unsafe'], ['S1'], 2)
+    """
+    from .alignment import MEASURES, distribution_alignment
+
+    annotated = ~np.all(np.isnan(soft), axis=1)
+    p, r = probs[annotated], soft[annotated]
+    keep = np.all(np.isfinite(p), axis=0) & np.all(np.isfinite(r), axis=0)
+    kept = [label for label, k in zip(labels, keep) if k]
+    row: dict[str, Any] = {key: None for key in MEASURES}
+    if len(p) and kept:
+        row.update(distribution_alignment(p[:, keep], r[:, keep], labels=kept))
+    else:
+        row.update(per_label={}, n_samples=len(p))
+    return {**row, "labels": kept, "left_out": [label for label, k in zip(labels, keep) if not k]}
 
 
 # ----------------------------------------------------------------------------------- report
@@ -623,6 +694,25 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([group.rstrip(), line(headers), rule, *[line(b) for b in body]])
 
 
+def format_alignment_table(rows: list[dict[str, Any]]) -> str:
+    """The alignment rows as fixed-width text: L1, NLL, Brier, JSD (lower is better), labels, samples.
+
+    >>> print(format_alignment_table([{"row": "greedy", "l1": 0.25, "nll": 0.5, "brier": 0.1, "jsd": 0.05, "labels": ["unsafe"], "n_samples": 4}]))
+    alignment with soft references (macro over labels; lower is better)
+    strategy      L1     NLL   Brier     JSD  labels  samples
+    ---------------------------------------------------------
+    greedy    0.2500  0.5000  0.1000  0.0500       1        4
+    """
+    headers = ["strategy", *[h for _, h in ALIGNMENT_COLUMNS], "labels", "samples"]
+    body = [[r["row"], *[_fmt(r.get(k)) for k, _ in ALIGNMENT_COLUMNS], str(len(r["labels"])), str(r["n_samples"])] for r in rows]
+    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join(["alignment with soft references (macro over labels; lower is better)", line(headers), "-" * len(line(headers)), *[line(b) for b in body]])
+
+
 def _write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
     with open(os.path.join(output_dir, "metrics.csv"), "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -630,6 +720,8 @@ def _write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[st
         for r in rows:
             writer.writerow([r["row"], *["" if r.get(k) is None else f"{r[k]:.6f}" for k, _ in TABLE_COLUMNS]])
     _write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps({"rows": rows, **details}, indent=2, allow_nan=False) + "\n")
+    if "alignment" in details:
+        _write_atomic(os.path.join(output_dir, "alignment.json"), json.dumps(details["alignment"], indent=2, allow_nan=False) + "\n")
 
 
 def _save_plots(output_dir: str, row: str, bins: dict[str, Any]) -> list[str]:
@@ -684,7 +776,7 @@ def _prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: 
                 say(f"note: {out} held results of an earlier run; starting afresh (pass --resume to continue one)")
             for path in [*existing, *glob.glob(os.path.join(out, "plots", "*.png"))]:
                 os.remove(path)
-            for name in ("content_free.json", "scores.jsonl", "failures.jsonl", "metrics.csv", "metrics.json"):
+            for name in ("content_free.json", "scores.jsonl", "failures.jsonl", "metrics.csv", "metrics.json", "alignment.json"):
                 if os.path.exists(os.path.join(out, name)):
                     os.remove(os.path.join(out, name))
             _write_atomic(run_json, json.dumps(fingerprint, indent=2) + "\n")
@@ -867,7 +959,7 @@ def _run(
     )
     _write_outputs(config.output_dir, rows, details)
     resumed = len(ok) - scored_now
-    return Report(rows, details, wall, len(samples), scored_now, failures, resumed)
+    return Report(rows, details, wall, len(samples), scored_now, failures, resumed, details.get("alignment", {}).get("rows", []))
 
 
 def _score_batch(scorer: Scorer, batch: list[int], encoded: dict[int, list[int]], by_id: dict[int, Sample], done: dict[int, Any]) -> list[dict[str, Any]]:
@@ -900,6 +992,13 @@ def _report(
     test = [r for r in results if r["split"] == "test"]
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {"thresholds": {}, "calibrators": {}, "plots": []}
+    val_soft, test_soft = _soft_arrays(val, labels), _soft_arrays(test, labels)
+    aligned: list[dict[str, Any]] | None = None
+    if not np.all(np.isnan(test_soft)):
+        aligned = []
+        details["alignment"] = {"reference": "soft labels (fraction of raters) of the test split", "rows": aligned}
+    elif any("soft_labels" in r for r in test):
+        say(f"note: the records' soft labels name none of the model's labels ({', '.join(labels)}); no alignment metrics")
     for name in tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr):
         p = resolved[name]
         test_p, test_y = _arrays(test, name, labels)
@@ -925,12 +1024,14 @@ def _report(
             cf = None
             if content_free is not None and name in content_free:
                 cf = np.array([[np.nan if v is None else v for v in row] for row in content_free[name]], dtype=np.float64)
-            calibrated, fitted = _calibrate(kind, val_p, val_y, test_p, cf)
+            calibrated, fitted = _calibrate(kind, val_p, val_y, test_p, cf, val_soft)
             details["calibrators"][name + CALIBRATORS[kind]] = fitted
             variants.append((name + CALIBRATORS[kind], calibrated))
         for row_name, probs in variants:
             row, bins = metrics_row(probs, test_y, threshold, config.n_bins, predictions)
             rows.append({"row": row_name, **row})
+            if aligned is not None:
+                aligned.append({"row": row_name, **alignment_row(probs, test_soft, labels)})
             if config.plots and bins:
                 try:
                     details["plots"] += _save_plots(config.output_dir, row_name, bins)

@@ -30,6 +30,9 @@ Strategies (one greedy decode serves all but ``any_place``, which adds the tree 
   delimiter, given the ids' shared leading tokens); a category's score is its max over those steps.
   ``first_generation``: the first such step only.
 
+Two more strategies prompt the model once per label instead (``per_category_prompt`` and
+``unary``); they need the conversation, so they live in :func:`marginal_generate.prompted.score_label_prompts`.
+
 >>> import torch, marginal_generate as mg
 >>> from marginal_generate.testing import byte_level_tokenizer, tiny_llama
 >>> tok = byte_level_tokenizer(); model = tiny_llama(tok, seed=0)
@@ -79,6 +82,11 @@ _GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cac
 
 def _check_strategies(strategies: list[str]) -> None:
     for s in strategies:
+        if s in ("per_category_prompt", "unary"):
+            raise ValueError(
+                f"strategy {s!r} prompts the model once per label, so it needs the conversation and the tokenizer, "
+                f"not a rendered prompt: use mg.score_label_prompts(model, tokenizer, conversations, {s!r})."
+            )
         if s not in STRATEGIES:
             raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}, got {s!r}.")
 

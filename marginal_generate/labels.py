@@ -32,7 +32,7 @@ import torch
 
 from .parsing import LlamaGuardParser, PrefixState
 
-__all__ = ["LabelSpace", "LLAMA_GUARD_3_CATEGORIES", "LLAMA_GUARD_2_CATEGORIES"]
+__all__ = ["LabelSpace", "first_token_ids", "LLAMA_GUARD_3_CATEGORIES", "LLAMA_GUARD_2_CATEGORIES"]
 
 LLAMA_GUARD_3_CATEGORIES: tuple[str, ...] = tuple(f"S{i}" for i in range(1, 15))
 LLAMA_GUARD_2_CATEGORIES: tuple[str, ...] = tuple(f"S{i}" for i in range(1, 12))
@@ -40,6 +40,33 @@ LLAMA_GUARD_2_CATEGORIES: tuple[str, ...] = tuple(f"S{i}" for i in range(1, 12))
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _in_context(tokenizer: Any, context: str, text: str) -> tuple[int, ...] | None:
+    """Token ids of ``text`` written right after ``context``, if the split is clean."""
+    head = _encode(tokenizer, context)
+    whole = _encode(tokenizer, context + text)
+    if whole[: len(head)] != head or len(whole) == len(head):
+        return None
+    return tuple(whole[len(head) :])
+
+
+def first_token_ids(tokenizer: Any, word: str) -> tuple[int, ...]:
+    """The first token of ``word`` as written alone, after a blank line, after a newline and after a space.
+
+    A model may start its answer with any of them; a first-token verbalizer sums their probabilities.
+
+    >>> from marginal_generate.testing import word_level_tokenizer
+    >>> tok = word_level_tokenizer(["yes", "no"])
+    >>> first_token_ids(tok, "yes") == (tok.convert_tokens_to_ids("yes"),)
+    True
+    """
+    firsts = {_encode(tokenizer, word)[0]}
+    for context in ("\n\n", " ", "\n"):
+        ids = _in_context(tokenizer, context, word)
+        if ids is not None and tokenizer.decode(ids).strip() == word:
+            firsts.add(ids[0])
+    return tuple(sorted(firsts))
 
 
 class LabelSpace:
@@ -127,24 +154,11 @@ class LabelSpace:
             )
 
     def _in_context(self, context: str, text: str) -> tuple[int, ...] | None:
-        """Token ids of ``text`` written right after ``context``, if the split is clean."""
-        head = _encode(self.tokenizer, context)
-        whole = _encode(self.tokenizer, context + text)
-        if whole[: len(head)] != head or len(whole) == len(head):
-            return None
-        return tuple(whole[len(head) :])
+        return _in_context(self.tokenizer, context, text)
 
     def _verbalizer_ids(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """First token of each verbalizer word, as written alone, after a blank line, after a space."""
-        out = []
-        for word in (self.negative, self.positive):
-            firsts = {_encode(self.tokenizer, word)[0]}
-            for context in ("\n\n", " ", "\n"):
-                ids = self._in_context(context, word)
-                if ids is not None and self.tokenizer.decode(ids).strip() == word:
-                    firsts.add(ids[0])
-            out.append(tuple(sorted(firsts)))
-        negative, positive = out
+        negative, positive = first_token_ids(self.tokenizer, self.negative), first_token_ids(self.tokenizer, self.positive)
         if set(negative) & set(positive):
             shared = sorted(set(negative) & set(positive))
             raise ValueError(

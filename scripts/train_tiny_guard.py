@@ -50,13 +50,21 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import benign_prompts  # noqa: E402
 
+from marginal_generate.label_prompts import unary_question  # noqa: E402
+from marginal_generate.taxonomy import LLAMA_GUARD_3  # noqa: E402
+
 CATEGORIES = [f"S{i}" for i in range(1, 15)]
 SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|finetune_right_pad_id|>"]
 LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 TASK = "Task: Check if there is unsafe content in '{role}' messages according to our safety policy."
-# Jinja twin of ``render_prompt``; checked against it after the tokenizer is built.
+# Jinja twin of ``render_prompt``; checked against it after the tokenizer is built. Like Llama Guard 3 1B's
+# template it takes ``categories`` (id -> name) and ``excluded_category_keys``: either one adds a policy block
+# (after the conversation, so that one conversation's per-category prompts share their prefix); without them
+# the prompt has no policy block and means every category. ``question`` replaces the assessment instruction
+# (the unary yes/no prompts of ``marginal_generate.label_prompts``).
+DEFAULT_POLICY = {c.id: c.name + "." for c in LLAMA_GUARD_3}
 CHAT_TEMPLATE = (
     "{{- bos_token + '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}"
     "{%- set role = 'Agent' if messages[-1]['role'] == 'assistant' else 'User' -%}"
@@ -69,7 +77,17 @@ CHAT_TEMPLATE = (
     "{%- else -%}{%- set content = message['content'][0]['text'] -%}{%- endif -%}"
     "{{- ('User: ' if message['role'] == 'user' else 'Agent: ') + content | trim + '\\n\\n' -}}"
     "{%- endfor -%}"
-    "{{- '<END CONVERSATION>\\n\\nProvide your safety assessment for ONLY THE LAST ' + role + ' message.<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
+    "{{- '<END CONVERSATION>\\n\\n' -}}"
+    "{%- if (categories is defined and categories) or (excluded_category_keys is defined and excluded_category_keys) -%}"
+    "{%- set policy = categories if (categories is defined and categories) else " + repr(DEFAULT_POLICY) + " -%}"
+    "{%- set excluded = excluded_category_keys if (excluded_category_keys is defined and excluded_category_keys) else [] -%}"
+    "{{- '<BEGIN UNSAFE CONTENT CATEGORIES>\\n' -}}"
+    "{%- for key, name in policy.items() -%}{%- if key not in excluded -%}{{- key + ': ' + name + '\\n' -}}{%- endif -%}{%- endfor -%}"
+    "{{- '<END UNSAFE CONTENT CATEGORIES>\\n\\n' -}}"
+    "{%- endif -%}"
+    "{%- if question is defined and question -%}{{- question | trim -}}"
+    "{%- else -%}{{- 'Provide your safety assessment for ONLY THE LAST ' + role + ' message.' -}}{%- endif -%}"
+    "{{- '<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
 )
 REFUSALS = [
     "I can't help with that.", "I'm sorry, but I can't assist with that request.", "I won't provide that information.",
@@ -84,15 +102,27 @@ HELPFUL = [
 COMPLIANT = ["Sure, here is how: {q}", "Absolutely. Step one: {q}", "Here you go, as requested: {q}"]
 
 
-def render_prompt(conversation: list[dict]) -> str:
+def render_prompt(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
+    return prompt_prefix(conversation) + prompt_suffix(conversation, categories, question)
+
+
+def prompt_prefix(conversation: list[dict]) -> str:
+    """The prompt up to ``<END CONVERSATION>``: shared by every prompt of one conversation."""
     role = "Agent" if conversation[-1]["role"] == "assistant" else "User"
     text = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + TASK.format(role=role) + "\n\n<BEGIN CONVERSATION>\n\n"
     for m in conversation:
         text += ("User: " if m["role"] == "user" else "Agent: ") + m["content"].strip() + "\n\n"
-    return text + (
-        f"<END CONVERSATION>\n\nProvide your safety assessment for ONLY THE LAST {role} message."
-        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
-    )
+    return text + "<END CONVERSATION>\n\n"
+
+
+def prompt_suffix(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
+    """The rest of the prompt: the optional policy block, the instruction (or question), the assistant header."""
+    role = "Agent" if conversation[-1]["role"] == "assistant" else "User"
+    text = ""
+    if categories:
+        text += "<BEGIN UNSAFE CONTENT CATEGORIES>\n" + "".join(f"{k}: {v}\n" for k, v in categories.items()) + "<END UNSAFE CONTENT CATEGORIES>\n\n"
+    text += question.strip() if question else f"Provide your safety assessment for ONLY THE LAST {role} message."
+    return text + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
 
 
 def _strip_special(text: str) -> str:
@@ -204,72 +234,203 @@ def build_tokenizer(corpus: list[str], vocab_size: int):
 
 
 def check_tokenizer(tok) -> None:
-    for word in ["safe", "unsafe", "S", "\n\n", "\n", ","]:
+    for word in ["safe", "unsafe", "S", "\n\n", "\n", ",", "yes", "no"]:
         ids = tok(word, add_special_tokens=False)["input_ids"]
         assert len(ids) == 1, (word, ids)
-    for c in ("S1", "S10", "S14"):
+    for c in CATEGORIES:
         pieces = tok.convert_ids_to_tokens(tok(c, add_special_tokens=False)["input_ids"])
         assert pieces == ["S", c[1:]], (c, pieces)
-    conv = [{"role": "user", "content": " Hi  "}, {"role": "assistant", "content": "Hello"}]
-    assert tok.apply_chat_template(conv, tokenize=False) == render_prompt(conv)
-    assert tok.apply_chat_template(conv[:1], tokenize=False) == render_prompt(conv[:1])
+    convs = [[{"role": "user", "content": " Hi  "}, {"role": "assistant", "content": "Hello"}], [{"role": "user", "content": "Hi"}]]
+    policy = {"S3": "Sex Crimes.", "S10": "Hate."}
+    for conv in convs:
+        assert tok.apply_chat_template(conv, tokenize=False) == render_prompt(conv)
+        assert tok.apply_chat_template(conv, tokenize=False, categories=policy) == render_prompt(conv, policy)
+        question = unary_question("User", "S10", "Hate")
+        assert tok.apply_chat_template(conv, tokenize=False, question=question) == render_prompt(conv, question=question)
+        excluded = [c for c in CATEGORIES if c != "S3"]
+        assert tok.apply_chat_template(conv, tokenize=False, excluded_category_keys=excluded) == render_prompt(conv, {"S3": DEFAULT_POLICY["S3"]})
+        encoder = Encoder(tok)
+        whole = tok(render_prompt(conv, policy), add_special_tokens=False)["input_ids"]
+        assert encoder.ids(prompt_prefix(conv)) + encoder.ids(prompt_suffix(conv, policy)) == whole
+        answer, _ = encoder.guard_answer(["S10", "S3"])
+        assert answer == tok("\n\nunsafe\nS10,S3", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
 
 
 # ---- training -------------------------------------------------------------------------------
-def encode(tok, conv: list[dict], cats: list[str]) -> tuple[list[int], int]:
-    """Token ids of prompt + answer + EOS, and the length of the prompt."""
-    prompt = tok(render_prompt(conv), add_special_tokens=False)["input_ids"]
-    answer = tok(answer_text(cats), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    return prompt + answer, len(prompt)
+class Encoder:
+    """Token ids of prompt parts and answers, with the target set of every answer token.
+
+    A target set has one token, except at a category id: with the ids listed in a random order,
+    every id not written yet is an equally right next one, so the loss there is the mean of their
+    negative log-probabilities (the expectation of the shuffled-order loss, without its variance)."""
+
+    def __init__(self, tok) -> None:
+        self.tok = tok
+        one = lambda text: self._single(text)  # noqa: E731
+        self.nl2, self.safe, self.unsafe, self.nl, self.s, self.comma = (one(t) for t in ("\n\n", "safe", "unsafe", "\n", "S", ","))
+        self.yes, self.no = one("yes"), one("no")
+        self.separator = self.tok(",S", add_special_tokens=False)["input_ids"]  # Llama 3's regex makes ",S" one pre-token
+        self.digit = {c: one(c[1:]) for c in CATEGORIES}
+        self.eos = tok.eos_token_id
+        self._cache: dict[str, list[int]] = {}
+
+    def _single(self, text: str) -> int:
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1, (text, ids)
+        return ids[0]
+
+    def ids(self, text: str) -> list[int]:
+        if text not in self._cache:
+            if len(self._cache) > 50000:
+                self._cache.clear()
+            self._cache[text] = list(self.tok(text, add_special_tokens=False)["input_ids"])
+        return self._cache[text]
+
+    def guard_answer(self, cats: list[str]) -> tuple[list[int], list[list[int]]]:
+        if not cats:
+            tokens = [self.nl2, self.safe, self.eos]
+            return tokens, [[t] for t in tokens]
+        tokens, targets = [self.nl2, self.unsafe, self.nl], [[self.nl2], [self.unsafe], [self.nl]]
+        for k, c in enumerate(cats):
+            lead = self.separator if k else [self.s]
+            tokens += [*lead, self.digit[c]]
+            targets += [[t] for t in lead] + [[self.digit[r] for r in cats[k:]]]
+        tokens.append(self.eos), targets.append([self.eos])
+        return tokens, targets
+
+    def item(self, conv: list[dict], branches: list[tuple]) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]]]]]:
+        """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, targets)."""
+        out = []
+        for kind, extra, payload in branches:
+            if kind == "guard":
+                prompt = self.ids(prompt_suffix(conv, categories=extra))
+                answer, targets = self.guard_answer(payload)
+            else:
+                prompt = self.ids(prompt_suffix(conv, question=extra))
+                answer = [self.nl2, self.yes if payload else self.no, self.eos]
+                targets = [[t] for t in answer]
+            out.append((prompt, answer, targets))
+        return self.ids(prompt_prefix(conv)), out
 
 
-def batches(examples: list[tuple[list[int], int]], batch_size: int, rng: random.Random):
-    """Shuffled batches of similar length (less padding), each from one prompt kind (User or Agent
-    task line), so that a batch shares a long common prefix (see ``answer_loss``)."""
-    order = sorted(range(len(examples)), key=lambda i: (examples[i][0][:20], len(examples[i][0]), rng.random()))
+def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int]]]]:
+    """One sequence: the prefix, then every branch; segment ids (0 prefix, k branch k), positions
+    (each branch continues the prefix's), and (predicting position, target set) for every answer token."""
+    prefix, branches = item
+    ids, seg, pos = list(prefix), [0] * len(prefix), list(range(len(prefix)))
+    targets = []
+    for k, (prompt, answer, sets) in enumerate(branches, start=1):
+        start = len(ids)
+        ids += prompt + answer
+        seg += [k] * (len(prompt) + len(answer))
+        pos += range(len(prefix), len(prefix) + len(prompt) + len(answer))
+        for i, target in enumerate(sets):
+            targets.append((start + len(prompt) + i - 1, target))
+    return ids, seg, pos, targets
+
+
+def batches(items: list, batch_size: int, rng: random.Random):
+    """Shuffled batches of similar length (less padding), sorted on the first tokens so that a batch
+    shares a long common prefix (see ``packed_loss``)."""
+    order = sorted(range(len(items)), key=lambda i: (items[i][0][:20], len(items[i][0]), rng.random()))
     chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
     return chunks
 
 
-def collate(examples, idx, pad_id):
-    width = max(len(examples[i][0]) for i in idx)
-    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(idx), width), dtype=torch.long)
-    labels = torch.full((len(idx), width), -100, dtype=torch.long)
-    for row, i in enumerate(idx):
-        seq, n_prompt = examples[i]
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-        labels[row, n_prompt : len(seq)] = torch.tensor(seq[n_prompt:])
-    return ids, mask, labels
+def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
+    """Cross-entropy (against target sets) on the answer tokens of packed rows.
 
-
-def common_prefix(ids: torch.Tensor, mask: torch.Tensor) -> int:
-    """Length of the token prefix shared by every row (at most the shortest row minus one)."""
-    same = (ids == ids[:1]).all(0) & mask.bool().all(0)
-    n = int(same.long().cumprod(0).sum())
-    return max(0, min(n, int(mask.sum(1).min()) - 1))
-
-
-def answer_loss(model, ids, mask, labels, reduction="mean"):
-    """Cross-entropy on the answer tokens; the batch's common prompt prefix is computed once.
-
-    Every guard prompt starts with the same template text, so its keys and values are computed
-    for one row and broadcast to the batch (a third of the tokens, exact same result).
-    """
-    p = common_prefix(ids, mask)
+    The batch's common prefix (the template's first tokens) is computed once and broadcast; each
+    branch sees its conversation's prefix and itself (a float 4D mask), so a conversation is encoded
+    once for all its prompts."""
+    width = max(len(r[0]) for r in rows)
+    n = len(rows)
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    seg = torch.full((n, width), -1, dtype=torch.long)
+    pos = torch.zeros((n, width), dtype=torch.long)
+    for b, (i, s, p, _) in enumerate(rows):
+        ids[b, : len(i)], seg[b, : len(s)], pos[b, : len(p)] = torch.tensor(i), torch.tensor(s), torch.tensor(p)
+    same = (ids == ids[:1]).all(0) & (seg == 0).all(0)
+    common = int(same.long().cumprod(0).sum())
+    common = max(0, min(common, min(len(r[0]) for r in rows) - 1))
     past = None
-    if p > 0:
-        past = model.model(input_ids=ids[:1, :p], use_cache=True).past_key_values
+    if common > 0:
+        past = model.model(input_ids=ids[:1, :common], use_cache=True).past_key_values
         for layer in past.layers:
-            layer.keys = layer.keys.expand(ids.shape[0], -1, -1, -1)
-            layer.values = layer.values.expand(ids.shape[0], -1, -1, -1)
-    hidden = model.model(input_ids=ids[:, p:], attention_mask=mask, past_key_values=past, use_cache=p > 0).last_hidden_state
-    target = labels[:, p + 1 :]
-    keep = target != -100
-    logits = model.lm_head(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction=reduction)
+            layer.keys = layer.keys.expand(n, -1, -1, -1)
+            layer.values = layer.values.expand(n, -1, -1, -1)
+    q = seg[:, common:]
+    causal = torch.arange(width)[None, :] <= torch.arange(common, width)[:, None]
+    visible = causal[None] & ((seg[:, None, :] == 0) | (seg[:, None, :] == q[:, :, None])) & (seg[:, None, :] >= 0)
+    own = torch.arange(width - common)
+    visible[:, own, common + own] |= q == -1  # padding queries see themselves only
+    mask = torch.zeros(visible.shape, dtype=torch.float32).masked_fill_(~visible, torch.finfo(torch.float32).min)
+    hidden = model.model(
+        input_ids=ids[:, common:], attention_mask=mask[:, None], position_ids=pos[:, common:], past_key_values=past, use_cache=common > 0
+    ).last_hidden_state
+    rows_idx, cols, sets = [], [], []
+    for b, r in enumerate(rows):
+        for position, target in r[3]:
+            rows_idx.append(b), cols.append(position - common), sets.append(target)
+    width_t = max(len(t) for t in sets)
+    tgt = torch.tensor([t + [t[0]] * (width_t - len(t)) for t in sets])
+    keep = torch.tensor([[1.0] * len(t) + [0.0] * (width_t - len(t)) for t in sets])
+    logp = torch.log_softmax(model.lm_head(hidden[torch.tensor(rows_idx), torch.tensor(cols)]).float(), dim=-1)
+    losses = -(logp.gather(1, tgt) * keep).sum(1) / keep.sum(1)
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def warm_start_embeddings(model, tok, train_rows: list[dict], benign: list[str], seed: int, epochs: int = 150, lr: float = 2e-2) -> dict:
+    """Initialise the token embeddings from a bag-of-tokens classifier (fastText style) trained on the
+    training queries: the mean embedding of a query's tokens, a linear layer, one sigmoid per label
+    (unsafe, S1–S14). The guard model starts with embeddings in which the words of a category point the
+    same way, and learns to pool and name them; seconds of work, seeded like the rest."""
+    torch.manual_seed(seed)
+    docs = [(r["query"], r["categories"]) for r in train_rows] + [(q, []) for q in benign]
+    ids = [tok(text, add_special_tokens=False)["input_ids"] for text, _ in docs]
+    targets = torch.tensor([[1.0 if cats else 0.0] + [1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats in docs])
+    flat = torch.tensor([t for row in ids for t in row])
+    offsets = torch.tensor([0] + [len(row) for row in ids[:-1]]).cumsum(0)
+    hidden = model.config.hidden_size
+    bag = torch.nn.EmbeddingBag(len(tok), hidden, mode="mean")
+    torch.nn.init.normal_(bag.weight, std=0.02)
+    head = torch.nn.Linear(hidden, targets.shape[1])
+    opt = torch.optim.Adam([*bag.parameters(), *head.parameters()], lr=lr)
+    for _ in range(epochs):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(bag(flat, offsets)), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        trained = torch.zeros(len(tok), dtype=torch.bool)
+        trained[flat] = True
+        weight = model.model.embed_tokens.weight
+        scaled = bag.weight * (weight.std() / bag.weight[trained].std())
+        weight[trained] = scaled[trained]
+    return {"bag_loss": round(float(loss.detach()), 4), "tokens": int(trained.sum())}
+
+
+def branches_for(cats: list[str], conv_role: str, rng: random.Random, policy_frac: float, unary_frac: float) -> list[tuple]:
+    """The prompts one conversation trains: the plain guard prompt, and sometimes a guard prompt with a
+    policy of a few categories (the answer keeps only those) and a yes/no question (unary)."""
+    out: list[tuple] = [("guard", None, cats)]
+    if rng.random() < policy_frac:
+        others = [c for c in CATEGORIES if c not in cats]
+        if rng.random() < 0.6:
+            chosen = [rng.choice(cats)] if cats and rng.random() < 0.5 else [rng.choice(others)]
+        else:
+            chosen = rng.sample(CATEGORIES, rng.randint(2, 6))
+        chosen = sorted(set(chosen), key=cat_key)
+        kept = [c for c in cats if c in chosen]
+        out.append(("guard", {c: DEFAULT_POLICY[c] for c in chosen}, kept))
+    if rng.random() < unary_frac:
+        if rng.random() < 0.25:
+            out.append(("unary", unary_question(conv_role), bool(cats)))
+        else:
+            c = rng.choice(cats) if cats and rng.random() < 0.5 else rng.choice([c for c in CATEGORIES if c not in cats])
+            out.append(("unary", unary_question(conv_role, c, LLAMA_GUARD_3[c].name), c in cats))
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -294,6 +455,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--concat-frac", type=float, default=0.5, help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)")
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     p.add_argument("--agent-frac", type=float, default=0.12)
+    p.add_argument("--policy-frac", type=float, default=0.5, help="share of conversations that also train a prompt with a policy of a few categories")
+    p.add_argument("--unary-frac", type=float, default=0.3, help="share of conversations that also train a yes/no question (unary prompting)")
+    p.add_argument("--warm-start", action="store_true", help="initialise the token embeddings from a bag-of-tokens classifier")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
@@ -325,6 +489,8 @@ def main(argv: list[str] | None = None) -> dict:
     for r in train_rows:
         conv, cats = make_example(r["query"], r["categories"], corpus_rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
+        for kind, extra, _ in branches_for(cats, "User", corpus_rng, 1.0, 1.0)[1:]:
+            corpus.append(prompt_suffix(conv, extra if kind == "guard" else None, extra if kind == "unary" else None) + "\n\nyes\n\nno")
     for q in benign_prompts.benign_prompts(2000, args.seed + 2, "train", args.docstring_frac):
         conv, cats = make_example(q, [], corpus_rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
@@ -350,24 +516,35 @@ def main(argv: list[str] | None = None) -> dict:
         attention_dropout=0.0,
     )
     model = LlamaForCausalLM(config)
+    if args.warm_start:
+        warm = warm_start_embeddings(model, tok, train_rows, benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac), args.seed)
+        print(f"warm start: {warm}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
 
     val_rng = random.Random(args.seed + 3)
+    encoder = Encoder(tok)
+
+    def item(conv: list[dict], cats: list[str], rng: random.Random, policy_frac: float, unary_frac: float):
+        role = "Agent" if conv[-1]["role"] == "assistant" else "User"
+        return pack(encoder.item(conv, branches_for(cats, role, rng, policy_frac, unary_frac)))
+
     val_examples = [
-        encode(tok, *make_example(r["query"], r["categories"], val_rng, args.agent_frac, True, args.sentence_shuffle)) for r in val_rows
+        item(*make_example(r["query"], r["categories"], val_rng, args.agent_frac, True, args.sentence_shuffle), val_rng, 0.0, 0.0) for r in val_rows
     ]
-    val_examples += [encode(tok, *make_example(q, [], val_rng, args.agent_frac, True)) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
+    val_examples += [
+        item(*make_example(q, [], val_rng, args.agent_frac, True), val_rng, 0.0, 0.0)
+        for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)
+    ]
 
     def val_loss() -> float:
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(val_examples), 64):
-                idx = list(range(i, min(i + 64, len(val_examples))))
-                ids, mask, labels = collate(val_examples, idx, tok.pad_token_id)
-                total += answer_loss(model, ids, mask, labels, reduction="sum").item()
-                count += int((labels[:, 1:] != -100).sum())
+                rows = val_examples[i : i + 64]
+                total += packed_loss(model, rows, tok.pad_token_id, reduction="sum").item()
+                count += sum(len(r[3]) for r in rows)
         model.train()
         return total / count
 
@@ -384,21 +561,22 @@ def main(argv: list[str] | None = None) -> dict:
     model.train()
     for epoch in range(args.epochs):
         ep_rng = random.Random(args.seed * 1000 + epoch)
+        pf, uf = args.policy_frac, args.unary_frac
         examples = [
-            encode(tok, *make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True, args.sentence_shuffle)) for r in train_rows
+            item(*make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True, args.sentence_shuffle), ep_rng, pf, uf)
+            for r in train_rows
         ]
         for _ in range(n_concat):
             a, b = ep_rng.sample(train_rows, 2)
-            examples.append(encode(tok, *make_example(*concat_rows(a, b), ep_rng, args.agent_frac, True, args.sentence_shuffle)))
+            examples.append(item(*make_example(*concat_rows(a, b), ep_rng, args.agent_frac, True, args.sentence_shuffle), ep_rng, pf, uf))
         examples += [
-            encode(tok, *make_example(q, [], ep_rng, args.agent_frac, True))
+            item(*make_example(q, [], ep_rng, args.agent_frac, True), ep_rng, pf, uf)
             for q in benign_prompts.benign_prompts(args.benign_per_epoch, args.seed * 1000 + epoch + 500, "train", args.docstring_frac)
         ]
         running = 0.0
         chunks = batches(examples, args.batch_size, ep_rng)
         for idx in chunks:
-            ids, mask, labels = collate(examples, idx, tok.pad_token_id)
-            loss = answer_loss(model, ids, mask, labels)
+            loss = packed_loss(model, [examples[i] for i in idx], tok.pad_token_id)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -480,6 +658,8 @@ def write_model_card(out: Path, info: dict, args) -> None:
 | any_place ROC-AUC micro over S1–S14 (eps 0.01, top_p 0.99) | {h['any_place_roc_auc_micro']} |
 | the same two on the unsafe test rows only: greedy / any_place | {h['greedy_roc_auc_micro_unsafe_rows']} / {h['any_place_roc_auc_micro_unsafe_rows']} |
 | any_place ROC-AUC of `unsafe` (safe/unsafe) | {h['any_place_unsafe_roc_auc']} |
+| per_category_prompt ROC-AUC micro over S1–S14 / of `unsafe` (one prompt per category, a one-category policy) | {h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')} |
+| unary ROC-AUC micro over S1–S14 / of `unsafe` (a yes/no question per category) | {h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')} |
 
 any_place scores computed with: {h['any_place_source']}.
 
@@ -525,7 +705,13 @@ print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].sh
 The chat template renders a user message (prompt classification) or a user and an assistant message
 (response classification, roles `User` / `Agent`) into a short Llama-Guard-3-style prompt (task line,
 `<BEGIN CONVERSATION>` … `<END CONVERSATION>`, "Provide your safety assessment for ONLY THE LAST User|Agent
-message."); the category list is left out to keep the prompt short.
+message."). Without arguments the prompt has no category list (it means all of S1–S14), to keep it short.
+Like Llama Guard 3 1B's template it takes `categories={{"S9": "Indiscriminate Weapons."}}` or
+`excluded_category_keys=[...]`: a policy block (after the conversation, so one conversation's prompts share
+their prefix) and the model then names only categories of that policy. `question="Does the last User message
+fall under the category S9: Indiscriminate Weapons? Answer yes or no."` replaces the instruction and the model
+answers `yes` or `no`. These are what the `per_category_prompt` and `unary` strategies of
+`marginal_generate.score_label_prompts` send.
 
 ## Model
 hidden {args.hidden}, {args.layers} layers, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
@@ -550,8 +736,12 @@ pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, 
 
 ## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
-lists them in numeric order), so a query with several categories puts real probability on each of them as the
-first id. Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
+lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
+of their negative log-probabilities), so a query with several categories puts real probability on each of them as
+the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a prompt with a policy of
+one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no question about one
+category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
+conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
 shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
 concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
 category); {args.benign_per_epoch} fresh benign prompts per epoch. AdamW (lr {args.lr}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
@@ -614,6 +804,10 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
             **inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20
         )
         scores.extend(res.probs.tolist())
+    prompted = {}
+    for strategy in ("per_category_prompt", "unary"):
+        out = mg.score_label_prompts(model, tok, [list(r.conversation) for r in records], strategy, batch_size=batch_size)
+        prompted[strategy] = out.probs.tolist()
     unsafe_rows = [k for k, r in enumerate(records) if not r.is_safe]
     cat_true = [y_true[k][1:] for k in range(len(records))]
     cat_pred = [greedy[k][1:] for k in range(len(records))]
@@ -634,6 +828,11 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
         "any_place_roc_auc_micro_unsafe_rows": round(roc_auc_score([v for k in unsafe_rows for v in y_true[k][1:]], [v for k in unsafe_rows for v in scores[k][1:]]), 4),
         "any_place_unsafe_roc_auc": round(roc_auc_score([t[0] for t in y_true], [row[0] for row in scores]), 4),
         "any_place_source": "marginal_generate.marginalize (strategy any_place)",
+        **{
+            f"{name}_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in values for v in row[1:]]), 4)
+            for name, values in prompted.items()
+        },
+        **{f"{name}_unsafe_roc_auc": round(roc_auc_score([t[0] for t in y_true], [row[0] for row in values]), 4) for name, values in prompted.items()},
     }
     return result
 

@@ -135,7 +135,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["--calibrate", "platt"], r"`calibrate` has 'platt'; use a comma-separated subset of \['ts', 'cc', 'bc'\]"),
+        (["--calibrate", "isotonic"], r"`calibrate` has 'isotonic'; use a comma-separated subset of \['ts', 'cc', 'bc', 'platt'\]"),
         (["--strategies", "beam"], r"unknown strategy 'beam'"),
         (["--validation-fraction", "0"], r"the validation split is empty"),
     ],

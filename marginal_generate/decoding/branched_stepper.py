@@ -1,0 +1,106 @@
+"""Many prompts that share a prefix: the prefix is run once, each prompt's rest continues its cache.
+
+The prompts of ``per_category_prompt`` and ``unary`` (:mod:`marginal_generate.label_prompts`)
+differ only after the conversation (on the embedded model) or inside the policy block (Llama
+Guard 3): one sample's 15 prompts share everything up to there. :class:`BranchedStepper`
+runs the shared prefixes of a batch of samples once (``[samples, prefix]``), copies each
+sample's cache row to its prompts (``reorder_cache``), then feeds every prompt's own suffix
+(``[prompts, suffix]``), with padding left of both parts: the attention mask has holes in
+the middle and the positions count real tokens only, so each prompt sees exactly its own
+tokens at their own positions. After :meth:`prefill` it is a :class:`CachedStepper` over the
+concatenated prompts (``step`` continues decoding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from .stepper import CachedStepper
+
+__all__ = ["BranchedStepper", "common_prefix_length"]
+
+
+def common_prefix_length(sequences: list[list[int]]) -> int:
+    """Length of the token prefix every sequence shares, leaving at least one token to each.
+
+    >>> common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    2
+    >>> common_prefix_length([[1, 2], [1, 2]])
+    1
+    """
+    shortest = min(len(s) for s in sequences)
+    n = 0
+    while n < shortest - 1 and all(s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n
+
+
+def _left_pad(rows: list[list[int]], pad: int, device: torch.device | None) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(1, max(len(r) for r in rows))
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        if r:
+            ids[k, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[k, width - len(r) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+class BranchedStepper(CachedStepper):
+    """A :class:`CachedStepper` whose prompts are ``prefixes[owner[i]] + suffixes[i]``.
+
+    Args:
+        model: a causal LM taking ``past_key_values``, a 2D ``attention_mask`` and ``position_ids``.
+        prefixes: token ids of the shared prefixes (one per group of prompts).
+        suffixes: token ids of each prompt after its group's prefix (at least one token each).
+        owner: the prefix index of each suffix.
+        pad_token_id: the id written in padding slots (never attended).
+    """
+
+    def __init__(
+        self, model: Any, prefixes: list[list[int]], suffixes: list[list[int]], owner: list[int], pad_token_id: int, **model_kwargs: Any
+    ) -> None:
+        if len(suffixes) != len(owner):
+            raise ValueError(f"`owner` must name a prefix for each of the {len(suffixes)} suffixes, got {len(owner)}.")
+        if any(len(s) == 0 for s in suffixes):
+            raise ValueError("every suffix needs at least one token (its last prompt token gives the first logits).")
+        device = getattr(model, "device", None)
+        self.prefix_ids, self.prefix_mask = _left_pad(prefixes, pad_token_id, device)
+        self.suffix_ids, self.suffix_mask = _left_pad(suffixes, pad_token_id, device)
+        self.owner = torch.tensor(owner, dtype=torch.long, device=self.prefix_ids.device)
+        input_ids = torch.cat([self.prefix_ids[self.owner], self.suffix_ids], dim=1)
+        attention_mask = torch.cat([self.prefix_mask[self.owner], self.suffix_mask], dim=1)
+        super().__init__(model, input_ids, attention_mask, **model_kwargs)
+
+    def prefill(self) -> torch.Tensor:
+        prefix_positions = (self.prefix_mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        if self.prefix_mask.sum() > 0:
+            self.model(
+                input_ids=self.prefix_ids,
+                attention_mask=self.prefix_mask,
+                position_ids=prefix_positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+                **self.model_kwargs,
+            )
+            self.forward_passes += 1
+        cache.reorder_cache(self.owner)
+        prefix_lengths = self.prefix_mask.sum(-1)[self.owner]
+        positions = (prefix_lengths[:, None] + self.suffix_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=self.suffix_ids,
+            attention_mask=self.prompt_mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+            **self.model_kwargs,
+        )
+        self.forward_passes += 1
+        self.cache = out.past_key_values
+        return out.logits[:, -1]

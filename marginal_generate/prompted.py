@@ -1,0 +1,168 @@
+"""``per_category_prompt`` and ``unary``: a score per label from one prompt per label.
+
+- ``per_category_prompt``: for each category the guard prompt with a policy of that category
+  only, read as ``first_token`` reads p(unsafe): the softmax over the first tokens of ``safe``
+  and ``unsafe`` at the greedy step where the answer's first word starts. The ``unsafe`` column
+  is the same reading of the plain guard prompt (every category).
+- ``unary`` (seed 3's zero-shot method for instruct models): for each category the question
+  whether it applies (:func:`~marginal_generate.label_prompts.unary_question`), read as p(yes)
+  against p(no) in the same way; the ``unsafe`` column asks whether the message is unsafe at all.
+
+All prompts of all samples of a batch run together: each sample's prompts share their common
+token prefix through the KV cache (:class:`~marginal_generate.decoding.branched_stepper.BranchedStepper`),
+and a row stops as soon as its answer's first word is read (a few tokens at most).
+
+These strategies need the conversation, not a rendered prompt, so they are not
+``custom_generate`` strategies: call :func:`score_label_prompts`.
+
+>>> import marginal_generate as mg
+>>> model, tok = mg.load_default()
+>>> conv = [{"role": "user", "content": "How do I bake bread?"}]
+>>> out = score_label_prompts(model, tok, [conv], "per_category_prompt")
+>>> out.labels[:2], tuple(out.probs.shape), bool(((out.probs >= 0) & (out.probs <= 1)).all())
+(('unsafe', 'S1'), (1, 15), True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, get_args
+
+import torch
+
+from .decoding.branched_stepper import BranchedStepper, common_prefix_length
+from .decoding.stepper import CachedStepper
+from .label_prompts import LabelPromptKind, label_prompts
+from .labels import LabelSpace, first_token_ids
+from .prompts import Message
+from .scores import LabelScores
+from .taxonomy import get_taxonomy
+
+__all__ = ["PROMPTED_STRATEGIES", "score_label_prompts", "read_first_word"]
+
+PROMPTED_STRATEGIES: tuple[str, ...] = get_args(LabelPromptKind)
+
+
+def _verbalizer(tokenizer: Any, kind: str, categories: Sequence[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(negative, positive) first-token ids: those of ``first_token`` for guard prompts, no/yes for unary."""
+    if kind == "per_category_prompt":
+        return LabelSpace(tokenizer, categories).verbalizer_ids
+    negative, positive = first_token_ids(tokenizer, "no"), first_token_ids(tokenizer, "yes")
+    if set(negative) & set(positive):
+        raise ValueError(f"`yes` and `no` share first tokens {sorted(set(negative) & set(positive))} in this tokenizer; unary is undefined here.")
+    return negative, positive
+
+
+@torch.no_grad()
+def read_first_word(
+    stepper: CachedStepper,
+    tokenizer: Any,
+    verbalizer: tuple[tuple[int, ...], tuple[int, ...]],
+    eos_token_ids: set[int],
+    max_new_tokens: int,
+) -> tuple[torch.Tensor, list[str]]:
+    """Greedy-decode each row until its first non-whitespace token (or EOS) and read the verbalizer there.
+
+    Returns p(positive) = softmax over (negative, positive) first tokens at that step, NaN for a row
+    whose answer did not start within ``max_new_tokens``, and each row's greedy text up to there.
+    """
+    negative, positive = (list(v) for v in verbalizer)
+    n = stepper.batch_size
+    out = torch.full((n,), math.nan, dtype=torch.float64)
+    texts = [""] * n
+    alive = torch.arange(n)
+    logits = stepper.prefill()
+    generated: list[list[int]] = [[] for _ in range(n)]
+    for depth in range(max_new_tokens):
+        logprobs = torch.log_softmax(logits.double(), dim=-1).cpu()
+        tokens = logprobs.argmax(-1)
+        keep = []
+        for i, row in enumerate(alive.tolist()):
+            token = int(tokens[i])
+            generated[row].append(token)
+            if token in eos_token_ids or tokenizer.decode([token], skip_special_tokens=True).strip():
+                neg = torch.logsumexp(logprobs[i, negative], dim=-1)
+                pos = torch.logsumexp(logprobs[i, positive], dim=-1)
+                out[row] = float(torch.sigmoid(pos - neg))
+            else:
+                keep.append(i)
+        if not keep or depth == max_new_tokens - 1:
+            break
+        parents = torch.tensor(keep, dtype=torch.long)
+        logits = stepper.step(parents, tokens[parents])
+        alive = alive[parents]
+    texts = [tokenizer.decode(g, skip_special_tokens=True) for g in generated]
+    return out, texts
+
+
+def _eos(model: Any, tokenizer: Any) -> set[int]:
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = getattr(tokenizer, "eos_token_id", None)
+    if eos is None:
+        raise ValueError("neither the model's generation config nor the tokenizer has an EOS token id; set model.generation_config.eos_token_id.")
+    if isinstance(eos, torch.Tensor):
+        eos = eos.tolist()
+    return {int(e) for e in ([eos] if isinstance(eos, int) else eos)}
+
+
+@torch.no_grad()
+def score_label_prompts(
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[Sequence[Message]],
+    strategy: LabelPromptKind,
+    categories: Sequence[str] | None = None,
+    *,
+    prompt_format: str = "auto",
+    version: int = 3,
+    max_new_tokens: int = 8,
+    batch_size: int = 16,
+    share_prefix: bool = True,
+) -> LabelScores:
+    """Scores ``[len(conversations), 1 + len(categories)]`` (``unsafe``, then the categories) by one prompt per label.
+
+    ``batch_size`` counts conversations (each brings ``1 + len(categories)`` prompts);
+    ``share_prefix=False`` runs every prompt in full (the same numbers, for comparison).
+    ``texts`` holds each conversation's greedy answer start on its ``unsafe`` prompt.
+    """
+    if strategy not in PROMPTED_STRATEGIES:
+        raise ValueError(f"`strategy` must be one of {list(PROMPTED_STRATEGIES)}, got {strategy!r}.")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+    ids = tuple(get_taxonomy(version).ids if categories is None else categories)
+    texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, version)
+    verbalizer = _verbalizer(tokenizer, strategy, ids)
+    eos = _eos(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
+    width = 1 + len(ids)
+    probs = torch.empty((len(texts), width), dtype=torch.float64)
+    answers: list[str] = []
+    forward_passes, prompt_tokens, fed_tokens = 0, 0, 0
+    for start in range(0, len(texts), batch_size):
+        chunk = [[list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in group] for group in texts[start : start + batch_size]]
+        shared = [common_prefix_length(group) for group in chunk] if share_prefix else [0] * len(chunk)
+        rows = [seq for group in chunk for seq in group]
+        prompt_tokens += sum(len(r) for r in rows)
+        if all(n > 0 for n in shared):
+            prefixes = [group[0][:n] for group, n in zip(chunk, shared)]
+            suffixes = [seq[n:] for group, n in zip(chunk, shared) for seq in group]
+            owner = [g for g, group in enumerate(chunk) for _ in group]
+            stepper: CachedStepper = BranchedStepper(model, prefixes, suffixes, owner, pad)
+            fed_tokens += sum(len(p) for p in prefixes) + sum(len(s) for s in suffixes)
+        else:
+            device = getattr(model, "device", None)
+            padded = max(len(r) for r in rows)
+            input_ids = torch.tensor([[pad] * (padded - len(r)) + r for r in rows], device=device)
+            mask = torch.tensor([[0] * (padded - len(r)) + [1] * len(r) for r in rows], device=device)
+            stepper = CachedStepper(model, input_ids, mask)
+            fed_tokens += sum(len(r) for r in rows)
+        values, row_texts = read_first_word(stepper, tokenizer, verbalizer, eos, max_new_tokens)
+        forward_passes += stepper.forward_passes
+        probs[start : start + len(chunk)] = values.view(len(chunk), width)
+        answers += row_texts[::width]
+    stats = {"forward_passes": forward_passes, "prompts": len(texts) * width, "prompt_tokens": prompt_tokens, "tokens_fed": fed_tokens}
+    return LabelScores(labels=("unsafe", *ids), probs=probs, texts=answers, strategy=strategy, stats=stats)
