@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from .params import ALL_STRATEGIES, UNCERTAINTY_STRATEGIES, Params, StrategyParams, canonical_strategy, load_params
+from .prompted import PROMPTED_STRATEGIES
 
 __all__ = [
     "CALIBRATORS",
@@ -437,7 +438,7 @@ def group_strategies(resolved: dict[str, StrategyParams]) -> list[_Group]:
     """
     groups: dict[int, list[str]] = {}
     for name, p in resolved.items():
-        if name not in UNCERTAINTY_STRATEGIES:
+        if name not in UNCERTAINTY_STRATEGIES and name not in PROMPTED_STRATEGIES:
             groups.setdefault(p.max_new_tokens, []).append(name)
     out = []
     for mnt, names in groups.items():
@@ -459,6 +460,7 @@ class Scorer:
         self.model, self.tokenizer, self.space = model, tokenizer, space
         self.groups = group_strategies(resolved)
         self.uncertainty = [s for s in resolved if s in UNCERTAINTY_STRATEGIES]
+        self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
         self.prompt_format, self.version = prompt_format, version
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         needed = max([g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0])
@@ -479,11 +481,15 @@ class Scorer:
             )
         return ids
 
-    def score(self, prompts: list[list[int]]) -> list[dict[str, Any]]:
-        """Per-prompt results (scores per strategy, greedy text, uncertainty readings) of one batch."""
+    def score(self, prompts: list[list[int]], conversations: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Per-prompt results (scores per strategy, greedy text, uncertainty readings) of one batch.
+
+        ``conversations`` (the samples' conversations, in the order of ``prompts``) are needed by the
+        strategies that prompt once per label (``per_category_prompt``, ``unary``)."""
         import torch
 
         from .generate import score
+        from .prompted import score_label_prompts
         from .uncertainty import uncertainty_scores
 
         device = next(self.model.parameters()).device
@@ -506,6 +512,17 @@ class Scorer:
                     out[i].setdefault("text", result.texts[i])
                     if result.upper is not None:
                         out[i].setdefault("upper", {})[name] = _plain(result.upper[i].tolist())
+        if self.prompted:
+            if conversations is None or len(conversations) != len(prompts):
+                raise ValueError(f"strategies {sorted(self.prompted)} need the conversation of each of the {len(prompts)} prompts.")
+            for name, p in self.prompted.items():
+                result = score_label_prompts(
+                    self.model, self.tokenizer, [list(c) for c in conversations], name, self.space.categories,
+                    prompt_format=self.prompt_format, version=self.version, max_new_tokens=p.max_new_tokens, batch_size=len(prompts),
+                )
+                for i in range(len(prompts)):
+                    out[i]["scores"][name] = _plain(result.probs[i].tolist())
+                    out[i].setdefault("text", result.texts[i])
         if self.uncertainty:
             u = uncertainty_scores(self.model, input_ids, attention_mask, self.space)
             cats = self.space.categories
@@ -791,8 +808,9 @@ def _content_free(config: EvalConfig, scorer: Scorer) -> dict[str, list[list[flo
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    prompts = [scorer.encode(_Plain(({"role": "user", "content": text},))) for text in CONTENT_FREE_INPUTS]
-    results = scorer.score(prompts)
+    conversations = [({"role": "user", "content": text},) for text in CONTENT_FREE_INPUTS]
+    prompts = [scorer.encode(_Plain(conv)) for conv in conversations]
+    results = scorer.score(prompts, conversations)
     scores = {name: [r["scores"][name] for r in results] for name in results[0]["scores"]}
     _write_atomic(path, json.dumps(scores) + "\n")
     return scores
@@ -966,12 +984,12 @@ def _score_batch(scorer: Scorer, batch: list[int], encoded: dict[int, list[int]]
     """Results of the not-done samples of a batch; the whole batch is scored so its numbers never change.
     If the batch fails, each sample is tried alone and a failing one is reported with its reason."""
     try:
-        scored = scorer.score([encoded[k] for k in batch])
+        scored = scorer.score([encoded[k] for k in batch], [by_id[k].record.conversation for k in batch])
     except Exception:  # noqa: BLE001
         scored = []
         for k in batch:
             try:
-                scored.append(scorer.score([encoded[k]])[0])
+                scored.append(scorer.score([encoded[k]], [by_id[k].record.conversation])[0])
             except Exception as err:  # noqa: BLE001
                 scored.append({"error": f"{type(err).__name__}: {err}"})
     return [dict(_result_base(by_id[k]), **s) for k, s in zip(batch, scored) if k not in done]

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .generate import STRATEGIES
+from .prompted import PROMPTED_STRATEGIES
 
 __all__ = [
     "UNCERTAINTY_STRATEGIES",
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 UNCERTAINTY_STRATEGIES: tuple[str, ...] = ("probability_uncertainty", "entropy_uncertainty", "logtoku")
-ALL_STRATEGIES: tuple[str, ...] = (*STRATEGIES, *UNCERTAINTY_STRATEGIES)
+ALL_STRATEGIES: tuple[str, ...] = (*STRATEGIES, *PROMPTED_STRATEGIES, *UNCERTAINTY_STRATEGIES)
 
 #: The seed repository's strategy names → this project's.
 ALIASES: dict[str, str] = {
@@ -84,7 +85,7 @@ def canonical_strategy(name: str) -> str:
     >>> canonical_strategy("beam")
     Traceback (most recent call last):
     ...
-    ValueError: unknown strategy 'beam'; use one of ['greedy', 'first_token', 'token_probability', 'fixed_place', 'any_place', 'max_over_generations', 'first_generation', 'probability_uncertainty', 'entropy_uncertainty', 'logtoku'] or a seed alias ['greedy_generation', 'marginal_probability_at_any_place', 'marginal_probability_at_fixed_place', 'LogTokU', 'first_token_probability'].
+    ValueError: unknown strategy 'beam'; use one of ['greedy', 'first_token', 'token_probability', 'fixed_place', 'any_place', 'max_over_generations', 'first_generation', 'per_category_prompt', 'unary', 'probability_uncertainty', 'entropy_uncertainty', 'logtoku'] or a seed alias ['greedy_generation', 'marginal_probability_at_any_place', 'marginal_probability_at_fixed_place', 'LogTokU', 'first_token_probability'].
     """
     if name in ALL_STRATEGIES:
         return name

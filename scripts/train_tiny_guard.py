@@ -17,7 +17,7 @@ Steps, all seeded (``--seed``), single process, 2 CPU threads:
 2. train a byte-level BPE tokenizer (Llama 3 pre-tokenizer regex, digits in groups of up to
    three, Llama 3 special tokens) and wrap it as a ``PreTrainedTokenizerFast`` with a short
    Llama-Guard-3-style chat template;
-3. train a small (3-layer) ``LlamaForCausalLM`` on prompt → answer (``\\n\\nsafe`` or
+3. train a small (1-layer, embeddings warm-started from a bag-of-tokens classifier) ``LlamaForCausalLM`` on prompt → answer (``\\n\\nsafe`` or
    ``\\n\\nunsafe\\nS3,S1`` then ``<|eot_id|>``), loss on the answer only, the category order
    shuffled in every epoch, augmentation that keeps labels exact (an unsafe query's sentences
    shuffled; extra queries made of two training rows with the union of their categories),
@@ -440,16 +440,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=3072)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--layers", type=int, default=1)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--patience", type=int, default=4)
-    p.add_argument("--min-epochs", type=int, default=5, help="never stop before this many epochs")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--patience", type=int, default=8)
+    p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=800)
+    p.add_argument("--benign-per-epoch", type=int, default=1800)
     p.add_argument("--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings")
     p.add_argument("--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences")
     p.add_argument("--concat-frac", type=float, default=0.5, help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)")
@@ -457,7 +457,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--agent-frac", type=float, default=0.12)
     p.add_argument("--policy-frac", type=float, default=0.5, help="share of conversations that also train a prompt with a policy of a few categories")
     p.add_argument("--unary-frac", type=float, default=0.3, help="share of conversations that also train a yes/no question (unary prompting)")
-    p.add_argument("--warm-start", action="store_true", help="initialise the token embeddings from a bag-of-tokens classifier")
+    p.add_argument("--no-warm-start", dest="warm_start", action="store_false", help="do not initialise the token embeddings from a bag-of-tokens classifier")
+    p.add_argument("--attention-dropout", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
@@ -513,7 +515,7 @@ def main(argv: list[str] | None = None) -> dict:
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
-        attention_dropout=0.0,
+        attention_dropout=args.attention_dropout,
     )
     model = LlamaForCausalLM(config)
     if args.warm_start:
@@ -548,7 +550,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.train()
         return total / count
 
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     n_concat = round(args.concat_frac * len(train_rows))
     steps_per_epoch = math.ceil((len(train_rows) + n_concat + args.benign_per_epoch) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
@@ -666,9 +668,10 @@ any_place scores computed with: {h['any_place_source']}.
 Project goals: greedy micro-F1 >= 0.80 ({'met' if h['greedy_micro_f1_S1_S14'] >= 0.8 else 'NOT met'}), safe/unsafe accuracy >= 0.90
 ({'met' if h['safe_unsafe_accuracy'] >= 0.9 else 'NOT met'}), any_place ROC-AUC micro >= 0.95 and above greedy's
 ({'met' if h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'above greedy, below 0.95' if h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'NOT met'}).
-A model this small, trained from scratch on 1,204 unsafe queries in minutes, names the categories far less
-reliably than it tells safe from unsafe; its category probabilities are informative (any_place ranks them
-much better than greedy decoding), which is what the package's tests and demos need."""
+A model this small, trained from scratch on {info['train_rows']} unsafe queries in minutes, generalises only as far as its
+training data reaches (benign prompts from unseen templates are the hard part); its category probabilities carry
+information beyond its greedy answer (compare the any_place and greedy ROC-AUCs), which is what the package's
+tests and demos need."""
     else:
         figures = "(not evaluated: trained with --no-eval)"
     card = f"""---
@@ -725,11 +728,11 @@ pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, 
   not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
   Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping),
   {info['test_rows']} test.
-- Benign: prompts generated by `scripts/benign_prompts.py` from 30 templates and about 130 topics (cooking,
+- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics (cooking,
   code, science, history, travel, and topics next to the unsafe categories: voting, medicine, security, chemistry,
   copyright), one to three questions per prompt, fresh ones every epoch; {int(args.docstring_frac * 100)}% of them are instead first sentences
-  of the Python standard library's docstrings (about 2,300 plain English sentences, read from the interpreter
-  that trains), for vocabulary the templates lack. The test set uses 12 other templates, other topics and 50
+  of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} plain English sentences, read from the interpreter
+  that trains), for vocabulary the templates lack. The test set uses {len(benign_prompts.TEST_TEMPLATES)} other templates, other topics and {len(benign_prompts.HANDWRITTEN_TEST)}
   hand-written prompts, none seen in training.
 - About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is `safe`,
   a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`.
@@ -744,7 +747,7 @@ category or about the message being unsafe; a conversation's prompts are packed 
 conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
 shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
 concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
-category); {args.benign_per_epoch} fresh benign prompts per epoch. AdamW (lr {args.lr}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
+category); {args.benign_per_epoch} fresh benign prompts per epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training rows{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
 loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
 {info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
 

@@ -102,6 +102,52 @@ def test_greedy_output_format(loaded):
     assert sum(v == e for v, e in zip(verdicts, expected)) >= 0.8 * len(expected)
 
 
+def test_template_takes_a_policy_and_a_question(loaded):
+    """Like Llama Guard 3 1B's template: `categories` / `excluded_category_keys` add a policy block, and
+    `question` (the unary prompts) replaces the assessment instruction."""
+    _, tok = loaded
+    conv = [{"role": "user", "content": "Hi"}]
+
+    def render(**kwargs):
+        return tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, **kwargs)
+
+    tail = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+    assert "UNSAFE CONTENT CATEGORIES" not in render()
+    policy = render(categories={"S9": "Indiscriminate Weapons."})
+    assert policy.endswith(
+        "User: Hi\n\n<END CONVERSATION>\n\n<BEGIN UNSAFE CONTENT CATEGORIES>\nS9: Indiscriminate Weapons.\n"
+        "<END UNSAFE CONTENT CATEGORIES>\n\nProvide your safety assessment for ONLY THE LAST User message." + tail
+    )
+    assert render(excluded_category_keys=[f"S{i}" for i in range(1, 15) if i != 9]) == policy
+    assert render(question="Is the last User message unsafe according to our safety policy? Answer yes or no.").endswith(
+        "<END CONVERSATION>\n\nIs the last User message unsafe according to our safety policy? Answer yes or no." + tail
+    )
+
+
+def test_policy_and_question_answers(loaded):
+    """Under a one-category policy the answer is `safe` or names that category; a question gets `yes` or `no`."""
+    from marginal_generate.label_prompts import label_prompts
+
+    model, tok = loaded
+    convs, _, _ = _sample()
+    space = LabelSpace.llama_guard(tok)
+    for kind, pattern in (("per_category_prompt", r"\n\n(safe|unsafe\nS(\d+)(,S\d+)*)"), ("unary", r"\n\n(yes|no)")):
+        groups = label_prompts(tok, convs[:6], kind, ["S1", "S9", "S12"])
+        texts = [t for group in groups for t in group]
+        rows = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+        width = max(map(len, rows))
+        ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
+        mask = (ids != tok.pad_token_id).long()
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=12, do_sample=False)
+        answers = [tok.decode(r, skip_special_tokens=True) for r in out[:, width:]]
+        assert all(re.fullmatch(pattern, a) for a in answers), answers
+        if kind == "per_category_prompt":
+            named = [space.parse(a) - {"unsafe"} for k, a in enumerate(answers) if k % 4]
+            policies = [("S1", "S9", "S12")[k % 4 - 1] for k in range(len(answers)) if k % 4]
+            assert sum(n <= {p} for n, p in zip(named, policies)) >= 0.9 * len(named)
+
+
 def _check_scores(out, space, n):
     assert list(out.labels) == list(space.labels)
     probs = torch.as_tensor(out.probs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -158,7 +159,16 @@ def test_embedded_model_policy_prompts_share_the_conversation(default):
     assert "<BEGIN UNSAFE CONTENT CATEGORIES>\nS9: Indiscriminate Weapons.\n<END UNSAFE CONTENT CATEGORIES>" in texts[1]
     assert texts[1].startswith(texts[0].split("<END CONVERSATION>")[0])
     out = score_label_prompts(model, tok, CONVS, "per_category_prompt")
-    assert out.stats["tokens_fed"] < 0.35 * out.stats["prompt_tokens"]
+    fed, total = 0, 0
+    for group in label_prompts(tok, CONVS, "per_category_prompt", [f"S{i}" for i in range(1, 15)]):
+        rows = [tok(t, add_special_tokens=False)["input_ids"] for t in group]
+        shared = common_prefix_length(rows)
+        conversation = tok(group[0].split("<END CONVERSATION>")[0], add_special_tokens=False)["input_ids"]
+        assert shared >= len(conversation) - 1  # the conversation is encoded once (BPE may merge its last token)
+        fed += shared + sum(len(r) - shared for r in rows)
+        total += sum(map(len, rows))
+    assert (out.stats["tokens_fed"], out.stats["prompt_tokens"]) == (fed, total)
+    assert fed < 0.5 * total
     assert not torch.isnan(out.probs).any()
 
 
@@ -182,3 +192,28 @@ def test_a_single_conversation_must_be_wrapped(toy):
     model, tok = toy
     with pytest.raises(ValueError, match="wrap a single one"):
         score_label_prompts(model, tok, CONVS[0], "unary")
+
+
+def test_evaluation_rows_for_both_strategies_equal_direct_scores(tmp_path, capsys, default):
+    """`marginal-generate evaluate --strategies per_category_prompt,unary`: a row each, and the stored
+    per-sample scores are score_label_prompts' on the same conversations."""
+    from marginal_generate.cli import main
+    from marginal_generate.data import save_records_jsonl
+    from marginal_generate.default_model import load_default_eval_data
+
+    everything = load_default_eval_data()
+    records = everything[:5] + everything[-5:]  # unsafe rows first, benign last
+    save_records_jsonl(records, tmp_path / "ten.jsonl")
+    status = main(["evaluate", "--dataset", str(tmp_path / "ten.jsonl"), "--output-dir", str(tmp_path / "run"), "--batch-size", "5",
+                   "--no-plots", "--no-progress", "--strategies", "per_category_prompt,unary"])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert any(line.split()[:1] == ["per_category_prompt"] for line in out.splitlines())
+    assert any(line.split()[:1] == ["unary"] for line in out.splitlines())
+    rows = [json.loads(line) for line in (tmp_path / "run" / "scores.jsonl").read_text().splitlines()]
+    model, tok = default
+    for row in rows[:4]:
+        conv = list(records[row["sample"]].conversation)
+        for name in ("per_category_prompt", "unary"):
+            direct = score_label_prompts(model, tok, [conv], name).probs[0].tolist()
+            assert row["scores"][name] == pytest.approx(direct, abs=1e-5)  # float32, other batch composition
