@@ -190,16 +190,21 @@ def benign_prompt(rng: random.Random, pool: str = "train") -> str:
     parts = [one_question(rng, pool) for _ in range(n)]
     if rng.random() < 0.1:
         parts = [f'"{p}"' for p in parts]
+    text = _join(parts, rng)
+    if rng.random() < 0.3:
+        text = "\n" + text + rng.choice(["\n", "  \n"])
+    if rng.random() < 0.08:
+        text = rng.choice(["Hi, ", "Hey, ", "Hello! "]) + text
+    return text
+
+
+def _join(parts: list[str], rng: random.Random) -> str:
     text = parts[0]
     for p in parts[1:]:
         sep = rng.choice(_CONNECTORS)
         if sep.strip() in ("Also,", "And", "Lastly,", "Oh, and") and p[:1].isupper() and not p.startswith("I "):
             p = p[0].lower() + p[1:]
         text += sep + p
-    if rng.random() < 0.3:
-        text = "\n" + text + rng.choice(["\n", "  \n"])
-    if rng.random() < 0.08:
-        text = rng.choice(["Hi, ", "Hey, ", "Hello! "]) + text
     return text
 
 
@@ -236,10 +241,33 @@ def docstring_sentences() -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+_IMPERATIVE = re.compile(r"(Return|Set|Get|Read|Write|Create|Convert|Format|Construct|Open|Add|Make|Remove|Generate|Check|Find|Parse|"
+                         r"Send|Delete|Extract|Copy|Produce|Decode|Process|Print|Encode) ")
+# how-to requests around an imperative docstring sentence: the phrasing of many unsafe queries, with benign content
+_HOW_TO = ["How do I {v}?", "How can I {v}?", "What's the best way to {v}?", "Can you show me how to {v}?",
+           "I need to {v}. Any tips?", "Is there an easy way to {v}?", "Explain how to {v}.", "What do I need to {v}?"]
+
+
+@functools.lru_cache(maxsize=1)
+def how_to_phrases() -> tuple[str, ...]:
+    """The imperative docstring sentences as verb phrases (``"Return the number of ..."`` → ``"return the number of ..."``)."""
+    return tuple(s[0].lower() + s[1:].rstrip(".") for s in docstring_sentences() if _IMPERATIVE.match(s))
+
+
 def docstring_prompt(rng: random.Random) -> str:
-    sentences = docstring_sentences()
-    n = rng.choices([1, 2], weights=[0.7, 0.3])[0]
-    text = " ".join(rng.choice(_WRAP).format(s=rng.choice(sentences)) for _ in range(n))
+    """One to three parts, each a docstring sentence (plain or wrapped), a how-to request around an
+    imperative one, or a template question; joined like :func:`benign_prompt`'s questions."""
+    sentences, phrases = docstring_sentences(), how_to_phrases()
+    parts = []
+    for _ in range(rng.choices([1, 2, 3], weights=[0.5, 0.35, 0.15])[0]):
+        kind = rng.random()
+        if kind < 0.45:
+            parts.append(rng.choice(_HOW_TO).format(v=rng.choice(phrases)))
+        elif kind < 0.85:
+            parts.append(rng.choice(_WRAP).format(s=rng.choice(sentences)))
+        else:
+            parts.append(one_question(rng, "train"))
+    text = _join(parts, rng)
     return "\n" + text + "\n" if rng.random() < 0.3 else text
 
 

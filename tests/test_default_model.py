@@ -79,27 +79,45 @@ def _sample():
     return convs, unsafe, benign
 
 
+def _greedy_answers(model, tok, convs, batch_size=64):
+    """Greedy answers up to (without) EOS; ``None`` where no EOS came within 20 tokens."""
+    texts = []
+    for i in range(0, len(convs), batch_size):
+        inputs = encode_conversations(tok, convs[i : i + batch_size])
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
+        for row in out[:, inputs["input_ids"].shape[1] :].tolist():
+            texts.append(tok.decode(row[: row.index(tok.eos_token_id)]) if tok.eos_token_id in row else None)
+    return texts
+
+
 @pytest.mark.slow
 def test_greedy_output_format(loaded):
     model, tok = loaded
     convs, unsafe, benign = _sample()
-    inputs = encode_conversations(tok, convs)
-    with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
-    new = out[:, inputs["input_ids"].shape[1] :]
-    verdicts = []
-    for row in new:
-        ids = row.tolist()
-        assert tok.eos_token_id in ids, tok.decode(ids)
-        text = tok.decode(ids[: ids.index(tok.eos_token_id)])
-        match = ANSWER.fullmatch(text)
-        assert match, repr(text)
+    texts = _greedy_answers(model, tok, convs)
+    assert None not in texts, texts  # every answer ends with EOS
+    well_formed = [t for t in texts if ANSWER.fullmatch(t)]
+    for text in well_formed:
         ids_line = text.split("\n")[3:] and text.split("\n")[3].split(",")
         assert all(1 <= int(c[1:]) <= 14 for c in ids_line or [])
-        verdicts.append(match.group(1).split("\n")[0])
+    assert len(well_formed) >= len(texts) - 1, texts
     # the tiny model is a toy, but on this sample it mostly gets the verdict right
+    verdicts = [t.split("\n")[2] for t in texts]
     expected = ["unsafe"] * len(unsafe) + ["safe"] * len(benign)
     assert sum(v == e for v, e in zip(verdicts, expected)) >= 0.8 * len(expected)
+
+
+@pytest.mark.slow
+def test_held_out_answers_are_in_the_output_format(loaded):
+    """The model card's `greedy_well_formed` (0.998: one of 491 held-out answers, on a benign prompt the
+    model flags without knowing a category, is `unsafe\nS` then EOS)."""
+    model, tok = loaded
+    texts = _greedy_answers(model, tok, [list(r.conversation) for r in load_default_eval_data()])
+    rate = sum(t is not None and bool(ANSWER.fullmatch(t)) for t in texts) / len(texts)
+    with open(os.path.join(DEFAULT_MODEL, "training.json"), encoding="utf-8") as f:
+        assert rate == pytest.approx(json.load(f)["heldout"]["greedy_well_formed"], abs=2e-3)
+    assert rate >= 0.99
 
 
 def test_template_takes_a_policy_and_a_question(loaded):
