@@ -76,31 +76,25 @@ class BranchedStepper(CachedStepper):
         super().__init__(model, input_ids, attention_mask, **model_kwargs)
 
     def prefill(self) -> torch.Tensor:
-        prefix_positions = (self.prefix_mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.model.config)
         if self.prefix_mask.sum() > 0:
-            self.model(
-                input_ids=self.prefix_ids,
-                attention_mask=self.prefix_mask,
-                position_ids=prefix_positions,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-                **self.model_kwargs,
-            )
-            self.forward_passes += 1
+            self._forward(self.prefix_ids, self.prefix_mask, (self.prefix_mask.cumsum(-1) - 1).clamp(min=0), cache)
         cache.reorder_cache(self.owner)
         prefix_lengths = self.prefix_mask.sum(-1)[self.owner]
         positions = (prefix_lengths[:, None] + self.suffix_mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=self.suffix_ids,
-            attention_mask=self.prompt_mask,
-            position_ids=positions,
+        out = self._forward(self.suffix_ids, self.prompt_mask, positions, cache)
+        self.cache = out.past_key_values
+        return out.logits[:, -1]
+
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: DynamicCache):
+        """One counted forward that extends ``cache`` and keeps the last position's logits."""
+        self.forward_passes += 1
+        return self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
             **self.model_kwargs,
         )
-        self.forward_passes += 1
-        self.cache = out.past_key_values
-        return out.logits[:, -1]
