@@ -444,7 +444,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=37, help="train at most this many epochs")
+    p.add_argument("--schedule-epochs", type=int, default=60, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
@@ -553,7 +554,7 @@ def main(argv: list[str] | None = None) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
     n_concat = round(args.concat_frac * len(train_rows))
     steps_per_epoch = math.ceil((len(train_rows) + n_concat + args.benign_per_epoch) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
+    total_steps = steps_per_epoch * max(args.epochs, args.schedule_epochs or 0)
     warmup = min(args.warmup, total_steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total_steps))))
@@ -751,7 +752,7 @@ category or about the message being unsafe; a conversation's prompts are packed 
 conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
 shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
 concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
-category); {args.benign_per_epoch} fresh benign prompts per epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training rows{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs, keep the epoch with the lowest validation
+category); {args.benign_per_epoch} fresh benign prompts per epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training rows{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, getattr(args, 'schedule_epochs', 0) or 0)}, keep the epoch with the lowest validation
 loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
 {info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
 

@@ -110,8 +110,8 @@ def test_greedy_output_format(loaded):
 
 @pytest.mark.slow
 def test_held_out_answers_are_in_the_output_format(loaded):
-    """The model card's `greedy_well_formed` (0.998: one of 491 held-out answers, on a benign prompt the
-    model flags without knowing a category, is `unsafe\nS` then EOS)."""
+    """The model card's `greedy_well_formed` (0.996: two of 491 held-out answers break the format, e.g.
+    `unsafe\nS` then EOS on a prompt the model flags without knowing a category)."""
     model, tok = loaded
     texts = _greedy_answers(model, tok, [list(r.conversation) for r in load_default_eval_data()])
     rate = sum(t is not None and bool(ANSWER.fullmatch(t)) for t in texts) / len(texts)
