@@ -410,11 +410,11 @@ def _label_map(label_columns: Any, version: int | None) -> dict[str, str]:
         )
     if not mapping:
         raise ValueError("`label_columns` is empty; name at least one 0/1 label column.")
+    tax = get_taxonomy(version) if version is not None else None
     for column, label in mapping.items():
         if not isinstance(column, str) or not isinstance(label, str) or not label.strip():
             raise ValueError(f"`label_columns` must map column names to non-empty label ids, got {column!r} → {label!r}.")
-        if version is not None and label != UNSAFE and label not in get_taxonomy(version):
-            tax = get_taxonomy(version)
+        if tax is not None and label != UNSAFE and label not in tax:
             raise ValueError(
                 f"`label_columns` maps column {column!r} to {label!r}, which is neither a {tax.name} id "
                 f"({tax.ids[0]}–{tax.ids[-1]}) nor {UNSAFE!r}; fix the mapping, or pass version=None for free label names."

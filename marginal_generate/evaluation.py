@@ -697,18 +697,25 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The table as fixed-width text: one row per strategy (and calibrated variant)."""
-    headers = ["strategy", *[h for _, h in TABLE_COLUMNS]]
-    body = [[r["row"], *[_fmt(r.get(k)) for k, _ in TABLE_COLUMNS]] for r in rows]
+def _fixed_width(headers: list[str], body: list[list[str]]) -> tuple[list[int], list[str]]:
+    """Column widths, and the lines of a fixed-width table (headers, a rule, the body): the first
+    column left-aligned, the others right-aligned, two spaces apart."""
     widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
-    group = " " * (widths[0] + 2) + "categories (S1–S14)".center(sum(widths[1:7]) + 12) + "  " + "binary unsafe".center(sum(widths[7:]) + 10)
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    rule = "-" * len(line(headers))
-    return "\n".join([group.rstrip(), line(headers), rule, *[line(b) for b in body]])
+    head = line(headers)
+    return widths, [head, "-" * len(head), *[line(b) for b in body]]
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The table as fixed-width text: one row per strategy (and calibrated variant)."""
+    headers = ["strategy", *[h for _, h in TABLE_COLUMNS]]
+    body = [[r["row"], *[_fmt(r.get(k)) for k, _ in TABLE_COLUMNS]] for r in rows]
+    widths, lines = _fixed_width(headers, body)
+    group = " " * (widths[0] + 2) + "categories (S1–S14)".center(sum(widths[1:7]) + 12) + "  " + "binary unsafe".center(sum(widths[7:]) + 10)
+    return "\n".join([group.rstrip(), *lines])
 
 
 def format_alignment_table(rows: list[dict[str, Any]]) -> str:
@@ -722,12 +729,8 @@ def format_alignment_table(rows: list[dict[str, Any]]) -> str:
     """
     headers = ["strategy", *[h for _, h in ALIGNMENT_COLUMNS], "labels", "samples"]
     body = [[r["row"], *[_fmt(r.get(k)) for k, _ in ALIGNMENT_COLUMNS], str(len(r["labels"])), str(r["n_samples"])] for r in rows]
-    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join(["alignment with soft references (macro over labels; lower is better)", line(headers), "-" * len(line(headers)), *[line(b) for b in body]])
+    _, lines = _fixed_width(headers, body)
+    return "\n".join(["alignment with soft references (macro over labels; lower is better)", *lines])
 
 
 def _write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:

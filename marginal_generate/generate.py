@@ -58,6 +58,7 @@ from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention
+from .label_prompts import PROMPTED_STRATEGIES
 from .labels import LabelSpace
 from .scores import LabelScores
 
@@ -82,7 +83,7 @@ _GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cac
 
 def _check_strategies(strategies: list[str]) -> None:
     for s in strategies:
-        if s in ("per_category_prompt", "unary"):
+        if s in PROMPTED_STRATEGIES:
             raise ValueError(
                 f"strategy {s!r} prompts the model once per label, so it needs the conversation and the tokenizer, "
                 f"not a rendered prompt: use mg.score_label_prompts(model, tokenizer, conversations, {s!r})."
@@ -127,14 +128,19 @@ def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
     return TreeAttentionStepper if attention == "tree" else CachedStepper
 
 
-def _eos_ids(generation_config: GenerationConfig | None, model: Any) -> set[int]:
+def _eos_ids(generation_config: GenerationConfig | None, model: Any, tokenizer: Any = None) -> set[int]:
+    """EOS ids from ``generation_config``, else the model's generation config, else ``tokenizer`` (when given)."""
     eos = generation_config.eos_token_id if generation_config is not None else None
     if eos is None:
         eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None and tokenizer is not None:
+        eos = getattr(tokenizer, "eos_token_id", None)
     if eos is None:
         raise ValueError(
-            "the model's generation config has no `eos_token_id`, so a completion could never end; "
-            "set model.generation_config.eos_token_id (e.g. to tokenizer.eos_token_id) or pass eos_token_id= to generate."
+            "the model's generation config has no `eos_token_id`"
+            + (" (nor has the tokenizer)" if tokenizer is not None else "")
+            + ", so a completion could never end; set model.generation_config.eos_token_id (e.g. to tokenizer.eos_token_id)"
+            + (" or pass eos_token_id= to generate." if tokenizer is None else ".")
         )
     if isinstance(eos, torch.Tensor):
         eos = eos.tolist()

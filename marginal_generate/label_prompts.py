@@ -31,14 +31,16 @@ How the one-category policy and the question reach the prompt depends on the pro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .prompts import Message, _check, _last_role, guard_task, instruct_messages, render, resolve_format
 from .taxonomy import Taxonomy, get_taxonomy
 
-__all__ = ["LabelPromptKind", "unary_question", "label_prompts", "template_honours"]
+__all__ = ["LabelPromptKind", "PROMPTED_STRATEGIES", "unary_question", "label_prompts", "template_honours"]
 
 LabelPromptKind = Literal["per_category_prompt", "unary"]
+#: The strategies that prompt the model once per label.
+PROMPTED_STRATEGIES: tuple[str, ...] = get_args(LabelPromptKind)
 _ASSESSMENT_PREFIX = "Provide your safety assessment for ONLY THE LAST"
 
 
@@ -129,7 +131,7 @@ def label_prompts(
     >>> label_prompts(tok, [[{"role": "user", "content": "Hi"}]], "unary", ["S10"])[0][1].count("S10: Hate? Answer yes or no.")
     1
     """
-    if kind not in ("per_category_prompt", "unary"):
+    if kind not in PROMPTED_STRATEGIES:
         raise ValueError(f"`kind` must be 'per_category_prompt' or 'unary', got {kind!r}.")
     tax = get_taxonomy(version)
     ids = tax.ids if categories is None else tuple(categories)

@@ -27,21 +27,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import Any
 
 import torch
 
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.stepper import CachedStepper
-from .label_prompts import LabelPromptKind, label_prompts
+from .generate import _eos_ids
+from .label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts
 from .labels import LabelSpace, first_token_ids
+from .padding import left_pad
 from .prompts import Message
 from .scores import LabelScores
 from .taxonomy import get_taxonomy
 
 __all__ = ["PROMPTED_STRATEGIES", "score_label_prompts", "read_first_word"]
-
-PROMPTED_STRATEGIES: tuple[str, ...] = get_args(LabelPromptKind)
 
 
 def _verbalizer(tokenizer: Any, kind: str, categories: Sequence[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -70,7 +70,6 @@ def read_first_word(
     negative, positive = (list(v) for v in verbalizer)
     n = stepper.batch_size
     out = torch.full((n,), math.nan, dtype=torch.float64)
-    texts = [""] * n
     alive = torch.arange(n)
     logits = stepper.prefill()
     generated: list[list[int]] = [[] for _ in range(n)]
@@ -94,17 +93,6 @@ def read_first_word(
         alive = alive[parents]
     texts = [tokenizer.decode(g, skip_special_tokens=True) for g in generated]
     return out, texts
-
-
-def _eos(model: Any, tokenizer: Any) -> set[int]:
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = getattr(tokenizer, "eos_token_id", None)
-    if eos is None:
-        raise ValueError("neither the model's generation config nor the tokenizer has an EOS token id; set model.generation_config.eos_token_id.")
-    if isinstance(eos, torch.Tensor):
-        eos = eos.tolist()
-    return {int(e) for e in ([eos] if isinstance(eos, int) else eos)}
 
 
 @torch.no_grad()
@@ -136,7 +124,7 @@ def score_label_prompts(
     ids = tuple(get_taxonomy(version).ids if categories is None else categories)
     texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, version)
     verbalizer = _verbalizer(tokenizer, strategy, ids)
-    eos = _eos(model, tokenizer)
+    eos = _eos_ids(None, model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
     width = 1 + len(ids)
     probs = torch.empty((len(texts), width), dtype=torch.float64)
@@ -154,11 +142,7 @@ def score_label_prompts(
             stepper: CachedStepper = BranchedStepper(model, prefixes, suffixes, owner, pad)
             fed_tokens += sum(len(p) for p in prefixes) + sum(len(s) for s in suffixes)
         else:
-            device = getattr(model, "device", None)
-            padded = max(len(r) for r in rows)
-            input_ids = torch.tensor([[pad] * (padded - len(r)) + r for r in rows], device=device)
-            mask = torch.tensor([[0] * (padded - len(r)) + [1] * len(r) for r in rows], device=device)
-            stepper = CachedStepper(model, input_ids, mask)
+            stepper = CachedStepper(model, *left_pad(rows, pad, getattr(model, "device", None)))
             fed_tokens += sum(len(r) for r in rows)
         values, row_texts = read_first_word(stepper, tokenizer, verbalizer, eos, max_new_tokens)
         forward_passes += stepper.forward_passes

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import torch
 
+from .padding import left_pad
 from .taxonomy import Taxonomy, get_taxonomy
 
 __all__ = [
@@ -277,12 +278,6 @@ def encode_conversations(
         if max_length is not None and len(ids) > max_length:
             raise ValueError(f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length.")
         rows.append(ids)
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for k, ids in enumerate(rows):
-        if ids:
-            input_ids[k, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[k, width - len(ids) :] = 1
+    input_ids, attention_mask = left_pad(rows, pad)
     batch = BatchEncoding({"input_ids": input_ids, "attention_mask": attention_mask})
     return batch.to(device) if device is not None else batch

@@ -102,14 +102,18 @@ HELPFUL = [
 COMPLIANT = ["Sure, here is how: {q}", "Absolutely. Step one: {q}", "Here you go, as requested: {q}"]
 
 
+def last_role(conversation: list[dict]) -> str:
+    """The role the guard prompt asks about: ``Agent`` when the conversation ends with the assistant."""
+    return "Agent" if conversation[-1]["role"] == "assistant" else "User"
+
+
 def render_prompt(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
     return prompt_prefix(conversation) + prompt_suffix(conversation, categories, question)
 
 
 def prompt_prefix(conversation: list[dict]) -> str:
     """The prompt up to ``<END CONVERSATION>``: shared by every prompt of one conversation."""
-    role = "Agent" if conversation[-1]["role"] == "assistant" else "User"
-    text = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + TASK.format(role=role) + "\n\n<BEGIN CONVERSATION>\n\n"
+    text = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + TASK.format(role=last_role(conversation)) + "\n\n<BEGIN CONVERSATION>\n\n"
     for m in conversation:
         text += ("User: " if m["role"] == "user" else "Agent: ") + m["content"].strip() + "\n\n"
     return text + "<END CONVERSATION>\n\n"
@@ -117,11 +121,10 @@ def prompt_prefix(conversation: list[dict]) -> str:
 
 def prompt_suffix(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
     """The rest of the prompt: the optional policy block, the instruction (or question), the assistant header."""
-    role = "Agent" if conversation[-1]["role"] == "assistant" else "User"
     text = ""
     if categories:
         text += "<BEGIN UNSAFE CONTENT CATEGORIES>\n" + "".join(f"{k}: {v}\n" for k, v in categories.items()) + "<END UNSAFE CONTENT CATEGORIES>\n\n"
-    text += question.strip() if question else f"Provide your safety assessment for ONLY THE LAST {role} message."
+    text += question.strip() if question else f"Provide your safety assessment for ONLY THE LAST {last_role(conversation)} message."
     return text + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
 
 
@@ -242,14 +245,14 @@ def check_tokenizer(tok) -> None:
         assert pieces == ["S", c[1:]], (c, pieces)
     convs = [[{"role": "user", "content": " Hi  "}, {"role": "assistant", "content": "Hello"}], [{"role": "user", "content": "Hi"}]]
     policy = {"S3": "Sex Crimes.", "S10": "Hate."}
+    question = unary_question("User", "S10", "Hate")
+    excluded = [c for c in CATEGORIES if c != "S3"]
+    encoder = Encoder(tok)
     for conv in convs:
         assert tok.apply_chat_template(conv, tokenize=False) == render_prompt(conv)
         assert tok.apply_chat_template(conv, tokenize=False, categories=policy) == render_prompt(conv, policy)
-        question = unary_question("User", "S10", "Hate")
         assert tok.apply_chat_template(conv, tokenize=False, question=question) == render_prompt(conv, question=question)
-        excluded = [c for c in CATEGORIES if c != "S3"]
         assert tok.apply_chat_template(conv, tokenize=False, excluded_category_keys=excluded) == render_prompt(conv, {"S3": DEFAULT_POLICY["S3"]})
-        encoder = Encoder(tok)
         whole = tok(render_prompt(conv, policy), add_special_tokens=False)["input_ids"]
         assert encoder.ids(prompt_prefix(conv)) + encoder.ids(prompt_suffix(conv, policy)) == whole
         answer, _ = encoder.guard_answer(["S10", "S3"])
@@ -267,7 +270,7 @@ class Encoder:
     def __init__(self, tok) -> None:
         self.tok = tok
         one = lambda text: self._single(text)  # noqa: E731
-        self.nl2, self.safe, self.unsafe, self.nl, self.s, self.comma = (one(t) for t in ("\n\n", "safe", "unsafe", "\n", "S", ","))
+        self.nl2, self.safe, self.unsafe, self.nl, self.s = (one(t) for t in ("\n\n", "safe", "unsafe", "\n", "S"))
         self.yes, self.no = one("yes"), one("no")
         self.separator = self.tok(",S", add_special_tokens=False)["input_ids"]  # Llama 3's regex makes ",S" one pre-token
         self.digit = {c: one(c[1:]) for c in CATEGORIES}
@@ -529,8 +532,7 @@ def main(argv: list[str] | None = None) -> dict:
     encoder = Encoder(tok)
 
     def item(conv: list[dict], cats: list[str], rng: random.Random, policy_frac: float, unary_frac: float):
-        role = "Agent" if conv[-1]["role"] == "assistant" else "User"
-        return pack(encoder.item(conv, branches_for(cats, role, rng, policy_frac, unary_frac)))
+        return pack(encoder.item(conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac)))
 
     val_examples = [
         item(*make_example(r["query"], r["categories"], val_rng, args.agent_frac, True, args.sentence_shuffle), val_rng, 0.0, 0.0) for r in val_rows
@@ -816,7 +818,7 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
         )
         scores.extend(res.probs.tolist())
     prompted = {}
-    for strategy in ("per_category_prompt", "unary"):
+    for strategy in mg.PROMPTED_STRATEGIES:
         out = mg.score_label_prompts(model, tok, [list(r.conversation) for r in records], strategy, batch_size=batch_size)
         prompted[strategy] = out.probs.tolist()
     unsafe_rows = [k for k, r in enumerate(records) if not r.is_safe]

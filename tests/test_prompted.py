@@ -217,3 +217,18 @@ def test_evaluation_rows_for_both_strategies_equal_direct_scores(tmp_path, capsy
         for name in ("per_category_prompt", "unary"):
             direct = score_label_prompts(model, tok, [conv], name).probs[0].tolist()
             assert row["scores"][name] == pytest.approx(direct, abs=1e-5)  # float32, other batch composition
+
+
+def test_eos_comes_from_the_tokenizer_when_the_model_has_none(toy):
+    """Without an EOS id in the generation config the tokenizer's is used; without either, a clear error."""
+    model, tok = toy
+    expected = score_label_prompts(model, tok, CONVS[:1], "unary", ["S9"]).probs
+    saved, saved_tok = model.generation_config.eos_token_id, tok.eos_token
+    model.generation_config.eos_token_id = None
+    try:
+        assert torch.equal(score_label_prompts(model, tok, CONVS[:1], "unary", ["S9"]).probs, expected)
+        tok.eos_token = None
+        with pytest.raises(ValueError, match=r"generation config has no `eos_token_id` \(nor has the tokenizer\)"):
+            score_label_prompts(model, tok, CONVS[:1], "unary", ["S9"])
+    finally:
+        model.generation_config.eos_token_id, tok.eos_token = saved, saved_tok

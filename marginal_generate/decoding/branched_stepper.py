@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
+from ..padding import left_pad
 from .stepper import CachedStepper
 
 __all__ = ["BranchedStepper", "common_prefix_length"]
@@ -36,17 +37,6 @@ def common_prefix_length(sequences: list[list[int]]) -> int:
     while n < shortest - 1 and all(s[n] == sequences[0][n] for s in sequences):
         n += 1
     return n
-
-
-def _left_pad(rows: list[list[int]], pad: int, device: torch.device | None) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for k, r in enumerate(rows):
-        if r:
-            ids[k, width - len(r) :] = torch.tensor(r, dtype=torch.long)
-            mask[k, width - len(r) :] = 1
-    return ids.to(device), mask.to(device)
 
 
 class BranchedStepper(CachedStepper):
@@ -68,8 +58,8 @@ class BranchedStepper(CachedStepper):
         if any(len(s) == 0 for s in suffixes):
             raise ValueError("every suffix needs at least one token (its last prompt token gives the first logits).")
         device = getattr(model, "device", None)
-        self.prefix_ids, self.prefix_mask = _left_pad(prefixes, pad_token_id, device)
-        self.suffix_ids, self.suffix_mask = _left_pad(suffixes, pad_token_id, device)
+        self.prefix_ids, self.prefix_mask = left_pad(prefixes, pad_token_id, device, min_width=1)
+        self.suffix_ids, self.suffix_mask = left_pad(suffixes, pad_token_id, device)
         self.owner = torch.tensor(owner, dtype=torch.long, device=self.prefix_ids.device)
         input_ids = torch.cat([self.prefix_ids[self.owner], self.suffix_ids], dim=1)
         attention_mask = torch.cat([self.prefix_mask[self.owner], self.suffix_mask], dim=1)
