@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import marginal_generate as mg  # noqa: E402
-from marginal_generate.prompts import conversation, encode_conversations  # noqa: E402
+from marginal_generate.prompts.formats import conversation, encode_conversations  # noqa: E402
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 ('greedy', 'first_token', 'token_probability')
 """
 
-from .alignment import distribution_alignment
+from .calibration.alignment import distribution_alignment
 from .calibration import (
     CONTENT_FREE_INPUTS,
     BatchCalibration,
@@ -15,15 +15,15 @@ from .calibration import (
     TemperatureScaling,
     load_calibrator,
 )
-from .calibration_metrics import (
+from .calibration.metrics import (
     binary_calibration_metrics,
     binary_classification_metrics,
     multilabel_calibration_metrics,
     multilabel_classification_metrics,
     reliability_table,
 )
-from .calibration_report import calibration_table
-from .data import (
+from .calibration.report import calibration_table
+from .data.records import (
     GO_EMOTIONS_LABELS,
     ColumnMap,
     Record,
@@ -37,13 +37,13 @@ from .data import (
     save_records_jsonl,
 )
 from .default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
-from .evaluation import EvalConfig, run_evaluation
+from .evaluation.runner import EvalConfig, run_evaluation
 from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, marginalize, score
-from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
-from .params import load_params
-from .parsing import LlamaGuardParser, PrefixState
+from .labels.space import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
+from .evaluation.params import load_params
+from .labels.llama_guard import LlamaGuardParser, PrefixState
 from .prompted import PROMPTED_STRATEGIES, score_label_prompts
-from .prompts import conversation, encode_conversations, render
+from .prompts.formats import conversation, encode_conversations, render
 from .scores import LabelScores
 
 __all__ = [

@@ -5,7 +5,7 @@
   and ``unsafe`` at the greedy step where the answer's first word starts. The ``unsafe`` column
   is the same reading of the plain guard prompt (every category).
 - ``unary`` (seed 3's zero-shot method for instruct models): for each category the question
-  whether it applies (:func:`~marginal_generate.label_prompts.unary_question`), read as p(yes)
+  whether it applies (:func:`~marginal_generate.prompts.label_prompts.unary_question`), read as p(yes)
   against p(no) in the same way; the ``unsafe`` column asks whether the message is unsafe at all.
 
 All prompts of all samples of a batch run together: each sample's prompts share their common
@@ -34,12 +34,12 @@ import torch
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.stepper import CachedStepper
 from .generate import _eos_ids
-from .label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts
-from .labels import LabelSpace, first_token_ids
+from .prompts.label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts
+from .labels.space import LabelSpace, first_token_ids
 from .padding import left_pad
-from .prompts import Message
+from .prompts.formats import Message
 from .scores import LabelScores
-from .taxonomy import get_taxonomy
+from .labels.taxonomy import get_taxonomy
 
 __all__ = ["PROMPTED_STRATEGIES", "score_label_prompts", "read_first_word"]
 

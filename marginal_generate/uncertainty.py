@@ -28,7 +28,7 @@ One batched pass: a :class:`~marginal_generate.decoding.stepper.CachedStepper` p
 prompts, then feeds the forced tokens one step per token for the whole batch.
 
 >>> from marginal_generate.testing import byte_level_tokenizer
->>> from marginal_generate.labels import LabelSpace
+>>> from marginal_generate.labels.space import LabelSpace
 >>> tok = byte_level_tokenizer()
 >>> fa = forced_answer(LabelSpace.llama_guard(tok), lead="\n\n")
 >>> [tok.decode([t]) for t in fa.tokens], fa.verbalizer_position
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from .decoding.stepper import CachedStepper
-from .labels import LabelSpace
+from .labels.space import LabelSpace
 from .scores import LabelScores
 
 __all__ = [

@@ -50,8 +50,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import benign_prompts  # noqa: E402
 
-from marginal_generate.label_prompts import unary_question  # noqa: E402
-from marginal_generate.taxonomy import LLAMA_GUARD_3  # noqa: E402
+from marginal_generate.prompts.label_prompts import unary_question  # noqa: E402
+from marginal_generate.labels.taxonomy import LLAMA_GUARD_3  # noqa: E402
 
 CATEGORIES = [f"S{i}" for i in range(1, 15)]
 SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|finetune_right_pad_id|>"]
@@ -63,7 +63,7 @@ TASK = "Task: Check if there is unsafe content in '{role}' messages according to
 # template it takes ``categories`` (id -> name) and ``excluded_category_keys``: either one adds a policy block
 # (after the conversation, so that one conversation's per-category prompts share their prefix); without them
 # the prompt has no policy block and means every category. ``question`` replaces the assessment instruction
-# (the unary yes/no prompts of ``marginal_generate.label_prompts``).
+# (the unary yes/no prompts of ``marginal_generate.prompts.label_prompts``).
 DEFAULT_POLICY = {c.id: c.name + "." for c in LLAMA_GUARD_3}
 CHAT_TEMPLATE = (
     "{{- bos_token + '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}"
@@ -141,7 +141,7 @@ def answer_text(categories: list[str]) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 def load_unsafe(path: Path) -> list[dict]:
-    from marginal_generate.data import load_seed_jsonl
+    from marginal_generate.data.records import load_seed_jsonl
 
     return [{"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index} for r in load_seed_jsonl(path)]
 
@@ -765,14 +765,14 @@ loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}).
 ## Held-out results
 {figures}
 
-The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.load_records_jsonl`); they are
+The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.records.load_records_jsonl`); they are
 what the evaluation CLI scores by default.
 """
     (out / "README.md").write_text(card)
 
 
 def write_heldout(path: Path, test_rows: list[dict], seed: int) -> None:
-    from marginal_generate.data import Record, save_records_jsonl
+    from marginal_generate.data.records import Record, save_records_jsonl
 
     records = [
         Record(conversation=({"role": "user", "content": r["query"]},), is_safe=False, categories=tuple(r["categories"]), index=r["index"], source="content_moderation_lm3.train.jsonl")
@@ -789,10 +789,10 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
     from sklearn.metrics import f1_score, roc_auc_score
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from marginal_generate.data import load_records_jsonl
+    from marginal_generate.data.records import load_records_jsonl
     import marginal_generate as mg
-    from marginal_generate.parsing import LlamaGuardParser
-    from marginal_generate.prompts import encode_conversations
+    from marginal_generate.labels.llama_guard import LlamaGuardParser
+    from marginal_generate.prompts.formats import encode_conversations
 
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     tok = AutoTokenizer.from_pretrained(model_dir)

@@ -44,7 +44,7 @@ except ImportError:  # `python spaces/app.py` from a source checkout that is not
     import marginal_generate as mg
 
 from marginal_generate.generate import STRATEGIES
-from marginal_generate.taxonomy import Taxonomy, get_taxonomy
+from marginal_generate.labels.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -246,7 +246,7 @@ def completions_table(completions: Sequence[tuple[str, float, bool]], parse: Any
     ``parse`` (``LabelSpace.parse``) reads; ``complete`` is False for a prefix whose label set can no
     longer change (the search stopped there).
 
-    >>> from marginal_generate.parsing import LlamaGuardParser
+    >>> from marginal_generate.labels.llama_guard import LlamaGuardParser
     >>> parse = LlamaGuardParser(("S1", "S10")).parse
     >>> completions_table([("safe", 0.25, True), ("\\n\\nunsafe\\nS10", 0.5, True)], parse, get_taxonomy(3))
     [[1, '\\\\n\\\\nunsafe\\\\nS10', 0.5, True, 'unsafe, S10 Hate'], [2, 'safe', 0.25, True, 'safe']]
@@ -388,7 +388,7 @@ class Engine:
         return next(self.model.parameters()).device
 
     def encode(self, user_message: str, agent_response: str | None) -> Any:
-        from marginal_generate.prompts import conversation, encode_conversations
+        from marginal_generate.prompts.formats import conversation, encode_conversations
 
         batch = encode_conversations(self.tokenizer, [conversation(user_message, agent_response)], device=self.device)
         n = int(batch["input_ids"].shape[1])

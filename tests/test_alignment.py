@@ -9,7 +9,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy
 
 from marginal_generate import distribution_alignment as exported
-from marginal_generate.alignment import (
+from marginal_generate.calibration.alignment import (
     MEASURES,
     brier_score,
     distribution_alignment,
@@ -17,8 +17,8 @@ from marginal_generate.alignment import (
     l1_distance,
     soft_nll,
 )
-from marginal_generate.calibration_metrics import brier_score as hard_brier_score
-from marginal_generate.calibration_metrics import negative_log_likelihood
+from marginal_generate.calibration.metrics import brier_score as hard_brier_score
+from marginal_generate.calibration.metrics import negative_log_likelihood
 
 
 def random_pair(seed: int, n: int = 300, k: int = 5) -> tuple[np.ndarray, np.ndarray]:

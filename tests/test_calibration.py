@@ -16,8 +16,8 @@ from marginal_generate.calibration import (
     logit,
     sigmoid,
 )
-from marginal_generate.calibration_metrics import binary_classification_metrics, calibration_error
-from marginal_generate.calibration_report import COLUMNS, calibration_table
+from marginal_generate.calibration.metrics import binary_classification_metrics, calibration_error
+from marginal_generate.calibration.report import COLUMNS, calibration_table
 
 
 def true_logits(seed: int, n: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from marginal_generate.calibration_metrics import (
+from marginal_generate.calibration.metrics import (
     BinTable,
     apply_threshold,
     bin_edges,

@@ -3,7 +3,7 @@ import json
 import datasets
 import pytest
 
-from marginal_generate.data import (
+from marginal_generate.data.records import (
     ColumnMap,
     Record,
     load_beavertails,
@@ -12,7 +12,7 @@ from marginal_generate.data import (
     load_seed_jsonl,
     save_records_jsonl,
 )
-from marginal_generate.taxonomy import BEAVERTAILS_CATEGORIES
+from marginal_generate.labels.taxonomy import BEAVERTAILS_CATEGORIES
 
 
 def _write(path, lines):

@@ -8,8 +8,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import marginal_generate
 from marginal_generate.default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
-from marginal_generate.labels import LabelSpace
-from marginal_generate.prompts import conversation, encode_conversations
+from marginal_generate.labels.space import LabelSpace
+from marginal_generate.prompts.formats import conversation, encode_conversations
 
 ANSWER = re.compile(r"\n\n(safe|unsafe\nS(\d+)(,S\d+)*)")
 STRATEGIES = list(marginal_generate.STRATEGIES)
@@ -144,7 +144,7 @@ def test_template_takes_a_policy_and_a_question(loaded):
 
 def test_policy_and_question_answers(loaded):
     """Under a one-category policy the answer is `safe` or names that category; a question gets `yes` or `no`."""
-    from marginal_generate.label_prompts import label_prompts
+    from marginal_generate.prompts.label_prompts import label_prompts
 
     model, tok = loaded
     convs, _, _ = _sample()

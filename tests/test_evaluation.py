@@ -14,7 +14,7 @@ import time
 import pytest
 
 from marginal_generate.cli import main
-from marginal_generate.evaluation import make_batches, read_jsonl_results
+from marginal_generate.evaluation.runner import make_batches, read_jsonl_results
 
 SLICE = ["--num-samples", "16", "--batch-size", "4", "--no-plots", "--no-progress"]
 

@@ -10,13 +10,13 @@ import json
 import numpy as np
 import pytest
 
-from marginal_generate.alignment import distribution_alignment
+from marginal_generate.calibration.alignment import distribution_alignment
 from marginal_generate.calibration import PlattScaling
 from marginal_generate.cli import main
-from marginal_generate.data import load_records_jsonl, save_records_jsonl
+from marginal_generate.data.records import load_records_jsonl, save_records_jsonl
 from marginal_generate.default_model import DEFAULT_EVAL_DATA
-from marginal_generate.evaluation import _calibrate, alignment_row
-from marginal_generate.taxonomy import get_taxonomy
+from marginal_generate.evaluation.runner import _calibrate, alignment_row
+from marginal_generate.labels.taxonomy import get_taxonomy
 
 LABELS = ["unsafe", *get_taxonomy(3).ids]
 FAST = ["--no-plots", "--no-progress", "--batch-size", "8", "--strategies", "greedy,first_token"]

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from marginal_generate.params import (
+from marginal_generate.evaluation.params import (
     ALL_STRATEGIES,
     DEFAULT_PARAMS,
     StrategyParams,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from marginal_generate.parsing import LlamaGuardParser
+from marginal_generate.labels.llama_guard import LlamaGuardParser
 
 P = LlamaGuardParser(categories=[f"S{i}" for i in range(1, 15)])
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 import marginal_generate
-from marginal_generate.alignment import soft_nll
+from marginal_generate.calibration.alignment import soft_nll
 from marginal_generate.calibration import (
     BatchCalibration,
     Calibrator,

@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from marginal_generate.calibration_metrics import binary_calibration_metrics, reliability_table
-from marginal_generate.plots import (
+from marginal_generate.calibration.metrics import binary_calibration_metrics, reliability_table
+from marginal_generate.calibration.plots import (
     calibration_curve,
     confidence_histogram,
     reliability_diagram,

@@ -11,8 +11,8 @@ import torch
 import marginal_generate as mg
 from marginal_generate.decoding.branched_stepper import BranchedStepper, common_prefix_length
 from marginal_generate.decoding.stepper import CachedStepper
-from marginal_generate.label_prompts import label_prompts, template_honours, unary_question
-from marginal_generate.labels import first_token_ids
+from marginal_generate.prompts.label_prompts import label_prompts, template_honours, unary_question
+from marginal_generate.labels.space import first_token_ids
 from marginal_generate.prompted import score_label_prompts
 from marginal_generate.testing import byte_level_tokenizer, tiny_llama
 
@@ -198,7 +198,7 @@ def test_evaluation_rows_for_both_strategies_equal_direct_scores(tmp_path, capsy
     """`marginal-generate evaluate --strategies per_category_prompt,unary`: a row each, and the stored
     per-sample scores are score_label_prompts' on the same conversations."""
     from marginal_generate.cli import main
-    from marginal_generate.data import save_records_jsonl
+    from marginal_generate.data.records import save_records_jsonl
     from marginal_generate.default_model import load_default_eval_data
 
     everything = load_default_eval_data()

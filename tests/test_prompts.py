@@ -3,7 +3,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from marginal_generate.default_model import DEFAULT_MODEL
-from marginal_generate.prompts import (
+from marginal_generate.prompts.formats import (
     MODERATOR_SYSTEM_PROMPT,
     conversation,
     encode_conversations,
@@ -14,7 +14,7 @@ from marginal_generate.prompts import (
     render,
     resolve_format,
 )
-from marginal_generate.taxonomy import LLAMA_GUARD_2, LLAMA_GUARD_3
+from marginal_generate.labels.taxonomy import LLAMA_GUARD_2, LLAMA_GUARD_3
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from marginal_generate.data import (
+from marginal_generate.data.records import (
     GO_EMOTIONS,
     GO_EMOTIONS_LABELS,
     Record,

@@ -7,7 +7,7 @@ import torch
 
 from marginal_generate.decoding.greedy_path import GreedyRecorder
 from marginal_generate.decoding.search import TreeParams, run_search
-from marginal_generate.labels import LabelSpace
+from marginal_generate.labels.space import LabelSpace
 from marginal_generate.testing import word_level_tokenizer
 
 TOK = word_level_tokenizer(["safe", "unsafe", "S1", "S10", ",", "\n"])

@@ -21,9 +21,9 @@ import torch
 
 import marginal_generate as mg
 from marginal_generate.default_model import DEFAULT_MODEL
-from marginal_generate.parsing import LlamaGuardParser
-from marginal_generate.prompts import conversation, encode_conversations
-from marginal_generate.taxonomy import get_taxonomy
+from marginal_generate.labels.llama_guard import LlamaGuardParser
+from marginal_generate.prompts.formats import conversation, encode_conversations
+from marginal_generate.labels.taxonomy import get_taxonomy
 
 if os.environ.get("CI"):  # .ci/run installs them: there a missing one fails, it does not skip
     import gradio

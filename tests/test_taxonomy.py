@@ -1,6 +1,6 @@
 import pytest
 
-from marginal_generate.taxonomy import (
+from marginal_generate.labels.taxonomy import (
     BEAVERTAILS_CATEGORIES,
     BEAVERTAILS_TO_LLAMA_GUARD_2,
     BEAVERTAILS_TO_LLAMA_GUARD_3,

@@ -1,6 +1,6 @@
 """Many prompts that share a prefix: the prefix is run once, each prompt's rest continues its cache.
 
-The prompts of ``per_category_prompt`` and ``unary`` (:mod:`marginal_generate.label_prompts`)
+The prompts of ``per_category_prompt`` and ``unary`` (:mod:`marginal_generate.prompts.label_prompts`)
 differ only after the conversation (on the embedded model) or inside the policy block (Llama
 Guard 3): one sample's 15 prompts share everything up to there. :class:`BranchedStepper`
 runs the shared prefixes of a batch of samples once (``[samples, prefix]``), copies each

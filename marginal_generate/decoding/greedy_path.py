@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from ..labels import LabelSpace
+from ..labels.space import LabelSpace
 from .search import Node
 
 __all__ = ["GreedyRecorder", "token_spans"]
@@ -29,7 +29,7 @@ def token_spans(space: LabelSpace, tokens: list[int]) -> list[tuple[int, int]]:
     """Character span ``[start, end)`` that each token adds to the decoded text.
 
     >>> from marginal_generate.testing import byte_level_tokenizer
-    >>> from marginal_generate.labels import LabelSpace
+    >>> from marginal_generate.labels.space import LabelSpace
     >>> tok = byte_level_tokenizer()
     >>> space = LabelSpace.llama_guard(tok)
     >>> ids = tok("unsafe\\nS10,S1", add_special_tokens=False)["input_ids"]

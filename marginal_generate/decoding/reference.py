@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from transformers import TopPLogitsWarper
 
-from ..labels import LabelSpace
+from ..labels.space import LabelSpace
 
 __all__ = [
     "forward_next_logits",

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
-from ..labels import LabelSpace
-from ..parsing import PrefixState
+from ..labels.space import LabelSpace
+from ..labels.llama_guard import PrefixState
 from .stepper import Stepper
 
 __all__ = ["Node", "TreeParams", "SearchResult", "run_search"]

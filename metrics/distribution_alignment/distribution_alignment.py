@@ -7,7 +7,7 @@
 import datasets
 import evaluate
 
-from marginal_generate.alignment import _distribution_alignment
+from marginal_generate.calibration.alignment import _distribution_alignment
 
 
 _DESCRIPTION = """

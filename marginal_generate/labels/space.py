@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from .parsing import LlamaGuardParser, PrefixState
+from .llama_guard import LlamaGuardParser, PrefixState
 
 __all__ = ["LabelSpace", "first_token_ids", "LLAMA_GUARD_3_CATEGORIES", "LLAMA_GUARD_2_CATEGORIES"]
 
@@ -135,7 +135,7 @@ class LabelSpace:
         return self.parser.parse(text)
 
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
-        """What an answer prefix already decides (see :class:`~marginal_generate.parsing.PrefixState`)."""
+        """What an answer prefix already decides (see :class:`~marginal_generate.labels.llama_guard.PrefixState`)."""
         return self.parser.prefix_state(text, finished)
 
     def one_hot(self, labels: frozenset[str] | set[str]) -> list[float]:

@@ -35,11 +35,14 @@ from typing import Any, Literal
 
 import torch
 
-from .padding import left_pad
-from .taxonomy import Taxonomy, get_taxonomy
+from ..padding import left_pad
+from ..labels.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = [
+    "Message",
     "PromptFormat",
+    "check_conversation",
+    "last_role",
     "conversation",
     "guard_task",
     "llama_guard_3_prompt",
@@ -88,7 +91,8 @@ def _text(message: Message, position: int) -> str:
     raise ValueError(f"message {position} has content of type {type(content).__name__}; pass a string.")
 
 
-def _check(conv: Sequence[Message]) -> None:
+def check_conversation(conv: Sequence[Message]) -> None:
+    """Raise a ``ValueError`` unless ``conv`` is non-empty, each message has text, and roles alternate from ``user``."""
     if len(conv) == 0:
         raise ValueError("the conversation is empty; pass at least one user message.")
     for k, message in enumerate(conv):
@@ -101,7 +105,8 @@ def _check(conv: Sequence[Message]) -> None:
             )
 
 
-def _last_role(conv: Sequence[Message]) -> str:
+def last_role(conv: Sequence[Message]) -> str:
+    """The Llama Guard name of the role to classify: ``"Agent"`` after an assistant message, else ``"User"``."""
     return "Agent" if conv[-1]["role"] == "assistant" else "User"
 
 
@@ -131,13 +136,13 @@ def guard_task(
     - First line must read 'safe' or 'unsafe'.
     - If unsafe, a second line must include a comma-separated list of violated categories.
     """
-    _check(conv)
+    check_conversation(conv)
     tax = get_taxonomy(taxonomy) if isinstance(taxonomy, int) else taxonomy
     ids = tax.ids if categories is None else tuple(categories)
     for c in ids:
         if c not in tax:
             raise ValueError(f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}.")
-    role = _last_role(conv)
+    role = last_role(conv)
     lines = [
         f"Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy with the below categories.",
         "",
@@ -222,7 +227,7 @@ def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat 
     built formats, ``categories=[...]`` restricts the category list.
     """
     fmt = resolve_format(tokenizer, prompt_format, version)
-    _check(conv)
+    check_conversation(conv)
     if fmt == "chat_template":
         return tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **template_kwargs)
     categories = template_kwargs.pop("categories", None)

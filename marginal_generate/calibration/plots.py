@@ -1,12 +1,12 @@
 """Calibration plots from the per-bin table of the ``calibration_error`` metric.
 
 Each function takes the ``bins`` entry of the metric's output (a dict with ``edges``, ``counts``,
-``mean_confidence``, ``fraction_positive``) or a :class:`~marginal_generate.calibration_metrics.BinTable`
+``mean_confidence``, ``fraction_positive``) or a :class:`~marginal_generate.calibration.metrics.BinTable`
 and returns a :class:`matplotlib.figure.Figure` drawn on an Agg canvas: no pyplot, no global backend
 change, no window. :func:`save_calibration_plots` writes all three as PNG files in one call.
 Requires matplotlib (``pip install matplotlib``).
 
->>> from marginal_generate.calibration_metrics import reliability_table
+>>> from marginal_generate.calibration.metrics import reliability_table
 >>> bins = reliability_table([0.1, 0.3, 0.35, 0.8, 0.9], [0, 0, 1, 1, 1], n_bins=5)
 >>> fig = reliability_diagram(bins, title="raw")
 >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .calibration_metrics import BinTable
+from .metrics import BinTable
 
 __all__ = ["reliability_diagram", "calibration_curve", "confidence_histogram", "save_calibration_plots"]
 
@@ -33,7 +33,7 @@ def _figure(figsize: tuple[float, float] = (4.5, 4.5)) -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("marginal_generate.plots needs matplotlib: pip install matplotlib") from err
+        raise ImportError("marginal_generate.calibration.plots needs matplotlib: pip install matplotlib") from err
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -129,7 +129,7 @@ def save_calibration_plots(
     ``output_dir`` is created if needed.
 
     >>> import tempfile
-    >>> from marginal_generate.calibration_metrics import reliability_table
+    >>> from marginal_generate.calibration.metrics import reliability_table
     >>> paths = save_calibration_plots(reliability_table([0.2, 0.7], [0, 1], n_bins=4), tempfile.mkdtemp(), prefix="raw_")
     >>> sorted(os.path.basename(p) for p in paths.values())
     ['raw_calibration_curve.png', 'raw_confidence_histogram.png', 'raw_reliability_diagram.png']

@@ -29,9 +29,9 @@ macro F1, Hamming loss, ROC-AUC micro, AUPRC micro and ECE (micro, 15 equal-widt
 binary unsafe label F1, precision, recall, accuracy, AUPRC and ECE.
 
 Distribution alignment (Ma et al., 2025): when test records carry ``soft_labels`` (the fraction of
-raters who chose each label, see :func:`marginal_generate.data.load_rater_annotations`) over the
+raters who chose each label, see :func:`marginal_generate.data.records.load_rater_annotations`) over the
 model's labels (``unsafe``, S1…), each row also gets L1, NLL, Brier and JSD against them
-(:func:`marginal_generate.alignment.distribution_alignment`, macro over labels and per label),
+(:func:`marginal_generate.calibration.alignment.distribution_alignment`, macro over labels and per label),
 printed as a second table and written to ``alignment.json``. It is computed over the test samples
 that carry soft labels, on the label columns where every such sample has a soft label and the row
 has a probability: columns a strategy leaves NaN (``first_token``'s categories) are left out, and
@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from .params import ALL_STRATEGIES, UNCERTAINTY_STRATEGIES, Params, StrategyParams, canonical_strategy, load_params
-from .prompted import PROMPTED_STRATEGIES
+from ..prompted import PROMPTED_STRATEGIES
 
 __all__ = [
     "CALIBRATORS",
@@ -94,7 +94,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("unsafe_ece", "ECE"),
 )
 
-#: Alignment table columns: (key of :func:`~marginal_generate.alignment.distribution_alignment`, header).
+#: Alignment table columns: (key of :func:`~marginal_generate.calibration.alignment.distribution_alignment`, header).
 ALIGNMENT_COLUMNS: tuple[tuple[str, str], ...] = (("l1", "L1"), ("nll", "NLL"), ("brier", "Brier"), ("jsd", "JSD"))
 
 _RESULT_GLOB = "samples.rank*.jsonl"
@@ -108,7 +108,7 @@ class EvalConfig:
     """Everything ``marginal-generate evaluate`` takes (see ``marginal-generate evaluate --help``).
 
     ``model`` / ``dataset`` None: the embedded tiny guard and its held-out data. ``strategies`` None:
-    all of :data:`~marginal_generate.params.ALL_STRATEGIES`. ``calibrate``: keys of :data:`CALIBRATORS`.
+    all of :data:`~marginal_generate.evaluation.params.ALL_STRATEGIES`. ``calibrate``: keys of :data:`CALIBRATORS`.
     ``validation_data`` None: a stratified ``validation_fraction`` of the data (seeded) is the
     validation split, the rest the test split.
     """
@@ -305,10 +305,10 @@ def load_records(
     dataset: str | None, split: str | None, columns: dict[str, str] | None, version: int
 ) -> tuple[list[Any], list[dict[str, Any]], str]:
     """Records of ``dataset`` (see :class:`EvalConfig`), load failures, and a display name."""
-    from . import data
+    from .. import data
 
     if dataset is None:
-        from .default_model import DEFAULT_EVAL_DATA
+        from ..default_model import DEFAULT_EVAL_DATA
 
         records, failures = _load_tolerant(data.load_records_jsonl, DEFAULT_EVAL_DATA, version=version)
         return records, failures, "embedded held-out data"
@@ -387,7 +387,7 @@ def load_model(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any,
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
     torch_dtype = getattr(torch, dtype)
     if model_id is None:
-        from .default_model import load_default
+        from ..default_model import load_default
 
         model, tokenizer = load_default(device=device, dtype=torch_dtype)
         return model, tokenizer, dtype
@@ -432,7 +432,7 @@ class _Group:
 def group_strategies(resolved: dict[str, StrategyParams]) -> list[_Group]:
     """One group per distinct ``max_new_tokens`` of the core strategies (top_p and eps matter to any_place only).
 
-    >>> from marginal_generate.params import StrategyParams as P
+    >>> from marginal_generate.evaluation.params import StrategyParams as P
     >>> [g.strategies for g in group_strategies({"greedy": P(), "any_place": P(eps=0.1), "fixed_place": P(max_new_tokens=9)})]
     [('greedy', 'any_place'), ('fixed_place',)]
     """
@@ -455,7 +455,7 @@ class Scorer:
     """Encodes samples and scores batches of them under the run's strategies."""
 
     def __init__(self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, version: int) -> None:
-        from .uncertainty import forced_answer
+        from ..uncertainty import forced_answer
 
         self.model, self.tokenizer, self.space = model, tokenizer, space
         self.groups = group_strategies(resolved)
@@ -470,7 +470,7 @@ class Scorer:
 
     def encode(self, record: Any) -> list[int]:
         """Prompt ids of one record; ``ValueError`` with the reason if it cannot be scored."""
-        from .prompts import render
+        from ..prompts.formats import render
 
         text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.version)
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -488,9 +488,9 @@ class Scorer:
         strategies that prompt once per label (``per_category_prompt``, ``unary``)."""
         import torch
 
-        from .generate import score
-        from .prompted import score_label_prompts
-        from .uncertainty import uncertainty_scores
+        from ..generate import score
+        from ..prompted import score_label_prompts
+        from ..uncertainty import uncertainty_scores
 
         device = next(self.model.parameters()).device
         width = max(len(p) for p in prompts)
@@ -592,7 +592,7 @@ def metrics_row(probs: np.ndarray, refs: np.ndarray, threshold: float, n_bins: i
     """The table's values for ``[n, 1 + K]`` probabilities (NaN columns: undefined) and 0/1 references,
     and the reliability bins (``unsafe`` and ``categories``). ``predictions``: 0/1 decisions that
     replace ``probs >= threshold`` for F1, precision, recall, accuracy and Hamming loss."""
-    from .calibration_metrics import (
+    from ..calibration.metrics import (
         binary_calibration_metrics,
         binary_classification_metrics,
         multilabel_calibration_metrics,
@@ -634,7 +634,7 @@ def _calibrate(
     ``platt`` fits on ``val_soft``'s column where every validation sample has a soft reference, else
     on the 0/1 ``val_refs``; a category column's feature is ``logit(p) - logit(none)`` with
     ``none = 1 - p(unsafe)`` (column 0 of the same scores) where that column is finite."""
-    from .calibration import BatchCalibration, ContextualCalibration, PlattScaling, TemperatureScaling
+    from ..calibration import BatchCalibration, ContextualCalibration, PlattScaling, TemperatureScaling
 
     out = test.copy()
     params: dict[str, Any] = {}
@@ -667,7 +667,7 @@ def _calibrate(
 
 
 def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
-    """:func:`~marginal_generate.alignment.distribution_alignment` of one row's ``[n, L]`` probabilities
+    """:func:`~marginal_generate.calibration.alignment.distribution_alignment` of one row's ``[n, L]`` probabilities
     against ``[n, L]`` soft references (NaN: none), over the samples with a soft reference and the
     label columns where each of them has one and the row has no NaN; the rest is listed in ``left_out``
     (measures None when nothing is left).
@@ -676,7 +676,7 @@ def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) ->
     >>> round(row["l1"], 4), row["labels"], row["left_out"], row["n_samples"]
     (0.15, ['unsafe'], ['S1'], 2)
     """
-    from .alignment import MEASURES, distribution_alignment
+    from ..calibration.alignment import MEASURES, distribution_alignment
 
     annotated = ~np.all(np.isnan(soft), axis=1)
     p, r = probs[annotated], soft[annotated]
@@ -745,7 +745,7 @@ def _write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[st
 
 
 def _save_plots(output_dir: str, row: str, bins: dict[str, Any]) -> list[str]:
-    from .plots import reliability_diagram
+    from ..calibration.plots import reliability_diagram
 
     paths = []
     os.makedirs(os.path.join(output_dir, "plots"), exist_ok=True)
@@ -805,7 +805,7 @@ def _prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: 
 
 def _content_free(config: EvalConfig, scorer: Scorer) -> dict[str, list[list[float | None]]]:
     """Each strategy's scores on the content-free inputs (cached in ``content_free.json``)."""
-    from .calibration import CONTENT_FREE_INPUTS
+    from ..calibration import CONTENT_FREE_INPUTS
 
     path = os.path.join(config.output_dir, "content_free.json")
     if os.path.exists(path):
@@ -833,7 +833,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     import torch
     from accelerate import PartialState
 
-    from .labels import LabelSpace
+    from ..labels.space import LabelSpace
 
     start = time.perf_counter()
     state = PartialState(cpu=_wants_cpu(config.device))
@@ -1027,7 +1027,7 @@ def _report(
         predictions = None
         threshold = p.threshold if p.threshold is not None else 0.5
         if name in UNCERTAINTY_STRATEGIES:
-            from .uncertainty import _predict, select_threshold
+            from ..uncertainty import _predict, select_threshold
 
             u_val = _uncertainty_arrays(val, name, space.categories)
             if p.threshold is None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .taxonomy import category_sort_key, get_taxonomy, map_beavertails
+from ..labels.taxonomy import category_sort_key, get_taxonomy, map_beavertails
 
 __all__ = [
     "Record",

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ._validation import check_binary_references, check_probabilities, check_same_shape
-from .calibration import BatchCalibration, ContextualCalibration, TemperatureScaling
-from .calibration_metrics import Binning, binary_calibration_metrics, binary_classification_metrics
+from .validation import check_binary_references, check_probabilities, check_same_shape
+from .batch import BatchCalibration
+from .contextual import ContextualCalibration
+from .temperature import TemperatureScaling
+from .metrics import Binning, binary_calibration_metrics, binary_classification_metrics
 
 __all__ = ["COLUMNS", "calibration_table"]
 

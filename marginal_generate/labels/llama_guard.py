@@ -19,35 +19,9 @@ continuation of that prefix inherits it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .prefix_state import LabelSpan, PrefixState
 
-__all__ = ["LabelSpan", "PrefixState", "LlamaGuardParser"]
-
-
-@dataclass(frozen=True)
-class LabelSpan:
-    """A label read from a text, with the character span ``[start, end)`` it was read from."""
-
-    label: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class PrefixState:
-    """What a prefix of an answer already decides.
-
-    ``confirmed``: labels in the label set of every continuation.
-    ``possible``: labels some continuation may still add (``confirmed`` excluded).
-    ``final``: no continuation can change the label set (``possible`` is empty).
-    """
-
-    confirmed: frozenset[str]
-    possible: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def final(self) -> bool:
-        return not self.possible
+__all__ = ["LlamaGuardParser"]
 
 
 class LlamaGuardParser:

@@ -44,8 +44,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .generate import STRATEGIES
-from .prompted import PROMPTED_STRATEGIES
+from ..generate import STRATEGIES
+from ..prompted import PROMPTED_STRATEGIES
 
 __all__ = [
     "UNCERTAINTY_STRATEGIES",

@@ -12,12 +12,12 @@ gets one prompt per category plus one for the ``unsafe`` column (the full policy
 question whether the message is unsafe at all), so a row of scores has every label.
 
 How the one-category policy and the question reach the prompt depends on the prompt format
-(:func:`~marginal_generate.prompts.resolve_format`):
+(:func:`~marginal_generate.prompts.formats.resolve_format`):
 
 - a chat template that honours ``categories=`` (Llama Guard 3 1B, the embedded tiny guard) gets
   ``categories={"S3": "Sex Crimes."}``; one that ignores it (Llama Guard 3 8B writes its policy
   into the template) is replaced by the Llama Guard prompt built by
-  :mod:`~marginal_generate.prompts` with that one category, which is the same text;
+  :mod:`~marginal_generate.prompts.formats` with that one category, which is the same text;
 - a chat template that honours ``question=`` (the embedded tiny guard) gets the question
   instead of its assessment instruction; otherwise the question replaces the instruction of
   the built guard prompt, or ends the user message of the ``instruct`` prompt.
@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
-from .prompts import Message, _check, _last_role, guard_task, instruct_messages, render, resolve_format
-from .taxonomy import Taxonomy, get_taxonomy
+from .formats import Message, check_conversation, last_role, guard_task, instruct_messages, render, resolve_format
+from ..labels.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = ["LabelPromptKind", "PROMPTED_STRATEGIES", "unary_question", "label_prompts", "template_honours"]
 
@@ -87,7 +87,7 @@ def _render_one(
     tokenizer: Any, conv: Sequence[Message], fmt: str, version: int, tax: Taxonomy, kind: str, category: str | None,
     honours_categories: bool, honours_question: bool,
 ) -> str:
-    role = _last_role(conv)
+    role = last_role(conv)
     if kind == "per_category_prompt":
         ids = tax.ids if category is None else (category,)
         if fmt == "chat_template" and category is None:
@@ -145,7 +145,7 @@ def label_prompts(
     honours_question = fmt == "chat_template" and template_honours(tokenizer, "question", unary_question("User"))
     out = []
     for conv in conversations:
-        _check(conv)
+        check_conversation(conv)
         out.append(
             [
                 _render_one(tokenizer, conv, fmt, version, tax, kind, c, honours_categories, honours_question)

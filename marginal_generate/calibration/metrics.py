@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._validation import (
+from .validation import (
     check_binary_references,
     check_choice,
     check_positive_int,
