@@ -40,9 +40,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=20)
     args = parser.parse_args()
 
-    from marginal_generate.demo import load
+    from marginal_generate.loading import load_model
 
-    model, tok = load(args.model, args.device, args.dtype)
+    model, tok, _ = load_model(args.model, args.device, args.dtype)
     space = mg.LabelSpace.llama_guard(tok)
     with open(args.data, encoding="utf-8") as f:
         queries = [json.loads(line)["unsafe_query"] for line in f if line.strip()]

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marginal_generate as mg  # noqa: E402
-from marginal_generate.demo import load as demo_load  # noqa: E402
+from marginal_generate.loading import load_model  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
 
 PROMPTS = [
@@ -84,7 +84,7 @@ def load(model_path: str | None, device: str, dtype: str):
 
         tok = byte_level_tokenizer()
         return fit_tiny_guard(tiny_llama(tok, hidden_size=32), tok, steps=60), tok, "toy guard (in memory)"
-    model, tok = demo_load(model_path, device, dtype)
+    model, tok, _ = load_model(model_path, device, dtype)
     return model, tok, model_path or "embedded tiny guard"
 
 

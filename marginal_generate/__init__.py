@@ -5,7 +5,6 @@
 ('greedy', 'first_token', 'token_probability')
 """
 
-from .calibration.alignment import distribution_alignment
 from .calibration import (
     CONTENT_FREE_INPUTS,
     BatchCalibration,
@@ -15,6 +14,7 @@ from .calibration import (
     TemperatureScaling,
     load_calibrator,
 )
+from .calibration.alignment import distribution_alignment
 from .calibration.metrics import (
     binary_calibration_metrics,
     binary_classification_metrics,
@@ -23,7 +23,7 @@ from .calibration.metrics import (
     reliability_table,
 )
 from .calibration.report import calibration_table
-from .data.records import (
+from .data import (
     GO_EMOTIONS_LABELS,
     ColumnMap,
     Record,
@@ -36,12 +36,24 @@ from .data.records import (
     load_seed_jsonl,
     save_records_jsonl,
 )
-from .default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_default_eval_data
-from .evaluation.runner import EvalConfig, run_evaluation
-from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, marginalize, score
-from .labels.space import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
+from .default_model import (
+    DEFAULT_EVAL_DATA,
+    DEFAULT_MODEL,
+    load_default,
+    load_default_eval_data,
+)
+from .evaluation import EvalConfig, run_evaluation
 from .evaluation.params import load_params
+from .generate import (
+    STRATEGIES,
+    MarginalGenerationMixin,
+    Strategy,
+    enable,
+    marginalize,
+    score,
+)
 from .labels.llama_guard import LlamaGuardParser, PrefixState
+from .labels.space import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
 from .prompted import PROMPTED_STRATEGIES, score_label_prompts
 from .prompts.formats import conversation, encode_conversations, render
 from .scores import LabelScores

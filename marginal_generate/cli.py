@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .evaluation.runner import CALIBRATORS, EvalConfig, run_evaluation
+from .evaluation import CALIBRATORS, EvalConfig, run_evaluation
 from .evaluation.params import ALIASES, ALL_STRATEGIES
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset",
         help="seed JSONL path, records JSONL path, 'beavertails', or any datasets name/folder/file with --columns (default: the embedded "
         "model's held-out data). Records with soft_labels (the fraction of raters per label: aggregate rater-level rows with "
-        "marginal_generate.data.records.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
+        "marginal_generate.data.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
         "soft references (L1, NLL, Brier, JSD; also alignment.json)",
     )
     ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test)")

@@ -2,7 +2,7 @@
 
 ``DEFAULT_MODEL`` is a folder in Hub layout inside the package, so the Auto classes load it
 offline; ``DEFAULT_EVAL_DATA`` is its held-out evaluation data (records JSONL, see
-:func:`marginal_generate.data.records.load_records_jsonl`). It is a test, demo and offline default
+:func:`marginal_generate.data.load_records_jsonl`). It is a test, demo and offline default
 model, not a moderation model for real traffic (see its model card).
 
 >>> os.path.isfile(os.path.join(DEFAULT_MODEL, "config.json"))
@@ -44,6 +44,6 @@ def load_default(device: Any = None, dtype: Any = None) -> tuple[Any, Any]:
 
 def load_default_eval_data() -> list[Any]:
     """The embedded model's held-out evaluation records (unsafe test rows and unseen benign prompts)."""
-    from .data.records import load_records_jsonl
+    from .data import load_records_jsonl
 
     return load_records_jsonl(DEFAULT_EVAL_DATA)

@@ -58,8 +58,8 @@ from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention
-from .prompts.label_prompts import PROMPTED_STRATEGIES
 from .labels.space import LabelSpace
+from .prompts.label_prompts import PROMPTED_STRATEGIES
 from .scores import LabelScores
 
 __all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin"]

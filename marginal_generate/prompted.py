@@ -34,12 +34,12 @@ import torch
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.stepper import CachedStepper
 from .generate import _eos_ids
-from .prompts.label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts
 from .labels.space import LabelSpace, first_token_ids
+from .labels.taxonomy import get_taxonomy
 from .padding import left_pad
 from .prompts.formats import Message
+from .prompts.label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts
 from .scores import LabelScores
-from .labels.taxonomy import get_taxonomy
 
 __all__ = ["PROMPTED_STRATEGIES", "score_label_prompts", "read_first_word"]
 

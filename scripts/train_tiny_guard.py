@@ -141,7 +141,7 @@ def answer_text(categories: list[str]) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 def load_unsafe(path: Path) -> list[dict]:
-    from marginal_generate.data.records import load_seed_jsonl
+    from marginal_generate.data import load_seed_jsonl
 
     return [{"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index} for r in load_seed_jsonl(path)]
 
@@ -765,14 +765,14 @@ loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}).
 ## Held-out results
 {figures}
 
-The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.records.load_records_jsonl`); they are
+The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.load_records_jsonl`); they are
 what the evaluation CLI scores by default.
 """
     (out / "README.md").write_text(card)
 
 
 def write_heldout(path: Path, test_rows: list[dict], seed: int) -> None:
-    from marginal_generate.data.records import Record, save_records_jsonl
+    from marginal_generate.data import Record, save_records_jsonl
 
     records = [
         Record(conversation=({"role": "user", "content": r["query"]},), is_safe=False, categories=tuple(r["categories"]), index=r["index"], source="content_moderation_lm3.train.jsonl")
@@ -789,7 +789,7 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
     from sklearn.metrics import f1_score, roc_auc_score
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from marginal_generate.data.records import load_records_jsonl
+    from marginal_generate.data import load_records_jsonl
     import marginal_generate as mg
     from marginal_generate.labels.llama_guard import LlamaGuardParser
     from marginal_generate.prompts.formats import encode_conversations

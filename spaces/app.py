@@ -418,12 +418,12 @@ def _auto_device_dtype() -> tuple[str, str]:
 
 
 def load_engine(model_id: str | None = None, calibrator_path: str | None = None) -> Engine:
-    """The model of ``model_id`` (None: the embedded tiny guard) through the demo's loader (the Auto
+    """The model of ``model_id`` (None: the embedded tiny guard) through the package's loader (the Auto
     classes), and the calibrator saved at ``calibrator_path``; both named by the operator, never the page."""
-    from marginal_generate.demo import load
+    from marginal_generate.loading import load_model
 
     device, dtype = _auto_device_dtype()
-    model, tokenizer = load(model_id or None, device, dtype)
+    model, tokenizer, _ = load_model(model_id or None, device, dtype)
     calibrator = None
     if calibrator_path:
         calibrator = mg.load_calibrator(calibrator_path)

@@ -3,7 +3,7 @@ import json
 import datasets
 import pytest
 
-from marginal_generate.data.records import (
+from marginal_generate.data import (
     ColumnMap,
     Record,
     load_beavertails,

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from marginal_generate.cli import main
-from marginal_generate.evaluation.runner import make_batches, read_jsonl_results
+from marginal_generate.evaluation.results import read_jsonl_results
+from marginal_generate.evaluation.scoring import make_batches
 
 SLICE = ["--num-samples", "16", "--batch-size", "4", "--no-plots", "--no-progress"]
 

@@ -13,9 +13,9 @@ import pytest
 from marginal_generate.calibration.alignment import distribution_alignment
 from marginal_generate.calibration import PlattScaling
 from marginal_generate.cli import main
-from marginal_generate.data.records import load_records_jsonl, save_records_jsonl
+from marginal_generate.data import load_records_jsonl, save_records_jsonl
 from marginal_generate.default_model import DEFAULT_EVAL_DATA
-from marginal_generate.evaluation.runner import _calibrate, alignment_row
+from marginal_generate.evaluation.report import alignment_row, calibrate_columns
 from marginal_generate.labels.taxonomy import get_taxonomy
 
 LABELS = ["unsafe", *get_taxonomy(3).ids]
@@ -124,7 +124,7 @@ def test_calibrate_platt_uses_label_minus_none():
     val_refs = (val > 0.5).astype(np.int64)
     val_soft = np.clip(val + rng.normal(0, 0.1, val.shape), 0, 1)
     val_soft[3, 2] = np.nan  # one validation sample without a soft label for column 2: its 0/1 references are used
-    out, params = _calibrate("platt", val, val_refs, test, None, val_soft)
+    out, params = calibrate_columns("platt", val, val_refs, test, None, val_soft)
     unsafe = PlattScaling().fit(val[:, 0], val_soft[:, 0])
     s1 = PlattScaling().fit(val[:, 1], val_soft[:, 1], none_scores=1 - val[:, 0])
     s2 = PlattScaling().fit(val[:, 2], val_refs[:, 2], none_scores=1 - val[:, 0])
@@ -134,5 +134,5 @@ def test_calibrate_platt_uses_label_minus_none():
     assert [params[f"col{j}"]["references"] for j in range(3)] == ["soft", "soft", "0/1"]
     val_refs[:, 1] = 0
     val_soft[:, 1] = 0.0
-    out, params = _calibrate("platt", val, val_refs, test, None, val_soft)
+    out, params = calibrate_columns("platt", val, val_refs, test, None, val_soft)
     assert params["col1"] == "not fitted: one class in validation" and np.array_equal(out[:, 1], test[:, 1])

@@ -198,7 +198,7 @@ def test_evaluation_rows_for_both_strategies_equal_direct_scores(tmp_path, capsy
     """`marginal-generate evaluate --strategies per_category_prompt,unary`: a row each, and the stored
     per-sample scores are score_label_prompts' on the same conversations."""
     from marginal_generate.cli import main
-    from marginal_generate.data.records import save_records_jsonl
+    from marginal_generate.data import save_records_jsonl
     from marginal_generate.default_model import load_default_eval_data
 
     everything = load_default_eval_data()

@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from marginal_generate.data.records import (
+from marginal_generate.data import (
     GO_EMOTIONS,
     GO_EMOTIONS_LABELS,
     Record,

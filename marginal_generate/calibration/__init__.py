@@ -32,11 +32,10 @@ are valid input):
 [0.5]
 """
 
+from .alignment import distribution_alignment
 from .base import Calibrator, load_calibrator, logit, sigmoid
 from .batch import BatchCalibration
 from .contextual import CONTENT_FREE_INPUTS, ContextualCalibration
-from .platt import PlattScaling
-from .temperature import TemperatureScaling
 from .metrics import (
     binary_calibration_metrics,
     binary_classification_metrics,
@@ -44,8 +43,9 @@ from .metrics import (
     multilabel_classification_metrics,
     reliability_table,
 )
-from .alignment import distribution_alignment
+from .platt import PlattScaling
 from .report import calibration_table
+from .temperature import TemperatureScaling
 
 __all__ = [
     "Calibrator",

@@ -38,13 +38,13 @@ from typing import Any
 import numpy as np
 from scipy.special import rel_entr
 
+from .metrics import EPS, mean_binary_cross_entropy
 from .validation import (
     as_float_array,
     check_probabilities,
     check_same_shape,
     check_soft_references,
 )
-from .metrics import EPS, mean_binary_cross_entropy
 
 __all__ = [
     "MEASURES",

@@ -21,7 +21,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .metrics import EPS
-from .validation import check_binary_references, check_both_classes, check_probabilities, check_same_shape
+from .validation import (
+    check_binary_references,
+    check_both_classes,
+    check_probabilities,
+    check_same_shape,
+)
 
 __all__ = ["Calibrator", "load_calibrator", "logit", "sigmoid", "columns", "as_param", "param_vector", "plain"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from .base import Calibrator, logit, sigmoid, columns, as_param, param_vector
+from .base import Calibrator, as_param, columns, logit, param_vector, sigmoid
 from .validation import check_probabilities
 
 __all__ = ["ContextualCalibration", "CONTENT_FREE_INPUTS"]

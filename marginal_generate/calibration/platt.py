@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Calibrator, logit, sigmoid, columns, as_param, param_vector
+from .base import Calibrator, as_param, columns, logit, param_vector, sigmoid
 from .validation import check_probabilities, check_same_shape, check_soft_references
 
 __all__ = ["PlattScaling"]

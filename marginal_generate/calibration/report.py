@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .validation import check_binary_references, check_probabilities, check_same_shape
 from .batch import BatchCalibration
 from .contextual import ContextualCalibration
-from .temperature import TemperatureScaling
 from .metrics import Binning, binary_calibration_metrics, binary_classification_metrics
+from .temperature import TemperatureScaling
+from .validation import check_binary_references, check_probabilities, check_same_shape
 
 __all__ = ["COLUMNS", "calibration_table"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Calibrator, logit, sigmoid, columns, as_param, param_vector
+from .base import Calibrator, as_param, columns, logit, param_vector, sigmoid
 from .metrics import mean_binary_cross_entropy
 
 __all__ = ["TemperatureScaling"]

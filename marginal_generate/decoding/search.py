@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
-from ..labels.space import LabelSpace
 from ..labels.llama_guard import PrefixState
+from ..labels.space import LabelSpace
 from .stepper import Stepper
 
 __all__ = ["Node", "TreeParams", "SearchResult", "run_search"]

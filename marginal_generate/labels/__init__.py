@@ -8,8 +8,19 @@
 
 from .llama_guard import LlamaGuardParser
 from .prefix_state import LabelSpan, PrefixState
-from .space import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace, first_token_ids
-from .taxonomy import Category, Taxonomy, category_sort_key, get_taxonomy, map_beavertails
+from .space import (
+    LLAMA_GUARD_2_CATEGORIES,
+    LLAMA_GUARD_3_CATEGORIES,
+    LabelSpace,
+    first_token_ids,
+)
+from .taxonomy import (
+    Category,
+    Taxonomy,
+    category_sort_key,
+    get_taxonomy,
+    map_beavertails,
+)
 
 __all__ = [
     "LabelSpace",

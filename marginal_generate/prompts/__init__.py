@@ -20,7 +20,13 @@ from .formats import (
     render,
     resolve_format,
 )
-from .label_prompts import PROMPTED_STRATEGIES, LabelPromptKind, label_prompts, template_honours, unary_question
+from .label_prompts import (
+    PROMPTED_STRATEGIES,
+    LabelPromptKind,
+    label_prompts,
+    template_honours,
+    unary_question,
+)
 
 __all__ = [
     "Message",

@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import torch
 
-from ..padding import left_pad
 from ..labels.taxonomy import Taxonomy, get_taxonomy
+from ..padding import left_pad
 
 __all__ = [
     "Message",

@@ -33,8 +33,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
-from .formats import Message, check_conversation, last_role, guard_task, instruct_messages, render, resolve_format
 from ..labels.taxonomy import Taxonomy, get_taxonomy
+from .formats import (
+    Message,
+    check_conversation,
+    guard_task,
+    instruct_messages,
+    last_role,
+    render,
+    resolve_format,
+)
 
 __all__ = ["LabelPromptKind", "PROMPTED_STRATEGIES", "unary_question", "label_prompts", "template_honours"]
 
