@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)")
     ev.add_argument("--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy version (default: 2 for *Guard-2* models, else 3)")
+    ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy, 2 or 3 (default: 2 for *Guard-2* models, else 3)")
     ev.add_argument("--prompt-format", default="auto", help="auto, chat_template, llama_guard_3, llama_guard_2, instruct")
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
@@ -100,7 +100,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         output_dir=args.output_dir,
         resume=args.resume,
         seed=args.seed,
-        version=args.taxonomy,
+        taxonomy=args.taxonomy,
         prompt_format=args.prompt_format,
         plots=not args.no_plots,
         progress=not args.no_progress,

@@ -70,12 +70,12 @@ def cpu_threads(model: Any, threads: int | None, processes: int) -> int:
     return max(1, (os.cpu_count() or 1) // processes)
 
 
-def taxonomy_for_model(model_id: str | None, version: int | None) -> int:
-    """The Llama Guard taxonomy of a run: ``version`` if given, 2 for a model id naming Guard 2, else 3.
+def taxonomy_for_model(model_id: str | None, taxonomy: int | None) -> int:
+    """The Llama Guard taxonomy of a run: ``taxonomy`` if given, 2 for a model id naming Guard 2, else 3.
 
     >>> taxonomy_for_model("meta-llama/Meta-Llama-Guard-2-8B", None), taxonomy_for_model(None, None)
     (2, 3)
     """
-    if version is not None:
-        return version
+    if taxonomy is not None:
+        return taxonomy
     return 2 if model_id is not None and "guard-2" in model_id.lower() else 3

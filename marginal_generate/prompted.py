@@ -104,7 +104,7 @@ def score_label_prompts(
     categories: Sequence[str] | None = None,
     *,
     prompt_format: str = "auto",
-    version: int = 3,
+    taxonomy: int = 3,
     max_new_tokens: int = 8,
     batch_size: int = 16,
     share_prefix: bool = True,
@@ -121,8 +121,8 @@ def score_label_prompts(
         raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
-    ids = tuple(get_taxonomy(version).ids if categories is None else categories)
-    texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, version)
+    ids = tuple(get_taxonomy(taxonomy).ids if categories is None else categories)
+    texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, taxonomy)
     verbalizer = _verbalizer(tokenizer, strategy, ids)
     eos = _eos_ids(None, model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)

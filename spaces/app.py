@@ -366,15 +366,15 @@ class Engine:
     """A loaded guard model with its label space, scoring one conversation at a time (a lock
     serializes calls, whatever the server's concurrency)."""
 
-    def __init__(self, model: Any, tokenizer: Any, model_id: str, version: int = 3, calibrator: Any = None,
+    def __init__(self, model: Any, tokenizer: Any, model_id: str, taxonomy: int = 3, calibrator: Any = None,
                  calibrator_name: str | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
                  max_prompt_tokens: int = MAX_PROMPT_TOKENS) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.model_id = model_id
-        self.version = version
-        self.taxonomy = get_taxonomy(version)
-        self.space = mg.LabelSpace.llama_guard(tokenizer, version=version)
+        self.taxonomy = taxonomy
+        self.taxonomy = get_taxonomy(taxonomy)
+        self.space = mg.LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
         self.calibrator = calibrator
         self.calibrator_name = calibrator_name
         self.max_new_tokens = max_new_tokens
@@ -428,7 +428,7 @@ def load_engine(model_id: str | None = None, calibrator_path: str | None = None)
     if calibrator_path:
         calibrator = mg.load_calibrator(calibrator_path)
     name = model_id or "embedded tiny guard (marginal_generate/models/tiny-guard)"
-    return Engine(model, tokenizer, name, version=_env_int("GUARD_VERSION", 3), calibrator=calibrator,
+    return Engine(model, tokenizer, name, taxonomy=_env_int("GUARD_VERSION", 3), calibrator=calibrator,
                   calibrator_name=os.path.basename(calibrator_path) if calibrator_path else None)
 
 

@@ -54,8 +54,8 @@ def test_label_the_tokenizer_cannot_produce():
 
 def test_bad_constructor_arguments():
     tok = tokenizer_of("word")
-    with pytest.raises(ValueError, match="`version` must be 2 or 3"):
-        LabelSpace.llama_guard(tok, version=4)
+    with pytest.raises(ValueError, match="`taxonomy` must be 2 or 3"):
+        LabelSpace.llama_guard(tok, taxonomy=4)
     with pytest.raises(ValueError, match="`categories` is empty"):
         LabelSpace(tok, categories=[])
     with pytest.raises(ValueError, match="`tokenizer` must be a Hugging Face tokenizer"):
@@ -63,5 +63,5 @@ def test_bad_constructor_arguments():
 
 
 def test_llama_guard_2_preset():
-    space = LabelSpace.llama_guard(tokenizer_of("byte"), version=2)
+    space = LabelSpace.llama_guard(tokenizer_of("byte"), taxonomy=2)
     assert space.categories == tuple(f"S{i}" for i in range(1, 12))

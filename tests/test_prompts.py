@@ -55,7 +55,7 @@ def test_llama_guard_2_prompt_response():
 
 
 def test_instruct_messages_have_descriptions():
-    system, user = instruct_messages(conversation("Hi", "Hello"), version=3)
+    system, user = instruct_messages(conversation("Hi", "Hello"), taxonomy=3)
     assert system == {"role": "system", "content": MODERATOR_SYSTEM_PROMPT}
     assert "moderator" in system["content"]
     for c in LLAMA_GUARD_3:
@@ -84,7 +84,7 @@ def test_content_parts_accepted():
 def test_resolve_format(tiny):
     assert resolve_format(tiny) == "chat_template"
     assert resolve_format(_plain_tokenizer()) == "llama_guard_3"
-    assert resolve_format(_plain_tokenizer(), version=2) == "llama_guard_2"
+    assert resolve_format(_plain_tokenizer(), taxonomy=2) == "llama_guard_2"
     chat = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
     assert resolve_format(_plain_tokenizer(chat)) == "instruct"
     with pytest.raises(ValueError, match="`prompt_format` must be one of"):

@@ -125,7 +125,7 @@ GUARD_COLUMNS = {"violence": "S1", "violent_threat": "S1", "hate": "S10", "weapo
 def test_guard_schema_mapped_to_llama_guard_ids():
     records = load_rater_annotations(
         datasets.Dataset.from_dict(GUARD), label_columns=GUARD_COLUMNS, text_column="prompt", response_column="reply",
-        item_column="item", rater_column="annotator", version=3,
+        item_column="item", rater_column="annotator", taxonomy=3,
     )  # fmt: skip
     g1, g2, g3 = records
     # g1: a violence, b violent_threat + hate, c nothing, d hate -> S1 2/4, S10 2/4, unsafe (any category) 3/4
@@ -140,11 +140,11 @@ def test_guard_schema_mapped_to_llama_guard_ids():
 
 def test_guard_schema_with_an_unsafe_column():
     ds = datasets.Dataset.from_dict({"id": ["x", "x"], "text": ["t", "t"], "rater_id": [1, 2], "flag": [1, 0], "hate": [1, 1]})
-    (record,) = load_rater_annotations(ds, label_columns={"flag": "unsafe", "hate": "S10"}, version=3)
+    (record,) = load_rater_annotations(ds, label_columns={"flag": "unsafe", "hate": "S10"}, taxonomy=3)
     assert dict(record.soft_labels) == {"unsafe": 0.5, "S10": 1.0}  # the column, not "any category"
     assert (record.is_safe, record.categories) == (False, ("S10",))
     ds = ds.map(lambda row: {"flag": 0})
-    (record,) = load_rater_annotations(ds, label_columns={"flag": "unsafe", "hate": "S10"}, version=3)
+    (record,) = load_rater_annotations(ds, label_columns={"flag": "unsafe", "hate": "S10"}, taxonomy=3)
     assert (record.is_safe, record.categories) == (True, ())  # the unsafe label decides
 
 
@@ -154,7 +154,7 @@ def test_guard_schema_with_an_unsafe_column():
 def test_jsonl_round_trip(tmp_path):
     guard = load_rater_annotations(
         datasets.Dataset.from_dict(GUARD), label_columns=GUARD_COLUMNS, text_column="prompt", response_column="reply",
-        item_column="item", rater_column="annotator", version=3,
+        item_column="item", rater_column="annotator", taxonomy=3,
     )  # fmt: skip
     plain = Record(({"role": "user", "content": "hi"},), True)
     save_records_jsonl([*guard, plain], tmp_path / "guard.jsonl")
@@ -163,7 +163,7 @@ def test_jsonl_round_trip(tmp_path):
     assert load_records_jsonl(tmp_path / "guard.jsonl") == [*guard, plain]
     emotions = load_go_emotions(source=datasets.Dataset.from_dict(RAW))
     save_records_jsonl(emotions, tmp_path / "emotions.jsonl")
-    loaded = load_records_jsonl(tmp_path / "emotions.jsonl", version=None)
+    loaded = load_records_jsonl(tmp_path / "emotions.jsonl", taxonomy=None)
     assert loaded == emotions and isinstance(loaded[0].soft_labels, SoftLabels)
     assert list(loaded[0].soft_labels) == list(GO_EMOTIONS_LABELS)
 
@@ -206,8 +206,8 @@ def bad(column, k, value):
         (RAW, {"label_columns": "joy"}, r"`label_columns` must be a list of column names or a mapping column → label id, got 'joy'"),
         (RAW, {"label_columns": []}, r"`label_columns` is empty; name at least one 0/1 label column"),
         (RAW, {"label_columns": {"joy": ""}}, r"`label_columns` must map column names to non-empty label ids, got 'joy' → ''"),
-        (RAW, {"label_columns": {"joy": "S15"}, "version": 3}, r"`label_columns` maps column 'joy' to 'S15', which is neither a Llama Guard 3 id \(S1–S14\) nor 'unsafe'"),
-        (RAW, {"label_columns": ["joy"], "version": 4}, r"`version` must be 2 or 3"),
+        (RAW, {"label_columns": {"joy": "S15"}, "taxonomy": 3}, r"`label_columns` maps column 'joy' to 'S15', which is neither a Llama Guard 3 id \(S1–S14\) nor 'unsafe'"),
+        (RAW, {"label_columns": ["joy"], "taxonomy": 4}, r"`taxonomy` must be 2 or 3"),
     ],
 )  # fmt: skip
 def test_errors(source, kwargs, message):

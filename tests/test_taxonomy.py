@@ -34,7 +34,7 @@ def test_llama_guard_2_names():
 def test_unknown_id_and_version():
     with pytest.raises(KeyError, match="unknown category id 'S12' for Llama Guard 2"):
         LLAMA_GUARD_2["S12"]
-    with pytest.raises(ValueError, match=r"`version` must be 2 or 3 .* got 1"):
+    with pytest.raises(ValueError, match=r"`taxonomy` must be 2 or 3 .* got 1"):
         get_taxonomy(1)
 
 

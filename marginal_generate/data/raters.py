@@ -14,7 +14,7 @@ from .sources import open_source
 __all__ = ["GO_EMOTIONS", "GO_EMOTIONS_LABELS", "load_rater_annotations", "load_go_emotions"]
 
 
-#: The soft label of "any category": with a taxonomy ``version``, :func:`load_rater_annotations` adds it
+#: The soft label of "any category": with a taxonomy ``taxonomy``, :func:`load_rater_annotations` adds it
 #: as the fraction of raters who chose at least one category, unless a column is mapped to it.
 
 
@@ -39,7 +39,7 @@ class _Item:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-def _label_map(label_columns: Any, version: int | None) -> dict[str, str]:
+def _label_map(label_columns: Any, taxonomy: int | None) -> dict[str, str]:
     """``label_columns`` (column names, or column → label id) as column → label id, checked."""
     if isinstance(label_columns, Mapping):
         mapping = dict(label_columns)
@@ -52,14 +52,14 @@ def _label_map(label_columns: Any, version: int | None) -> dict[str, str]:
         )
     if not mapping:
         raise ValueError("`label_columns` is empty; name at least one 0/1 label column.")
-    tax = get_taxonomy(version) if version is not None else None
+    tax = get_taxonomy(taxonomy) if taxonomy is not None else None
     for column, label in mapping.items():
         if not isinstance(column, str) or not isinstance(label, str) or not label.strip():
             raise ValueError(f"`label_columns` must map column names to non-empty label ids, got {column!r} → {label!r}.")
         if tax is not None and label != UNSAFE and label not in tax:
             raise ValueError(
                 f"`label_columns` maps column {column!r} to {label!r}, which is neither a {tax.name} id "
-                f"({tax.ids[0]}–{tax.ids[-1]}) nor {UNSAFE!r}; fix the mapping, or pass version=None for free label names."
+                f"({tax.ids[0]}–{tax.ids[-1]}) nor {UNSAFE!r}; fix the mapping, or pass taxonomy=None for free label names."
             )
     return mapping
 
@@ -83,7 +83,7 @@ def load_rater_annotations(
     rater_column: str | None = "rater_id",
     response_column: str | None = None,
     skip_column: str | None = None,
-    version: int | None = None,
+    taxonomy: int | None = None,
     **load_kwargs: Any,
 ) -> list[Record]:
     """One record per item from rater-level rows (one row per (item, rater), one 0/1 column per label).
@@ -99,10 +99,10 @@ def load_rater_annotations(
       otherwise, whether no label is in ``categories``.
 
     ``label_columns``: column names (each its own label), or a mapping column → label id. With a
-    Llama Guard ``version`` the ids must be that taxonomy's (S1…S14 for 3) or ``unsafe``; unless a
+    Llama Guard ``taxonomy`` the ids must be that taxonomy's (S1…S14 for 3) or ``unsafe``; unless a
     column is mapped to ``unsafe``, its soft label is added as the fraction of raters who chose at
     least one category. Soft labels then come ``unsafe`` first, categories in numeric order; without
-    ``version`` any label names are allowed and keep the order of ``label_columns``.
+    ``taxonomy`` any label names are allowed and keep the order of ``label_columns``.
 
     ``rater_column``: a rater may annotate an item once (None: every row is another rater).
     ``source``, ``split``, ``name``, ``data_files`` and ``load_kwargs`` are those of
@@ -118,12 +118,12 @@ def load_rater_annotations(
     >>> round(a.soft_labels["joy"], 4), a.categories, a.is_safe, dict(b.soft_labels), b.categories
     (0.6667, ('joy',), False, {'joy': 0.0, 'anger': 1.0}, ('anger',))
     """
-    if version is not None:
-        get_taxonomy(version)
-    labels = _label_map(label_columns, version)
+    if taxonomy is not None:
+        get_taxonomy(taxonomy)
+    labels = _label_map(label_columns, taxonomy)
     order = list(dict.fromkeys(labels.values()))
-    derive_unsafe = version is not None and UNSAFE not in order
-    if version is not None:
+    derive_unsafe = taxonomy is not None and UNSAFE not in order
+    if taxonomy is not None:
         order = [UNSAFE] + sorted((c for c in order if c != UNSAFE), key=category_sort_key)
     ds, label = open_source(source, split, data_files, name, **load_kwargs)
     needed = list(dict.fromkeys(c for c in (text_column, response_column, item_column, rater_column, skip_column, *labels) if c is not None))
@@ -165,7 +165,7 @@ def load_rater_annotations(
         if n == 0:
             continue  # every rater skipped it: nothing to aggregate
         soft = {c: item.counts[c] / n for c in order}
-        cats = check_ids([c for c in order if c != UNSAFE and 2 * item.counts[c] >= n], version, label, "label_columns")
+        cats = check_ids([c for c in order if c != UNSAFE and 2 * item.counts[c] >= n], taxonomy, label, "label_columns")
         is_safe = 2 * item.counts[UNSAFE] < n if UNSAFE in soft else not cats
         records.append(Record(item.conversation, is_safe, () if is_safe else cats, item.first, label, soft))
     return records

@@ -148,15 +148,15 @@ def locate(source: str, index: int, kind: str) -> str:
     return f"{source}, {kind} {index}"
 
 
-def check_ids(ids: Iterable[Any], version: int | None, where: str, column: str) -> tuple[str, ...]:
-    """Category ids of the Llama Guard ``version`` taxonomy (any non-empty names for None), in numeric order."""
-    if version is None:
+def check_ids(ids: Iterable[Any], taxonomy: int | None, where: str, column: str) -> tuple[str, ...]:
+    """Category ids of the Llama Guard ``taxonomy`` taxonomy (any non-empty names for None), in numeric order."""
+    if taxonomy is None:
         names = list(ids)
         for c in names:
             if not isinstance(c, str) or not c.strip():
                 raise ValueError(f"{where}: field {column!r} must hold non-empty label names, got {c!r}.")
         return tuple(sorted({c.strip() for c in names}, key=category_sort_key))
-    tax = get_taxonomy(version)
+    tax = get_taxonomy(taxonomy)
     out = []
     for c in ids:
         if not isinstance(c, str) or c.strip() not in tax:
@@ -203,18 +203,18 @@ def save_records_jsonl(records: Iterable[Record], path: str | os.PathLike) -> No
             f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
 
 
-def load_records_jsonl(path: str | os.PathLike, version: int | None = 3) -> list[Record]:
+def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> list[Record]:
     """Records written by :func:`save_records_jsonl` (``conversation``, ``is_safe``, ``categories``, ``index``, ``source``,
     and optionally ``soft_labels``: an object of label → fraction of raters).
 
-    ``version``: the Llama Guard taxonomy the category ids (and the soft labels' names, ``unsafe``
+    ``taxonomy``: the Llama Guard taxonomy the category ids (and the soft labels' names, ``unsafe``
     aside) must belong to; None accepts any label names (e.g. GoEmotions' emotions).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.jsonl")
     >>> rec = Record(({"role": "user", "content": "so happy"},), False, ("joy",), soft_labels={"joy": 2 / 3, "anger": 0.0})
     >>> save_records_jsonl([rec], path)
-    >>> load_records_jsonl(path, version=None) == [rec]
+    >>> load_records_jsonl(path, taxonomy=None) == [rec]
     True
     >>> load_records_jsonl(path)
     Traceback (most recent call last):
@@ -232,21 +232,21 @@ def load_records_jsonl(path: str | os.PathLike, version: int | None = 3) -> list
             raise ValueError(f"{where}: field 'conversation' must be a list of {{'role', 'content'}} messages, got {conv!r}.")
         if not isinstance(obj["is_safe"], bool):
             raise ValueError(f"{where}: field 'is_safe' must be true or false, got {obj['is_safe']!r}.")
-        cats = check_ids(obj["categories"], version, where, "categories")
-        soft = _soft_labels(obj.get("soft_labels"), version, where)
+        cats = check_ids(obj["categories"], taxonomy, where, "categories")
+        soft = _soft_labels(obj.get("soft_labels"), taxonomy, where)
         conversation = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in conv)
         records.append(Record(conversation, obj["is_safe"], cats, int(obj.get("index", k)), str(obj.get("source", "")), soft))
     return records
 
 
-def _soft_labels(raw: Any, version: int | None, where: str) -> SoftLabels | None:
-    """A records line's ``soft_labels`` field, checked (names in the taxonomy or ``unsafe`` when ``version`` is given)."""
+def _soft_labels(raw: Any, taxonomy: int | None, where: str) -> SoftLabels | None:
+    """A records line's ``soft_labels`` field, checked (names in the taxonomy or ``unsafe`` when ``taxonomy`` is given)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: field 'soft_labels' must be an object of label → fraction of raters, got {raw!r}.")
-    if version is not None:
-        check_ids([c for c in raw if c != UNSAFE], version, where, "soft_labels")
+    if taxonomy is not None:
+        check_ids([c for c in raw if c != UNSAFE], taxonomy, where, "soft_labels")
     try:
         return SoftLabels(raw)
     except ValueError as e:

@@ -10,10 +10,10 @@ from .records import Record, as_conversation, check_ids, locate, read_jsonl
 __all__ = ["load_seed_jsonl"]
 
 
-def load_seed_jsonl(path: str | os.PathLike, version: int | None = None) -> list[Record]:
+def load_seed_jsonl(path: str | os.PathLike, taxonomy: int | None = None) -> list[Record]:
     """The seed repository's JSONL: ``unsafe_query`` + ``llama_guard_3_categories`` (or ``_2_``).
 
-    ``version`` picks the category field; ``None`` takes whichever the line has (3 first).
+    ``taxonomy`` picks the category field; ``None`` takes whichever the line has (3 first).
     ``index`` is the 0-based line number.
 
     >>> import tempfile, os
@@ -25,14 +25,14 @@ def load_seed_jsonl(path: str | os.PathLike, version: int | None = None) -> list
     ...
     ValueError: .../bad.jsonl, line 1: field 'llama_guard_3_categories' has unknown category id 'S15'; expected Llama Guard 3 ids S1–S14.
     """
-    if version is not None:
-        get_taxonomy(version)
+    if taxonomy is not None:
+        get_taxonomy(taxonomy)
     records = []
     for k, obj in read_jsonl(path):
         where = locate(str(path), k + 1, "line")
         if "unsafe_query" not in obj:
             raise ValueError(f"{where}: missing field 'unsafe_query'.")
-        versions = [version] if version is not None else [3, 2]
+        versions = [taxonomy] if taxonomy is not None else [3, 2]
         fields = [f"llama_guard_{v}_categories" for v in versions]
         found = [(v, f) for v, f in zip(versions, fields) if f in obj]
         if not found:

@@ -43,7 +43,7 @@ def load_dataset_source(
     source: Any,
     split: str | None = "train",
     columns: ColumnMap | Mapping[str, Any] | None = None,
-    version: int = 3,
+    taxonomy: int = 3,
     data_files: Any = None,
     name: str | None = None,
     limit: int | None = None,
@@ -61,7 +61,7 @@ def load_dataset_source(
     [(True, ()), (False, ('S2', 'S14'))]
     """
     cols = columns if isinstance(columns, ColumnMap) else ColumnMap(**dict(columns or {}))
-    get_taxonomy(version)
+    get_taxonomy(taxonomy)
     ds, label = open_source(source, split, data_files, name, **load_kwargs)
     needed = [c for c in (cols.prompt, cols.response, cols.categories, cols.is_safe, cols.unsafe) if c is not None]
     missing = [c for c in needed if c not in ds.column_names]
@@ -81,13 +81,13 @@ def load_dataset_source(
             raw = row[cols.categories]
             if isinstance(raw, Mapping):
                 try:
-                    cats = tuple(map_beavertails(raw, version))
+                    cats = tuple(map_beavertails(raw, taxonomy))
                 except ValueError as e:
                     raise ValueError(f"{where}: field {cols.categories!r}: {e}") from None
             elif isinstance(raw, str):
-                cats = check_ids([c for c in raw.split(",") if c.strip()], version, where, cols.categories)
+                cats = check_ids([c for c in raw.split(",") if c.strip()], taxonomy, where, cols.categories)
             elif isinstance(raw, Sequence):
-                cats = check_ids(raw, version, where, cols.categories)
+                cats = check_ids(raw, taxonomy, where, cols.categories)
             elif raw is None:
                 cats = ()
             else:
@@ -113,14 +113,14 @@ BEAVERTAILS_COLUMNS = ColumnMap(prompt="prompt", response="response", categories
 
 
 def load_beavertails(
-    split: str = "30k_test", version: int = 3, source: Any = BEAVERTAILS, dedup: bool = True, limit: int | None = None, **load_kwargs: Any
+    split: str = "30k_test", taxonomy: int = 3, source: Any = BEAVERTAILS, dedup: bool = True, limit: int | None = None, **load_kwargs: Any
 ) -> list[Record]:
-    """BeaverTails as response-classification records, categories mapped to Llama Guard ``version``.
+    """BeaverTails as response-classification records, categories mapped to Llama Guard ``taxonomy``.
 
     Rows with a (prompt, response) pair already seen are dropped (``dedup``); ``index`` stays the
     row index in the split. ``source`` may be a local copy in the Hub layout or a saved dataset.
     """
-    records = load_dataset_source(source, split=split, columns=BEAVERTAILS_COLUMNS, version=version, **load_kwargs)
+    records = load_dataset_source(source, split=split, columns=BEAVERTAILS_COLUMNS, taxonomy=taxonomy, **load_kwargs)
     if dedup:
         seen: set[tuple[str, str | None]] = set()
         unique = []

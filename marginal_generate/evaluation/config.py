@@ -44,7 +44,7 @@ class EvalConfig:
     output_dir: str = "marginal-generate-eval"
     resume: bool = False
     seed: int = 0
-    version: int | None = None
+    taxonomy: int | None = None
     prompt_format: str = "auto"
     plots: bool = True
     n_bins: int = 15
@@ -64,8 +64,8 @@ class EvalConfig:
             raise ValueError(f"`num_samples` must be an integer >= 1 (or None for all), got {self.num_samples!r}.")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; 0.2 keeps a fifth for validation.")
-        if self.version not in (None, 2, 3):
-            raise ValueError(f"`version` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.version!r}.")
+        if self.taxonomy not in (None, 2, 3):
+            raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}.")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16", "float64"):
             raise ValueError(f"`dtype` must be auto, float32, bfloat16, float16 or float64, got {self.dtype!r}.")
 

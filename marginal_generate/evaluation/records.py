@@ -59,7 +59,7 @@ def _jsonl_kind(path: str) -> str:
 
 
 def load_records(
-    dataset: str | None, split: str | None, columns: dict[str, str] | None, version: int
+    dataset: str | None, split: str | None, columns: dict[str, str] | None, taxonomy: int
 ) -> tuple[list[Any], list[dict[str, Any]], str]:
     """Records of ``dataset`` (see :class:`EvalConfig`), load failures, and a display name."""
     from .. import data
@@ -67,24 +67,24 @@ def load_records(
     if dataset is None:
         from ..default_model import DEFAULT_EVAL_DATA
 
-        records, failures = _load_tolerant(data.load_records_jsonl, DEFAULT_EVAL_DATA, version=version)
+        records, failures = _load_tolerant(data.load_records_jsonl, DEFAULT_EVAL_DATA, taxonomy=taxonomy)
         return records, failures, "embedded held-out data"
     if dataset.lower() == "beavertails":
-        return data.load_beavertails(split=split or "30k_test", version=version), [], f"BeaverTails {split or '30k_test'}"
+        return data.load_beavertails(split=split or "30k_test", taxonomy=taxonomy), [], f"BeaverTails {split or '30k_test'}"
     if os.path.isfile(dataset) and dataset.endswith((".jsonl", ".json")) and columns is None:
         kind = _jsonl_kind(dataset)
         if kind == "seed":
-            records, failures = _load_tolerant(data.load_seed_jsonl, dataset, version=version)
+            records, failures = _load_tolerant(data.load_seed_jsonl, dataset, taxonomy=taxonomy)
             return records, failures, dataset
         if kind == "records":
-            records, failures = _load_tolerant(data.load_records_jsonl, dataset, version=version)
+            records, failures = _load_tolerant(data.load_records_jsonl, dataset, taxonomy=taxonomy)
             return records, failures, dataset
     if columns is None:
         raise ValueError(
             f"`dataset` {dataset!r} is neither a seed JSONL (unsafe_query + llama_guard_3_categories) nor a records JSONL; "
             "pass a column map, e.g. --columns prompt=question,categories=labels (keys: prompt, response, categories, is_safe, unsafe)."
         )
-    records = data.load_dataset_source(dataset, split=split or "train", columns=columns, version=version)
+    records = data.load_dataset_source(dataset, split=split or "train", columns=columns, taxonomy=taxonomy)
     return records, [], f"{dataset} ({split or 'train'})"
 
 

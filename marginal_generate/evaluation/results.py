@@ -96,7 +96,7 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def fingerprint(config: EvalConfig, resolved: dict[str, StrategyParams], dtype: str, version: int) -> dict[str, Any]:
+def fingerprint(config: EvalConfig, resolved: dict[str, StrategyParams], dtype: str, taxonomy: int) -> dict[str, Any]:
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -108,7 +108,7 @@ def fingerprint(config: EvalConfig, resolved: dict[str, StrategyParams], dtype: 
         "seed": config.seed,
         "batch_size": config.batch_size,
         "dtype": dtype,
-        "version": version,
+        "taxonomy": taxonomy,
         "prompt_format": config.prompt_format,
         "params": {k: dataclasses.asdict(v) for k, v in resolved.items()},
     }

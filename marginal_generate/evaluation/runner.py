@@ -97,15 +97,15 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
 
     params: Params = load_params(config.params)
     resolved = params.for_model(config.model, config.strategies)
-    version = taxonomy_for_model(config.model, config.version)
+    taxonomy = taxonomy_for_model(config.model, config.taxonomy)
     device = resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
-    space = LabelSpace.llama_guard(tokenizer, version=version)
+    space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
     threads_before = torch.get_num_threads()
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
     try:
-        return _run(config, say, state, model, tokenizer, dtype, device, version, resolved, space, start)
+        return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -118,7 +118,7 @@ def _run(
     tokenizer: Any,
     dtype: str,
     device: str,
-    version: int,
+    taxonomy: int,
     resolved: dict[str, StrategyParams],
     space: Any,
     start: float,
@@ -129,10 +129,10 @@ def _run(
     main = state.is_main_process
     talk = say if main else (lambda _m: None)
 
-    records, failures, data_name = load_records(config.dataset, config.split, config.columns, version)
+    records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
     validation = None
     if config.validation_data is not None:
-        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, version)
+        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
         failures += [dict(f, split="validation") for f in val_failures]
     samples = make_samples(records, validation, config.validation_fraction, config.num_samples, config.seed)
     by_id = {s.id: s for s in samples}
@@ -143,14 +143,14 @@ def _run(
             "the validation split is empty, but calibration or an uncertainty threshold ('auto') is fitted on it; "
             "set --validation-fraction > 0, pass --validation-data, or give the uncertainty strategies a numeric threshold in --params."
         )
-    run_fingerprint = fingerprint(config, resolved, dtype, version)
+    run_fingerprint = fingerprint(config, resolved, dtype, taxonomy)
     prepare_output_dir(config, run_fingerprint, state, talk)
 
     talk(
         f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, {device}, {state.num_processes} process(es)); "
         f"data {data_name}: {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation)"
     )
-    scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, version)
+    scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy)
 
     # -- encode, and skip what is on disk ---------------------------------------------------------
     done, dropped = read_jsonl_results(glob.glob(os.path.join(config.output_dir, RESULT_GLOB)))

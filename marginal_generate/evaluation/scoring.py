@@ -61,14 +61,14 @@ def _plain(values: Any) -> list[float | None]:
 class Scorer:
     """Encodes samples and scores batches of them under the run's strategies."""
 
-    def __init__(self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, version: int) -> None:
+    def __init__(self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, taxonomy: int) -> None:
         from ..uncertainty import forced_answer
 
         self.model, self.tokenizer, self.space = model, tokenizer, space
         self.groups = group_strategies(resolved)
         self.uncertainty = [s for s in resolved if s in UNCERTAINTY_STRATEGIES]
         self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
-        self.prompt_format, self.version = prompt_format, version
+        self.prompt_format, self.taxonomy = prompt_format, taxonomy
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         needed = max([g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0])
         context = getattr(model.config, "max_position_embeddings", None)
@@ -79,7 +79,7 @@ class Scorer:
         """Prompt ids of one record; ``ValueError`` with the reason if it cannot be scored."""
         from ..prompts.formats import render
 
-        text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.version)
+        text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.taxonomy)
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         if self.max_prompt is not None and len(ids) > self.max_prompt:
             raise ValueError(
@@ -125,7 +125,7 @@ class Scorer:
             for name, p in self.prompted.items():
                 result = score_label_prompts(
                     self.model, self.tokenizer, [list(c) for c in conversations], name, self.space.categories,
-                    prompt_format=self.prompt_format, version=self.version, max_new_tokens=p.max_new_tokens, batch_size=len(prompts),
+                    prompt_format=self.prompt_format, taxonomy=self.taxonomy, max_new_tokens=p.max_new_tokens, batch_size=len(prompts),
                 )
                 for i in range(len(prompts)):
                     out[i]["scores"][name] = _plain(result.probs[i].tolist())

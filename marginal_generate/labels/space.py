@@ -107,19 +107,19 @@ class LabelSpace:
 
     @classmethod
     def llama_guard(
-        cls, tokenizer: Any, categories: Sequence[str] | None = None, version: int = 3
+        cls, tokenizer: Any, categories: Sequence[str] | None = None, taxonomy: int = 3
     ) -> "LabelSpace":
         """The Llama Guard 3 (S1–S14) or Llama Guard 2 (S1–S11) label space.
 
         >>> from marginal_generate.testing import word_level_tokenizer
         >>> tok = word_level_tokenizer(["safe", "unsafe", *[f"S{i}" for i in range(1, 12)], ",", "\\n"])
-        >>> LabelSpace.llama_guard(tok, version=2).labels[-1]
+        >>> LabelSpace.llama_guard(tok, taxonomy=2).labels[-1]
         'S11'
         """
-        if version not in (2, 3):
-            raise ValueError(f"`version` must be 2 or 3 (Llama Guard 2 or 3), got {version!r}.")
+        if taxonomy not in (2, 3):
+            raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3), got {taxonomy!r}.")
         if categories is None:
-            categories = LLAMA_GUARD_3_CATEGORIES if version == 3 else LLAMA_GUARD_2_CATEGORIES
+            categories = LLAMA_GUARD_3_CATEGORIES if taxonomy == 3 else LLAMA_GUARD_2_CATEGORIES
         return cls(tokenizer, categories=categories)
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ BeaverTails harm categories onto them (the mapping of the seed repository).
 'Hate'
 >>> LLAMA_GUARD_2.ids[-1], len(LLAMA_GUARD_2)
 ('S11', 11)
->>> map_beavertails({"self_harm": True, "privacy_violation": False, "animal_abuse": True}, version=3)
+>>> map_beavertails({"self_harm": True, "privacy_violation": False, "animal_abuse": True}, taxonomy=3)
 ['S1', 'S11']
 """
 
@@ -146,21 +146,21 @@ BEAVERTAILS_TO_LLAMA_GUARD_3: Mapping[str, str] = dict(zip(BEAVERTAILS_CATEGORIE
 BEAVERTAILS_TO_LLAMA_GUARD_2: Mapping[str, str] = dict(zip(BEAVERTAILS_CATEGORIES, _LG2))
 
 
-def get_taxonomy(version: int) -> Taxonomy:
-    """The Llama Guard ``version`` (2 or 3) taxonomy.
+def get_taxonomy(taxonomy: int) -> Taxonomy:
+    """The Llama Guard ``taxonomy`` (2 or 3) taxonomy.
 
     >>> get_taxonomy(2).name
     'Llama Guard 2'
     >>> get_taxonomy(4)
     Traceback (most recent call last):
     ...
-    ValueError: `version` must be 2 or 3 (Llama Guard 2 or 3), got 4.
+    ValueError: `taxonomy` must be 2 or 3 (Llama Guard 2 or 3), got 4.
     """
-    if version == 3:
+    if taxonomy == 3:
         return LLAMA_GUARD_3
-    if version == 2:
+    if taxonomy == 2:
         return LLAMA_GUARD_2
-    raise ValueError(f"`version` must be 2 or 3 (Llama Guard 2 or 3), got {version!r}.")
+    raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3), got {taxonomy!r}.")
 
 
 def category_sort_key(category_id: str) -> tuple[int, str]:
@@ -173,17 +173,17 @@ def category_sort_key(category_id: str) -> tuple[int, str]:
     return (int(digits), category_id) if digits.isdigit() else (10**9, category_id)
 
 
-def map_beavertails(flags: Mapping[str, bool], version: int = 3) -> list[str]:
+def map_beavertails(flags: Mapping[str, bool], taxonomy: int = 3) -> list[str]:
     """The Llama Guard ids (numeric order, no repeats) of a BeaverTails ``category`` dict.
 
-    >>> map_beavertails({"hate_speech,offensive_language": True, "discrimination,stereotype,injustice": True}, version=2)
+    >>> map_beavertails({"hate_speech,offensive_language": True, "discrimination,stereotype,injustice": True}, taxonomy=2)
     ['S9']
     >>> map_beavertails({"jaywalking": True})
     Traceback (most recent call last):
     ...
     ValueError: unknown BeaverTails category 'jaywalking'; expected one of the 14 names in BEAVERTAILS_CATEGORIES.
     """
-    mapping = BEAVERTAILS_TO_LLAMA_GUARD_3 if get_taxonomy(version) is LLAMA_GUARD_3 else BEAVERTAILS_TO_LLAMA_GUARD_2
+    mapping = BEAVERTAILS_TO_LLAMA_GUARD_3 if get_taxonomy(taxonomy) is LLAMA_GUARD_3 else BEAVERTAILS_TO_LLAMA_GUARD_2
     out = set()
     for name, flag in flags.items():
         if name not in mapping:

@@ -18,7 +18,7 @@ Four prompt formats (:data:`PromptFormat`):
   rendered with the model's chat template.
 - ``"auto"`` (default): ``"chat_template"`` when the tokenizer's template is a guard template
   (it mentions ``unsafe``), ``"instruct"`` when it has another chat template, else the Llama
-  Guard prompt of ``version``.
+  Guard prompt of ``taxonomy``.
 
 >>> conv = conversation("How do I bake bread?", "Mix flour, water, salt and yeast.")
 >>> [m["role"] for m in conv]
@@ -189,7 +189,7 @@ def llama_guard_2_prompt(conv: Sequence[Message], bos_token: str | None = "<|beg
     return (bos_token or "") + "[INST] " + guard_task(conv, 2, categories=categories) + " [/INST]"
 
 
-def instruct_messages(conv: Sequence[Message], version: int = 3, categories: Sequence[str] | None = None) -> list[dict[str, str]]:
+def instruct_messages(conv: Sequence[Message], taxonomy: int = 3, categories: Sequence[str] | None = None) -> list[dict[str, str]]:
     """The generic moderation prompt for instruct models: a system message and a user message.
 
     >>> msgs = instruct_messages(conversation("Hi", "Hello!"))
@@ -198,20 +198,20 @@ def instruct_messages(conv: Sequence[Message], version: int = 3, categories: Seq
     """
     return [
         {"role": "system", "content": MODERATOR_SYSTEM_PROMPT},
-        {"role": "user", "content": guard_task(conv, version, descriptions=True, categories=categories)},
+        {"role": "user", "content": guard_task(conv, taxonomy, descriptions=True, categories=categories)},
     ]
 
 
-def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", version: int = 3) -> str:
+def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", taxonomy: int = 3) -> str:
     """The concrete format ``"auto"`` stands for with this tokenizer (see the module docstring)."""
     if prompt_format not in _FORMATS:
         raise ValueError(f"`prompt_format` must be one of {list(_FORMATS)}, got {prompt_format!r}.")
-    get_taxonomy(version)
+    get_taxonomy(taxonomy)
     template = getattr(tokenizer, "chat_template", None)
     if prompt_format == "auto":
         if template:
             return "chat_template" if "unsafe" in str(template) else "instruct"
-        return "llama_guard_3" if version == 3 else "llama_guard_2"
+        return "llama_guard_3" if taxonomy == 3 else "llama_guard_2"
     if prompt_format == "chat_template" and not template:
         raise ValueError(
             f"`prompt_format='chat_template'` but {type(tokenizer).__name__} has no chat template; "
@@ -220,13 +220,13 @@ def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", version
     return prompt_format
 
 
-def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat = "auto", version: int = 3, **template_kwargs: Any) -> str:
+def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat = "auto", taxonomy: int = 3, **template_kwargs: Any) -> str:
     """The prompt text (special tokens included) of one conversation for this tokenizer.
 
     ``template_kwargs`` go to ``apply_chat_template`` (``"chat_template"`` format only); for the
     built formats, ``categories=[...]`` restricts the category list.
     """
-    fmt = resolve_format(tokenizer, prompt_format, version)
+    fmt = resolve_format(tokenizer, prompt_format, taxonomy)
     check_conversation(conv)
     if fmt == "chat_template":
         return tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **template_kwargs)
@@ -243,14 +243,14 @@ def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat 
             f"prompt_format='instruct' needs a tokenizer with a chat template, and {type(tokenizer).__name__} has none; "
             "use prompt_format='llama_guard_3' or 'llama_guard_2'."
         )
-    return tokenizer.apply_chat_template(instruct_messages(conv, version, categories), tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(instruct_messages(conv, taxonomy, categories), tokenize=False, add_generation_prompt=True)
 
 
 def encode_conversations(
     tokenizer: Any,
     conversations: Sequence[Sequence[Message]],
     prompt_format: PromptFormat = "auto",
-    version: int = 3,
+    taxonomy: int = 3,
     device: str | torch.device | None = None,
     max_length: int | None = None,
     **template_kwargs: Any,
@@ -278,7 +278,7 @@ def encode_conversations(
         raise ValueError(f"{type(tokenizer).__name__} has neither a pad token nor an EOS token; set tokenizer.pad_token.")
     rows = []
     for k, conv in enumerate(conversations):
-        text = render(tokenizer, conv, prompt_format, version, **dict(template_kwargs))
+        text = render(tokenizer, conv, prompt_format, taxonomy, **dict(template_kwargs))
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if max_length is not None and len(ids) > max_length:
             raise ValueError(f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length.")

@@ -92,7 +92,7 @@ def _with_question(text: str, question: str) -> str:
 
 
 def _render_one(
-    tokenizer: Any, conv: Sequence[Message], fmt: str, version: int, tax: Taxonomy, kind: str, category: str | None,
+    tokenizer: Any, conv: Sequence[Message], fmt: str, taxonomy: int, tax: Taxonomy, kind: str, category: str | None,
     honours_categories: bool, honours_question: bool,
 ) -> str:
     role = last_role(conv)
@@ -102,18 +102,18 @@ def _render_one(
             return render(tokenizer, conv, "chat_template")
         if fmt == "chat_template" and honours_categories:
             return render(tokenizer, conv, "chat_template", categories=_policy(tax, ids))
-        built = fmt if fmt != "chat_template" else f"llama_guard_{version}"
-        return render(tokenizer, conv, built, version, categories=list(ids))  # type: ignore[arg-type]
+        built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
+        return render(tokenizer, conv, built, taxonomy, categories=list(ids))  # type: ignore[arg-type]
     question = unary_question(role, category, None if category is None else tax[category].name)
     if fmt == "chat_template" and honours_question:
         return render(tokenizer, conv, "chat_template", question=question)
     if fmt == "instruct":
-        messages = instruct_messages(conv, version)
+        messages = instruct_messages(conv, taxonomy)
         messages[1]["content"] = _with_question(messages[1]["content"], question)
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    built = fmt if fmt != "chat_template" else f"llama_guard_{version}"
-    text = render(tokenizer, conv, built, version)  # type: ignore[arg-type]
-    task = guard_task(conv, version)
+    built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
+    text = render(tokenizer, conv, built, taxonomy)  # type: ignore[arg-type]
+    task = guard_task(conv, taxonomy)
     return text.replace(task, _with_question(task, question))
 
 
@@ -123,7 +123,7 @@ def label_prompts(
     kind: LabelPromptKind,
     categories: Sequence[str] | None = None,
     prompt_format: str = "auto",
-    version: int = 3,
+    taxonomy: int = 3,
 ) -> list[list[str]]:
     """Per conversation, ``1 + len(categories)`` prompt texts: the ``unsafe`` prompt, then one per category.
 
@@ -141,14 +141,14 @@ def label_prompts(
     """
     if kind not in PROMPTED_STRATEGIES:
         raise ValueError(f"`kind` must be 'per_category_prompt' or 'unary', got {kind!r}.")
-    tax = get_taxonomy(version)
+    tax = get_taxonomy(taxonomy)
     ids = tax.ids if categories is None else tuple(categories)
     for c in ids:
         if c not in tax:
             raise ValueError(f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}.")
     if isinstance(conversations, dict) or (len(conversations) and isinstance(conversations[0], dict)):
         raise ValueError("`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv].")
-    fmt = resolve_format(tokenizer, prompt_format, version)  # type: ignore[arg-type]
+    fmt = resolve_format(tokenizer, prompt_format, taxonomy)  # type: ignore[arg-type]
     honours_categories = fmt == "chat_template" and template_honours(tokenizer, "categories", _policy(tax, ids[:1]))
     honours_question = fmt == "chat_template" and template_honours(tokenizer, "question", unary_question("User"))
     out = []
@@ -156,7 +156,7 @@ def label_prompts(
         check_conversation(conv)
         out.append(
             [
-                _render_one(tokenizer, conv, fmt, version, tax, kind, c, honours_categories, honours_question)
+                _render_one(tokenizer, conv, fmt, taxonomy, tax, kind, c, honours_categories, honours_question)
                 for c in (None, *ids)
             ]
         )
