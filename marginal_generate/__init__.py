@@ -1,5 +1,12 @@
 """marginal-generate: per-label probabilities from a guard model's own decoding.
 
+The package by concern, data flowing one way (inputs -> decoding -> scores -> calibration -> metrics -> report):
+``prompts/`` (conversations to model inputs), ``labels/`` (label sets, output grammars, taxonomies),
+``decoding/`` (steppers, the greedy-path recorder, the tree search), ``generate.py`` (the
+``custom_generate`` callable and the flag form), ``strategies.py`` (the registry), ``scores.py``
+(:class:`LabelScores`), ``calibration/``, ``data/``, ``evaluation/`` (the benchmark runner) and
+``loading.py`` (models and devices).
+
 >>> import marginal_generate as mg
 >>> mg.STRATEGIES[:3]
 ('greedy', 'first_token', 'token_probability')
@@ -12,17 +19,15 @@ from .calibration import (
     ContextualCalibration,
     PlattScaling,
     TemperatureScaling,
-    load_calibrator,
-)
-from .calibration.alignment import distribution_alignment
-from .calibration.metrics import (
     binary_calibration_metrics,
     binary_classification_metrics,
+    calibration_table,
+    distribution_alignment,
+    load_calibrator,
     multilabel_calibration_metrics,
     multilabel_classification_metrics,
     reliability_table,
 )
-from .calibration.report import calibration_table
 from .data import (
     GO_EMOTIONS_LABELS,
     ColumnMap,
@@ -42,21 +47,13 @@ from .default_model import (
     load_default,
     load_default_eval_data,
 )
-from .evaluation import EvalConfig, run_evaluation
-from .evaluation.params import load_params
-from .generate import (
-    STRATEGIES,
-    MarginalGenerationMixin,
-    Strategy,
-    enable,
-    marginalize,
-    score,
-)
-from .labels.llama_guard import LlamaGuardParser, PrefixState
-from .labels.space import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
-from .prompted import PROMPTED_STRATEGIES, score_label_prompts
-from .prompts.formats import conversation, encode_conversations, render
+from .evaluation import EvalConfig, load_params, run_evaluation
+from .generate import MarginalGenerationMixin, enable, marginalize, score
+from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace, LlamaGuardParser, PrefixState
+from .prompted import score_label_prompts
+from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
+from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy
 
 __all__ = [
     "EvalConfig",

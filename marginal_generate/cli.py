@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from .evaluation import CALIBRATORS, EvalConfig, run_evaluation
-from .evaluation.params import ALIASES, ALL_STRATEGIES
+from .strategies import ALIASES, ALL_STRATEGIES
 
 __all__ = ["build_parser", "config_from_args", "main"]
 

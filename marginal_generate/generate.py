@@ -59,21 +59,11 @@ from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention
 from .labels.space import LabelSpace
-from .prompts.label_prompts import PROMPTED_STRATEGIES
 from .scores import LabelScores
+from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
 
 __all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin"]
 
-Strategy = Literal[
-    "greedy",
-    "first_token",
-    "token_probability",
-    "fixed_place",
-    "any_place",
-    "max_over_generations",
-    "first_generation",
-]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
 LabelNormalization = Literal["label_tokens", "vocab"]
 Attention = Literal["auto", "tree", "batched"]
 
@@ -93,15 +83,9 @@ def _check_strategies(strategies: list[str]) -> None:
 
 
 def _check_params(eps: float, top_p: float, max_new_tokens: int | None, label_normalization: str) -> None:
-    if not isinstance(eps, (int, float)) or not 0.0 <= eps < 1.0:
-        raise ValueError(f"`eps` must be a number in [0, 1), got {eps!r}; 0.01 is the usual cut (0 searches everything).")
-    if not isinstance(top_p, (int, float)) or not 0.0 < top_p <= 1.0:
-        raise ValueError(f"`top_p` must be a number in (0, 1], got {top_p!r}; use 0.99 for the usual nucleus or 1.0 for none.")
-    if max_new_tokens is None or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(
-            f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; "
-            "a Llama Guard answer needs about 10 (the seed repo uses 20 to 50)."
-        )
+    check_search_param("eps", eps)
+    check_search_param("top_p", top_p)
+    check_search_param("max_new_tokens", max_new_tokens)
     if label_normalization not in get_args(LabelNormalization):
         raise ValueError(
             f"`label_normalization` must be one of {list(get_args(LabelNormalization))}, got {label_normalization!r}."

@@ -49,6 +49,7 @@ import torch
 from .decoding.stepper import CachedStepper
 from .labels.space import LabelSpace
 from .scores import LabelScores
+from .strategies import UNCERTAINTY_STRATEGIES
 
 __all__ = [
     "UncertaintyMethod",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 UncertaintyMethod = Literal["probability_uncertainty", "entropy_uncertainty", "logtoku"]
-UNCERTAINTY_METHODS: tuple[str, ...] = ("probability_uncertainty", "entropy_uncertainty", "logtoku")
+UNCERTAINTY_METHODS: tuple[str, ...] = UNCERTAINTY_STRATEGIES
 #: Candidate leads for ``lead="auto"``: what a guard model writes before its verdict.
 DEFAULT_LEADS: tuple[str, ...] = ("\n\n", "\n", " ", "")
 

@@ -43,8 +43,8 @@ except ImportError:  # `python spaces/app.py` from a source checkout that is not
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import marginal_generate as mg
 
-from marginal_generate.generate import STRATEGIES
 from marginal_generate.labels.taxonomy import Taxonomy, get_taxonomy
+from marginal_generate.strategies import STRATEGIES
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

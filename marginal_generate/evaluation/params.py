@@ -20,9 +20,8 @@ for the uncertainty baselines the uncertainty above which the top two categories
 (:class:`StrategyParams`), ``strategies.<name>``, ``models.<model>``, ``models.<model>.strategies.<name>``.
 A model entry matches the exact model id or path, or its last path component.
 
-Strategy names are the core's (:data:`~marginal_generate.generate.STRATEGIES`), the three
-uncertainty baselines (``probability_uncertainty``, ``entropy_uncertainty``, ``logtoku``), and
-the seed's aliases (:data:`ALIASES`). An unknown key is a ``ValueError`` naming it.
+Strategy names are the registry's (:data:`marginal_generate.strategies.ALL_STRATEGIES`: the core's, the
+prompted ones and the uncertainty baselines) and the seed's aliases (:data:`ALIASES`). An unknown key is a ``ValueError`` naming it.
 
 >>> p = parse_params({"strategies": {"marginal_probability_at_any_place": {"eps": 0.05}},
 ...                   "models": {"org/guard": {"top_p": 0.9}}})
@@ -44,8 +43,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..generate import STRATEGIES
-from ..prompted import PROMPTED_STRATEGIES
+from ..strategies import (
+    ALIASES,
+    ALL_STRATEGIES,
+    REGISTRY,
+    UNCERTAINTY_STRATEGIES,
+    canonical_strategy,
+    check_search_param,
+)
 
 __all__ = [
     "UNCERTAINTY_STRATEGIES",
@@ -59,39 +64,10 @@ __all__ = [
     "load_params",
 ]
 
-UNCERTAINTY_STRATEGIES: tuple[str, ...] = ("probability_uncertainty", "entropy_uncertainty", "logtoku")
-ALL_STRATEGIES: tuple[str, ...] = (*STRATEGIES, *PROMPTED_STRATEGIES, *UNCERTAINTY_STRATEGIES)
-
-#: The seed repository's strategy names → this project's.
-ALIASES: dict[str, str] = {
-    "greedy_generation": "greedy",
-    "marginal_probability_at_any_place": "any_place",
-    "marginal_probability_at_fixed_place": "fixed_place",
-    "LogTokU": "logtoku",
-    "first_token_probability": "first_token",
-}
-
 #: The shipped parameter file.
 DEFAULT_PARAMS: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "params.yaml")
 
 _KEYS = ("eps", "max_new_tokens", "threshold", "top_p")
-
-
-def canonical_strategy(name: str) -> str:
-    """This project's name of a strategy (seed aliases resolved).
-
-    >>> canonical_strategy("greedy_generation"), canonical_strategy("LogTokU"), canonical_strategy("any_place")
-    ('greedy', 'logtoku', 'any_place')
-    >>> canonical_strategy("beam")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown strategy 'beam'; use one of ['greedy', 'first_token', 'token_probability', 'fixed_place', 'any_place', 'max_over_generations', 'first_generation', 'per_category_prompt', 'unary', 'probability_uncertainty', 'entropy_uncertainty', 'logtoku'] or a seed alias ['greedy_generation', 'marginal_probability_at_any_place', 'marginal_probability_at_fixed_place', 'LogTokU', 'first_token_probability'].
-    """
-    if name in ALL_STRATEGIES:
-        return name
-    if name in ALIASES:
-        return ALIASES[name]
-    raise ValueError(f"unknown strategy {name!r}; use one of {list(ALL_STRATEGIES)} or a seed alias {list(ALIASES)}.")
 
 
 @dataclass(frozen=True)
@@ -104,19 +80,17 @@ class StrategyParams:
     threshold: float | None = 0.5
 
 
-_UNCERTAINTY_DEFAULT = StrategyParams(threshold=None)
+def _defaults(strategy: str) -> StrategyParams:
+    """The registry's defaults of ``strategy`` (:data:`marginal_generate.strategies.REGISTRY`)."""
+    return dataclasses.replace(StrategyParams(), **REGISTRY[strategy].defaults)
 
 
 def _check_value(where: str, key: str, value: Any, strategy: str | None) -> Any:
     """One key's value, checked; ``strategy`` None means a model-wide override (any strategy)."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if key == "top_p" and not (number and 0.0 < value <= 1.0):
-        raise ValueError(f"params: {where}.top_p must be a number in (0, 1], got {value!r}; 0.99 is the usual nucleus.")
-    if key == "eps" and not (number and 0.0 <= value < 1.0):
-        raise ValueError(f"params: {where}.eps must be a number in [0, 1), got {value!r}; 0.01 is the usual cut.")
-    if key == "max_new_tokens" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-        raise ValueError(f"params: {where}.max_new_tokens must be an integer >= 1, got {value!r}; a Llama Guard answer needs about 10.")
-    if key == "threshold":
+    if key != "threshold":
+        check_search_param(key, value, name=f"params: {where}.{key}")
+    else:
         uncertainty = strategy is None or strategy in UNCERTAINTY_STRATEGIES
         if value is None or value == "auto":
             if not uncertainty:
@@ -189,7 +163,7 @@ class Params:
         key = self._model_key(model)
         out = {}
         for name in names:
-            base = _UNCERTAINTY_DEFAULT if name in UNCERTAINTY_STRATEGIES else StrategyParams()
+            base = _defaults(name)
             values = dict(self.strategies.get(name, {}))
             if key is not None:
                 model_wide = dict(self.models[key])

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
 from ..labels.taxonomy import Taxonomy, get_taxonomy
+from ..strategies import strategies_of
 from .formats import (
     Message,
     check_conversation,
@@ -49,6 +50,7 @@ __all__ = ["LabelPromptKind", "PROMPTED_STRATEGIES", "unary_question", "label_pr
 LabelPromptKind = Literal["per_category_prompt", "unary"]
 #: The strategies that prompt the model once per label.
 PROMPTED_STRATEGIES: tuple[str, ...] = get_args(LabelPromptKind)
+assert PROMPTED_STRATEGIES == strategies_of("prompted"), "LabelPromptKind and the strategy registry disagree"
 _ASSESSMENT_PREFIX = "Provide your safety assessment for ONLY THE LAST"
 
 
