@@ -4,7 +4,7 @@
   only, read as ``first_token`` reads p(unsafe): the softmax over the first tokens of ``safe``
   and ``unsafe`` at the greedy step where the answer's first word starts. The ``unsafe`` column
   is the same reading of the plain guard prompt (every category).
-- ``unary`` (seed 3's zero-shot method for instruct models): for each category the question
+- ``unary`` (Ma et al.'s zero-shot method for instruct models): for each category the question
   whether it applies (:func:`~marginal_generate.prompts.label_prompts.unary_question`), read as p(yes)
   against p(no) in the same way; the ``unsafe`` column asks whether the message is unsafe at all.
 

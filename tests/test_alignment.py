@@ -180,11 +180,11 @@ def test_soft_nll_is_entropy_plus_kl():
 @pytest.mark.parametrize("eps", [1e-12, 1e-6, 0.25])
 def test_soft_nll_clips_at_eps(eps):
     # p = 0 against r = 1 costs -log(eps)
-    assert soft_nll([0.0], [1.0], eps=eps)[0] == pytest.approx(-math.log(eps), rel=1e-15)
-    assert distribution_alignment([0.0], [1.0], eps=eps)["nll"] == pytest.approx(-math.log(eps), rel=1e-15)
+    assert soft_nll([0.0], [1.0], clip=eps)[0] == pytest.approx(-math.log(eps), rel=1e-15)
+    assert distribution_alignment([0.0], [1.0], clip=eps)["nll"] == pytest.approx(-math.log(eps), rel=1e-15)
     # p = 1 against r = 0 costs -log(1 - (1 - eps)), which is -log(eps) up to the rounding of 1 - eps
-    assert soft_nll([1.0], [0.0], eps=eps)[0] == pytest.approx(-math.log1p(-(1 - eps)), rel=1e-15)
-    assert soft_nll([1.0], [0.0], eps=eps)[0] == pytest.approx(-math.log(eps), rel=1e-5)
+    assert soft_nll([1.0], [0.0], clip=eps)[0] == pytest.approx(-math.log1p(-(1 - eps)), rel=1e-15)
+    assert soft_nll([1.0], [0.0], clip=eps)[0] == pytest.approx(-math.log(eps), rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -229,9 +229,9 @@ def test_soft_nll_clips_at_eps(eps):
         ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": "S1"}, r"`labels` must be a sequence of label names such as \['S1', 'S2'\]; got 'S1'"),
         ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": [1, 2]}, r"`labels` must be a sequence of label names"),
         ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": ["S1", "S1"]}, r"`labels` repeats \['S1'\]; pass one distinct name per column"),
-        ([0.2], [0.5], {"eps": 0.0}, r"`eps` must be a number in \[2.22e-16, 0.5\); got 0.0\. The default is 1e-12"),
-        ([0.2], [0.5], {"eps": 0.5}, r"`eps` must be a number in \[2.22e-16, 0.5\); got 0.5"),
-        ([0.2], [0.5], {"eps": True}, r"`eps` must be a number"),
+        ([0.2], [0.5], {"clip": 0.0}, r"`clip` must be a number in \[2.22e-16, 0.5\); got 0.0\. The default is 1e-12"),
+        ([0.2], [0.5], {"clip": 0.5}, r"`clip` must be a number in \[2.22e-16, 0.5\); got 0.5"),
+        ([0.2], [0.5], {"clip": True}, r"`clip` must be a number"),
     ],
 )
 def test_errors(probs, references, kwargs, match):

@@ -1,4 +1,4 @@
-r"""How close per-label probabilities are to soft references (Ma et al., 2025, seed 3).
+r"""How close per-label probabilities are to soft references (Ma et al., 2025).
 
 A soft reference :math:`r_{ij} \in [0, 1]` is the fraction of annotators who chose label :math:`j`
 for sample :math:`i` (0/1 references are the special case of one annotator, or of unanimity). The
@@ -13,7 +13,7 @@ model's probability :math:`p_{ij}` is compared with it as two Bernoulli distribu
     \mathrm{JSD}_j = \frac1n \sum_i \mathrm{JS}\big(\mathrm{Bern}(p_{ij}) \,\|\, \mathrm{Bern}(r_{ij})\big).
 
 NLL is the binary cross-entropy against the soft reference (natural log; :math:`p` clipped to
-``[eps, 1 - eps]``); its least value is the entropy of :math:`r`, not 0, unless the references
+``[clip, 1 - clip]``); its least value is the entropy of :math:`r`, not 0, unless the references
 are 0/1. JS is the Jensen–Shannon divergence in bits (log base 2, so in ``[0, 1]``; 0 log 0 = 0),
 symmetric and 0 exactly when :math:`p = r`. :func:`distribution_alignment` reports each measure
 per label and its unweighted mean over labels (macro).
@@ -58,7 +58,7 @@ __all__ = [
 #: The keys of :func:`distribution_alignment`'s output, one per measure.
 MEASURES: tuple[str, ...] = ("l1", "nll", "brier", "jsd")
 
-DEFAULT_EPS: float = 1e-12
+DEFAULT_CLIP: float = 1e-12
 
 
 # ----------------------------------------------------------------------------- checks
@@ -103,12 +103,12 @@ def _check_inputs(
     probs: Any,
     references: Any,
     labels: Sequence[str] | None = None,
-    eps: float = DEFAULT_EPS,
+    clip: float = DEFAULT_CLIP,
     names: tuple[str, str] = ("probs", "references"),
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``probs`` and ``references`` as float64 ``[n, k]`` columns (a vector is one label), and the label names."""
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not EPS <= eps < 0.5:
-        raise ValueError(f"`eps` must be a number in [{EPS:.3g}, 0.5); got {eps!r}. The default is {DEFAULT_EPS}.")
+    if isinstance(clip, bool) or not isinstance(clip, (int, float, np.floating)) or not EPS <= clip < 0.5:
+        raise ValueError(f"`clip` must be a number in [{EPS:.3g}, 0.5); got {clip!r}. The default is {DEFAULT_CLIP}.")
     p = as_float_array(names[0], probs)
     r = as_float_array(names[1], references)
     check_same_shape(names[0], p, names[1], r)
@@ -123,20 +123,20 @@ def _check_inputs(
 # ----------------------------------------------------------------------------- measures on checked [n, k] arrays
 
 
-def _l1(p: np.ndarray, r: np.ndarray, eps: float) -> np.ndarray:
+def _l1(p: np.ndarray, r: np.ndarray, clip: float) -> np.ndarray:
     return np.abs(p - r).mean(axis=0)
 
 
-def _nll(p: np.ndarray, r: np.ndarray, eps: float) -> np.ndarray:
-    # mean_binary_cross_entropy clips to machine epsilon; eps >= that is checked, so this clip decides.
-    return mean_binary_cross_entropy(np.clip(p, eps, 1.0 - eps), r, axis=0)
+def _nll(p: np.ndarray, r: np.ndarray, clip: float) -> np.ndarray:
+    # mean_binary_cross_entropy clips to machine epsilon; clip >= that is checked, so this clip decides.
+    return mean_binary_cross_entropy(np.clip(p, clip, 1.0 - clip), r, axis=0)
 
 
-def _brier(p: np.ndarray, r: np.ndarray, eps: float) -> np.ndarray:
+def _brier(p: np.ndarray, r: np.ndarray, clip: float) -> np.ndarray:
     return ((p - r) ** 2).mean(axis=0)
 
 
-def _jsd(p: np.ndarray, r: np.ndarray, eps: float) -> np.ndarray:
+def _jsd(p: np.ndarray, r: np.ndarray, clip: float) -> np.ndarray:
     # scipy.spatial.distance.jensenshannon returns the distance sqrt(JS), and NaN where p and r differ by
     # a few ulps (the divergence rounds to -1e-16 before its square root), so the two KL terms are
     # summed from scipy's rel_entr (x log(x / y), 0 log 0 = 0) and the rounding is clipped at 0.
@@ -166,19 +166,19 @@ def l1_distance(probs: Any, references: Any) -> np.ndarray:
     [0.25, 0.25]
     """
     p, r, _ = _check_inputs(probs, references)
-    return _l1(p, r, DEFAULT_EPS)
+    return _l1(p, r, DEFAULT_CLIP)
 
 
-def soft_nll(probs: Any, references: Any, eps: float = DEFAULT_EPS) -> np.ndarray:
-    """Per-label binary cross-entropy against soft references (natural log, ``p`` clipped to ``[eps, 1 - eps]``).
+def soft_nll(probs: Any, references: Any, clip: float = DEFAULT_CLIP) -> np.ndarray:
+    """Per-label binary cross-entropy against soft references (natural log, ``p`` clipped to ``[clip, 1 - clip]``).
 
     >>> soft_nll([0.5, 0.5], [1.0, 0.0]).round(4).tolist()  # -log 0.5 for either reference
     [0.6931]
     >>> soft_nll([0.0], [1.0]).round(2).tolist()  # -log(1e-12)
     [27.63]
     """
-    p, r, _ = _check_inputs(probs, references, eps=eps)
-    return _nll(p, r, eps)
+    p, r, _ = _check_inputs(probs, references, clip=clip)
+    return _nll(p, r, clip)
 
 
 def brier_score(probs: Any, references: Any) -> np.ndarray:
@@ -188,7 +188,7 @@ def brier_score(probs: Any, references: Any) -> np.ndarray:
     [0.065]
     """
     p, r, _ = _check_inputs(probs, references)
-    return _brier(p, r, DEFAULT_EPS)
+    return _brier(p, r, DEFAULT_CLIP)
 
 
 def jensen_shannon(probs: Any, references: Any) -> np.ndarray:
@@ -198,19 +198,19 @@ def jensen_shannon(probs: Any, references: Any) -> np.ndarray:
     [1.0, 0.0]
     """
     p, r, _ = _check_inputs(probs, references)
-    return _jsd(p, r, DEFAULT_EPS)
+    return _jsd(p, r, DEFAULT_CLIP)
 
 
 def _distribution_alignment(
     probs: Any,
     references: Any,
     labels: Sequence[str] | None = None,
-    eps: float = DEFAULT_EPS,
+    clip: float = DEFAULT_CLIP,
     names: tuple[str, str] = ("probs", "references"),
 ) -> dict[str, Any]:
     """:func:`distribution_alignment`, with the argument names its errors use (the evaluate module passes its own)."""
-    p, r, label_names = _check_inputs(probs, references, labels, eps, names)
-    values = {name: fn(p, r, eps) for name, fn in _MEASURE_FUNCTIONS.items()}
+    p, r, label_names = _check_inputs(probs, references, labels, clip, names)
+    values = {name: fn(p, r, clip) for name, fn in _MEASURE_FUNCTIONS.items()}
     out: dict[str, Any] = {name: float(np.mean(v)) for name, v in values.items()}
     out["per_label"] = {
         label: {name: float(values[name][j]) for name in MEASURES} for j, label in enumerate(label_names)
@@ -220,7 +220,7 @@ def _distribution_alignment(
 
 
 def distribution_alignment(
-    probs: Any, references: Any, labels: Sequence[str] | None = None, eps: float = DEFAULT_EPS
+    probs: Any, references: Any, labels: Sequence[str] | None = None, clip: float = DEFAULT_CLIP
 ) -> dict[str, Any]:
     """L1, NLL, Brier and Jensen–Shannon divergence between per-label probabilities and soft references.
 
@@ -229,17 +229,17 @@ def distribution_alignment(
             ``LabelScores.probs``. Drop the columns a strategy leaves NaN (``first_token``) first.
         references: the same shape; the fraction of annotators who chose each label, or 0/1.
         labels: one name per column (default ``"0"``, ``"1"``, ...), the keys of ``per_label``.
-        eps: ``p`` is clipped to ``[eps, 1 - eps]`` for the NLL only (from machine epsilon to 0.5).
+        clip: ``p`` is clipped to ``[clip, 1 - clip]`` for the NLL only (from machine epsilon to 0.5).
 
     Returns:
         ``{"l1", "nll", "brier", "jsd"}``: floats, the unweighted mean over labels of the per-label
         values (lower is better for all four); ``"per_label"``: ``{label: {"l1", "nll", "brier",
         "jsd"}}``; ``"n_samples"``: the number of rows. L1, Brier and JSD lie in [0, 1]; NLL in
-        ``[0, -log(eps)]`` (about 27.6 at most with the default ``eps``).
+        ``[0, -log(clip)]`` (about 27.6 at most with the default ``clip``).
 
     Raises:
         ValueError: naming the argument, for a shape mismatch, NaN (with its label columns), values
-            outside [0, 1], empty input, a wrong number of ``labels`` or a bad ``eps``.
+            outside [0, 1], empty input, a wrong number of ``labels`` or a bad ``clip``.
 
     >>> out = distribution_alignment([0.8, 0.2], [1.0, 0.5])
     >>> sorted(out), list(out["per_label"])
@@ -247,4 +247,4 @@ def distribution_alignment(
     >>> round(out["brier"], 4)  # (0.2^2 + 0.3^2) / 2
     0.065
     """
-    return _distribution_alignment(probs, references, labels, eps)
+    return _distribution_alignment(probs, references, labels, clip)

@@ -24,7 +24,7 @@ class BatchCalibration(Calibrator):
     ties go to the lowest NLL, then to the smallest ``|gamma|``.
 
     Args:
-        metric: ``"accuracy"`` (seed 2) or ``"f1"``.
+        metric: ``"accuracy"`` (the calibration study) or ``"f1"``.
         prior: where ``p(y | C)`` comes from at ``transform`` time.
         gammas: the candidate values of ``gamma``.
 

@@ -3,7 +3,7 @@ r"""Calibration and multi-label classification metrics as pure functions.
 The ``evaluate`` modules in ``metrics/calibration_error`` and ``metrics/multilabel_classification``
 are thin wrappers over these functions.
 
-Calibration (seed 2's definitions, for the confidence of the positive class). The predictions are
+Calibration (the Llama Guard calibration study's definitions, for the confidence of the positive class). The predictions are
 split into :math:`M` bins :math:`B_m`; bin :math:`m` covers :math:`(e_{m-1}, e_m]` and a prediction
 of exactly 0 falls into the first bin. With :math:`\bar p(B_m)` the mean confidence and
 :math:`\bar y(B_m)` the fraction of positives in bin :math:`m`:
@@ -13,7 +13,7 @@ of exactly 0 falls into the first bin. With :math:`\bar p(B_m)` the mean confide
     \mathrm{RMSCE} = \Big(\sum_m \frac{|B_m|}{N}\,(\bar y(B_m) - \bar p(B_m))^2\Big)^{1/2},\qquad
     \mathrm{MCE} = \max_{m:\,|B_m|>0} |\bar y(B_m) - \bar p(B_m)|.
 
-``binning="uniform"`` uses equal-width edges ``linspace(0, 1, n_bins + 1)`` (seed 2, torchmetrics);
+``binning="uniform"`` uses equal-width edges ``linspace(0, 1, n_bins + 1)`` (the calibration study, torchmetrics);
 ``binning="quantile"`` uses equal-mass edges at the quantiles of the predictions (first edge 0,
 last edge 1). NLL is the mean binary cross-entropy with probabilities clipped to
 ``[eps, 1 - eps]`` (``eps`` = float64 machine epsilon, as scikit-learn's ``log_loss``); Brier is

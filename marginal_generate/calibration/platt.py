@@ -17,7 +17,7 @@ class PlattScaling(Calibrator):
     """Platt scaling per label: ``p' = sigmoid(a * z + b)``, fitted to soft or 0/1 references.
 
     The feature is ``z = logit(score)``, or ``z = logit(score) - logit(none_score)`` when
-    ``none_scores`` are given (seed 3 fits on the logit of the label minus the logit of "none"; for a
+    ``none_scores`` are given (Ma et al. (2025) fit on the logit of the label minus the logit of "none"; for a
     guard model "none" is ``p(safe) = 1 - p(unsafe)``, one value per sample). ``a`` and ``b`` (one
     pair per label) minimize the binary cross-entropy against references in [0, 1], such as the
     fraction of annotators who chose the label: scikit-learn's ``LogisticRegression`` is fitted with

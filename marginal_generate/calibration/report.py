@@ -1,4 +1,4 @@
-"""Seed 2's table: calibration and classification metrics of raw and calibrated binary scores.
+"""The Llama Guard calibration study's table (Magazzù): calibration and classification metrics of raw and calibrated binary scores.
 
 Rows: ``raw``, ``+CC`` (contextual calibration), ``+BC`` (batch calibration), ``+TS`` (temperature
 scaling); columns: ECE, MCE, NLL, F1, Precision, Recall, Accuracy, AUPRC. The calibrators are fitted
@@ -61,7 +61,7 @@ def calibration_table(
     percent: bool = False,
     as_frame: bool = True,
 ) -> Any:
-    """Seed 2's table for binary ``p(unsafe)`` scores.
+    """The Llama Guard calibration study's table (Magazzù) for binary ``p(unsafe)`` scores.
 
     Args:
         validation_scores, validation_references: ``[n]`` scores and 0/1 references on which
@@ -73,7 +73,7 @@ def calibration_table(
         threshold: the decision threshold of F1, precision, recall and accuracy (``p >= threshold``).
         batch_metric, batch_prior: :class:`~marginal_generate.calibration.BatchCalibration`'s ``metric``
             and ``prior``.
-        percent: F1, precision, recall, accuracy and AUPRC in percent (as seed 2 prints them).
+        percent: F1, precision, recall, accuracy and AUPRC in percent (as the calibration study prints them).
         as_frame: a pandas DataFrame indexed by row name; otherwise a list of dicts with a ``"row"`` key.
 
     The fitted parameters are in ``table.attrs["params"]`` (DataFrame) or in each dict's ``"params"``:

@@ -19,7 +19,7 @@ class TemperatureScaling(Calibrator):
     ``T > 1`` softens over-confident scores; the 0.5 decision never changes.
 
     Args:
-        bounds: the search interval for ``T`` (bounded scalar minimization); seed 2 uses ``[0.1, 20]``.
+        bounds: the search interval for ``T`` (bounded scalar minimization); the calibration study uses ``[0.1, 20]``.
 
     Attributes:
         temperature_: fitted ``T`` (a float for binary scores, a list with one per label otherwise).

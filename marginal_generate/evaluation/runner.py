@@ -37,7 +37,7 @@ that carry soft labels, on the label columns where every such sample has a soft 
 has a probability: columns a strategy leaves NaN (``first_token``'s categories) are left out, and
 each row lists what it left out. Without soft labels nothing of this is computed or written.
 Platt scaling is fitted on the soft references where the validation samples have them (else on the
-0/1 ones), on ``logit(p) - logit(1 - p(unsafe))`` for the categories (seed 3's "label minus none").
+0/1 ones), on ``logit(p) - logit(1 - p(unsafe))`` for the categories (Ma et al.'s "label minus none").
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ class LabelSpace:
     def branch(self) -> tuple[tuple[int, ...], dict[str, int]]:
         """The shared leading tokens of all category ids and, per id, its first distinguishing token.
 
-        Seed 3's "softmax over the label tokens" is taken over the distinct distinguishing
+        Ma et al.'s "softmax over the label tokens" is taken over the distinct distinguishing
         tokens; ids that share one (``S1`` and ``S10`` when digits are split one by one)
         share its probability.
         """

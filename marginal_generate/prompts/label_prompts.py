@@ -4,7 +4,7 @@ Two ways users get a score per category from a model that was not built to give 
 
 - *per-category prompting* (what Meta suggests for Llama Guard): the guard prompt with a policy
   of ONE category, read as ``first_token`` reads p(unsafe);
-- *unary yes/no prompting* (seed 3's zero-shot method for instruct models): per label, a
+- *unary yes/no prompting* (Ma et al.'s zero-shot method for instruct models): per label, a
   question whether that label applies, read as p(yes) against p(no).
 
 This module builds the prompt texts; :mod:`marginal_generate.prompted` scores them. A sample

@@ -15,7 +15,7 @@ How close a model's per-label probabilities are to soft references: the fraction
 chose each label (0/1 references also work). Per label j, averaged over the samples i:
 
 L1 = mean |p - r|
-NLL = mean -(r log p + (1 - r) log(1 - p))   (natural log, p clipped to [eps, 1 - eps])
+NLL = mean -(r log p + (1 - r) log(1 - p))   (natural log, p clipped to [clip, 1 - clip])
 Brier = mean (p - r) ** 2
 JSD = mean Jensen-Shannon divergence between Bernoulli(p) and Bernoulli(r), in bits (in [0, 1])
 
@@ -32,10 +32,10 @@ Args:
     references (same shape): values in [0, 1], the fraction of annotators who chose the label, or 0/1.
     labels (`list` of `str`, optional): one name per label column, the keys of "per_label"
         (defaults to "0", "1", ...).
-    eps (`float`, defaults to 1e-12): probabilities are clipped to [eps, 1 - eps] for the NLL.
+    clip (`float`, defaults to 1e-12): probabilities are clipped to [clip, 1 - clip] for the NLL.
 Returns:
     l1 (`float`): mean absolute difference, in [0, 1]; lower is better.
-    nll (`float`): soft binary cross-entropy, in [0, -log(eps)] (about 27.6 at most); lower is better.
+    nll (`float`): soft binary cross-entropy, in [0, -log(clip)] (about 27.6 at most); lower is better.
     brier (`float`): mean squared difference, in [0, 1]; lower is better.
     jsd (`float`): Jensen-Shannon divergence in bits, in [0, 1]; lower is better.
     per_label (`dict`): {label: {"l1", "nll", "brier", "jsd"}}; the top-level values are their means.
@@ -94,7 +94,7 @@ class DistributionAlignment(evaluate.Metric):
             features=features,
         )
 
-    def _compute(self, predictions, references, labels=None, eps=1e-12):
+    def _compute(self, predictions, references, labels=None, clip=1e-12):
         return _distribution_alignment(
-            predictions, references, labels=labels, eps=eps, names=("predictions", "references")
+            predictions, references, labels=labels, clip=clip, names=("predictions", "references")
         )

@@ -45,7 +45,7 @@ def test_hand_example(binary, multilabel):
 @pytest.mark.parametrize("eps", [1e-12, 1e-6])
 def test_binary_equals_the_pure_function(binary, eps):
     p, r = data(0)
-    assert binary.compute(predictions=p, references=r, eps=eps) == distribution_alignment(p, r, eps=eps)
+    assert binary.compute(predictions=p, references=r, clip=eps) == distribution_alignment(p, r, clip=eps)
 
 
 def test_multilabel_equals_the_pure_function_with_labels(multilabel):
@@ -88,5 +88,5 @@ def test_errors_pass_through_with_the_module_argument_names(binary, multilabel):
         multilabel.compute(predictions=[[0.2, 0.5]], references=[[0.0, 1.0, 1.0]])
     with pytest.raises(ValueError, match=r"`labels` has 3 name\(s\) but `predictions` has 2 label column\(s\)"):
         multilabel.compute(predictions=[[0.2, 0.5]], references=[[0.0, 1.0]], labels=["a", "b", "c"])
-    with pytest.raises(ValueError, match=r"`eps` must be a number in \[2.22e-16, 0.5\); got 1"):
-        binary.compute(predictions=[0.2], references=[0.0], eps=1)
+    with pytest.raises(ValueError, match=r"`clip` must be a number in \[2.22e-16, 0.5\); got 1"):
+        binary.compute(predictions=[0.2], references=[0.0], clip=1)
