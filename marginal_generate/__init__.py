@@ -45,6 +45,7 @@ from .parsing import LlamaGuardParser, PrefixState
 from .prompted import PROMPTED_STRATEGIES, score_label_prompts
 from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
+from .processor import LabelScoresProcessor
 
 __all__ = [
     "EvalConfig",
@@ -96,4 +97,5 @@ __all__ = [
     "score",
     "enable",
     "MarginalGenerationMixin",
+    "LabelScoresProcessor",
 ]
