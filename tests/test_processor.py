@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 from transformers import TextStreamer
 from transformers.generation.streamers import BaseStreamer
 
 import marginal_generate as mg
 from marginal_generate.decoding.greedy_path import GREEDY_PATH_STRATEGIES, token_spans
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 DEPTH = 8
 
