@@ -40,6 +40,7 @@ from .default_model import DEFAULT_EVAL_DATA, DEFAULT_MODEL, load_default, load_
 from .evaluation import EvalConfig, run_evaluation
 from .generate import STRATEGIES, MarginalGenerationMixin, Strategy, enable, marginalize, score
 from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace
+from .metric_modules import load_metric, metric_path
 from .params import load_params
 from .parsing import LlamaGuardParser, PrefixState
 from .prompted import PROMPTED_STRATEGIES, score_label_prompts
@@ -98,4 +99,6 @@ __all__ = [
     "enable",
     "MarginalGenerationMixin",
     "LabelScoresProcessor",
+    "metric_path",
+    "load_metric",
 ]
