@@ -49,7 +49,15 @@ from .default_model import (
 )
 from .evaluation import EvalConfig, load_params, run_evaluation
 from .generate import MarginalGenerationMixin, enable, marginalize, score
-from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace, LlamaGuardParser, PrefixState
+from .labels import (
+    LLAMA_GUARD_2_CATEGORIES,
+    LLAMA_GUARD_3_CATEGORIES,
+    LabelSpace,
+    LlamaGuardParser,
+    PrefixState,
+)
+from .metric_modules import load_metric, metric_path
+from .processor import LabelScoresProcessor
 from .prompted import score_label_prompts
 from .prompts import conversation, encode_conversations, render
 from .scores import LabelScores
@@ -105,4 +113,7 @@ __all__ = [
     "score",
     "enable",
     "MarginalGenerationMixin",
+    "LabelScoresProcessor",
+    "metric_path",
+    "load_metric",
 ]

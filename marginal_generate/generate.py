@@ -180,14 +180,6 @@ def score(
         "frontier_widths": result.frontier_widths,
         "nodes_expanded": result.nodes_expanded,
     }
-    readers = {
-        "greedy": recorder.greedy,
-        "first_token": recorder.first_token,
-        "token_probability": recorder.token_probability,
-        "fixed_place": recorder.fixed_place,
-        "max_over_generations": recorder.max_over_generations,
-        "first_generation": functools.partial(recorder.max_over_generations, first_only=True),
-    }
     out = {}
     for s in strategies:
         if s == "any_place":
@@ -202,7 +194,7 @@ def score(
                 stats=dict(stats, top_p=float(top_p), eps=float(eps)),
             )
         else:
-            out[s] = LabelScores(labels=label_space.labels, probs=readers[s](), texts=texts, strategy=s, stats=dict(stats))
+            out[s] = LabelScores(labels=label_space.labels, probs=recorder.read(s), texts=texts, strategy=s, stats=dict(stats))
     return out
 
 

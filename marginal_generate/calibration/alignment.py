@@ -220,7 +220,12 @@ def _distribution_alignment(
 
 
 def distribution_alignment(
-    probs: Any, references: Any, labels: Sequence[str] | None = None, clip: float = DEFAULT_CLIP
+    probs: Any,
+    references: Any,
+    labels: Sequence[str] | None = None,
+    clip: float = DEFAULT_CLIP,
+    *,
+    argument_names: tuple[str, str] = ("probs", "references"),
 ) -> dict[str, Any]:
     """L1, NLL, Brier and Jensen–Shannon divergence between per-label probabilities and soft references.
 
@@ -230,6 +235,8 @@ def distribution_alignment(
         references: the same shape; the fraction of annotators who chose each label, or 0/1.
         labels: one name per column (default ``"0"``, ``"1"``, ...), the keys of ``per_label``.
         clip: ``p`` is clipped to ``[clip, 1 - clip]`` for the NLL only (from machine epsilon to 0.5).
+        argument_names: what error messages call ``probs`` and ``references`` (the evaluate
+            module passes ``("predictions", "references")``, its own argument names).
 
     Returns:
         ``{"l1", "nll", "brier", "jsd"}``: floats, the unweighted mean over labels of the per-label
@@ -246,5 +253,9 @@ def distribution_alignment(
     (['brier', 'jsd', 'l1', 'n_samples', 'nll', 'per_label'], ['0'])
     >>> round(out["brier"], 4)  # (0.2^2 + 0.3^2) / 2
     0.065
+    >>> distribution_alignment([1.5], [1.0], argument_names=("predictions", "references"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `predictions` must hold probabilities in [0, 1]; got 1.5 at index 0. Pass probabilities, not logits (apply a sigmoid or softmax first).
     """
-    return _distribution_alignment(probs, references, labels, clip)
+    return _distribution_alignment(probs, references, labels, clip, argument_names)

@@ -20,9 +20,19 @@ import torch
 from ..labels.space import LabelSpace
 from .search import Node
 
-__all__ = ["GreedyRecorder", "token_spans"]
+__all__ = ["GREEDY_PATH_STRATEGIES", "GreedyRecorder", "token_spans"]
 
 Normalization = Literal["label_tokens", "vocab"]
+
+#: The strategies :meth:`GreedyRecorder.read` computes from one decoded path.
+GREEDY_PATH_STRATEGIES: tuple[str, ...] = (
+    "greedy",
+    "first_token",
+    "token_probability",
+    "fixed_place",
+    "max_over_generations",
+    "first_generation",
+)
 
 
 def token_spans(space: LabelSpace, tokens: list[int]) -> list[tuple[int, int]]:
@@ -131,6 +141,29 @@ class GreedyRecorder:
         self.positions[row][position][category] = math.exp(logprob)
 
     # ---- strategies ---------------------------------------------------------------------------
+    def read(self, strategy: str) -> torch.Tensor:
+        """``[batch, labels]`` float64 scores of one of :data:`GREEDY_PATH_STRATEGIES`.
+
+        >>> from marginal_generate.testing import word_level_tokenizer
+        >>> tok = word_level_tokenizer(["safe", "unsafe", "S1", ","])
+        >>> space = LabelSpace(tok, categories=["S1"])
+        >>> recorder = GreedyRecorder(space, 1, {tok.eos_token_id})
+        >>> recorder.read("greedy").tolist()  # nothing observed yet: an empty completion
+        [[0.0, 0.0]]
+        >>> recorder.read("any_place")
+        Traceback (most recent call last):
+        ...
+        ValueError: `strategy` must be one of ['greedy', 'first_token', 'token_probability', 'fixed_place', 'max_over_generations', 'first_generation'] (the strategies read from one decoded path), got 'any_place'.
+        """
+        if strategy == "first_generation":
+            return self.max_over_generations(first_only=True)
+        if strategy not in GREEDY_PATH_STRATEGIES:
+            raise ValueError(
+                f"`strategy` must be one of {list(GREEDY_PATH_STRATEGIES)} (the strategies read from one decoded path), "
+                f"got {strategy!r}."
+            )
+        return getattr(self, strategy)()
+
     def texts(self) -> list[str]:
         return [self.space.decode(tokens) for tokens in self.tokens]
 

@@ -7,8 +7,7 @@
 import datasets
 import evaluate
 
-from marginal_generate.calibration.metrics import binary_calibration_metrics
-from marginal_generate.calibration.metrics import multilabel_calibration_metrics
+from marginal_generate import binary_calibration_metrics, multilabel_calibration_metrics
 
 
 _DESCRIPTION = """

@@ -10,7 +10,7 @@ import evaluate  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from marginal_generate.calibration.metrics import (  # noqa: E402
+from marginal_generate import (  # noqa: E402
     binary_calibration_metrics,
     multilabel_calibration_metrics,
 )

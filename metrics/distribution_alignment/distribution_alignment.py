@@ -7,7 +7,7 @@
 import datasets
 import evaluate
 
-from marginal_generate.calibration.alignment import _distribution_alignment
+from marginal_generate import distribution_alignment
 
 
 _DESCRIPTION = """
@@ -95,6 +95,6 @@ class DistributionAlignment(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, labels=None, clip=1e-12):
-        return _distribution_alignment(
-            predictions, references, labels=labels, clip=clip, names=("predictions", "references")
+        return distribution_alignment(
+            predictions, references, labels=labels, clip=clip, argument_names=("predictions", "references")
         )

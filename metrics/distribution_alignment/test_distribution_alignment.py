@@ -10,7 +10,7 @@ import evaluate  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from marginal_generate.calibration.alignment import distribution_alignment  # noqa: E402
+from marginal_generate import distribution_alignment  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

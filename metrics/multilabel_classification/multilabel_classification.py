@@ -7,7 +7,7 @@
 import datasets
 import evaluate
 
-from marginal_generate.calibration.metrics import multilabel_classification_metrics
+from marginal_generate import multilabel_classification_metrics
 
 
 _DESCRIPTION = """

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
-from marginal_generate.calibration.metrics import multilabel_classification_metrics  # noqa: E402
+from marginal_generate import multilabel_classification_metrics  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CALIBRATION_ERROR = os.path.join(os.path.dirname(HERE), "calibration_error")
