@@ -62,7 +62,7 @@ from .labels.space import LabelSpace
 from .scores import LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
 
-__all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin"]
+__all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin", "resolve_eos_ids"]
 
 LabelNormalization = Literal["label_tokens", "vocab"]
 Attention = Literal["auto", "tree", "batched"]
@@ -112,7 +112,7 @@ def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
     return TreeAttentionStepper if attention == "tree" else CachedStepper
 
 
-def _eos_ids(generation_config: GenerationConfig | None, model: Any, tokenizer: Any = None) -> set[int]:
+def resolve_eos_ids(generation_config: GenerationConfig | None, model: Any, tokenizer: Any = None) -> set[int]:
     """EOS ids from ``generation_config``, else the model's generation config, else ``tokenizer`` (when given)."""
     eos = generation_config.eos_token_id if generation_config is not None else None
     if eos is None:
@@ -167,7 +167,7 @@ def score(
         )
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
-    eos = eos_token_ids if eos_token_ids is not None else _eos_ids(None, model)
+    eos = eos_token_ids if eos_token_ids is not None else resolve_eos_ids(None, model)
     stepper_class = _stepper_class(model, attention)
     stepper = stepper_class(model, input_ids, attention_mask, **(model_kwargs or {}))
     recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
@@ -246,7 +246,7 @@ def marginalize(
         top_p=top_p,
         eps=eps,
         label_normalization=label_normalization,
-        eos_token_ids=_eos_ids(config, model),
+        eos_token_ids=resolve_eos_ids(config, model),
         logits_processor=logits_processor,
         top_completions=top_completions,
         attention=attention,

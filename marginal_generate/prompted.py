@@ -33,7 +33,7 @@ import torch
 
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.stepper import CachedStepper
-from .generate import _eos_ids
+from .generate import resolve_eos_ids
 from .labels.space import LabelSpace, first_token_ids
 from .labels.taxonomy import get_taxonomy
 from .padding import left_pad
@@ -124,7 +124,7 @@ def score_label_prompts(
     ids = tuple(get_taxonomy(taxonomy).ids if categories is None else categories)
     texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, taxonomy)
     verbalizer = _verbalizer(tokenizer, strategy, ids)
-    eos = _eos_ids(None, model, tokenizer)
+    eos = resolve_eos_ids(None, model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
     width = 1 + len(ids)
     probs = torch.empty((len(texts), width), dtype=torch.float64)

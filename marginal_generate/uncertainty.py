@@ -53,6 +53,7 @@ from .strategies import UNCERTAINTY_STRATEGIES
 
 __all__ = [
     "UncertaintyMethod",
+    "predict_labels",
     "UNCERTAINTY_METHODS",
     "DEFAULT_LEADS",
     "ForcedAnswer",
@@ -166,7 +167,7 @@ class UncertaintyScores:
         """``[batch, 1 + K]`` 0/1: unsafe where ``p_unsafe >= 0.5``; then top 1, or top 2 if uncertainty > threshold."""
         _check_method(method)
         return torch.from_numpy(
-            _predict(self.p_unsafe.numpy(), self.top1.numpy(), self.top2.numpy(), self.uncertainty[method].numpy(), threshold)
+            predict_labels(self.p_unsafe.numpy(), self.top1.numpy(), self.top2.numpy(), self.uncertainty[method].numpy(), threshold)
         )
 
     def to_label_scores(self, method: str) -> LabelScores:
@@ -182,7 +183,14 @@ def _check_method(method: str) -> None:
         raise ValueError(f"`method` must be one of {list(UNCERTAINTY_METHODS)}, got {method!r}.")
 
 
-def _predict(p_unsafe: np.ndarray, top1: np.ndarray, top2: np.ndarray, u: np.ndarray, threshold: float) -> np.ndarray:
+def predict_labels(p_unsafe: np.ndarray, top1: np.ndarray, top2: np.ndarray, u: np.ndarray, threshold: float) -> np.ndarray:
+    """0/1 predictions ``[n, 1 + k]``: unsafe where ``p_unsafe >= 0.5``, then the top-1 categories, or the
+    top-2 where the uncertainty ``u`` is above ``threshold`` (the dynamic top-1/top-2 choice); none when safe.
+
+    >>> predict_labels(np.array([0.9, 0.2]), np.array([[1, 0], [1, 0]]), np.array([[1, 1], [1, 1]]),
+    ...                np.array([0.8, 0.8]), 0.5).tolist()
+    [[1, 1, 1], [0, 0, 0]]
+    """
     gate = (p_unsafe >= 0.5)[:, None]
     cats = np.where((u > threshold)[:, None], top2, top1) * gate
     return np.concatenate([gate.astype(np.int64), cats.astype(np.int64)], axis=1)
@@ -320,7 +328,7 @@ def select_threshold(
         )
     best_t, best_f1 = -1.0, -1.0
     for t in sorted({-1.0, *u.tolist()}, reverse=True):
-        pred = _predict(pu, t1, t2, u, t)[:, 1:]
+        pred = predict_labels(pu, t1, t2, u, t)[:, 1:]
         tp = int((pred & (y == 1)).sum())
         denom = int(pred.sum() + (y == 1).sum())
         f1 = 2 * tp / denom if denom else 0.0

@@ -294,7 +294,7 @@ def build_report(
         predictions = None
         threshold = p.threshold if p.threshold is not None else 0.5
         if name in UNCERTAINTY_STRATEGIES:
-            from ..uncertainty import _predict, select_threshold
+            from ..uncertainty import predict_labels, select_threshold
 
             u_val = _uncertainty_arrays(val, name, space.categories)
             if p.threshold is None:
@@ -305,7 +305,7 @@ def build_report(
                 t = p.threshold
                 details["thresholds"][name] = {"threshold": t, "picked_on": "params"}
             u, top1, top2, pu = _uncertainty_arrays(test, name, space.categories)
-            predictions = _predict(pu, top1, top2, u, t)
+            predictions = predict_labels(pu, top1, top2, u, t)
             threshold = 0.5
         variants: list[tuple[str, np.ndarray]] = [(name, test_p)]
         for kind in config.calibrate:
