@@ -165,6 +165,8 @@ def score(
             f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "
             "build one with mg.LabelSpace.llama_guard(tokenizer) (generate passes no tokenizer to custom_generate)."
         )
+    for s in strategies:
+        label_space.check_strategy(s)
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
     eos = eos_token_ids if eos_token_ids is not None else resolve_eos_ids(None, model)

@@ -81,64 +81,85 @@ class GreedyRecorder:
         self.logprobs: list[list[float]] = [[] for _ in range(batch_size)]
         self.answer: list[tuple[float, float] | None] = [None] * batch_size
         self.positions: list[list[dict[str, float]]] = [[] for _ in range(batch_size)]
-        common, branch = space.branch
-        self._common_text = space.decode(list(common))
-        self._common = len(common)
-        self._branch = branch
-        self._branch_ids = sorted(set(branch.values()))
-        self._mask: torch.Tensor | None = None
+        self._slots = space.slot_tokens
+        self._masks: dict[int, torch.Tensor] = {}
+        self._verbalized = space.index[space.verbalizer.label] if space.verbalizer is not None else None
 
     # ---- called by the search loop ----------------------------------------------------------
     def observe(self, node: Node, depth: int, logprobs: torch.Tensor, token: int) -> list[Node]:
         row = node.row
         self.tokens[row].append(token)
         self.logprobs[row].append(float(logprobs[token]))
-        if self.answer[row] is None and (token in self.eos_token_ids or self.space.decode([token]).strip()):
-            negative, positive = self.space.verbalizer_ids
+        verbalizer = self.space.verbalizer_ids
+        if (
+            verbalizer is not None
+            and self.answer[row] is None
+            and (token in self.eos_token_ids or self.space.decode([token]).strip())
+        ):
+            negative, positive = verbalizer
             neg = float(torch.logsumexp(logprobs[list(negative)], dim=-1))
             pos = float(torch.logsumexp(logprobs[list(positive)], dim=-1))
             self.answer[row] = (_sigmoid(pos - neg), math.exp(pos))
+        if not self._slots:
+            return []
         text = self.space.decode(list(node.tokens))
-        start = self.space.parser.open_item_start(text)
-        if start is None or text[start:] != self._common_text:
+        item = self.space.grammar.open_item(text)
+        if item is None:
+            return []
+        slot_index, start = item
+        slot = self._slots[slot_index]
+        if text[start:] != slot.common_text:
             return []
         position = len(self.positions[row])
         if self.normalization == "label_tokens":
-            restricted = torch.softmax(logprobs[self._branch_ids], dim=-1)
-            by_token = dict(zip(self._branch_ids, restricted.tolist()))
-            self.positions[row].append({c: by_token[t] for c, t in self._branch.items()})
+            branch_ids = slot.branch_ids
+            restricted = dict(zip(branch_ids, torch.softmax(logprobs[branch_ids], dim=-1).tolist()))
+            self.positions[row].append(
+                {
+                    label: sum(restricted[t] for t in slot.first[option])
+                    for option, label in slot.labels.items()
+                    if label is not None
+                }
+            )
             return []
         self.positions[row].append({})
         lookaheads = []
-        for c, ids in self.space.category_token_ids.items():
-            first = ids[self._common]
+        common = len(slot.common)
+        for option, label in slot.labels.items():
+            if label is None:
+                continue
+            ids = slot.ids[option]
+            first = ids[common]
             lookaheads.append(
                 Node(
                     row,
                     node.tokens + (first,),
                     node.state,
-                    forced=tuple(ids[self._common + 1 :]),
+                    forced=tuple(ids[common + 1 :]),
                     logp=float(logprobs[first]),
-                    tag=(row, position, c),
+                    tag=(row, position, label, slot_index),
                 )
             )
         return lookaheads
 
-    def delimiter_mask(self, vocab_size: int) -> torch.Tensor:
-        if self._mask is None or self._mask.shape[0] != vocab_size:
-            base = self.space.delimiter_mask
+    def delimiter_mask(self, vocab_size: int, tag: tuple | None = None) -> torch.Tensor:
+        """Tokens that end an option of the lookahead's slot (``tag``; the first slot without one), and EOS."""
+        slot = tag[3] if tag is not None and len(tag) > 3 else 0
+        mask = self._masks.get(slot)
+        if mask is None or mask.shape[0] != vocab_size:
+            base = self.space.slot_delimiter_mask(slot)
             mask = torch.zeros(vocab_size, dtype=torch.bool)
             n = min(vocab_size, base.shape[0])
             mask[:n] = base[:n]
             for eos in self.eos_token_ids:
                 if eos < vocab_size:
                     mask[eos] = True
-            self._mask = mask
-        return self._mask
+            self._masks[slot] = mask
+        return mask
 
-    def lookahead_done(self, tag: tuple[int, int, str], logprob: float) -> None:
-        row, position, category = tag
-        self.positions[row][position][category] = math.exp(logprob)
+    def lookahead_done(self, tag: tuple, logprob: float) -> None:
+        row, position, label = tag[:3]
+        self.positions[row][position][label] = math.exp(logprob)
 
     # ---- strategies ---------------------------------------------------------------------------
     def read(self, strategy: str) -> torch.Tensor:
@@ -172,11 +193,12 @@ class GreedyRecorder:
         return torch.tensor([self.space.one_hot(self.space.parse(t)) for t in self.texts()], dtype=torch.float64)
 
     def first_token(self) -> torch.Tensor:
-        """p(unsafe) over the two verbalizer tokens where the answer's first word starts; NaN for categories."""
+        """p(positive) over the two verbalizer tokens where the answer's first word starts, in the verbalizer's column; NaN elsewhere."""
+        self.space.check_strategy("first_token")
         out = torch.full((len(self.tokens), len(self.space.labels)), math.nan, dtype=torch.float64)
         for row, answer in enumerate(self.answer):
             if answer is not None:
-                out[row, 0] = answer[0]
+                out[row, self._verbalized] = answer[0]
         return out
 
     def token_probability(self) -> torch.Tensor:
@@ -188,16 +210,18 @@ class GreedyRecorder:
         return self._from_spans(cumulative=True)
 
     def max_over_generations(self, first_only: bool = False) -> torch.Tensor:
-        """Max over category positions of each category's probability there (the first position only if ``first_only``).
+        """Max over label-generation steps of each label's probability there (the first step only if ``first_only``).
 
-        The ``unsafe`` column is read where the answer's first word starts: the restricted
-        softmax (``label_tokens``) or the full-vocabulary probability of its first token (``vocab``).
+        A label-generation step is a greedy step where an option of a grammar slot starts (a category
+        id, a label name, a field's value). The verbalizer's label (``unsafe``, a yes/no policy) is read
+        where the answer's first word starts: the restricted softmax (``label_tokens``) or the
+        full-vocabulary probability of its first token (``vocab``).
         """
         out = torch.zeros((len(self.tokens), len(self.space.labels)), dtype=torch.float64)
         for row, positions in enumerate(self.positions):
             answer = self.answer[row]
             if answer is not None:
-                out[row, 0] = answer[0] if self.normalization == "label_tokens" else answer[1]
+                out[row, self._verbalized] = answer[0] if self.normalization == "label_tokens" else answer[1]
             for position in positions[:1] if first_only else positions:
                 for c, p in position.items():
                     k = self.space.index[c]

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
-from ..labels.llama_guard import PrefixState
+from ..labels.prefix_state import PrefixState
 from ..labels.space import LabelSpace
 from .stepper import Stepper
 
@@ -228,7 +228,7 @@ def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Nod
             logp=node.logp + float(logprobs[token]),
             tag=node.tag,
         )
-    mask = recorder.delimiter_mask(logprobs.shape[-1]).to(logprobs.device)
+    mask = recorder.delimiter_mask(logprobs.shape[-1], node.tag).to(logprobs.device)
     delimiter = float(torch.logsumexp(logprobs[mask], dim=-1)) if bool(mask.any()) else -math.inf
     recorder.lookahead_done(node.tag, node.logp + delimiter)
     return None

@@ -19,6 +19,7 @@ continuation of that prefix inherits it.
 
 from __future__ import annotations
 
+from .grammar import Slot, Verbalizer
 from .prefix_state import LabelSpan, PrefixState
 
 __all__ = ["LlamaGuardParser"]
@@ -66,6 +67,9 @@ class LlamaGuardParser:
         self.negative = negative
         self.labels: tuple[str, ...] = (positive, *categories)
         self._category_set = frozenset(categories)
+        self.verbalizer = Verbalizer(label=positive, positive=positive, negative=negative)
+        self.slots = (Slot({c: c for c in categories}, ((f"{positive}\n", ""),), (",", "\n")),)
+        self.words = (negative, *self.labels)
 
     def spans(self, text: str) -> list[LabelSpan]:
         """Every label of a complete answer with the span it was read from (first occurrence).
@@ -103,6 +107,11 @@ class LlamaGuardParser:
             return None
         starts = self._read(text, finished=False)[2]
         return starts[-1] if starts else None
+
+    def open_item(self, text: str) -> tuple[int, int] | None:
+        """``(0, start)`` for the open category-line item (see :meth:`open_item_start`), or None."""
+        start = self.open_item_start(text)
+        return None if start is None else (0, start)
 
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
         """What a prefix decides; ``finished`` marks a complete answer (EOS or length limit)."""
