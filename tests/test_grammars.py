@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import marginal_generate as mg
-from grammar_models import EMOTIONS, PROMPTS, QWEN_FIELDS, model, space, tokenizer
+from grammar_models import EMOTIONS, PAIRS, PROMPTS, QWEN_FIELDS, model, space, tokenizer
 from marginal_generate.decoding.reference import (
     enumerate_label_probs,
     forward_next_logits,
@@ -55,8 +55,9 @@ PARSERS = {
 def test_prefix_states_agree_with_every_continuation(grammar):
     parser, pieces, rng = PARSERS[grammar], PIECES[grammar], random.Random(0)
     seen_labels, finals = set(), 0
-    for _ in range(400):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+    covering = [a for _, a in PAIRS[grammar]] + ["Safety: Safe\nCategories: Jailbreak"]
+    randoms = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 9))) for _ in range(400)]
+    for text in covering + randoms:
         full = parser.parse(text)
         seen_labels |= full
         for cut in range(len(text) + 1):
