@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .evaluation import CALIBRATORS, EvalConfig, run_evaluation
+from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
 from .strategies import ALIASES, ALL_STRATEGIES
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    label_lists.add_command(sub)  # evaluate-labels: instruct models that write label lists
     return parser
 
 
@@ -111,6 +112,13 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``marginal-generate``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "evaluate-labels":
+        try:
+            print(label_lists.run_command(args))
+        except ValueError as err:
+            print(f"marginal-generate: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     try:
         config = config_from_args(args)
         report = run_evaluation(config)
