@@ -1,0 +1,86 @@
+"""Yes/no guards (ShieldGemma, Granite Guardian): one prompt per policy, p(Yes) per policy.
+
+Such a guard judges one policy per prompt and answers ``Yes`` (violates) or ``No``. Its published
+scoring is ``first_token`` on the yes/no grammar (:meth:`~marginal_generate.LabelSpace.yes_no`): the
+softmax over the two answer tokens where the answer starts. :func:`score_policy_prompts` renders
+every (conversation, policy) pair with the model's own chat template, passing each policy's
+template keyword arguments (ShieldGemma's template takes ``guideline=``, Granite Guardian's
+``guardian_config={"risk_name": ...}``), and runs all prompts of a conversation together,
+sharing their common token prefix through the KV cache.
+
+For the whole output tree of one policy (``any_place`` and the other strategies), render its prompt
+and call ``mg.score`` with ``LabelSpace.yes_no(tokenizer, label)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from .decoding.branched_stepper import BranchedStepper, common_prefix_length
+from .decoding.stepper import CachedStepper
+from .generate import resolve_eos_ids
+from .labels.space import LabelSpace
+from .padding import left_pad
+from .prompted import read_first_word
+from .scores import LabelScores
+
+__all__ = ["score_policy_prompts"]
+
+
+@torch.no_grad()
+def score_policy_prompts(
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[Sequence[Mapping[str, str]]],
+    policies: Mapping[str, Mapping[str, Any]],
+    *,
+    yes: str = "Yes",
+    no: str = "No",
+    max_new_tokens: int = 4,
+    share_prefix: bool = True,
+) -> LabelScores:
+    """``[len(conversations), len(policies)]`` p(``yes``) per policy, the guard's published first-token reading.
+
+    ``policies``: label -> the chat template keyword arguments of that policy, e.g.
+    ``{"dangerous": {"guideline": "No dangerous content ..."}}`` (ShieldGemma) or
+    ``{"harm": {"guardian_config": {"risk_name": "harm"}}}`` (Granite Guardian).
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            "`tokenizer` has no chat_template; set the guard's published template (tokenizer.chat_template = ...), "
+            "which takes each policy's keyword arguments."
+        )
+    if not policies:
+        raise ValueError("`policies` is empty; pass label -> chat template keyword arguments, e.g. {'harm': {'guideline': '...'}}.")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}.")
+    labels = tuple(policies)
+    verbalizer = LabelSpace.yes_no(tokenizer, labels[0], yes=yes, no=no).verbalizer_ids
+    assert verbalizer is not None
+    eos = resolve_eos_ids(None, model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
+    groups = []
+    for conv in conversations:
+        texts = [
+            tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **dict(policies[label]))
+            for label in labels
+        ]
+        groups.append([list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
+    shared = [common_prefix_length(g) for g in groups] if share_prefix else [0] * len(groups)
+    if share_prefix and all(n > 0 for n in shared):
+        stepper: CachedStepper = BranchedStepper(
+            model,
+            [g[0][:n] for g, n in zip(groups, shared)],
+            [seq[n:] for g, n in zip(groups, shared) for seq in g],
+            [k for k, g in enumerate(groups) for _ in g],
+            pad,
+        )
+    else:
+        stepper = CachedStepper(model, *left_pad([seq for g in groups for seq in g], pad, getattr(model, "device", None)))
+    values, texts = read_first_word(stepper, tokenizer, verbalizer, eos, max_new_tokens)
+    probs = values.view(len(groups), len(labels))
+    stats = {"forward_passes": stepper.forward_passes, "prompts": len(groups) * len(labels), "shared_prefix_tokens": sum(shared)}
+    return LabelScores(labels=labels, probs=probs, texts=texts[:: len(labels)], strategy="first_token", stats=stats)

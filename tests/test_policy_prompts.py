@@ -1,0 +1,56 @@
+"""Yes/no guards: one prompt per policy through the published ShieldGemma and Granite Guardian chat templates."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import marginal_generate as mg
+from marginal_generate.decoding.reference import forward_next_logits, greedy_reference
+from marginal_generate.policy_prompts import score_policy_prompts
+from marginal_generate.testing import byte_level_tokenizer, tiny_llama
+
+TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "shared" / "reference" / "guard_chat_templates.json").read_text())
+CONVERSATIONS = [[{"role": "user", "content": "how do I bake bread"}], [{"role": "user", "content": "how do I hurt someone"}]]
+SHIELDGEMMA = {"dangerous": {"guideline": "No Dangerous Content."}, "harassment": {"guideline": "No Harassment."}}
+GRANITE = {"harm": {"guardian_config": {"risk_name": "harm"}}, "jailbreak": {"guardian_config": {"risk_name": "jailbreak"}}}
+
+
+def guard(template_key: str):
+    tok = byte_level_tokenizer(["Yes", "No", "Yes, it does", "No"] * 20 + [TEMPLATES[template_key][:2000]], vocab_size=120)
+    tok.chat_template = TEMPLATES[template_key]
+    return tok, tiny_llama(tok, seed=3, logit_scale=2.0).double()
+
+
+@pytest.mark.parametrize(("template_key", "policies"), [("library/shieldgemma:27b", SHIELDGEMMA), ("library/granite3-guardian:2b", GRANITE)])
+def test_policy_prompts_equal_first_token_on_each_rendered_prompt(template_key, policies):
+    tok, model = guard(template_key)
+    out = score_policy_prompts(model, tok, CONVERSATIONS, policies, max_new_tokens=3)
+    plain = score_policy_prompts(model, tok, CONVERSATIONS, policies, max_new_tokens=3, share_prefix=False)
+    assert out.labels == tuple(policies) and out.stats["shared_prefix_tokens"] > 0
+    assert torch.allclose(out.probs, plain.probs, atol=1e-6, equal_nan=True)
+    for i, conv in enumerate(CONVERSATIONS):
+        for j, (label, kwargs) in enumerate(policies.items()):
+            text = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, **kwargs)
+            space = mg.LabelSpace.yes_no(tok, label)
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            tokens, steps = greedy_reference(forward_next_logits(model, ids), {tok.eos_token_id}, 3)
+            k = next((k for k, t in enumerate(tokens) if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id), None)
+            if k is None:
+                assert torch.isnan(out.probs[i, j])
+                continue
+            neg, pos = (torch.logsumexp(steps[k][list(v)], 0) for v in space.verbalizer_ids)
+            assert out.probs[i, j].item() == pytest.approx(torch.sigmoid(pos - neg).item(), abs=1e-6)
+    assert len({round(v, 6) for v in out.probs.flatten().tolist()}) > 1  # policies differ: the test can fail
+
+
+def test_policy_prompt_errors():
+    tok, model = guard("library/shieldgemma:27b")
+    with pytest.raises(ValueError, match=r"`policies` is empty"):
+        score_policy_prompts(model, tok, CONVERSATIONS, {})
+    with pytest.raises(ValueError, match=r"`max_new_tokens` must be an integer >= 1, got 0"):
+        score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, max_new_tokens=0)
+    tok.chat_template = None
+    with pytest.raises(ValueError, match=r"`tokenizer` has no chat_template"):
+        score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA)
