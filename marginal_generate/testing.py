@@ -58,6 +58,7 @@ __all__ = [
     "plant_guard_bias",
     "llama3_tokenizer",
     "llama4_tokenizer",
+    "tiny_llama4",
     "LLAMA_MODELS_HINT",
 ]
 
@@ -365,3 +366,35 @@ def llama3_tokenizer() -> PreTrainedTokenizerFast:
 def llama4_tokenizer() -> PreTrainedTokenizerFast:
     """The Llama 4 tokenizer (202,048 tokens; ``<|begin_of_text|>`` 200000, ``<|eot|>`` 200008 the EOS)."""
     return _meta_tokenizer("llama4")
+
+
+def tiny_llama4(tokenizer: PreTrainedTokenizerFast, seed: int = 0, hidden_size: int = 16, logit_scale: float = 4.0) -> Any:
+    """A random ``Llama4ForConditionalGeneration`` (Llama Guard 4's class) with ``tokenizer``'s vocabulary.
+
+    Four text layers (three chunked-attention layers with a chunk of 8 tokens, one global, as Llama 4
+    interleaves them; mixture-of-experts every second layer) and a one-layer vision tower; the output head
+    is scaled as in :func:`tiny_llama` so that its next-token distributions branch.
+    """
+    from transformers import Llama4Config, Llama4ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = Llama4Config(
+        text_config=dict(
+            vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+            intermediate_size_mlp=2 * hidden_size, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
+            head_dim=hidden_size // 2, num_local_experts=2, num_experts_per_tok=1, interleave_moe_layer_step=2,
+            attention_chunk_size=8, max_position_embeddings=1024, **ids,
+        ),
+        vision_config=dict(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14,
+            vision_output_dim=16, projector_input_dim=16, projector_output_dim=16,
+        ),
+        **ids,
+    )
+    model = Llama4ForConditionalGeneration(config)
+    with torch.no_grad():
+        head = model.get_output_embeddings().weight
+        head.mul_(logit_scale / head.std() / hidden_size**0.5)
+    model.generation_config = GenerationConfig(**ids)
+    return model.eval()
