@@ -23,7 +23,7 @@ def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-llama-guard-4")
     tok = llama4_tokenizer()
     model = tiny_llama4(tok)
-    fit_tiny_guard(model.language_model, tok, steps=40, lr=5e-2)  # the wrapper shares these weights
+    fit_tiny_guard(model.language_model, tok, steps=12, lr=0.1)  # the wrapper shares these weights
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
