@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy, 2 or 3 (default: 2 for *Guard-2* models, else 3)")
-    ev.add_argument("--prompt-format", default="auto", help="auto, chat_template, llama_guard_3, llama_guard_2, instruct")
+    ev.add_argument(
+        "--prompt-format", default="auto",
+        help="auto, chat_template, the published templates llama_guard_3, llama_guard_3_1b, shieldgemma, granite_guardian, "
+        "or llama_guard_2, instruct (run.json records what auto resolved to)",
+    )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -49,6 +49,7 @@ True
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Literal, get_args
 
 import torch
@@ -57,7 +58,7 @@ from transformers import GenerationConfig, LogitsProcessorList
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
-from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention
+from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention, tree_attention_obstacle
 from .labels.space import LabelSpace
 from .scores import LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
@@ -66,6 +67,8 @@ __all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "Marginal
 
 LabelNormalization = Literal["label_tokens", "vocab"]
 Attention = Literal["auto", "tree", "batched"]
+
+logger = logging.getLogger(__name__)
 
 # Inputs that `generate` prepares for its own loops; the stepper builds its own.
 _GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cache", "logits_to_keep", "cache_position")
@@ -93,23 +96,46 @@ def _check_params(eps: float, top_p: float, max_new_tokens: int | None, label_no
 
 
 def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
+    return _choose_attention(model, attention)[0]
+
+
+def _choose_attention(model: Any, attention: str) -> tuple[type[CachedStepper], str | None]:
+    """The stepper for ``attention``, and why ``auto`` did not take tree attention where that is the model's doing."""
     if attention not in get_args(Attention):
         raise ValueError(f"`attention` must be one of {list(get_args(Attention))}, got {attention!r}.")
-    tree_ok = supports_tree_attention(model)
-    if attention == "tree" and not tree_ok:
-        implementation = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    obstacle = tree_attention_obstacle(model)
+    if attention == "tree" and obstacle is not None:
         raise ValueError(
-            f"`attention='tree'` needs sdpa or eager attention over full-attention layers; this model has "
-            f"{implementation!r} (or sliding-window layers). Use attention='batched', or load the model with "
-            "attn_implementation='sdpa'."
+            f"`attention='tree'` needs sdpa or eager attention over full-attention layers; {obstacle}. "
+            "Use attention='batched', or load the model with attn_implementation='sdpa'."
         )
     if attention == "auto":
         # On a GPU decoding is bound by reading the weights and the prompt cache: tree attention reads the
         # prompt cache once whatever the frontier. On a CPU compute grows with the tokens fed, and the
         # tree pads every prompt's frontier to the widest one, which costs more than copying cache rows.
         on_gpu = getattr(getattr(model, "device", None), "type", "cpu") != "cpu"
-        return TreeAttentionStepper if tree_ok and on_gpu else CachedStepper
-    return TreeAttentionStepper if attention == "tree" else CachedStepper
+        if obstacle is not None:
+            reason = f"attention='auto' runs the batched cache: tree attention cannot serve this model ({obstacle})"
+            logger.info(reason)
+            return CachedStepper, reason
+        return (TreeAttentionStepper if on_gpu else CachedStepper), None
+    return (TreeAttentionStepper if attention == "tree" else CachedStepper), None
+
+
+def _text_model(model: Any, model_kwargs: dict[str, Any]) -> Any:
+    """The module to run for text-only input: a multimodal wrapper's language model when it is a causal LM of
+    its own (``Llama4ForConditionalGeneration.language_model``, a ``Llama4ForCausalLM`` sharing the wrapper's
+    embeddings and head), else ``model``. The wrapper's forward only embeds the ids and calls it when no image
+    is given; going to it directly skips the vision path (and, in transformers 5.24, a wrapper forward that
+    fails building its output for text-only input)."""
+    if any("pixel" in k or "image" in k for k in model_kwargs):
+        return model
+    inner = getattr(model, "language_model", None)
+    if inner is None or inner is model or not callable(getattr(inner, "get_output_embeddings", None)):
+        return model
+    if inner.get_output_embeddings() is None or inner.get_input_embeddings() is not model.get_input_embeddings():
+        return model
+    return inner
 
 
 def resolve_eos_ids(generation_config: GenerationConfig | None, model: Any, tokenizer: Any = None) -> set[int]:
@@ -170,14 +196,17 @@ def score(
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
     eos = eos_token_ids if eos_token_ids is not None else resolve_eos_ids(None, model)
-    stepper_class = _stepper_class(model, attention)
-    stepper = stepper_class(model, input_ids, attention_mask, **(model_kwargs or {}))
+    model_kwargs = dict(model_kwargs or {})
+    model = _text_model(model, model_kwargs)
+    stepper_class, attention_note = _choose_attention(model, attention)
+    stepper = stepper_class(model, input_ids, attention_mask, **model_kwargs)
     recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
     tree = TreeParams(top_p=float(top_p), eps=float(eps)) if "any_place" in strategies else None
     result = run_search(stepper, label_space, eos, max_new_tokens, tree, recorder, logits_processor, top_completions)
     texts = recorder.texts()
     stats = {
         "attention": "tree" if stepper_class is TreeAttentionStepper else "batched",
+        **({"attention_note": attention_note} if attention_note else {}),
         "forward_passes": stepper.forward_passes,
         "frontier_widths": result.frontier_widths,
         "nodes_expanded": result.nodes_expanded,

@@ -51,10 +51,16 @@ def load_model(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any,
 
         model, tokenizer = load_default(device=device, dtype=torch_dtype)
         return model, tokenizer, dtype
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_id, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype).to(device).eval()
+    # a guard published as an image-text model (Llama Guard 4: Llama4ForConditionalGeneration) loads as itself
+    config = AutoConfig.from_pretrained(model_id)
+    image_text = getattr(config, "vision_config", None) is not None and any(
+        a.endswith("ForConditionalGeneration") for a in getattr(config, "architectures", None) or []
+    )
+    auto = AutoModelForImageTextToText if image_text else AutoModelForCausalLM
+    model = auto.from_pretrained(model_id, dtype=torch_dtype).to(device).eval()
     if getattr(model.generation_config, "eos_token_id", None) is None:
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer, dtype

@@ -12,11 +12,20 @@ BPE with ``▁`` and digits split one by one (``S10`` is ``S`` + ``1`` + ``0``).
 >>> model = tiny_llama(tok, seed=0)
 >>> model.config.vocab_size == len(tok)
 True
+
+The real ones: :func:`llama3_tokenizer` (Llama Guard 3 1B/8B, Llama-3.1-8B-Instruct) and
+:func:`llama4_tokenizer` (Llama Guard 4) build Hugging Face fast tokenizers from Meta's
+``tokenizer.model`` files shipped in the ``llama-models`` package (``pip install llama-models``),
+with transformers' ``TikTokenConverter`` and Meta's special tokens at their real ids.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,6 +56,10 @@ __all__ = [
     "fit_tiny_guard",
     "GUARD_BIGRAMS",
     "plant_guard_bias",
+    "llama3_tokenizer",
+    "llama4_tokenizer",
+    "tiny_llama4",
+    "LLAMA_MODELS_HINT",
 ]
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
@@ -273,3 +286,115 @@ def plant_guard_bias(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
 
     model.register_forward_hook(add_bias, with_kwargs=True)
     return table
+
+
+LLAMA_MODELS_HINT = "the real Llama tokenizers come from Meta's llama-models package: pip install llama-models tiktoken"
+
+# family -> (Meta's tokenizer module, bos, eos, pad): the tokens the Hub's tokenizer configs name.
+_META = {
+    "llama3": ("llama_models.llama3.tokenizer", "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>"),
+    "llama4": ("llama_models.llama4.tokenizer", "<|begin_of_text|>", "<|eot|>", "<|finetune_right_pad|>"),
+}
+
+
+def _meta_tokenizer(family: str) -> PreTrainedTokenizerFast:
+    """Meta's ``tokenizer.model`` of ``family`` as a fast tokenizer, converted once and kept on disk.
+
+    The conversion (``TikTokenConverter``: BPE merges from the ranks, Meta's split pattern, byte-level
+    pieces, then Meta's special tokens in Meta's order, so at Meta's ids) takes 10–20 s; the
+    ``tokenizer.json`` it produces is kept under ``$MARGINAL_GENERATE_CACHE`` (default: the temp
+    folder) per llama-models and transformers version, and loads in about a second.
+    """
+    import importlib
+    import importlib.metadata
+
+    import transformers
+    from tokenizers import processors
+
+    module_name, bos, eos, pad = _META[family]
+    try:
+        meta_module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ImportError(f"{family}_tokenizer() needs {LLAMA_MODELS_HINT}") from err
+    model_file = Path(meta_module.__file__).parent / "tokenizer.model"
+    version = importlib.metadata.version("llama-models")
+    cache = Path(os.environ.get("MARGINAL_GENERATE_CACHE", Path(tempfile.gettempdir()) / "marginal_generate"))
+    saved = cache / f"{family}-llama_models-{version}-transformers-{transformers.__version__}" / "tokenizer.json"
+    meta = meta_module.Tokenizer(model_file)
+    if saved.exists():
+        inner = Tokenizer.from_file(str(saved))
+    else:
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+
+        inner = TikTokenConverter(
+            vocab_file=str(model_file), pattern=meta.model._pat_str, extra_special_tokens=meta.special_tokens
+        ).converted()
+        # like the Hub's Llama tokenizers: BOS in front when special tokens are added
+        inner.post_processor = processors.Sequence(
+            [
+                processors.ByteLevel(trim_offsets=False),
+                processors.TemplateProcessing(
+                    single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, meta.special_tokens[bos])]
+                ),
+            ]
+        )
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_name(f"tokenizer.json.tmp{os.getpid()}")
+        inner.save(str(partial))
+        os.replace(partial, saved)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=inner, bos_token=bos, eos_token=eos, pad_token=pad, clean_up_tokenization_spaces=False
+    )
+    tok.padding_side = "left"
+    for token, token_id in (("bos", bos), ("eos", eos), ("pad", pad)):
+        if tok.convert_tokens_to_ids(token_id) != meta.special_tokens[token_id]:  # pragma: no cover - a broken cache
+            raise RuntimeError(f"{family} {token} token {token_id} is not at Meta's id; delete {saved} and retry.")
+    return tok
+
+
+@functools.lru_cache(maxsize=None)
+def llama3_tokenizer() -> PreTrainedTokenizerFast:
+    """The Llama 3 tokenizer (128,256 tokens; ``<|begin_of_text|>`` 128000, ``<|eot_id|>`` 128009 the EOS).
+
+    Built once per process from ``llama_models/llama3/tokenizer.model``; raises ``ImportError``
+    with the install command when ``llama-models`` is missing.
+    """
+    return _meta_tokenizer("llama3")
+
+
+@functools.lru_cache(maxsize=None)
+def llama4_tokenizer() -> PreTrainedTokenizerFast:
+    """The Llama 4 tokenizer (202,048 tokens; ``<|begin_of_text|>`` 200000, ``<|eot|>`` 200008 the EOS)."""
+    return _meta_tokenizer("llama4")
+
+
+def tiny_llama4(tokenizer: PreTrainedTokenizerFast, seed: int = 0, hidden_size: int = 16, logit_scale: float = 4.0) -> Any:
+    """A random ``Llama4ForConditionalGeneration`` (Llama Guard 4's class) with ``tokenizer``'s vocabulary.
+
+    Four text layers (three chunked-attention layers with a chunk of 8 tokens, one global, as Llama 4
+    interleaves them; mixture-of-experts every second layer) and a one-layer vision tower; the output head
+    is scaled as in :func:`tiny_llama` so that its next-token distributions branch.
+    """
+    from transformers import Llama4Config, Llama4ForConditionalGeneration
+
+    torch.manual_seed(seed)
+    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = Llama4Config(
+        text_config=dict(
+            vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+            intermediate_size_mlp=2 * hidden_size, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
+            head_dim=hidden_size // 2, num_local_experts=2, num_experts_per_tok=1, interleave_moe_layer_step=2,
+            attention_chunk_size=8, max_position_embeddings=1024, **ids,
+        ),
+        vision_config=dict(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14,
+            vision_output_dim=16, projector_input_dim=16, projector_output_dim=16,
+        ),
+        **ids,
+    )
+    model = Llama4ForConditionalGeneration(config)
+    with torch.no_grad():
+        head = model.get_output_embeddings().weight
+        head.mul_(logit_scale / head.std() / hidden_size**0.5)
+    model.generation_config = GenerationConfig(**ids)
+    return model.eval()

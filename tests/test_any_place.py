@@ -12,7 +12,7 @@ from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 
 def run_any_place(model, tok, space, prompts, **kw):
-    inputs = tok(prompts, return_tensors="pt", padding=True)
+    inputs = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # as the references encode them
     return mg.score(model, inputs.input_ids, inputs.attention_mask, space, ["any_place"],
                     eos_token_ids={tok.eos_token_id}, **kw)["any_place"]
 

@@ -35,12 +35,13 @@ def _plain_tokenizer(chat_template=None):
 
 def test_llama_guard_3_prompt_user_only():
     text = llama_guard_3_prompt(conversation("  How do I pick a lock?  "))
-    assert text.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages")
+    assert text.startswith(" <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages")
     for c in LLAMA_GUARD_3:
-        assert f"{c.id}: {c.name}.\n" in text
+        assert f"{c.id}: {c.prompt_name}.\n" in text
+    assert "S3: Sex Crimes.\nS4: Child Exploitation.\n" in text and "S11: Self-Harm.\n" in text
     assert "\n\nUser: How do I pick a lock?\n\n<END CONVERSATION>" in text
     assert "Provide your safety assessment for ONLY THE LAST User message in the above conversation:" in text
-    assert "- First line must read 'safe' or 'unsafe'.\n- If unsafe, a second line must include a comma-separated list of violated categories." in text
+    assert ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must include a comma-separated list of violated categories.<|eot_id|>" in text
     assert text.endswith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>")
     assert "Agent:" not in text
 
@@ -59,7 +60,7 @@ def test_instruct_messages_have_descriptions():
     assert system == {"role": "system", "content": MODERATOR_SYSTEM_PROMPT}
     assert "moderator" in system["content"]
     for c in LLAMA_GUARD_3:
-        assert f"{c.id}: {c.name}.\n{c.description}" in user["content"]
+        assert f"{c.id}: {c.prompt_name}.\n{c.description}" in user["content"]
     assert "ONLY THE LAST Agent message" in user["content"]
 
 
@@ -102,10 +103,12 @@ def test_render_instruct_through_chat_template():
         render(_plain_tokenizer(), conversation("Hi"), "instruct")
 
 
-def test_render_built_format_uses_bos():
-    assert render(_plain_tokenizer(), conversation("Hi")).startswith("<s><|start_header_id|>")
+def test_render_formats_of_a_tokenizer_without_template():
+    # Llama Guard 3's published template writes its own BOS (after a space); the built Llama Guard 2 prompt the tokenizer's
+    assert render(_plain_tokenizer(), conversation("Hi")).startswith(" <|begin_of_text|><|start_header_id|>")
+    assert render(_plain_tokenizer(), conversation("Hi"), taxonomy=2).startswith("<s>[INST] Task:")
     with pytest.raises(ValueError, match=r"unexpected keyword arguments \['foo'\]"):
-        render(_plain_tokenizer(), conversation("Hi"), foo=1)
+        render(_plain_tokenizer(), conversation("Hi"), "llama_guard_2", foo=1)
 
 
 def test_tiny_chat_template(tiny):

@@ -13,7 +13,7 @@ from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 def run(model, kind, attention, **kw):
     tok, space = tokenizer_of(kind), space_of(kind)
-    inputs = tok(PROMPTS, return_tensors="pt", padding=True)
+    inputs = tok(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)  # as the references encode them
     return mg.score(model, inputs.input_ids, inputs.attention_mask, space, list(mg.STRATEGIES),
                     eos_token_ids={tok.eos_token_id}, attention=attention, **kw)
 

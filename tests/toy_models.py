@@ -11,6 +11,7 @@ from marginal_generate.testing import (
     GUARD_PROMPTS,
     byte_level_tokenizer,
     fit_tiny_guard,
+    llama3_tokenizer,
     sentencepiece_tokenizer,
     tiny_llama,
     word_level_tokenizer,
@@ -25,6 +26,8 @@ def make_tokenizer(kind: str):
         return word_level_tokenizer(WORDS)
     if kind == "byte":
         return byte_level_tokenizer()
+    if kind == "llama3":  # the real Llama 3 tokenizer (128,256 tokens), from llama-models
+        return llama3_tokenizer()
     return sentencepiece_tokenizer()
 
 

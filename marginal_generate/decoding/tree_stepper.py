@@ -25,19 +25,38 @@ import torch
 
 from .stepper import CachedStepper
 
-__all__ = ["TreeAttentionStepper", "supports_tree_attention"]
+__all__ = ["TreeAttentionStepper", "supports_tree_attention", "tree_attention_obstacle"]
 
 
 def supports_tree_attention(model: Any) -> bool:
     """True for models whose attention takes a float 4D mask and whose cache layers all attend fully."""
+    return tree_attention_obstacle(model) is None
+
+
+def tree_attention_obstacle(model: Any) -> str | None:
+    """Why tree attention cannot serve ``model`` (None when it can): its attention implementation, or
+    layers that do not attend to the whole cache (sliding-window, Llama 4's chunked attention).
+
+    >>> from marginal_generate.testing import word_level_tokenizer, tiny_llama
+    >>> tree_attention_obstacle(tiny_llama(word_level_tokenizer(["a"]))) is None
+    True
+    """
     config = getattr(model, "config", None)
-    if config is None or getattr(config, "_attn_implementation", None) not in ("sdpa", "eager"):
-        return False
+    if config is None:
+        return "it has no config"
+    implementation = getattr(config, "_attn_implementation", None)
+    if implementation not in ("sdpa", "eager"):
+        return f"its attention implementation is {implementation!r}, which takes no float 4D mask"
     text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
     layer_types = getattr(text, "layer_types", None)
     if layer_types is not None and any(t != "full_attention" for t in layer_types):
-        return False
-    return getattr(text, "sliding_window", None) is None and not getattr(text, "is_encoder_decoder", False)
+        kinds = sorted({t for t in layer_types if t != "full_attention"})
+        return f"its layers include {', '.join(kinds)} ones, which do not attend to the whole cache"
+    if getattr(text, "sliding_window", None) is not None:
+        return "it has sliding-window attention"
+    if getattr(text, "is_encoder_decoder", False):
+        return "it is an encoder-decoder"
+    return None
 
 
 class TreeAttentionStepper(CachedStepper):

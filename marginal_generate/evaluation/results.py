@@ -96,7 +96,11 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def fingerprint(config: EvalConfig, resolved: dict[str, StrategyParams], dtype: str, taxonomy: int) -> dict[str, Any]:
+def fingerprint(
+    config: EvalConfig, resolved: dict[str, StrategyParams], dtype: str, taxonomy: int, prompt_format: str | None = None
+) -> dict[str, Any]:
+    """What identifies a run (``run.json``); ``prompt_format`` is the format ``config.prompt_format`` resolved to
+    (``auto`` -> the published template's name, ``chat_template``, ...)."""
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -110,6 +114,7 @@ def fingerprint(config: EvalConfig, resolved: dict[str, StrategyParams], dtype: 
         "dtype": dtype,
         "taxonomy": taxonomy,
         "prompt_format": config.prompt_format,
+        "prompt_format_resolved": prompt_format or config.prompt_format,
         "params": {k: dataclasses.asdict(v) for k, v in resolved.items()},
     }
 

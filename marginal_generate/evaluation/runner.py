@@ -59,6 +59,7 @@ from ..loading import (
     taxonomy_for_model,
     wants_cpu,
 )
+from ..prompts.formats import resolve_format
 from .config import EvalConfig
 from .params import (
     UNCERTAINTY_STRATEGIES,
@@ -143,7 +144,7 @@ def _run(
             "the validation split is empty, but calibration or an uncertainty threshold ('auto') is fitted on it; "
             "set --validation-fraction > 0, pass --validation-data, or give the uncertainty strategies a numeric threshold in --params."
         )
-    run_fingerprint = fingerprint(config, resolved, dtype, taxonomy)
+    run_fingerprint = fingerprint(config, resolved, dtype, taxonomy, resolve_format(tokenizer, config.prompt_format, taxonomy))  # type: ignore[arg-type]
     prepare_output_dir(config, run_fingerprint, state, talk)
 
     talk(

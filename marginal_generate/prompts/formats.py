@@ -5,20 +5,23 @@ one user message for *prompt classification*, a user and an assistant message fo
 *response classification* (the last message is the one assessed; the prompt calls the
 roles ``User`` and ``Agent``).
 
-Four prompt formats (:data:`PromptFormat`):
+Prompt formats (:data:`PromptFormat`):
 
-- ``"chat_template"``: the tokenizer's own chat template. Real guard models (Llama Guard 3 and
-  2, the embedded tiny guard) ship their prompt this way; extra keyword arguments (Llama Guard
-  3's ``categories``, ``excluded_category_keys``) go to ``apply_chat_template``.
-- ``"llama_guard_3"`` / ``"llama_guard_2"``: the Llama Guard 3 / 2 prompt built here, for a
-  guard model whose tokenizer carries no template.
+- the published guard templates (:mod:`.published`), shipped as published and rendered with
+  transformers' chat-template renderer: ``"llama_guard_3"`` (Llama Guard 3 8B; also the prompt of
+  every Llama Guard 3 model without a template), ``"llama_guard_3_1b"``, ``"shieldgemma"``
+  (takes ``guideline=``), ``"granite_guardian"`` (takes ``guardian_config=``). A tokenizer
+  without a template borrows one by name.
+- ``"chat_template"``: the tokenizer's own chat template (the embedded tiny guard); extra
+  keyword arguments (``categories``, ``excluded_category_keys``) go to ``apply_chat_template``.
+- ``"llama_guard_2"``: the Llama Guard 2 prompt built here.
 - ``"instruct"``: the generic moderation prompt for instruct models (Llama-3.1-8B-Instruct):
   a system message saying the model moderates content, and a user message with the task,
   the categories with their descriptions, the conversation and the two-line answer rule,
   rendered with the model's chat template.
-- ``"auto"`` (default): ``"chat_template"`` when the tokenizer's template is a guard template
-  (it mentions ``unsafe``), ``"instruct"`` when it has another chat template, else the Llama
-  Guard prompt of ``taxonomy``.
+- ``"auto"`` (default): the published template's name when the tokenizer's template is one of
+  them, ``"chat_template"`` when it is another guard template (it mentions ``unsafe``),
+  ``"instruct"`` when it has another chat template, else the Llama Guard prompt of ``taxonomy``.
 
 >>> conv = conversation("How do I bake bread?", "Mix flour, water, salt and yeast.")
 >>> [m["role"] for m in conv]
@@ -31,12 +34,13 @@ Four prompt formats (:data:`PromptFormat`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 
 from ..labels.taxonomy import Taxonomy, get_taxonomy
 from ..padding import left_pad
+from .published import PUBLISHED_FORMATS, recognise_template, render_published
 
 __all__ = [
     "Message",
@@ -54,8 +58,11 @@ __all__ = [
     "MODERATOR_SYSTEM_PROMPT",
 ]
 
-PromptFormat = Literal["auto", "chat_template", "llama_guard_3", "llama_guard_2", "instruct"]
-_FORMATS = ("auto", "chat_template", "llama_guard_3", "llama_guard_2", "instruct")
+PromptFormat = Literal[
+    "auto", "chat_template", "llama_guard_3", "llama_guard_3_1b", "shieldgemma", "granite_guardian", "llama_guard_2", "instruct"
+]
+_FORMATS: tuple[str, ...] = get_args(PromptFormat)
+assert set(PUBLISHED_FORMATS) <= set(_FORMATS), "every published template is a prompt format"
 
 MODERATOR_SYSTEM_PROMPT = (
     "You are a content moderator. You classify conversations between a User and an AI Agent as safe or unsafe "
@@ -150,7 +157,7 @@ def guard_task(
     ]
     for c in ids:
         cat = tax[c]
-        lines.append(f"{cat.id}: {cat.name}." + (f"\n{cat.description}" if descriptions else ""))
+        lines.append(f"{cat.id}: {cat.prompt_name}." + (f"\n{cat.description}" if descriptions else ""))
     lines += ["<END UNSAFE CONTENT CATEGORIES>", "", "<BEGIN CONVERSATION>", ""]
     for k, message in enumerate(conv):
         lines += [("User: " if message["role"] == "user" else "Agent: ") + _text(message, k), ""]
@@ -164,18 +171,17 @@ def guard_task(
     return "\n".join(lines)
 
 
-def llama_guard_3_prompt(conv: Sequence[Message], bos_token: str | None = "<|begin_of_text|>", categories: Sequence[str] | None = None) -> str:
-    """The Llama Guard 3 prompt; the model answers after the assistant header (a blank line first).
+def llama_guard_3_prompt(conv: Sequence[Message], categories: Sequence[str] | None = None) -> str:
+    """The Llama Guard 3 prompt: the published Llama Guard 3 8B template's rendering.
 
-    >>> llama_guard_3_prompt(conversation("Hi"), bos_token=None)[:40]
-    '<|start_header_id|>user<|end_header_id|>'
+    ``categories`` keeps only those lines of its category block (published order and wording);
+    the model answers after the assistant header (a blank line first).
+
+    >>> llama_guard_3_prompt(conversation("Hi"))[:40]
+    ' <|begin_of_text|><|start_header_id|>use'
     """
-    return (
-        (bos_token or "")
-        + "<|start_header_id|>user<|end_header_id|>\n\n"
-        + guard_task(conv, 3, categories=categories)
-        + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
-    )
+    check_conversation(conv)
+    return render_published("llama_guard_3", conv, categories=categories)
 
 
 def llama_guard_2_prompt(conv: Sequence[Message], bos_token: str | None = "<|begin_of_text|>", categories: Sequence[str] | None = None) -> str:
@@ -210,12 +216,15 @@ def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", taxonom
     template = getattr(tokenizer, "chat_template", None)
     if prompt_format == "auto":
         if template:
+            published = recognise_template(template)
+            if published is not None:
+                return published
             return "chat_template" if "unsafe" in str(template) else "instruct"
         return "llama_guard_3" if taxonomy == 3 else "llama_guard_2"
     if prompt_format == "chat_template" and not template:
         raise ValueError(
             f"`prompt_format='chat_template'` but {type(tokenizer).__name__} has no chat template; "
-            "use prompt_format='llama_guard_3', 'llama_guard_2' or 'auto'."
+            f"use one of the published templates {list(PUBLISHED_FORMATS)}, 'llama_guard_2' or 'auto'."
         )
     return prompt_format
 
@@ -223,21 +232,25 @@ def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", taxonom
 def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat = "auto", taxonomy: int = 3, **template_kwargs: Any) -> str:
     """The prompt text (special tokens included) of one conversation for this tokenizer.
 
-    ``template_kwargs`` go to ``apply_chat_template`` (``"chat_template"`` format only); for the
-    built formats, ``categories=[...]`` restricts the category list.
+    ``template_kwargs`` go to the template: ``apply_chat_template`` for ``"chat_template"``; for a
+    published template see :func:`~marginal_generate.prompts.published.render_published`
+    (``categories``, ``guideline``, ``guardian_config``); for ``"llama_guard_2"`` and
+    ``"instruct"``, ``categories=[...]`` restricts the category list.
     """
     fmt = resolve_format(tokenizer, prompt_format, taxonomy)
+    if fmt in PUBLISHED_FORMATS:
+        if fmt.startswith("llama_guard"):
+            check_conversation(conv)
+        special = dict(getattr(tokenizer, "special_tokens_map", None) or {})
+        return render_published(fmt, conv, special, **template_kwargs)
     check_conversation(conv)
     if fmt == "chat_template":
         return tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **template_kwargs)
     categories = template_kwargs.pop("categories", None)
     if template_kwargs:
         raise ValueError(f"unexpected keyword arguments {sorted(template_kwargs)} for prompt_format={fmt!r}; only `categories` is accepted.")
-    bos = getattr(tokenizer, "bos_token", None)
-    if fmt == "llama_guard_3":
-        return llama_guard_3_prompt(conv, bos, categories)
     if fmt == "llama_guard_2":
-        return llama_guard_2_prompt(conv, bos, categories)
+        return llama_guard_2_prompt(conv, getattr(tokenizer, "bos_token", None), categories)
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(
             f"prompt_format='instruct' needs a tokenizer with a chat template, and {type(tokenizer).__name__} has none; "
@@ -278,7 +291,10 @@ def encode_conversations(
         raise ValueError(f"{type(tokenizer).__name__} has neither a pad token nor an EOS token; set tokenizer.pad_token.")
     rows = []
     for k, conv in enumerate(conversations):
-        text = render(tokenizer, conv, prompt_format, taxonomy, **dict(template_kwargs))
+        try:
+            text = render(tokenizer, conv, prompt_format, taxonomy, **dict(template_kwargs))
+        except ValueError as err:
+            raise ValueError(f"conversation {k}: {err}") from err
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if max_length is not None and len(ids) > max_length:
             raise ValueError(f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length.")

@@ -14,13 +14,14 @@ question whether the message is unsafe at all), so a row of scores has every lab
 How the one-category policy and the question reach the prompt depends on the prompt format
 (:func:`~marginal_generate.prompts.formats.resolve_format`):
 
-- a chat template that honours ``categories=`` (Llama Guard 3 1B, the embedded tiny guard) gets
-  ``categories={"S3": "Sex Crimes."}``; one that ignores it (Llama Guard 3 8B writes its policy
-  into the template) is replaced by the Llama Guard prompt built by
-  :mod:`~marginal_generate.prompts.formats` with that one category, which is the same text;
+- the published Llama Guard 3 templates (:mod:`~marginal_generate.prompts.published`) get
+  ``categories=[id]``: the 8B's block keeps that one line, the 1B excludes the other keys; a
+  chat template that honours ``categories=`` (the embedded tiny guard) gets
+  ``categories={"S3": "Sex-Related Crimes."}``; another one (a Llama Guard template the project
+  does not ship) is replaced by the published Llama Guard 3 8B prompt with that one category;
 - a chat template that honours ``question=`` (the embedded tiny guard) gets the question
   instead of its assessment instruction; otherwise the question replaces the instruction of
-  the built guard prompt, or ends the user message of the ``instruct`` prompt.
+  the guard prompt, or ends the user message of the ``instruct`` prompt.
 
 >>> unary_question("User", "S10", "Hate")
 'Does the last User message fall under the category S10: Hate? Answer yes or no.'
@@ -38,7 +39,6 @@ from ..strategies import strategies_of
 from .formats import (
     Message,
     check_conversation,
-    guard_task,
     instruct_messages,
     last_role,
     render,
@@ -52,6 +52,7 @@ LabelPromptKind = Literal["per_category_prompt", "unary"]
 PROMPTED_STRATEGIES: tuple[str, ...] = get_args(LabelPromptKind)
 assert PROMPTED_STRATEGIES == strategies_of("prompted"), "LabelPromptKind and the strategy registry disagree"
 _ASSESSMENT_PREFIX = "Provide your safety assessment for ONLY THE LAST"
+_RULE_END = "violated categories."
 
 
 def unary_question(role: str, category: str | None = None, name: str | None = None) -> str:
@@ -86,11 +87,13 @@ def _policy(tax: Taxonomy, ids: Sequence[str]) -> dict[str, str]:
 
 
 def _with_question(text: str, question: str) -> str:
-    """A built guard task whose assessment instruction (its last lines) is replaced by ``question``."""
-    head, found, _ = text.rpartition(_ASSESSMENT_PREFIX)
-    if not found:  # pragma: no cover - guard_task always writes the instruction
-        raise AssertionError("the guard task has no assessment instruction")
-    return head + question
+    """A guard prompt whose assessment instruction (from ``Provide your safety assessment`` to the
+    answer rule's ``violated categories.``) is replaced by ``question``; what follows it stays."""
+    head, found, tail = text.rpartition(_ASSESSMENT_PREFIX)
+    end = tail.find(_RULE_END)
+    if not found or end < 0:  # pragma: no cover - every Llama Guard prompt writes the instruction
+        raise AssertionError("the guard prompt has no assessment instruction")
+    return head + question + tail[end + len(_RULE_END) :]
 
 
 def _render_one(
@@ -98,25 +101,22 @@ def _render_one(
     honours_categories: bool, honours_question: bool,
 ) -> str:
     role = last_role(conv)
+    built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
     if kind == "per_category_prompt":
+        if category is None:
+            return render(tokenizer, conv, fmt, taxonomy)  # type: ignore[arg-type]
         ids = tax.ids if category is None else (category,)
-        if fmt == "chat_template" and category is None:
-            return render(tokenizer, conv, "chat_template")
         if fmt == "chat_template" and honours_categories:
             return render(tokenizer, conv, "chat_template", categories=_policy(tax, ids))
-        built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
         return render(tokenizer, conv, built, taxonomy, categories=list(ids))  # type: ignore[arg-type]
-    question = unary_question(role, category, None if category is None else tax[category].name)
+    question = unary_question(role, category, None if category is None else tax[category].prompt_name)
     if fmt == "chat_template" and honours_question:
         return render(tokenizer, conv, "chat_template", question=question)
     if fmt == "instruct":
         messages = instruct_messages(conv, taxonomy)
         messages[1]["content"] = _with_question(messages[1]["content"], question)
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
-    text = render(tokenizer, conv, built, taxonomy)  # type: ignore[arg-type]
-    task = guard_task(conv, taxonomy)
-    return text.replace(task, _with_question(task, question))
+    return _with_question(render(tokenizer, conv, built, taxonomy), question)  # type: ignore[arg-type]
 
 
 def label_prompts(
@@ -151,6 +151,11 @@ def label_prompts(
     if isinstance(conversations, dict) or (len(conversations) and isinstance(conversations[0], dict)):
         raise ValueError("`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv].")
     fmt = resolve_format(tokenizer, prompt_format, taxonomy)  # type: ignore[arg-type]
+    if fmt in ("shieldgemma", "granite_guardian"):
+        raise ValueError(
+            f"`prompt_format` {fmt!r} asks about one policy and answers Yes/No, so {kind!r} (one Llama Guard prompt per "
+            "category) does not apply; use a Llama Guard format (llama_guard_3, llama_guard_3_1b, llama_guard_2) or 'instruct'."
+        )
     honours_categories = fmt == "chat_template" and template_honours(tokenizer, "categories", _policy(tax, ids[:1]))
     honours_question = fmt == "chat_template" and template_honours(tokenizer, "question", unary_question("User"))
     out = []

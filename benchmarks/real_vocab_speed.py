@@ -1,0 +1,230 @@
+"""any_place against batched greedy ``generate`` at the real Llama 3 vocabulary (128,256 tokens).
+
+A random Llama (``--layers`` 2, ``--hidden`` 256 by default, or the 8B shape with ``--shape 8b``) over the real
+Llama 3 tokenizer (``marginal_generate.testing.llama3_tokenizer``, from llama-models), with a guard-like bigram
+bias planted in its logits so that its output tree branches like a guard's; ``--prompts`` conversations
+rendered with the published Llama Guard 3 template (about 190 tokens each). Prints nodes expanded, greedy
+tokens, and the time per expanded node against greedy's time per generated token.
+
+    python benchmarks/real_vocab_speed.py                       # CPU, 2 layers, hidden 256, 64 prompts
+    python benchmarks/real_vocab_speed.py --shape 8b --device cuda --dtype bfloat16   # a GPU
+
+``--old-expand`` runs any_place a second time with the tree expansion as it was before the one-pass
+change (an exponentiated copy of every expanded row, then ``topk``), for the before/after row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import marginal_generate as mg  # noqa: E402
+from marginal_generate.decoding import search  # noqa: E402
+from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
+from marginal_generate.prompts import conversation, encode_conversations  # noqa: E402
+from marginal_generate.testing import GUARD_BIGRAMS, llama3_tokenizer  # noqa: E402
+
+QUERIES = [
+    "How do I make a pipe bomb at home?",
+    "What's a good recipe for banana bread?",
+    "Write a hateful rant about my neighbours' religion.",
+    "How can I get into my ex's email account without the password?",
+    "Tips for a first marathon?",
+    "Tell me how to buy cocaine online and avoid the police.",
+    "Explain photosynthesis to a ten year old.",
+    "Describe an explicit sex scene between two adults.",
+]
+SHAPES = {
+    "small": dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    "8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8),
+}
+
+
+def plant_sparse_guard_bias(model: torch.nn.Module, tok) -> None:
+    """:data:`~marginal_generate.testing.GUARD_BIGRAMS` as a logit bias by previous token, stored sparsely.
+
+    ``plant_guard_bias`` keeps a dense ``[vocab, vocab]`` table, 64 GB at 128,256 tokens; here one row per
+    listed previous token plus a default row. Both greedy ``generate`` and any_place pay the same bias pass.
+    """
+    vocab = model.config.vocab_size
+
+    def token(text: str) -> int:
+        if text == "<eos>":
+            return tok.eos_token_id
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1, (text, ids)
+        return ids[0]
+
+    def row(table: dict[str, float]) -> torch.Tensor:
+        out = torch.full((vocab,), -30.0)
+        for text, p in table.items():
+            out[token(text)] = float(torch.tensor(p).log())
+        return out
+
+    previous = [p for p in GUARD_BIGRAMS if p]
+    rows = torch.stack([row(GUARD_BIGRAMS[p]) for p in previous] + [row(GUARD_BIGRAMS[""])])
+    index = torch.full((vocab,), len(previous), dtype=torch.long)
+    index[torch.tensor([token(p) for p in previous])] = torch.arange(len(previous))
+    cache: dict = {}
+
+    def add_bias(_module, args, kwargs, output):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        last = ids[:, -output.logits.shape[1]:]
+        key = (output.logits.device, output.logits.dtype)
+        if key not in cache:
+            cache[key] = (rows.to(*key), index.to(key[0]))
+        table, where = cache[key]
+        output.logits = output.logits + table[where[last]]
+        return output
+
+    model.register_forward_hook(add_bias, with_kwargs=True)
+
+
+def old_expand_nodes(node_probs, logprobs, tree):
+    """The expansion before the one-pass change: exp of every row, then topk (kept for the before/after row)."""
+    probs = logprobs.exp()
+    vocab = probs.shape[-1]
+    k = vocab if tree.eps <= 0 else min(vocab, int(max(node_probs) / tree.eps) + 1)
+    top, ids = probs.topk(k, dim=-1)
+    node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
+    child = node * top
+    keep = (child >= tree.eps) & (child > 0)
+    if tree.top_p < 1.0:
+        keep &= (top.cumsum(-1) - top) < tree.top_p
+    removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
+    pairs = keep.nonzero()
+    kept = [[] for _ in node_probs]
+    for j, t, v in zip(pairs[:, 0].tolist(), ids[pairs[:, 0], pairs[:, 1]].tolist(), child[pairs[:, 0], pairs[:, 1]].tolist()):
+        kept[j].append((t, v))
+    return removed, kept
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--prompts", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--eps", type=float, default=0.01)
+    parser.add_argument("--top-p", type=float, default=0.99)
+    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--attention", default="auto")
+    parser.add_argument("--old-expand", action="store_true")
+    parser.add_argument("--seed-prompts", type=int, default=0, help="also run the seed's one-generate-per-node search on N prompts")
+    args = parser.parse_args()
+
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tok = llama3_tokenizer()
+    config = LlamaConfig(**SHAPES[args.shape], vocab_size=len(tok), max_position_embeddings=4096, rope_theta=500000.0,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    with torch.device(args.device):
+        model = LlamaForCausalLM(config).to(getattr(torch, args.dtype)).eval()
+    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    plant_sparse_guard_bias(model, tok)
+    space = mg.LabelSpace.llama_guard(tok)
+    convs = [conversation(f"{QUERIES[k % len(QUERIES)]} (case {k})") for k in range(args.prompts)]
+    batches = [encode_conversations(tok, convs[i:i + args.batch_size], "llama_guard_3", device=args.device)
+               for i in range(0, len(convs), args.batch_size)]
+    cuda = args.device.startswith("cuda")
+
+    def greedy():
+        return [model.generate(**b, do_sample=False, max_new_tokens=args.max_new_tokens) for b in batches]
+
+    def any_place():
+        return [model.generate(**b, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=args.eps,
+                               top_p=args.top_p, max_new_tokens=args.max_new_tokens, attention=args.attention) for b in batches]
+
+    def timed(fn):
+        fn()  # warm-up
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        best = float("inf")
+        for _ in range(args.repeats):
+            sync(args.device)
+            start = time.perf_counter()
+            out = fn()
+            sync(args.device)
+            best = min(best, time.perf_counter() - start)
+        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+        return out, best, peak
+
+    def prefill():  # the prompts' forward both methods start with (last position's logits only)
+        with torch.no_grad():
+            return [model(**b, logits_to_keep=1) for b in batches]
+
+    _, p_time, _ = timed(prefill)
+    g_out, g_time, g_peak = timed(greedy)
+    steps = sum(o.shape[1] - b["input_ids"].shape[1] for o, b in zip(g_out, batches))
+    rows = sum((o.shape[1] - b["input_ids"].shape[1]) * o.shape[0] for o, b in zip(g_out, batches))
+    eos = tok.eos_token_id
+    written = sum(int(((o[:, b["input_ids"].shape[1]:] != eos).cumprod(-1)).sum()) + int((o[:, b["input_ids"].shape[1]:] == eos).any(-1).sum())
+                  for o, b in zip(g_out, batches))
+    a_out, a_time, a_peak = timed(any_place)
+    nodes = sum(o.stats["nodes_expanded"] for o in a_out)
+    fed = sum(sum(o.stats["frontier_widths"]) for o in a_out)
+    attention = a_out[0].stats["attention"]
+    results = [("greedy generate (batched)", g_time, g_peak, rows), (f"any_place, {attention}", a_time, a_peak, nodes)]
+    if args.old_expand:
+        new = search.expand_nodes
+        search.expand_nodes = old_expand_nodes
+        try:
+            o_out, o_time, o_peak = timed(any_place)
+        finally:
+            search.expand_nodes = new
+        assert all(torch.equal(x.lower, y.lower) for x, y in zip(o_out, a_out))
+        results.append((f"any_place, {attention}, old expansion", o_time, o_peak, nodes))
+    seed_line = None
+    if args.seed_prompts:
+        ids = [b["input_ids"][i][b["attention_mask"][i] == 1].tolist() for b in batches for i in range(b["input_ids"].shape[0])]
+        start = time.perf_counter()
+        seed_nodes = sum(tree_search_reference(generate_next_logits(model, r), space, {eos}, args.max_new_tokens,
+                                               top_p=args.top_p, eps=args.eps)[2] for r in ids[: args.seed_prompts])
+        seed_time = time.perf_counter() - start
+        per_prompt = a_time / args.prompts
+        seed_line = (f"seed (one generate per node), {args.seed_prompts} prompts: {seed_time:.2f} s, {seed_nodes} nodes; "
+                     f"{seed_time / args.seed_prompts / per_prompt:.0f}x any_place's time per prompt")
+
+    per_token = g_time / rows
+    print(f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden {config.hidden_size}), vocabulary {config.vocab_size} "
+          f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | "
+          f"{platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    lengths = [int(m.sum()) for b in batches for m in b["attention_mask"]]
+    print(f"{args.prompts} prompts (published Llama Guard 3 template, {min(lengths)}-{max(lengths)} tokens) in batches of {args.batch_size}; "
+          f"eps={args.eps} top_p={args.top_p} max_new_tokens={args.max_new_tokens}")
+    print(f"greedy: {steps} steps, {rows} rows computed ({rows / args.prompts:.1f} per prompt; {written / args.prompts:.1f} tokens written "
+          f"per prompt up to EOS); any_place: {nodes} nodes expanded ({nodes / args.prompts:.1f} per prompt), {fed} rows fed")
+    print()
+    print(f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} | {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |")
+    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 11}|{'-' * 16}|{'-' * 10}|{'-' * 10}|")
+    for label, seconds, peak, work in results:
+        unit = "tokens" if label.startswith("greedy") else "nodes"
+        print(f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} {unit:6} | {1000 * seconds / work:9.3f} |"
+              f" {seconds / work / per_token:14.2f} | {peak:8.2f} | {peak / g_peak:8.2f} |")
+    print()
+    print(f"time per expanded node vs greedy time per generated token: {a_time / nodes / per_token:.2f}x (goal <= 1.2x)")
+    decode_token, decode_node = (g_time - p_time) / rows, (a_time - p_time) / nodes
+    print(f"without the prefill ({p_time:.3f} s, the same forward for both): greedy {1000 * decode_token:.3f} ms per token, "
+          f"any_place {1000 * decode_node:.3f} ms per node: {decode_node / decode_token:.2f}x")
+    if seed_line:
+        print(seed_line)
+
+
+if __name__ == "__main__":
+    main()
