@@ -58,7 +58,7 @@ from transformers import GenerationConfig, LogitsProcessorList
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
-from .decoding.tree_stepper import TreeAttentionStepper, supports_tree_attention, tree_attention_obstacle
+from .decoding.tree_stepper import TreeAttentionStepper, tree_attention_obstacle
 from .labels.space import LabelSpace
 from .scores import LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
