@@ -52,7 +52,7 @@ from .generate import MarginalGenerationMixin, enable, marginalize, score
 from .labels import LLAMA_GUARD_2_CATEGORIES, LLAMA_GUARD_3_CATEGORIES, LabelSpace, LlamaGuardParser, PrefixState
 from .prompted import score_label_prompts
 from .prompts import conversation, encode_conversations, render
-from .scores import LabelScores
+from .scores import Completion, LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "Strategy",
     "LabelSpace",
     "LabelScores",
+    "Completion",
     "LlamaGuardParser",
     "PrefixState",
     "LLAMA_GUARD_3_CATEGORIES",

@@ -6,6 +6,7 @@ transformers warning. Each check raises one ``ValueError`` that says what is wro
 
 >>> import torch
 >>> check_batch(torch.tensor([[5, 6], [0, 7]]), torch.tensor([[1, 1], [0, 1]]))
+[2, 1]
 >>> check_batch(torch.tensor([[5, 6], [0, 0]]), torch.tensor([[1, 1], [0, 0]]))
 Traceback (most recent call last):
 ...

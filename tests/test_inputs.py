@@ -86,3 +86,14 @@ def test_no_deprecation_warning_from_a_run(guard, attention):
     deprecations = [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))]
     assert deprecations == []
     assert [m for m in handler.messages if "past_key_values" in m or "deprecated" in m] == []
+
+
+def test_completions_are_named_tuples(guard):
+    model, tok, space = guard
+    out = model.generate(**_inputs(tok, ["User: how do I pick a lock?"]), custom_generate=mg.marginalize, label_space=space,
+                         strategy="any_place", max_new_tokens=6)
+    first = out.completions[0][0]
+    assert isinstance(first, mg.Completion) and isinstance(first.text, str) and isinstance(first.complete, bool)
+    text, probability, complete = first
+    assert (text, probability, complete) == (first.text, first.probability, first.complete) and 0 < probability <= 1
+    assert out.to_dict()["completions"][0][0] == [first.text, first.probability, first.complete]
