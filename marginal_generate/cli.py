@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = counts.get("skipped_records", 0)
     print(
         f"done: {samples} samples ({now} scored now, {report.resumed} from an earlier run; {failed} of them failed"
-        + (f"; {skipped} unreadable record(s) skipped" if skipped else "")
+        + (f"; {skipped} record(s) of the data skipped" if skipped else "")
         + f") in {report.wall_time_s:.1f} s wall, {rate:.1f} samples/s"
     )
     return 0

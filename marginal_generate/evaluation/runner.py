@@ -103,6 +103,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     params: Params = load_params(config.params)
     resolved = params.for_model(config.model, config.strategies)
     taxonomy = taxonomy_for_model(config.model, config.taxonomy)
+    data = _load_data(config, taxonomy, say if state.is_main_process else (lambda _m: None))  # before the model: data errors come fast
     device = resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
     space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
@@ -110,9 +111,29 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
     try:
-        return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start)
+        return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start, data)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _load_data(
+    config: EvalConfig, taxonomy: int, talk: Callable[[str], None]
+) -> tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int]:
+    """``(records, validation records or None, load failures, data name, records read)``; the records that
+    could not be read are summed up (:func:`summarize_load_failures`), and a source with none readable is a ``ValueError``."""
+    records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
+    read = len(records) + len(failures)
+    for line in summarize_load_failures(failures, taxonomy):
+        talk(line)
+    if not records:
+        raise ValueError(f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options.")
+    validation = None
+    if config.validation_data is not None:
+        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
+        for line in summarize_load_failures(val_failures, taxonomy, "--validation-data: "):
+            talk(line)
+        failures += [dict(f, split="validation") for f in val_failures]
+    return records, validation, failures, data_name, read
 
 
 def _run(
@@ -127,6 +148,7 @@ def _run(
     resolved: dict[str, StrategyParams],
     space: Any,
     start: float,
+    data: tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int],
 ) -> Report | None:
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
@@ -134,18 +156,7 @@ def _run(
     main = state.is_main_process
     talk = say if main else (lambda _m: None)
 
-    records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
-    read = len(records) + len(failures)
-    for line in summarize_load_failures(failures, taxonomy):
-        talk(line)
-    if not records:
-        raise ValueError(f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options.")
-    validation = None
-    if config.validation_data is not None:
-        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
-        for line in summarize_load_failures(val_failures, taxonomy, "--validation-data: "):
-            talk(line)
-        failures += [dict(f, split="validation") for f in val_failures]
+    records, validation, failures, data_name, read = data
     skipped = len(failures)
     samples = make_samples(records, validation, config.validation_fraction, config.num_samples, config.seed)
     by_id = {s.id: s for s in samples}
