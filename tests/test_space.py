@@ -279,7 +279,7 @@ def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch)
                              apply_calibrator=True, engine=loaded)
         assert calibrated.raw["calibrated"] is True
         assert calibrated.raw["probs"][0] == pytest.approx(float(calibrator.transform([raw.raw["probs"][0]])[0]))
-        assert "(calibrated)" in calibrated.figure.axes[0].get_title()
+        assert "(calibrated)" in calibrated.figure.axes[0].get_title(loc="right")
         demo = app.build_demo(loaded)  # the checkbox is shown only with a calibrator
         boxes = [b for b in demo.blocks.values() if isinstance(b, gradio.Checkbox)]
         assert boxes and boxes[0].visible and "calibrator.json" in boxes[0].label
