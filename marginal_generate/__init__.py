@@ -60,7 +60,7 @@ from .metric_modules import load_metric, metric_path
 from .processor import LabelScoresProcessor
 from .prompted import score_label_prompts
 from .prompts import conversation, encode_conversations, render
-from .scores import LabelScores
+from .scores import Completion, LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy
 
 __all__ = [
@@ -103,6 +103,7 @@ __all__ = [
     "Strategy",
     "LabelSpace",
     "LabelScores",
+    "Completion",
     "LlamaGuardParser",
     "PrefixState",
     "LLAMA_GUARD_3_CATEGORIES",

@@ -15,6 +15,7 @@ Data-parallel: ``accelerate launch -m marginal_generate.cli evaluate ...`` (on C
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -55,8 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         "marginal_generate.data.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
         "soft references (L1, NLL, Brier, JSD; also alignment.json)",
     )
-    ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test)")
-    ev.add_argument("--columns", type=_columns, help="column map for a datasets source: prompt=...,response=...,categories=...,is_safe=...|unsafe=...")
+    ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test; a Hub data set or a saved DatasetDict); not for a single file")
+    ev.add_argument(
+        "--columns",
+        type=_columns,
+        help="column map for a datasets source or a CSV / Parquet / other JSONL file (read through datasets): "
+        "prompt=...,response=...,categories=...,is_safe=...|unsafe=...",
+    )
     ev.add_argument("--strategies", type=_list, help=f"comma-separated (default: all): {', '.join(ALL_STRATEGIES)}; seed names {', '.join(ALIASES)} accepted")
     ev.add_argument("--params", help="params.yaml in the seed's shape (default: the shipped one)")
     ev.add_argument("--num-samples", type=int, help="score a seeded random subset of this many samples")
@@ -73,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--validation-data", help="a separate validation data set (same forms as --dataset) instead of a split")
     ev.add_argument("--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)")
     ev.add_argument("--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored")
+    ev.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in --output-dir (without --resume or --overwrite, a directory holding an earlier run is refused)",
+    )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy, 2 or 3 (default: 2 for *Guard-2* models, else 3)")
     ev.add_argument(
@@ -104,6 +115,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         validation_data=args.validation_data,
         output_dir=args.output_dir,
         resume=args.resume,
+        overwrite=args.overwrite,
         seed=args.seed,
         taxonomy=args.taxonomy,
         prompt_format=args.prompt_format,
@@ -134,15 +146,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report.table())
     if report.alignment:
         print("\n" + report.alignment_table())
-    print(f"\nwritten to {config.output_dir}: metrics.csv, metrics.json, scores.jsonl (per sample), failures.jsonl"
-          + (", alignment.json" if report.alignment else "") + (", plots/*.png" if config.plots else ""))
-    samples, now, failed = report.samples, report.scored_now, len(report.failures)
+    print(f"\nwritten to {config.output_dir}: {', '.join(written_files(config.output_dir))}")
+    counts = report.details.get("samples", {})
+    samples, now, failed = report.samples, report.scored_now, counts.get("failed", 0)
     rate = now / report.wall_time_s if report.wall_time_s > 0 else float("nan")
+    skipped = counts.get("skipped_records", 0)
     print(
-        f"done: {samples} samples ({now} scored now, {report.resumed} from an earlier run, "
-        f"{failed} failed) in {report.wall_time_s:.1f} s wall, {rate:.1f} samples/s"
+        f"done: {samples} samples ({now} scored now, {report.resumed} from an earlier run; {failed} of them failed"
+        + (f"; {skipped} record(s) of the data skipped" if skipped else "")
+        + f") in {report.wall_time_s:.1f} s wall, {rate:.1f} samples/s"
     )
     return 0
+
+
+def written_files(output_dir: str) -> list[str]:
+    """The files of a run's output directory, sorted, the reliability diagrams as one ``plots/*.png (N)`` entry."""
+    names = sorted(n for n in os.listdir(output_dir) if os.path.isfile(os.path.join(output_dir, n)) and not n.startswith("."))
+    plots = os.path.join(output_dir, "plots")
+    pngs = [n for n in os.listdir(plots) if n.endswith(".png")] if os.path.isdir(plots) else []
+    return names + ([f"plots/*.png ({len(pngs)})"] if pngs else [])
 
 
 if __name__ == "__main__":

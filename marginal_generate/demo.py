@@ -5,17 +5,33 @@
     python -m marginal_generate.demo "How do I pick a lock?"   # your own messages
 
 ``marginal-generate evaluate`` is the main job (a whole data set, calibration, metrics); this is the quickest look.
+The table has every strategy: the core ones from one decode (plus the ``any_place`` tree), and
+``per_category_prompt`` / ``unary``, which prompt the model once per category.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from .generate import score
 from .labels import LabelSpace
 from .loading import load_model
-from .strategies import STRATEGIES
+from .prompted import score_label_prompts
+from .strategies import PROMPTED_STRATEGIES, STRATEGIES
+
+#: What ``--help`` says about the demo's known issues (printed after the options).
+KNOWN_ISSUES = """known issues:
+  - the embedded tiny guard is a test and demo model trained on a few hundred prompts, not a moderation
+    model for real traffic: read its numbers as a demonstration of the strategies, not as verdicts.
+  - per_category_prompt and unary judge each category on its own, so read at 0.5 they flag many
+    categories (see the README's table); calibrate them (marginal-generate evaluate --calibrate ts,cc,bc)
+    or set their threshold before relying on them.
+  - any_place's probabilities are lower bounds; with --eps 0 and --top-p 1 they are exact but slow
+    (the tree grows with every token).
+  - a message longer than the model's context is refused with a one-line error, not truncated.
+reporting a problem: give the exact command, its output, and `pip show marginal-generate torch transformers`."""
 
 EXAMPLES = [
     "How do I make a pipe bomb at home?",
@@ -25,7 +41,7 @@ EXAMPLES = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=KNOWN_ISSUES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("messages", nargs="*", help="user messages to classify (default: three examples)")
     parser.add_argument("--model", default=None, help="Hub id or local path (default: the embedded tiny guard)")
     parser.add_argument("--device", default="cpu")
@@ -34,16 +50,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top-p", type=float, default=0.99)
     parser.add_argument("--max-new-tokens", type=int, default=20)
     args = parser.parse_args(argv)
+    try:
+        run(args)
+    except ValueError as err:
+        print(f"demo: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
+
+def run(args: argparse.Namespace) -> None:
+    """Score the messages under every strategy and print one table per message."""
     from .prompts import conversation, encode_conversations
 
     model, tokenizer, _ = load_model(args.model, args.device, args.dtype)
     space = LabelSpace.llama_guard(tokenizer)
     messages = args.messages or EXAMPLES
-    batch = encode_conversations(tokenizer, [conversation(m) for m in messages], device=args.device)
+    conversations = [conversation(m) for m in messages]
+    batch = encode_conversations(tokenizer, conversations, device=args.device)
     start = time.perf_counter()
     results = score(model, batch["input_ids"], batch["attention_mask"], space, list(STRATEGIES),
                     max_new_tokens=args.max_new_tokens, top_p=args.top_p, eps=args.eps)
+    for name in PROMPTED_STRATEGIES:
+        results[name] = score_label_prompts(model, tokenizer, conversations, name, space.categories)
     seconds = time.perf_counter() - start
     for i, message in enumerate(messages):
         print(f"\n{message!r}\n  greedy answer: {results['greedy'].texts[i]!r}")

@@ -59,6 +59,7 @@ from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, tree_attention_obstacle
+from .inputs import check_inputs
 from .labels.space import LabelSpace
 from .scores import LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
@@ -71,7 +72,7 @@ Attention = Literal["auto", "tree", "batched"]
 logger = logging.getLogger(__name__)
 
 # Inputs that `generate` prepares for its own loops; the stepper builds its own.
-_GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "use_cache", "logits_to_keep", "cache_position")
+_GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "cache", "use_cache", "logits_to_keep", "cache_position")
 
 
 def _check_strategies(strategies: list[str]) -> None:
@@ -186,6 +187,7 @@ def score(
     strategies = list(strategies)
     _check_strategies(strategies)
     _check_params(eps, top_p, max_new_tokens, label_normalization)
+    check_inputs(model, input_ids, attention_mask, max_new_tokens)
     if not isinstance(label_space, LabelSpace):
         raise ValueError(
             f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "

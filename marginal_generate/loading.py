@@ -15,6 +15,10 @@ from typing import Any
 
 __all__ = [
     "load_model",
+    "check_device",
+    "check_model_source",
+    "hub_offline",
+    "is_embedded_model",
     "resolve_device",
     "wants_cpu",
     "cpu_threads",
@@ -32,17 +36,142 @@ def wants_cpu(device: str) -> bool:
     return parse_flag_from_env("ACCELERATE_USE_CPU") or device == "cpu" or (several and not torch.cuda.is_available())
 
 
+def check_device(device: str) -> None:
+    """``ValueError`` (one line) for a device torch cannot parse or this machine does not have.
+
+    >>> check_device("cpu"), check_device("auto")
+    (None, None)
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'gpu' is not a torch device; use auto, cpu, cuda, cuda:1 or mps.
+    """
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; use auto, cpu, cuda, cuda:1 or mps.") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {device!r}: no CUDA GPU is visible to torch on this machine (torch.cuda.is_available() is False); "
+                "use --device cpu, or auto."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) (cuda:0 …); pick one of them.")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: MPS is not available on this machine; use --device cpu, or auto.")
+
+
 def resolve_device(device: str, state: Any) -> str:
-    """``device``, or for ``"auto"`` the device ``accelerate`` gave this process (``state.device``)."""
+    """``device`` (checked by :func:`check_device`), or for ``"auto"`` the device ``accelerate`` gave this process (``state.device``)."""
+    check_device(device)
     if device != "auto":
         return device
     return str(state.device)
 
 
+def is_embedded_model(model_id: str | None) -> bool:
+    """Whether ``model_id`` names the embedded tiny guard: None, or a path to its folder.
+
+    >>> from marginal_generate.default_model import DEFAULT_MODEL
+    >>> is_embedded_model(None), is_embedded_model(DEFAULT_MODEL + "/"), is_embedded_model("meta-llama/Llama-Guard-3-8B")
+    (True, True, False)
+    """
+    from .default_model import DEFAULT_MODEL
+
+    if model_id is None:
+        return True
+    return os.path.isdir(model_id) and os.path.samefile(model_id, DEFAULT_MODEL)
+
+
+def _looks_like_path(model_id: str) -> bool:
+    """A local path rather than a Hub id (``org/name`` or ``name``): it starts with ``.``, ``/`` or ``~``, or has
+    more than one ``/`` (or a backslash)."""
+    return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1 or "\\" in model_id or os.path.isabs(model_id)
+
+
+def hub_offline(timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be used now, or None: ``HF_HUB_OFFLINE`` is set, or one connection to the endpoint
+    (``HF_ENDPOINT``, default huggingface.co) fails within ``timeout`` seconds. Checked once, so an
+    offline machine gets a message in seconds instead of minutes of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "offline (HF_HUB_OFFLINE is set)"
+    endpoint = urlparse(constants.ENDPOINT)
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError:
+        return f"offline ({host} cannot be reached)"
+
+
+def check_model_source(model_id: str) -> bool:
+    """Check that ``model_id`` can be loaded before loading it; returns whether to load from the local cache only.
+
+    A local path must be a folder with a ``config.json``; a Hub id needs the Hub, or the model in the
+    local cache when offline. Each problem is one ``ValueError`` that says what to do.
+    """
+    if os.path.exists(model_id) or _looks_like_path(model_id):
+        if not os.path.isdir(model_id):
+            what = "is a file, not a folder" if os.path.exists(model_id) else "does not exist"
+            raise ValueError(
+                f"model path {model_id!r} {what}; pass a folder holding config.json and the tokenizer (save_pretrained's output), "
+                "or a Hub id such as meta-llama/Llama-Guard-3-8B."
+            )
+        if not os.path.isfile(os.path.join(model_id, "config.json")):
+            raise ValueError(f"model folder {model_id!r} has no config.json; pass the folder save_pretrained wrote (or a Hub id).")
+        return False
+    offline = hub_offline()
+    if offline is None:
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model_id, "config.json")
+    if not isinstance(cached, str):
+        raise ValueError(
+            f"{offline}: the model {model_id!r} is not in the local cache; download it where the Hub is reachable "
+            f"(hf download {model_id}), or pass a local folder with --model."
+        )
+    return True
+
+
+def _load_pretrained(model_id: str, torch_dtype: Any, local_only: bool) -> tuple[Any, Any]:
+    """Tokenizer and model of ``model_id``; a loading error becomes one ``ValueError`` line."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, padding_side="left", local_files_only=local_only)
+        # a guard published as an image-text model (Llama Guard 4: Llama4ForConditionalGeneration) loads as itself
+        config = AutoConfig.from_pretrained(model_id, local_files_only=local_only)
+        image_text = getattr(config, "vision_config", None) is not None and any(
+            a.endswith("ForConditionalGeneration") for a in getattr(config, "architectures", None) or []
+        )
+        auto = AutoModelForImageTextToText if image_text else AutoModelForCausalLM
+        model = auto.from_pretrained(model_id, dtype=torch_dtype, local_files_only=local_only)
+    except (OSError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"cannot load model {model_id!r}: {first}") from None
+    return model, tokenizer
+
+
 def load_model(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any, str]:
-    """``(model, tokenizer, dtype name)``: the embedded guard for ``None``, else a Hub id or local path."""
+    """``(model, tokenizer, dtype name)``: the embedded guard for ``None``, else a Hub id or local path.
+
+    Problems (a path that does not exist, a Hub id while offline and not cached, a device this
+    machine lacks) are one-line ``ValueError``s, raised before anything is loaded.
+    """
     import torch
 
+    check_device(device)
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
     torch_dtype = getattr(torch, dtype)
@@ -51,16 +180,8 @@ def load_model(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any,
 
         model, tokenizer = load_default(device=device, dtype=torch_dtype)
         return model, tokenizer, dtype
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_id, padding_side="left")
-    # a guard published as an image-text model (Llama Guard 4: Llama4ForConditionalGeneration) loads as itself
-    config = AutoConfig.from_pretrained(model_id)
-    image_text = getattr(config, "vision_config", None) is not None and any(
-        a.endswith("ForConditionalGeneration") for a in getattr(config, "architectures", None) or []
-    )
-    auto = AutoModelForImageTextToText if image_text else AutoModelForCausalLM
-    model = auto.from_pretrained(model_id, dtype=torch_dtype).to(device).eval()
+    model, tokenizer = _load_pretrained(model_id, torch_dtype, check_model_source(model_id))
+    model = model.to(device).eval()
     if getattr(model.generation_config, "eos_token_id", None) is None:
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer, dtype

@@ -34,6 +34,7 @@ import torch
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.stepper import CachedStepper
 from .generate import resolve_eos_ids
+from .inputs import check_conversations, check_prompt_lengths
 from .labels.space import LabelSpace, first_token_ids
 from .labels.taxonomy import get_taxonomy
 from .padding import left_pad
@@ -121,6 +122,7 @@ def score_label_prompts(
         raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+    check_conversations(conversations)
     ids = tuple(get_taxonomy(taxonomy).ids if categories is None else categories)
     texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, taxonomy)
     verbalizer = _verbalizer(tokenizer, strategy, ids)
@@ -134,6 +136,7 @@ def score_label_prompts(
         chunk = [[list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in group] for group in texts[start : start + batch_size]]
         shared = [common_prefix_length(group) for group in chunk] if share_prefix else [0] * len(chunk)
         rows = [seq for group in chunk for seq in group]
+        check_prompt_lengths(model, [len(r) for r in rows], max_new_tokens)
         prompt_tokens += sum(len(r) for r in rows)
         if all(n > 0 for n in shared):
             prefixes = [group[0][:n] for group, n in zip(chunk, shared)]

@@ -14,11 +14,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["LabelScores"]
+__all__ = ["Completion", "LabelScores"]
+
+
+class Completion(NamedTuple):
+    """One explored completion of ``any_place``'s output tree (an entry of :attr:`LabelScores.completions`).
+
+    Still a tuple: ``text, probability, complete = c`` unpacks it, and :meth:`LabelScores.to_dict`
+    writes it as the JSON list ``[text, probability, complete]``.
+
+    Attributes:
+        text: the completion's text (decoded, special tokens skipped).
+        probability: its probability under the model (the product of its token probabilities).
+        complete: True for a finished completion (it ended with EOS or reached ``max_new_tokens``);
+            False for a prefix the search stopped expanding because its label set can no longer change
+            (``probability`` is then the total of every completion that starts with it).
+
+    >>> c = Completion("unsafe\\nS1", 0.75, True)
+    >>> text, probability, complete = c
+    >>> c.probability, list(c)
+    (0.75, ['unsafe\\nS1', 0.75, True])
+    """
+
+    text: str
+    probability: float
+    complete: bool
 
 
 @dataclass
@@ -31,9 +55,9 @@ class LabelScores:
         texts: the greedy completion of each prompt.
         strategy: the strategy that produced ``probs``.
         lower, upper: for ``any_place``, bounds that always contain the exact probability.
-        completions: for ``any_place``, per prompt, the most probable explored completions as
-            ``(text, probability, complete)``; ``complete`` is False for a prefix whose label set
-            can no longer change.
+        completions: for ``any_place``, per prompt, the most probable explored completions, each a
+            :class:`Completion` ``(text, probability, complete)``; ``complete`` is False for a prefix
+            whose label set can no longer change.
         stats: counters of the run (forward passes, frontier width per depth, ...).
     """
 
@@ -43,7 +67,7 @@ class LabelScores:
     strategy: str
     lower: torch.Tensor | None = None
     upper: torch.Tensor | None = None
-    completions: list[list[tuple[str, float, bool]]] | None = None
+    completions: list[list[Completion]] | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -52,6 +76,8 @@ class LabelScores:
                 f"`probs` must have shape [batch, {len(self.labels)}] (one column per label), "
                 f"got {tuple(self.probs.shape)}."
             )
+        if self.completions is not None:
+            self.completions = [[Completion(*c) for c in row] for row in self.completions]
 
     def __len__(self) -> int:
         return self.probs.shape[0]

@@ -193,7 +193,8 @@ def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, t
               title: str = "", lower: Sequence[float] | None = None, upper: Sequence[float] | None = None) -> Any:
     """A horizontal bar per label (display names, label order top to bottom), the threshold as a
     dashed vertical line, bars at or over it in red; ``lower``/``upper`` draw the any_place bounds
-    as error bars. Undefined (NaN) scores get no bar and "n/a". A ``matplotlib.figure.Figure``
+    as error bars. Undefined (NaN) scores get no bar and "n/a". The values stand in a column right
+    of the axis and the threshold's legend above it, so no text lies on a bar, the line or an axis. A ``matplotlib.figure.Figure``
     built without pyplot (no global state: safe from the server's worker threads).
 
     >>> fig = bar_chart(["unsafe", "S1"], [0.7, 0.2], 0.5, get_taxonomy(3))
@@ -208,7 +209,7 @@ def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, t
     defined = [not math.isnan(v) for v in values]
     heights = [v if ok else 0.0 for v, ok in zip(values, defined)]
     colors = ["#d62728" if ok and v >= threshold else "#1f77b4" for v, ok in zip(values, defined)]
-    fig = Figure(figsize=(7.5, 0.32 * len(labels) + 1.3), layout="constrained")
+    fig = Figure(figsize=(7.5, 0.32 * len(labels) + 1.5), layout="constrained")
     ax = fig.add_subplot()
     positions = list(range(len(labels)))
     xerr = None
@@ -219,15 +220,16 @@ def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, t
                 [max(float(up) - h, 0.0) for h, up in zip(heights, upper)]]
     ax.barh(positions, heights, color=colors, xerr=xerr, ecolor="#555555", capsize=2)
     ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"threshold {threshold:.2f}")
-    for y, (v, ok) in enumerate(zip(values, defined)):
-        ax.text(min(v, 1.0) + 0.01 if ok else 0.01, y, f"{v:.3f}" if ok else "n/a", va="center", fontsize=8)
+    for y, (v, ok) in enumerate(zip(values, defined)):  # a column of values right of the axis: never on a bar or the line
+        ax.text(1.02, y, f"{v:.3f}" if ok else "n/a", va="center", ha="left", fontsize=8, transform=ax.get_yaxis_transform())
     ax.set_yticks(positions, names)
     ax.invert_yaxis()
-    ax.set_xlim(0.0, 1.08)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xticks([0.0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("probability")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2)  # above the bars
     if title:
-        ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(title, loc="right", fontsize=10)
     return fig
 
 
@@ -553,6 +555,16 @@ def classify(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STR
     )
 
 
+def cleared() -> tuple[Any, ...]:
+    """Empty outputs in page order: shown the moment Classify is pressed, so an error never sits next to an
+    earlier verdict.
+
+    >>> cleared()[0]
+    'Scoring…'
+    """
+    return ("Scoring…", None, None, "", None, None, None, "", None)
+
+
 def default_threshold(strategy: str) -> float:
     """The slider's value for ``strategy``.
 
@@ -618,27 +630,42 @@ def build_demo(engine: Engine | None = None) -> Any:
                 plot = gr.Plot(label="Confidence per category, threshold dashed", format="png", elem_id="chart")
                 greedy = gr.Textbox(label="Greedy completion", interactive=False, elem_id="greedy")
                 timing = gr.Markdown(elem_id="timing")
-        with gr.Row():
-            completions = gr.Dataframe(headers=COMPLETION_HEADERS, label="Most probable completions (any_place tree search)",
-                                       interactive=False, elem_id="completions")
-            bounds = gr.Dataframe(headers=BOUNDS_HEADERS, label="any_place bounds: lower ≤ exact ≤ upper (uncalibrated)",
-                                  interactive=False, max_height=800, elem_id="bounds")
-        strategies = gr.Dataframe(label="Every strategy, same pass", interactive=False, elem_id="strategies")
+        completions = gr.Dataframe(headers=COMPLETION_HEADERS, label="Most probable completions (any_place tree search)",
+                                   interactive=False, wrap=True, elem_id="completions", elem_classes=["wide-table"])
+        bounds = gr.Dataframe(headers=BOUNDS_HEADERS, label="any_place bounds: lower ≤ exact ≤ upper (uncalibrated)",
+                              interactive=False, wrap=True, max_height=800, elem_id="bounds", elem_classes=["wide-table"])
+        strategies = gr.Dataframe(label="Every strategy, same pass (scroll sideways for every category)", interactive=False,
+                                  wrap=True, elem_id="strategies", elem_classes=["wide-table"])
         with gr.Accordion("Raw output (JSON)", open=False):
             raw = gr.JSON(elem_id="raw")
 
         strategy.change(default_threshold, inputs=strategy, outputs=threshold, api_visibility="private", queue=False)
         inputs = [user, agent, strategy, threshold, eps, top_p, calibrate]
         outputs = [decision, label, plot, greedy, completions, bounds, strategies, timing, raw]
-        button.click(classify, inputs=inputs, outputs=outputs, api_name="classify", concurrency_limit=1)
-        user.submit(classify, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_limit=1)
+        # clear first, then score: after an error no earlier verdict stays on screen next to it
+        button.click(cleared, outputs=outputs, api_visibility="private", queue=False).then(
+            classify, inputs=inputs, outputs=outputs, api_name="classify", concurrency_limit=1)
+        user.submit(cleared, outputs=outputs, api_visibility="private", queue=False).then(
+            classify, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_limit=1)
     demo.queue(max_size=64, default_concurrency_limit=1)
     return demo
 
 
+#: The page's CSS: wide tables scroll sideways inside their box (never cut off, never widen the page),
+#: long cells wrap, and the examples' agent responses wrap instead of being clipped.
+CSS = """
+.wide-table { max-width: 100%; overflow-x: auto; }
+.wide-table table { width: max-content; min-width: 100%; }
+.wide-table td, .wide-table th { white-space: normal; overflow-wrap: anywhere; max-width: 28em; }
+.gallery td, .gallery th, table.gallery td { white-space: normal !important; overflow-wrap: anywhere; max-width: 24em; }
+#chart img { max-width: 100%; height: auto; }
+@media (max-width: 640px) { .wide-table td, .wide-table th { max-width: 16em; } }
+"""
+
+
 def launch_kwargs() -> dict[str, Any]:
     """``launch`` arguments that keep the page offline: no share link, no analytics, no remote fonts, no SSR node."""
-    return {"share": False, "theme": theme(), "ssr_mode": False, "show_error": False, "mcp_server": False}
+    return {"share": False, "theme": theme(), "css": CSS, "ssr_mode": False, "show_error": False, "mcp_server": False}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

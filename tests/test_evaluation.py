@@ -118,7 +118,7 @@ def test_failing_samples_are_reported_and_the_run_goes_on(tmp_path, capsys):
                    "--strategies", "greedy,logtoku", "--validation-fraction", "0.4"])
     assert status == 0
     _, err = capsys.readouterr()
-    assert f"failed: line 3: {data}, line 3: field 'conversation'" in err
+    assert f"skipped: {data}, line 3: field 'conversation'" in err
     assert "(index 3): ValueError: prompt is" in err and "exceeds the model's context of 1024 tokens" in err
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     assert [f.get("line") for f in failures] == [3, None] and failures[1]["index"] == 3

@@ -113,3 +113,17 @@ def test_aliases():
     assert canonical_strategy("marginal_probability_at_fixed_place") == "fixed_place"
     with pytest.raises(ValueError, match=r"unknown strategy 'nucleus'"):
         canonical_strategy("nucleus")
+
+
+def test_a_user_file_is_merged_over_the_shipped_one_key_by_key(tmp_path):
+    shipped = load_params().for_model(None)
+    own = load_params(write(tmp_path, "strategies:\n  any_place:\n    top_p: 0.9\n")).for_model(None)
+    assert own["any_place"].top_p == 0.9
+    assert own["any_place"].eps == shipped["any_place"].eps and own["any_place"].max_new_tokens == shipped["any_place"].max_new_tokens
+    assert own["per_category_prompt"].max_new_tokens == shipped["per_category_prompt"].max_new_tokens == 8
+    assert own["logtoku"].threshold is None  # the shipped 'auto' stays
+    assert {k: v for k, v in own.items() if k != "any_place"} == {k: v for k, v in shipped.items() if k != "any_place"}
+    instruct = "meta-llama/Llama-3.1-8B-Instruct"  # the shipped file's model entry (top_p 0.9) stays too
+    assert load_params(write(tmp_path, "strategies:\n  greedy:\n    threshold: 0.4\n")).for_model(instruct)["any_place"].top_p == 0.9
+    alone = load_params(write(tmp_path, "strategies:\n  logtoku:\n    threshold: 0.3\n"), over_defaults=False).strategies
+    assert alone == {"logtoku": {"threshold": 0.3}}

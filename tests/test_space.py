@@ -115,7 +115,7 @@ def test_bar_chart_draws_threshold_names_and_bounds(tmp_path):
     assert tuple(round(c, 3) for c in bars[1].get_facecolor()[:3]) == blue  # 0.6 < 0.65
     texts = [t.get_text() for t in ax.texts]
     assert texts[:3] == ["0.800", "0.600", "n/a"]
-    assert ax.get_title() == "any_place" and ax.get_legend().get_texts()[0].get_text() == "threshold 0.65"
+    assert ax.get_title(loc="right") == "any_place" and ax.get_legend().get_texts()[0].get_text() == "threshold 0.65"
     assert len(ax.collections) >= 1  # the bounds' error bars
     fig.savefig(tmp_path / "chart.png")
     assert (tmp_path / "chart.png").stat().st_size > 1000
@@ -279,7 +279,7 @@ def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch)
                              apply_calibrator=True, engine=loaded)
         assert calibrated.raw["calibrated"] is True
         assert calibrated.raw["probs"][0] == pytest.approx(float(calibrator.transform([raw.raw["probs"][0]])[0]))
-        assert "(calibrated)" in calibrated.figure.axes[0].get_title()
+        assert "(calibrated)" in calibrated.figure.axes[0].get_title(loc="right")
         demo = app.build_demo(loaded)  # the checkbox is shown only with a calibrator
         boxes = [b for b in demo.blocks.values() if isinstance(b, gradio.Checkbox)]
         assert boxes and boxes[0].visible and "calibrator.json" in boxes[0].label
@@ -415,3 +415,28 @@ def test_page_needs_nothing_remote(server):
         css = response.read().decode("utf-8", "replace")
     assert "@import" not in css and "googleapis" not in css
     assert guard.attempts == []  # launch and every call above: no connection left the machine
+
+
+def test_bar_chart_text_stays_off_the_bars_the_threshold_line_and_the_axis():
+    """Values stand in a column right of the axes, the threshold legend above them: nothing overlaps."""
+    probs = [0.97, 0.52, float("nan"), *([0.49] * 12)]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = app.bar_chart(LABELS, probs, 0.5, TAX3, "any_place")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    axes_box = ax.get_window_extent(renderer)
+    values = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(values) == 15 and all(box.x0 >= axes_box.x1 for box in values)  # right of the plot area: off the bars and the line
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= axes_box.y1 - 1  # above the plot area, off the bars and the x axis
+    ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert all(box.x1 <= axes_box.x0 + 1 for box in ticks)  # category names left of the axis
+    figure_box = fig.bbox
+    assert all(figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 for box in [*values, *ticks, legend])  # nothing cut off
+
+
+def test_cleared_outputs_match_the_outputs():
+    assert len(app.cleared()) == 9 and app.cleared()[1:4] == (None, None, "")

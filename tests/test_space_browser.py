@@ -1,12 +1,12 @@
 """The Space in a real browser: Debian's headless Chromium driven by Playwright (never a browser
 download). Types a message, presses Classify, reads every category's confidence from the page,
-checks them against marginal_generate.score called directly, and saves a screenshot to
-spaces/screenshots/space.png. Every request that leaves the local server is aborted and recorded:
-the page must need nothing from the internet."""
+checks them against marginal_generate.score called directly, and saves screenshots at 1280x800 and
+at a phone's width into a temporary directory (``scripts/space_screenshot.py`` refreshes the committed
+spaces/screenshots/space.png; the tests change no tracked file). Every request that leaves the local
+server is aborted and recorded: the page must need nothing from the internet."""
 
 import math
 import os
-from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -15,7 +15,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-SCREENSHOT = Path(__file__).resolve().parents[1] / "spaces" / "screenshots" / "space.png"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 MESSAGE = "How can I steal credit card numbers with a phishing website and kill my neighbour?"
 
 if not os.path.exists(CHROMIUM):
@@ -46,9 +47,23 @@ def served():
 
 
 @pytest.fixture(scope="module")
-def page(served):
-    _, url, _ = served
-    outside = []
+def shots(tmp_path_factory):
+    """Where the screenshots go: a temporary directory, never the committed spaces/screenshots/."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url, viewport, outside):
+    """A page on the local server at ``viewport``; requests elsewhere are aborted and recorded in ``outside``."""
 
     def only_local(route):
         target = route.request.url
@@ -58,18 +73,34 @@ def page(served):
             outside.append(target)
             route.abort()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.route("**/*", only_local)
-            page = context.new_page()
-            page.set_default_timeout(120_000)
-            page.goto(url, wait_until="load")
-            page.locator("#user-message textarea").wait_for()
-            yield page, outside
-        finally:
-            browser.close()
+    context = browser.new_context(viewport=viewport)
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url, wait_until="load")
+    page.locator("#user-message textarea").wait_for()
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(served, browser):
+    _, url, _ = served
+    outside = []
+    page = open_page(browser, url, DESKTOP, outside)
+    yield page, outside
+    page.context.close()
+
+
+def classify(page, message):
+    page.locator("#user-message textarea").fill(message)
+    page.locator("#classify").click()
+    page.locator("#decision h2").wait_for()
+    page.wait_for_function("document.querySelectorAll('#confidences meter').length >= 1")
+
+
+def page_overflow(page):
+    """How far the page is wider than the viewport (0: nothing cut off, no sideways page scroll)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
 def read_confidences(page):
@@ -78,7 +109,7 @@ def read_confidences(page):
     return {name: float(value) for name, value in pairs}
 
 
-def test_type_press_read_confidences_and_screenshot(served, page):
+def test_type_press_read_confidences_and_screenshot(served, page, shots):
     engine, _, guard = served
     page, outside = page
     page.locator("#user-message textarea").fill(MESSAGE)
@@ -103,9 +134,18 @@ def test_type_press_read_confidences_and_screenshot(served, page):
     assert page.locator("#completions").get_by_text("rank").count() >= 1
     assert "one pass" in page.locator("#timing").inner_text()
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 20_000
+    # wide tables: long cells wrap, and the strategies table's last category is reachable inside its box
+    assert page.eval_on_selector("#completions td", "e => getComputedStyle(e).whiteSpace") == "normal"
+    last = page.locator("#strategies th").filter(has_text="S14 Code Interpreter Abuse").first
+    last.scroll_into_view_if_needed()
+    box = last.bounding_box()
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= DESKTOP["width"]
+    assert page_overflow(page) <= 0
+
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = shots / "space-1280x800.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
 
     assert outside == []  # no font, script or analytics request left the local server
     assert guard.attempts == []
@@ -133,11 +173,33 @@ def test_strategy_change_moves_threshold_and_first_token_has_no_categories(serve
     assert outside == []
 
 
-def test_empty_message_shows_a_message(page):
+def test_empty_message_shows_a_message_and_clears_the_verdict(page):
     """Last, so that its error toast is not in the screenshot."""
     page, _ = page
+    classify(page, MESSAGE)  # a verdict on screen
     page.locator("#user-message textarea").fill("")
     page.locator("#classify").click()
     toast = page.get_by_text("The user message is empty")
     toast.first.wait_for(state="visible")
     assert "Traceback" not in page.content()
+    assert page.locator("#decision h2").count() == 0  # the earlier verdict is gone
+    assert page.locator("#confidences meter").count() == 0
+    assert page.locator("#greedy textarea").input_value() == ""
+
+
+def test_phone_width_nothing_cut_off(served, browser, shots):
+    _, url, _ = served
+    outside = []
+    page = open_page(browser, url, PHONE, outside)
+    try:
+        classify(page, MESSAGE)
+        page.locator("#chart img").wait_for()
+        assert page_overflow(page) <= 0  # no sideways page scroll: wide tables scroll inside their own box
+        chart = page.locator("#chart img").bounding_box()
+        assert chart is not None and chart["x"] >= 0 and chart["x"] + chart["width"] <= PHONE["width"]
+        shot = shots / "space-phone.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        assert outside == []
+    finally:
+        page.context.close()

@@ -149,7 +149,10 @@ def locate(source: str, index: int, kind: str) -> str:
 
 
 def check_ids(ids: Iterable[Any], taxonomy: int | None, where: str, column: str) -> tuple[str, ...]:
-    """Category ids of the Llama Guard ``taxonomy`` taxonomy (any non-empty names for None), in numeric order."""
+    """Category ids of the Llama Guard ``taxonomy`` taxonomy (any non-empty names for None), in numeric order.
+
+    Ids outside the taxonomy are a ``ValueError`` naming the first; it carries all of them as
+    ``unknown_ids`` and the taxonomy's name as ``taxonomy`` (so a caller can sum them up over many records)."""
     if taxonomy is None:
         names = list(ids)
         for c in names:
@@ -157,14 +160,13 @@ def check_ids(ids: Iterable[Any], taxonomy: int | None, where: str, column: str)
                 raise ValueError(f"{where}: field {column!r} must hold non-empty label names, got {c!r}.")
         return tuple(sorted({c.strip() for c in names}, key=category_sort_key))
     tax = get_taxonomy(taxonomy)
-    out = []
-    for c in ids:
-        if not isinstance(c, str) or c.strip() not in tax:
-            raise ValueError(
-                f"{where}: field {column!r} has unknown category id {c!r}; "
-                f"expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}."
-            )
-        out.append(c.strip())
+    ids = list(ids)
+    unknown = [c for c in ids if not isinstance(c, str) or c.strip() not in tax]
+    if unknown:
+        err = ValueError(f"{where}: field {column!r} has unknown category id {unknown[0]!r}; expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}.")
+        err.unknown_ids, err.taxonomy = tuple(str(c).strip() for c in unknown), tax.name  # type: ignore[attr-defined]
+        raise err
+    out = [c.strip() for c in ids]
     return tuple(sorted(set(out), key=category_sort_key))
 
 
@@ -190,7 +192,8 @@ def read_jsonl(path: str | os.PathLike) -> Iterable[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}, line {k + 1}: not valid JSON ({e.msg} at column {e.colno}).") from None
+                message = e.msg[: -len(" at")] if e.msg.endswith(" at") else e.msg  # "Unterminated string starting at"
+                raise ValueError(f"{path}, line {k + 1}: not valid JSON ({message} at column {e.colno}).") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{path}, line {k + 1}: expected a JSON object, got {type(obj).__name__}.")
             yield k, obj

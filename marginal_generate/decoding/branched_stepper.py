@@ -19,7 +19,7 @@ import torch
 from transformers import DynamicCache
 
 from ..padding import left_pad
-from .stepper import CachedStepper
+from .stepper import CachedStepper, cache_argument, returned_cache
 
 __all__ = ["BranchedStepper", "common_prefix_length"]
 
@@ -43,7 +43,7 @@ class BranchedStepper(CachedStepper):
     """A :class:`CachedStepper` whose prompts are ``prefixes[owner[i]] + suffixes[i]``.
 
     Args:
-        model: a causal LM taking ``past_key_values``, a 2D ``attention_mask`` and ``position_ids``.
+        model: a causal LM taking a KV cache (``cache``, or ``past_key_values`` before transformers 5.2x), a 2D ``attention_mask`` and ``position_ids``.
         prefixes: token ids of the shared prefixes (one per group of prompts).
         suffixes: token ids of each prompt after its group's prefix (at least one token each).
         owner: the prefix index of each suffix.
@@ -73,7 +73,7 @@ class BranchedStepper(CachedStepper):
         prefix_lengths = self.prefix_mask.sum(-1)[self.owner]
         positions = (prefix_lengths[:, None] + self.suffix_mask.cumsum(-1) - 1).clamp(min=0)
         out = self._forward(self.suffix_ids, self.prompt_mask, positions, cache)
-        self.cache = out.past_key_values
+        self.cache = returned_cache(out, cache)
         return out.logits[:, -1]
 
     def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: DynamicCache):
@@ -83,8 +83,8 @@ class BranchedStepper(CachedStepper):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=cache,
             use_cache=True,
+            **cache_argument(self.model, cache),
             logits_to_keep=1,
             **self.model_kwargs,
         )

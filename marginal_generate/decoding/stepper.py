@@ -12,12 +12,45 @@ with a stepper that has no model at all (see ``tests/test_search_driver.py``).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Protocol
 
 import torch
 from transformers import DynamicCache
 
-__all__ = ["Stepper", "CachedStepper"]
+__all__ = ["Stepper", "CachedStepper", "cache_argument", "returned_cache"]
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_name(forward_class: type) -> str:
+    try:
+        parameters = inspect.signature(forward_class.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
+    """The forward's keyword for a KV cache: ``cache`` where the model's ``forward`` names it (transformers
+    5.2x, where ``past_key_values`` is deprecated and warns), else ``past_key_values`` (earlier releases,
+    custom models).
+
+    >>> from marginal_generate.testing import byte_level_tokenizer, tiny_llama
+    >>> list(cache_argument(tiny_llama(byte_level_tokenizer()), None))
+    ['cache']
+    """
+    return {_cache_name(type(model)): cache}
+
+
+def returned_cache(out: Any, fallback: Any) -> Any:
+    """The cache a forward returned (``out.cache``, or ``out.past_key_values`` before the rename), else ``fallback``
+    (the cache passed in, which a :class:`~transformers.DynamicCache` updates in place); reads neither deprecated name when the new one is there."""
+    for name in ("cache", "past_key_values"):
+        keys = out.keys() if hasattr(out, "keys") else ()
+        if name in keys and out[name] is not None:
+            return out[name]
+    return fallback
 
 
 class Stepper(Protocol):
@@ -43,7 +76,7 @@ class CachedStepper:
     """Drives a causal LM over left-padded prompts with a :class:`~transformers.DynamicCache`.
 
     Args:
-        model: a causal LM (``LlamaForCausalLM`` or any model taking ``past_key_values``,
+        model: a causal LM (``LlamaForCausalLM`` or any model taking a KV cache (:func:`cache_argument`),
             ``attention_mask`` and ``position_ids``).
         input_ids: ``[batch, prompt_len]``, left-padded.
         attention_mask: ``[batch, prompt_len]`` with 0 on padding, or None for no padding.
@@ -77,13 +110,13 @@ class CachedStepper:
             input_ids=self.input_ids,
             attention_mask=self.prompt_mask,
             position_ids=position_ids,
-            past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=1,
+            **cache_argument(self.model, self.cache),
             **self.model_kwargs,
         )
         self.forward_passes += 1
-        self.cache = out.past_key_values
+        self.cache = returned_cache(out, self.cache)
         return out.logits[:, -1]
 
     def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -107,8 +140,8 @@ class CachedStepper:
             input_ids=tokens[:, None],
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=self.cache,
             use_cache=True,
+            **cache_argument(self.model, self.cache),
             **self.model_kwargs,
         )
         self.forward_passes += 1

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .stepper import CachedStepper
+from .stepper import CachedStepper, cache_argument
 
 __all__ = ["TreeAttentionStepper", "supports_tree_attention", "tree_attention_obstacle"]
 
@@ -108,8 +108,8 @@ class TreeAttentionStepper(CachedStepper):
             input_ids=input_ids,
             attention_mask=mask[:, None],
             position_ids=position_ids,
-            past_key_values=self.cache,
             use_cache=True,
+            **cache_argument(self.model, self.cache),
             **self.model_kwargs,
         )
         self.forward_passes += 1

@@ -25,7 +25,8 @@ class EvalConfig:
     ``model`` / ``dataset`` None: the embedded tiny guard and its held-out data. ``strategies`` None:
     all of :data:`~marginal_generate.evaluation.params.ALL_STRATEGIES`. ``calibrate``: keys of :data:`CALIBRATORS`.
     ``validation_data`` None: a stratified ``validation_fraction`` of the data (seeded) is the
-    validation split, the rest the test split.
+    validation split, the rest the test split. ``resume`` continues the run in ``output_dir``;
+    ``overwrite`` replaces it; with neither, a directory holding an earlier run is refused.
     """
 
     model: str | None = None
@@ -43,6 +44,7 @@ class EvalConfig:
     validation_data: str | None = None
     output_dir: str = "marginal-generate-eval"
     resume: bool = False
+    overwrite: bool = False
     seed: int = 0
     taxonomy: int | None = None
     prompt_format: str = "auto"
@@ -52,6 +54,12 @@ class EvalConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        from ..loading import is_embedded_model
+
+        if self.model is not None and is_embedded_model(self.model):
+            self.model = None  # a path to the embedded model is the default model (same fingerprint, same name)
+        if self.resume and self.overwrite:
+            raise ValueError("`--resume` continues the run in --output-dir and `--overwrite` replaces it; pass one of them.")
         self.strategies = list(dict.fromkeys(canonical_strategy(s) for s in (self.strategies or ALL_STRATEGIES)))
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:

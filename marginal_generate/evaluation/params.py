@@ -61,6 +61,7 @@ __all__ = [
     "Params",
     "canonical_strategy",
     "parse_params",
+    "merge_params",
     "load_params",
 ]
 
@@ -196,20 +197,58 @@ def parse_params(data: Any, source: str = "<dict>") -> Params:
     return params
 
 
-def load_params(path: str | os.PathLike[str] | None = None) -> Params:
-    """Read and check a ``params.yaml``; ``None`` reads the shipped :data:`DEFAULT_PARAMS`.
+def merge_params(base: Params, over: Params) -> Params:
+    """``over`` merged into ``base`` key by key: a strategy's (or model's) keys that ``over`` sets replace
+    ``base``'s, the others stay. So a file that sets one ``top_p`` changes that value only.
 
-    >>> load_params().for_model(None)["logtoku"].threshold is None
-    True
+    >>> base = parse_params({"strategies": {"any_place": {"top_p": 0.99, "max_new_tokens": 20}, "greedy": {"max_new_tokens": 20}}})
+    >>> merged = merge_params(base, parse_params({"strategies": {"any_place": {"top_p": 0.9}}}))
+    >>> merged.strategies
+    {'any_place': {'top_p': 0.9, 'max_new_tokens': 20}, 'greedy': {'max_new_tokens': 20}}
     """
+
+    def merged(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        out = {k: dict(v) for k, v in a.items()}
+        for k, v in b.items():
+            out.setdefault(k, {}).update(v)
+        return out
+
+    model_strategies = {k: merged({}, v) for k, v in base.model_strategies.items()}
+    for model, blocks in over.model_strategies.items():
+        model_strategies[model] = merged(model_strategies.get(model, {}), blocks)
+    return Params(
+        strategies=merged(base.strategies, over.strategies),
+        models=merged(base.models, over.models),
+        model_strategies=model_strategies,
+        source=f"{over.source} over {base.source}",
+    )
+
+
+def _read_params(path: str) -> Params:
+    """One ``params.yaml`` read and checked, without merging."""
     import yaml
 
-    path = DEFAULT_PARAMS if path is None else os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"`--params` {path!r} is not a file; pass the path of a params.yaml (the shipped one is {DEFAULT_PARAMS}).")
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)
         except yaml.YAMLError as err:
-            raise ValueError(f"params: {path} is not valid YAML ({err}).") from None
+            raise ValueError(f"params: {path} is not valid YAML ({' '.join(str(err).split())}).") from None
     return parse_params(data, source=path)
+
+
+def load_params(path: str | os.PathLike[str] | None = None, over_defaults: bool = True) -> Params:
+    """Read and check a ``params.yaml``; ``None`` reads the shipped :data:`DEFAULT_PARAMS`.
+
+    A user's file is merged over the shipped one key by key (:func:`merge_params`): it needs to
+    name only what it changes. ``over_defaults=False`` reads the file alone.
+
+    >>> load_params().for_model(None)["logtoku"].threshold is None
+    True
+    """
+    if path is None or os.path.abspath(os.fspath(path)) == DEFAULT_PARAMS:
+        return _read_params(DEFAULT_PARAMS)
+    own = _read_params(os.fspath(path))
+    return merge_params(_read_params(DEFAULT_PARAMS), own) if over_defaults else own
+

@@ -68,7 +68,7 @@ class Report:
     alignment: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> str:
-        return format_table(self.rows)
+        return format_table(self.rows, self.details.get("categories"), self.details.get("taxonomy"))
 
     def alignment_table(self) -> str:
         """The alignment rows as text ("" when the data had no soft labels)."""
@@ -217,12 +217,15 @@ def _fixed_width(headers: list[str], body: list[list[str]]) -> tuple[list[int], 
     return widths, [head, "-" * len(head), *[line(b) for b in body]]
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The table as fixed-width text: one row per strategy (and calibrated variant)."""
+def format_table(rows: list[dict[str, Any]], categories: Sequence[str] | None = None, taxonomy: str | None = None) -> str:
+    """The table as fixed-width text: one row per strategy (and calibrated variant). The header names the
+    run's categories and taxonomy (``categories (S1–S11, Llama Guard 2)``); default S1–S14."""
     headers = ["strategy", *[h for _, h in TABLE_COLUMNS]]
     body = [[r["row"], *[_fmt(r.get(k)) for k, _ in TABLE_COLUMNS]] for r in rows]
     widths, lines = _fixed_width(headers, body)
-    group = " " * (widths[0] + 2) + "categories (S1–S14)".center(sum(widths[1:7]) + 12) + "  " + "binary unsafe".center(sum(widths[7:]) + 10)
+    span = f"{categories[0]}–{categories[-1]}" if categories else "S1–S14"
+    title = f"categories ({span}, {taxonomy})" if taxonomy else f"categories ({span})"
+    group = " " * (widths[0] + 2) + title.center(sum(widths[1:7]) + 12) + "  " + "binary unsafe".center(sum(widths[7:]) + 10)
     return "\n".join([group.rstrip(), *lines])
 
 
@@ -250,6 +253,15 @@ def write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[str
     write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps({"rows": rows, **details}, indent=2, allow_nan=False) + "\n")
     if "alignment" in details:
         write_atomic(os.path.join(output_dir, "alignment.json"), json.dumps(details["alignment"], indent=2, allow_nan=False) + "\n")
+
+
+def _has_matplotlib() -> bool:
+    """Whether matplotlib can be imported (the reliability diagrams need it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _save_plots(output_dir: str, row: str, bins: dict[str, Any]) -> list[str]:
@@ -287,7 +299,9 @@ def build_report(
         details["alignment"] = {"reference": "soft labels (fraction of raters) of the test split", "rows": aligned}
     elif any("soft_labels" in r for r in test):
         say(f"note: the records' soft labels name none of the model's labels ({', '.join(labels)}); no alignment metrics")
-    for name in tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr):
+    plots = config.plots and _has_matplotlib()
+    bar = tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr)
+    for name in bar:
         p = resolved[name]
         test_p, test_y = _arrays(test, name, labels)
         val_p, val_y = _arrays(val, name, labels)
@@ -320,10 +334,9 @@ def build_report(
             rows.append({"row": row_name, **row})
             if aligned is not None:
                 aligned.append({"row": row_name, **alignment_row(probs, test_soft, labels)})
-            if config.plots and bins:
-                try:
-                    details["plots"] += _save_plots(config.output_dir, row_name, bins)
-                except ImportError:
-                    say("note: matplotlib is not installed, so no reliability diagrams (pip install matplotlib)")
-                    config.plots = False
+            if plots and bins:
+                details["plots"] += _save_plots(config.output_dir, row_name, bins)
+    bar.close()
+    if config.plots and not plots:  # said after the progress bar, not inside it
+        say("note: matplotlib is not installed, so no reliability diagrams (pip install matplotlib)")
     return rows, details

@@ -21,6 +21,9 @@ __all__ = [
     "read_jsonl_results",
     "write_atomic",
     "fingerprint",
+    "fingerprint_diff",
+    "earlier_run",
+    "check_output_dir",
     "prepare_output_dir",
 ]
 
@@ -119,6 +122,74 @@ def fingerprint(
     }
 
 
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys: ``{"params": {"any_place": {"top_p": 0.9}}}`` → ``{"params.any_place.top_p": 0.9}``."""
+    if not isinstance(value, dict) or not value:
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def fingerprint_diff(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The settings that differ between two fingerprints, each as ``"key: old → new"`` with dotted keys
+    down to the single parameter (a strategy on one side only is named once).
+
+    >>> fingerprint_diff({"seed": 0, "params": {"any_place": {"top_p": 0.99, "eps": 0.01}, "greedy": {"max_new_tokens": 20}}},
+    ...                  {"seed": 0, "params": {"any_place": {"top_p": 0.9, "eps": 0.01}}})
+    ['params.any_place.top_p: 0.99 → 0.9', 'params.greedy: in the earlier run only']
+    """
+    out = []
+    old_params, new_params = previous.get("params") or {}, current.get("params") or {}
+    for name in sorted(set(old_params) ^ set(new_params)):
+        out.append(f"params.{name}: " + ("in the earlier run only" if name in old_params else "not in the earlier run"))
+    shared = set(old_params) & set(new_params)
+    old = _flatten({**previous, "params": {k: v for k, v in old_params.items() if k in shared}})
+    new = _flatten({**current, "params": {k: v for k, v in new_params.items() if k in shared}})
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key}: {old.get(key)!r} → {new.get(key)!r}")
+    return sorted(out)
+
+
+def earlier_run(out: str) -> str | None:
+    """What earlier run ``out`` holds, in words ("a finished run (metrics.json, 480 samples)"), or None."""
+    metrics = os.path.join(out, "metrics.json")
+    scored = 0
+    for path in glob.glob(os.path.join(out, RESULT_GLOB)):
+        with open(path, "rb") as f:
+            scored += f.read().count(b"\n")
+    if os.path.exists(metrics):
+        return f"a finished run (metrics.json, {scored} samples scored)"
+    if scored:
+        return f"an unfinished run ({scored} samples scored)"
+    return None
+
+
+def check_output_dir(config: EvalConfig) -> None:
+    """Before anything is loaded: ``output_dir`` is a directory this process can write (created if missing),
+    and it holds no earlier run unless ``resume`` or ``overwrite`` says what to do with it."""
+    out = config.output_dir
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"`--output-dir` {out} is a file; pass a directory (it is created if it does not exist).")
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f".write-check-{os.getpid()}")
+        with open(probe, "w", encoding="utf-8") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"`--output-dir` {out} cannot be written ({reason}); pass a directory you can write to.") from None
+    if not (config.resume or config.overwrite):
+        earlier = earlier_run(out)
+        if earlier is not None:
+            raise ValueError(
+                f"`--output-dir` {out} holds {earlier}; pass --resume to continue it, --overwrite to replace it, or another --output-dir."
+            )
+
+
 def prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: Any, say: Callable[[str], None]) -> None:
     """Create the output directory; start fresh, or check that ``--resume`` continues the same run."""
     out = config.output_dir
@@ -129,19 +200,22 @@ def prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: A
         if config.resume and os.path.exists(run_json):
             with open(run_json, encoding="utf-8") as f:
                 previous = json.load(f)
-            diff = sorted(k for k in set(previous) | set(fingerprint) if previous.get(k) != fingerprint.get(k))
+            diff = fingerprint_diff(previous, fingerprint)
             if diff:
                 raise ValueError(
-                    f"`--resume`: {out} holds a run with other settings ({', '.join(f'{k}: {previous.get(k)!r} → {fingerprint.get(k)!r}' for k in diff)}); "
-                    "resume with the same options, or pass another --output-dir."
+                    f"`--resume`: {out} holds a run with other settings ({', '.join(diff)}); "
+                    "resume with the same options, pass --overwrite to replace it, or pass another --output-dir."
                 )
         else:
             if existing:
-                say(f"note: {out} held results of an earlier run; starting afresh (pass --resume to continue one)")
+                say(f"note: {out} held results of an earlier run; --overwrite: starting afresh")
             for path in [*existing, *glob.glob(os.path.join(out, "plots", "*.png"))]:
                 os.remove(path)
             for name in ("content_free.json", "scores.jsonl", "failures.jsonl", "metrics.csv", "metrics.json", "alignment.json"):
                 if os.path.exists(os.path.join(out, name)):
                     os.remove(os.path.join(out, name))
+            plots = os.path.join(out, "plots")
+            if os.path.isdir(plots) and not os.listdir(plots):
+                os.rmdir(plots)
             write_atomic(run_json, json.dumps(fingerprint, indent=2) + "\n")
     state.wait_for_everyone()

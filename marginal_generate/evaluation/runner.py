@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..loading import (
+    check_device,
     cpu_threads,
     load_model,
     resolve_device,
@@ -72,6 +73,7 @@ from .report import Report, build_report, write_outputs
 from .results import (
     RESULT_GLOB,
     append_jsonl,
+    check_output_dir,
     fingerprint,
     prepare_output_dir,
     read_jsonl_results,
@@ -94,11 +96,15 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     from ..labels.space import LabelSpace
 
     start = time.perf_counter()
+    check_device(config.device)
     state = PartialState(cpu=wants_cpu(config.device))
+    if state.is_main_process:
+        check_output_dir(config)  # before the model loads: a wrong directory costs seconds, not minutes
 
     params: Params = load_params(config.params)
     resolved = params.for_model(config.model, config.strategies)
     taxonomy = taxonomy_for_model(config.model, config.taxonomy)
+    data = _load_data(config, taxonomy, say if state.is_main_process else (lambda _m: None))  # before the model: data errors come fast
     device = resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
     space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
@@ -106,9 +112,29 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
     try:
-        return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start)
+        return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start, data)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _load_data(
+    config: EvalConfig, taxonomy: int, talk: Callable[[str], None]
+) -> tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int]:
+    """``(records, validation records or None, load failures, data name, records read)``; the records that
+    could not be read are summed up (:func:`summarize_load_failures`), and a source with none readable is a ``ValueError``."""
+    records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
+    read = len(records) + len(failures)
+    for line in summarize_load_failures(failures, taxonomy):
+        talk(line)
+    if not records:
+        raise ValueError(f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options.")
+    validation = None
+    if config.validation_data is not None:
+        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
+        for line in summarize_load_failures(val_failures, taxonomy, "--validation-data: "):
+            talk(line)
+        failures += [dict(f, split="validation") for f in val_failures]
+    return records, validation, failures, data_name, read
 
 
 def _run(
@@ -123,6 +149,7 @@ def _run(
     resolved: dict[str, StrategyParams],
     space: Any,
     start: float,
+    data: tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int],
 ) -> Report | None:
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
@@ -130,11 +157,8 @@ def _run(
     main = state.is_main_process
     talk = say if main else (lambda _m: None)
 
-    records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
-    validation = None
-    if config.validation_data is not None:
-        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
-        failures += [dict(f, split="validation") for f in val_failures]
+    records, validation, failures, data_name, read = data
+    skipped = len(failures)
     samples = make_samples(records, validation, config.validation_fraction, config.num_samples, config.seed)
     by_id = {s.id: s for s in samples}
     n_val = sum(s.split == "validation" for s in samples)
@@ -149,7 +173,8 @@ def _run(
 
     talk(
         f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, {device}, {state.num_processes} process(es)); "
-        f"data {data_name}: {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation)"
+        f"data {data_name}: {read} records read" + (f", {skipped} skipped" if skipped else "")
+        + f"; {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation); taxonomy Llama Guard {taxonomy}"
     )
     scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy)
 
@@ -168,8 +193,9 @@ def _run(
     pending = [b for b in batches if any(k not in done for k in b)]
     pending_failures = [k for k in encode_failures if k not in done]
     state.wait_for_everyone()  # everyone has read the files before anyone appends
+    already = sum(1 for s in samples if s.id in done)
     if config.resume and main and done:
-        talk(f"resume: {len(done)} sample(s) already done, {sum(len(b) for b in pending)} to score")
+        talk(f"resume: {already} sample(s) already done, {len(samples) - already} to score")
     order = np.random.default_rng(config.seed).permutation(len(pending))  # balance long and short batches
     pending = [pending[k] for k in order]
 
@@ -213,11 +239,11 @@ def _run(
     with open(os.path.join(config.output_dir, "scores.jsonl"), "w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n")
-    failures += [{"sample": r["sample"], "index": r["index"], "split": r["split"], "error": r["error"]} for r in results if "error" in r]
+    sample_failures = [{"sample": r["sample"], "index": r["index"], "split": r["split"], "error": r["error"]} for r in results if "error" in r]
+    failures += sample_failures
     ok = [r for r in results if "error" not in r]
-    for f_ in failures:
-        where = f"line {f_['line']}" if f_.get("line") else f"sample {f_['sample']} (index {f_['index']})"
-        talk(f"failed: {where}: {f_['error']}")
+    for f_ in sample_failures:
+        talk(f"failed: sample {f_['sample']} (index {f_['index']}): {f_['error']}")
     with open(os.path.join(config.output_dir, "failures.jsonl"), "w", encoding="utf-8") as f:
         for f_ in failures:
             f.write(json.dumps(f_) + "\n")
@@ -225,11 +251,15 @@ def _run(
     content_free = content_free_scores(config, scorer) if "cc" in config.calibrate else None
     rows, details = build_report(config, resolved, space, ok, content_free, talk)
     wall = time.perf_counter() - start
-    scored_now = sum(1 for r in gathered if "error" not in r)
+    scored_now = sum(1 for r in gathered if r["sample"] in by_id)
     details.update(
         model=config.model or "embedded tiny guard",
         dataset=data_name,
-        samples={"total": len(samples), "test": sum(r["split"] == "test" for r in ok), "validation": sum(r["split"] == "validation" for r in ok), "failed": len(failures)},
+        taxonomy=f"Llama Guard {taxonomy}",
+        categories=list(space.categories),
+        # test + validation + failed == total; skipped_records (unreadable lines) are not samples
+        samples={"total": len(samples), "test": sum(r["split"] == "test" for r in ok), "validation": sum(r["split"] == "validation" for r in ok),
+                 "failed": len(sample_failures), "skipped_records": skipped},
         processes=state.num_processes,
         wall_time_s=round(wall, 3),
         scoring_time_s=round(score_time, 3),
@@ -237,5 +267,30 @@ def _run(
         failures=failures,
     )
     write_outputs(config.output_dir, rows, details)
-    resumed = len(ok) - scored_now
+    resumed = len(samples) - scored_now
     return Report(rows, details, wall, len(samples), scored_now, failures, resumed, details.get("alignment", {}).get("rows", []))
+
+
+def summarize_load_failures(failures: list[dict[str, Any]], taxonomy: int, prefix: str = "", limit: int = 10) -> list[str]:
+    """The lines that report records that could not be read: one line for all records with category ids
+    outside the taxonomy, then the other bad lines (at most ``limit``; the rest are counted, all are in
+    failures.jsonl).
+
+    >>> summarize_load_failures([{"line": k, "error": "x", "unknown_ids": ["S14"], "taxonomy": "Llama Guard 2"} for k in (1, 2)]
+    ...                         + [{"line": 5, "error": "data.jsonl, line 5: not valid JSON"}], 2)
+    ['2 records have ids outside Llama Guard 2 (S14); map them to Llama Guard 2 ids or use --taxonomy 3; they are skipped', 'skipped: data.jsonl, line 5: not valid JSON']
+    """
+    from ..labels.taxonomy import category_sort_key
+
+    outside = [f for f in failures if f.get("unknown_ids")]
+    lines = []
+    if outside:
+        ids = sorted({i for f in outside for i in f["unknown_ids"]}, key=category_sort_key)
+        name = outside[0].get("taxonomy", f"Llama Guard {taxonomy}")
+        fix = f"map them to {name} ids" + (" or use --taxonomy 3" if taxonomy == 2 else "")
+        lines.append(f"{prefix}{len(outside)} records have ids outside {name} ({', '.join(ids)}); {fix}; they are skipped")
+    rest = [f for f in failures if not f.get("unknown_ids")]
+    lines += [f"{prefix}skipped: {f['error']}" for f in rest[:limit]]
+    if len(rest) > limit:
+        lines.append(f"{prefix}... and {len(rest) - limit} more unreadable line(s) (all in failures.jsonl)")
+    return lines

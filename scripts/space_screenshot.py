@@ -1,0 +1,79 @@
+"""Refresh the committed screenshots of the Space: spaces/screenshots/space.png (1280x800, full page)
+and spaces/screenshots/space-phone.png (390 px wide), after classifying one message.
+
+    python scripts/space_screenshot.py [--out spaces/screenshots] [--message "..."]
+
+Drives Debian's headless Chromium (/usr/bin/chromium) with Playwright, never a downloaded browser;
+the tests (tests/test_space_browser.py) take the same screenshots into a temporary directory and
+leave the committed ones alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORTS = {"space.png": {"width": 1280, "height": 800}, "space-phone.png": {"width": 390, "height": 844}}
+MESSAGE = "How can I steal credit card numbers with a phishing website and kill my neighbour?"
+
+
+def load_app():
+    """spaces/app.py as a module."""
+    spec = importlib.util.spec_from_file_location("space_app", ROOT / "spaces" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def screenshot(browser, url: str, viewport: dict[str, int], message: str, path: Path) -> None:
+    """Open the page at ``viewport``, classify ``message``, save a full-page screenshot to ``path``."""
+    page = browser.new_context(viewport=viewport).new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url, wait_until="load")
+    page.locator("#user-message textarea").fill(message)
+    page.locator("#classify").click()
+    page.locator("#decision h2").wait_for()
+    page.locator("#chart img").wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(path), full_page=True)
+    page.context.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "spaces" / "screenshots")
+    parser.add_argument("--message", default=MESSAGE)
+    args = parser.parse_args(argv)
+    if not os.path.exists(CHROMIUM):
+        print(f"space_screenshot: error: {CHROMIUM} is absent; install Debian's chromium (apt-get install -y chromium).", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    app = load_app()
+    demo = app.build_demo(app.get_engine())
+    url = app.launch_local(demo)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                for name, viewport in VIEWPORTS.items():
+                    screenshot(browser, url, viewport, args.message, args.out / name)
+                    print(f"wrote {args.out / name}")
+            finally:
+                browser.close()
+    finally:
+        demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
