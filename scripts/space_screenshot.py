@@ -28,6 +28,7 @@ def load_app():
     """spaces/app.py as a module."""
     spec = importlib.util.spec_from_file_location("space_app", ROOT / "spaces" / "app.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["space_app"] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
 
