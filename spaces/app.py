@@ -46,8 +46,8 @@ except ImportError:  # `python spaces/app.py` from a source checkout that is not
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import marginal_generate as mg
 
-from marginal_generate.labels.taxonomy import Taxonomy, get_taxonomy
 from marginal_generate.evaluation.config import LABEL_LIST_PROMPT
+from marginal_generate.labels.taxonomy import Taxonomy, get_taxonomy
 from marginal_generate.strategies import STRATEGIES
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "confidences",
     "decide",
     "decision_markdown",
+    "labels_markdown",
     "bar_chart",
     "completions_table",
     "bounds_table",
