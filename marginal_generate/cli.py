@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto, chat_template, the published templates llama_guard_3, llama_guard_3_1b, shieldgemma, granite_guardian, "
         "or llama_guard_2, instruct (run.json records what auto resolved to)",
     )
+    ev.add_argument(
+        "--grammar", default="llama_guard", choices=("llama_guard", "label_list"),
+        help="what the model writes: llama_guard (a verdict and categories, labels from the taxonomy; default) or label_list "
+        "(a comma-separated list of --labels, or none; Ma et al.)",
+    )
+    ev.add_argument("--labels", type=_list, help="comma-separated label names for --grammar label_list, e.g. joy,anger,sadness")
+    ev.add_argument(
+        "--prompt-template",
+        help="for --grammar label_list: the prompt with {text} (the record's text) and {labels} (the names); default: an instruct prompt",
+    )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -122,6 +132,9 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         plots=not args.no_plots,
         progress=not args.no_progress,
         threads=args.threads,
+        grammar=args.grammar,
+        labels=args.labels,
+        prompt_template=args.prompt_template,
     )
 
 

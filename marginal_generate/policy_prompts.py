@@ -8,6 +8,17 @@ template keyword arguments (ShieldGemma's template takes ``guideline=``, Granite
 ``guardian_config={"risk_name": ...}``), and runs all prompts of a conversation together,
 sharing their common token prefix through the KV cache.
 
+A tokenizer without a template (or with another one) takes the shipped published template by name:
+``prompt_format="shieldgemma"`` or ``"granite_guardian"`` renders
+:mod:`~marginal_generate.prompts.published`'s byte-identical copy, as ``apply_chat_template`` would.
+
+>>> from marginal_generate.testing import byte_level_tokenizer
+>>> tok = byte_level_tokenizer(["Yes", "No"], vocab_size=40)
+>>> texts = policy_prompt_texts(tok, [{"role": "user", "content": "Hi"}],
+...                             {"harm": {"guardian_config": {"risk_name": "harm"}}}, prompt_format="granite_guardian")
+>>> texts[0].endswith("<|start_of_role|>assistant<|end_of_role|>"), "harm" in texts[0]
+(True, True)
+
 For the whole output tree of one policy (``any_place`` and the other strategies), render its prompt
 and call ``mg.score`` with ``LabelSpace.yes_no(tokenizer, label)``.
 """
@@ -27,7 +38,41 @@ from .padding import left_pad
 from .prompted import read_first_word
 from .scores import LabelScores
 
-__all__ = ["score_policy_prompts"]
+__all__ = ["POLICY_FORMATS", "policy_prompt_texts", "score_policy_prompts"]
+
+#: The published yes/no templates ``prompt_format=`` takes by name.
+POLICY_FORMATS: tuple[str, ...] = ("shieldgemma", "granite_guardian")
+
+
+def policy_prompt_texts(
+    tokenizer: Any,
+    conversation: Sequence[Mapping[str, str]],
+    policies: Mapping[str, Mapping[str, Any]],
+    prompt_format: str | None = None,
+) -> list[str]:
+    """The prompt text of each policy for one conversation, in the order of ``policies``.
+
+    ``prompt_format``: None renders with the tokenizer's own chat template; ``"shieldgemma"`` or
+    ``"granite_guardian"`` with the shipped published template of that name.
+    """
+    if prompt_format is None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(
+                "`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian' "
+                "(the shipped published template) or set tokenizer.chat_template."
+            )
+        return [
+            tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True, **dict(kwargs))
+            for kwargs in policies.values()
+        ]
+    if prompt_format not in POLICY_FORMATS:
+        raise ValueError(
+            f"`prompt_format` must be one of {list(POLICY_FORMATS)} (yes/no guards) or None (the tokenizer's template), "
+            f"got {prompt_format!r}; for Llama Guard formats use mg.score_label_prompts."
+        )
+    from .prompts.formats import render
+
+    return [render(tokenizer, conversation, prompt_format, **dict(kwargs)) for kwargs in policies.values()]
 
 
 @torch.no_grad()
@@ -41,18 +86,23 @@ def score_policy_prompts(
     no: str = "No",
     max_new_tokens: int = 4,
     share_prefix: bool = True,
+    prompt_format: str | None = None,
 ) -> LabelScores:
     """``[len(conversations), len(policies)]`` p(``yes``) per policy, the guard's published first-token reading.
 
     ``policies``: label -> the chat template keyword arguments of that policy, e.g.
     ``{"dangerous": {"guideline": "No dangerous content ..."}}`` (ShieldGemma) or
     ``{"harm": {"guardian_config": {"risk_name": "harm"}}}`` (Granite Guardian).
+    ``prompt_format``: None uses the tokenizer's chat template; ``"shieldgemma"`` / ``"granite_guardian"``
+    the shipped published template (:func:`policy_prompt_texts`).
     """
-    if not getattr(tokenizer, "chat_template", None):
+    if prompt_format is None and not getattr(tokenizer, "chat_template", None):
         raise ValueError(
-            "`tokenizer` has no chat_template; set the guard's published template (tokenizer.chat_template = ...), "
-            "which takes each policy's keyword arguments."
+            "`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian' "
+            "(the shipped published template) or set tokenizer.chat_template."
         )
+    if prompt_format is not None and prompt_format not in POLICY_FORMATS:
+        policy_prompt_texts(tokenizer, [], {}, prompt_format)  # raises the one-line error
     if not policies:
         raise ValueError("`policies` is empty; pass label -> chat template keyword arguments, e.g. {'harm': {'guideline': '...'}}.")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
@@ -64,10 +114,7 @@ def score_policy_prompts(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
     groups = []
     for conv in conversations:
-        texts = [
-            tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **dict(policies[label]))
-            for label in labels
-        ]
+        texts = policy_prompt_texts(tokenizer, conv, policies, prompt_format)
         groups.append([list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
     shared = [common_prefix_length(g) for g in groups] if share_prefix else [0] * len(groups)
     if share_prefix and all(n > 0 for n in shared):

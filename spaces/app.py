@@ -12,6 +12,9 @@ Environment (read once, at start; the user of the page names no file or model):
   to apply it.
 - ``DEVICE`` / ``DTYPE``: default ``cuda``/``bfloat16`` when a GPU is present, else ``cpu``/``float32``.
 - ``GUARD_VERSION``: 3 (S1–S14, default) or 2 (S1–S11).
+- ``GRAMMAR``: ``llama_guard`` (default) or ``label_list``, a model that answers with a list of label
+  names (Ma et al.); then ``LABELS=joy,anger,...`` names them (the label, chart and tables show those
+  names) and ``PROMPT_TEMPLATE`` (optional, with ``{text}`` and ``{labels}``) is its prompt.
 - ``MAX_NEW_TOKENS`` (default 20), ``MAX_MESSAGE_CHARS`` (default 4000), ``MAX_PROMPT_TOKENS``
   (default 4096, never over the model's context minus ``MAX_NEW_TOKENS``).
 
@@ -43,6 +46,7 @@ except ImportError:  # `python spaces/app.py` from a source checkout that is not
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import marginal_generate as mg
 
+from marginal_generate.evaluation.config import LABEL_LIST_PROMPT
 from marginal_generate.labels.taxonomy import Taxonomy, get_taxonomy
 from marginal_generate.strategies import STRATEGIES
 
@@ -56,6 +60,7 @@ __all__ = [
     "confidences",
     "decide",
     "decision_markdown",
+    "labels_markdown",
     "bar_chart",
     "completions_table",
     "bounds_table",
@@ -187,6 +192,22 @@ def decision_markdown(decision: Decision, positive: str = "unsafe") -> str:
     if len(decision.scores) == 1:
         text += " This strategy scores `unsafe` only; its categories are undefined."
     return text
+
+
+def labels_markdown(decision: Decision) -> str:
+    """The labels over the threshold of a model without a verdict (a label list), as Markdown.
+
+    >>> print(labels_markdown(Decision(False, ("joy",), 0.5, {"joy": 0.8, "anger": 0.1})))
+    ## joy
+    Labels with p ≥ threshold 0.50: **joy** (0.800).
+    >>> print(labels_markdown(Decision(False, (), 0.5, {"joy": 0.2})))
+    ## none
+    No label is over the threshold 0.50.
+    """
+    if not decision.categories:
+        return f"## none\nNo label is over the threshold {decision.threshold:.2f}."
+    items = ", ".join(f"**{name}** ({decision.scores[name]:.3f})" for name in decision.categories)
+    return f"## {', '.join(decision.categories)}\nLabels with p ≥ threshold {decision.threshold:.2f}: {items}."
 
 
 def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, taxonomy: Taxonomy,
@@ -370,13 +391,27 @@ class Engine:
 
     def __init__(self, model: Any, tokenizer: Any, model_id: str, taxonomy: int = 3, calibrator: Any = None,
                  calibrator_name: str | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
-                 max_prompt_tokens: int = MAX_PROMPT_TOKENS) -> None:
+                 max_prompt_tokens: int = MAX_PROMPT_TOKENS, grammar: str = "llama_guard",
+                 labels: Sequence[str] | None = None, prompt_template: str | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.model_id = model_id
-        self.taxonomy = taxonomy
         self.taxonomy = get_taxonomy(taxonomy)
-        self.space = mg.LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
+        self.grammar = grammar
+        self.prompt_template = None
+        if grammar == "label_list":  # a model that writes a list of label names (GRAMMAR=label_list LABELS=...)
+            if not labels:
+                raise ValueError("GRAMMAR=label_list needs the label names: set LABELS=joy,anger,... (comma-separated).")
+            self.space = mg.LabelSpace.label_list(tokenizer, list(labels))
+            self.prompt_template = prompt_template or LABEL_LIST_PROMPT
+            if "{text}" not in self.prompt_template:
+                raise ValueError(f"PROMPT_TEMPLATE must contain {{text}}, got {self.prompt_template!r}.")
+        elif grammar == "llama_guard":
+            self.space = mg.LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
+        else:
+            raise ValueError(f"GRAMMAR must be llama_guard or label_list, got {grammar!r}.")
+        #: the strategies this grammar supports (first_token needs a verbalizer)
+        self.strategies = tuple(s for s in STRATEGIES if s != "first_token" or self.space.verbalizer is not None)
         self.calibrator = calibrator
         self.calibrator_name = calibrator_name
         self.max_new_tokens = max_new_tokens
@@ -392,7 +427,13 @@ class Engine:
     def encode(self, user_message: str, agent_response: str | None) -> Any:
         from marginal_generate.prompts.formats import conversation, encode_conversations
 
-        batch = encode_conversations(self.tokenizer, [conversation(user_message, agent_response)], device=self.device)
+        if self.prompt_template is not None:
+            text = self.prompt_template.format(
+                text=user_message if agent_response is None else f"{user_message}\n{agent_response}",
+                labels=", ".join(self.space.labels))
+            batch = self.tokenizer([text], return_tensors="pt", add_special_tokens=False).to(self.device)
+        else:
+            batch = encode_conversations(self.tokenizer, [conversation(user_message, agent_response)], device=self.device)
         n = int(batch["input_ids"].shape[1])
         if n > self.max_prompt_tokens:
             raise InputError(
@@ -402,8 +443,9 @@ class Engine:
         return batch
 
     def score(self, user_message: str, agent_response: str | None, eps: float, top_p: float,
-              strategies: Sequence[str] = STRATEGIES) -> dict[str, Any]:
+              strategies: Sequence[str] | None = None) -> dict[str, Any]:
         """Every strategy's :class:`~marginal_generate.LabelScores` for one conversation (one pass)."""
+        strategies = self.strategies if strategies is None else strategies
         batch = self.encode(user_message, agent_response)
         with self._lock:
             return mg.score(self.model, batch["input_ids"], batch["attention_mask"], self.space, list(strategies),
@@ -430,8 +472,11 @@ def load_engine(model_id: str | None = None, calibrator_path: str | None = None)
     if calibrator_path:
         calibrator = mg.load_calibrator(calibrator_path)
     name = model_id or "embedded tiny guard (marginal_generate/models/tiny-guard)"
+    labels = [x.strip() for x in os.environ.get("LABELS", "").split(",") if x.strip()]
     return Engine(model, tokenizer, name, taxonomy=_env_int("GUARD_VERSION", 3), calibrator=calibrator,
-                  calibrator_name=os.path.basename(calibrator_path) if calibrator_path else None)
+                  calibrator_name=os.path.basename(calibrator_path) if calibrator_path else None,
+                  grammar=os.environ.get("GRAMMAR") or "llama_guard", labels=labels or None,
+                  prompt_template=os.environ.get("PROMPT_TEMPLATE") or None)
 
 
 _ENGINE: Engine | None = None
@@ -479,6 +524,9 @@ def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY
     """Score a conversation and build every output; :class:`InputError` on bad input."""
     user, response = validate_inputs(user_message, agent_response, strategy, threshold, eps, top_p)
     engine = engine or get_engine()
+    if strategy not in engine.strategies:
+        raise InputError(f"Strategy {strategy!r} needs a verbalizer, which this model's answers have none of; "
+                         f"pick one of {', '.join(engine.strategies)}.")
     start = time.perf_counter()
     results = engine.score(user, response, float(eps), float(top_p))
     seconds = time.perf_counter() - start
@@ -517,7 +565,8 @@ def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY
     }
     return Result(
         decision=decision,
-        decision_markdown=decision_markdown(decision, engine.space.positive),
+        decision_markdown=decision_markdown(decision, engine.space.positive) if engine.grammar == "llama_guard"
+        else labels_markdown(decision),
         confidences=decision.scores,
         figure=figure,
         greedy=text,
@@ -608,7 +657,7 @@ def build_demo(engine: Engine | None = None) -> Any:
                                   placeholder="Type a user message to classify")
                 agent = gr.Textbox(label="Agent response (optional: the response is then classified)", lines=2,
                                    max_length=MAX_MESSAGE_CHARS, elem_id="agent-response")
-                strategy = gr.Dropdown(list(STRATEGIES), value=DEFAULT_STRATEGY, label="Strategy", elem_id="strategy")
+                strategy = gr.Dropdown(list(engine.strategies), value=DEFAULT_STRATEGY, label="Strategy", elem_id="strategy")
                 threshold = gr.Slider(0.0, 1.0, value=default_threshold(DEFAULT_STRATEGY), step=0.01,
                                       label="Threshold (moves to the strategy's default)", elem_id="threshold")
                 with gr.Accordion("any_place tree search", open=False):

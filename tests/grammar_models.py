@@ -2,7 +2,9 @@
 
 Each tokenizer family is trained on the grammar's answers (byte-level BPE with Llama 3's
 pre-tokenizer, SentencePiece-style BPE); small vocabularies split label names into pieces, so
-``sad`` / ``sadness`` and ``anger`` / ``anticipation`` share leading tokens.
+``sad`` / ``sadness`` and ``anger`` / ``anticipation`` share leading tokens. Kind ``"llama3"`` is
+the real Llama 3 tokenizer (128,256 tokens, from ``llama-models``), under a model of hidden size 16
+(``sadness`` is ``sad`` + ``ness`` there, ``anticipation`` is ``antic`` + ``ipation``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import torch
 
 from marginal_generate import LabelSpace
 from marginal_generate.labels.fields import QWEN3GUARD_FIELDS, WILDGUARD_FIELDS, Field
-from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, sentencepiece_tokenizer, tiny_llama
+from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, llama3_tokenizer, sentencepiece_tokenizer, tiny_llama
 
 EMOTIONS = ["joy", "anger", "anticipation", "sad", "sadness"]
 QWEN_FIELDS = (QWEN3GUARD_FIELDS[0], Field.multi_valued("Categories", ["Violent", "Jailbreak"]))
@@ -44,6 +46,8 @@ _CACHE: dict = {}
 
 def tokenizer(grammar: str, kind: str):
     key = ("tok", grammar, kind)
+    if key not in _CACHE and kind == "llama3":
+        _CACHE[key] = llama3_tokenizer()
     if key not in _CACHE:
         corpus = [a for _, a in PAIRS[grammar]] + [p for p, _ in PAIRS[grammar]] + EMOTIONS + ["none", "Yes", "No"]
         build = byte_level_tokenizer if kind == "byte" else sentencepiece_tokenizer
@@ -67,7 +71,7 @@ def model(grammar: str, kind: str, trained: bool = True, seed: int = 0):
         tok = tokenizer(grammar, kind)
         torch.set_num_threads(1)
         if trained:
-            m = fit_tiny_guard(tiny_llama(tok, seed=seed), tok, PAIRS[grammar], steps=60 if grammar in ('label_list', 'yes_no') else 150, lr=5e-2, seed=seed)
+            m = fit_tiny_guard(tiny_llama(tok, seed=seed, hidden_size=16), tok, PAIRS[grammar], steps=60 if grammar in ('label_list', 'yes_no') else 150, lr=5e-2, seed=seed)
         else:
             m = tiny_llama(tok, seed=seed, logit_scale=0.5)
         _CACHE[key] = m.to(torch.float64)

@@ -105,7 +105,7 @@ def test_exact_any_place_equals_enumerating_every_completion(grammar, kind):
     depth = 3
     prompt = PROMPTS[grammar][0]
     exact = enumerate_label_probs(m, ids(tok, prompt), sp, {tok.eos_token_id}, depth)
-    inputs = tok([prompt], return_tensors="pt")
+    inputs = tok([prompt], return_tensors="pt", add_special_tokens=False)
     out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["any_place"], max_new_tokens=depth,
                    eps=0.0, top_p=1.0, eos_token_ids={tok.eos_token_id})["any_place"]
     assert exact.max() > 1e-3  # labels carry mass: the test can fail
@@ -118,7 +118,7 @@ def test_exact_any_place_equals_enumerating_every_completion(grammar, kind):
 def test_any_place_matches_the_per_node_reference(grammar, kind):
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
     depth = DEPTH[grammar]
-    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True)
+    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
     for eps, top_p in [(0.02, 0.99), (0.005, 0.9)]:
         out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["any_place"], max_new_tokens=depth,
                        eps=eps, top_p=top_p, eos_token_ids={tok.eos_token_id})["any_place"]
@@ -156,7 +156,7 @@ def label_steps(sp, tok, tokens):
 def test_greedy_path_strategies(grammar, kind):
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
     depth = DEPTH[grammar]
-    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True)
+    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
     strategies = [s for s in mg.STRATEGIES if s != "any_place" and (s != "first_token" or sp.verbalizer)]
     kw = dict(max_new_tokens=depth, eos_token_ids={tok.eos_token_id})
     out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, strategies, **kw)
@@ -217,7 +217,7 @@ def test_greedy_path_strategies(grammar, kind):
 def test_first_generation_is_the_first_label_step(kind):
     grammar = "label_list"
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
-    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True)
+    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
     out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_generation"], max_new_tokens=8,
                    eos_token_ids={tok.eos_token_id})["first_generation"]
     for i, prompt in enumerate(PROMPTS[grammar]):
@@ -241,7 +241,7 @@ def test_label_tokens_that_share_a_first_token_share_its_probability():
 def test_yes_no_max_over_generations_is_the_verbalizer():
     grammar, kind = "yes_no", "byte"
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
-    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True)
+    inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
     out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_token", "max_over_generations", "any_place"],
                    max_new_tokens=4, eos_token_ids={tok.eos_token_id}, eps=0.0, top_p=1.0)
     assert torch.allclose(out["first_token"].probs, out["max_over_generations"].probs)

@@ -82,3 +82,65 @@ def test_cli_errors(trained, tmp_path, capsys):
         evaluate_label_lists(model, tok, space, synthetic_records(2, 0))
     with pytest.raises(ValueError, match=r"`--labels` is empty"):
         label_space_for(tok, "label_list", [])
+
+
+def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
+    """`evaluate --grammar label_list --labels ...`: the runner's tables, '—' for the verdict columns, alignment, TS and Platt."""
+    import torch
+
+    import marginal_generate as mg
+
+    folder, tok, model = trained
+    data = tmp_path / "records.jsonl"
+    records = synthetic_records(30, seed=2)
+    save_records_jsonl(records, data)
+    out_dir = tmp_path / "out"
+    status = main(["evaluate", "--model", str(folder), "--dataset", str(data), "--grammar", "label_list",
+                   "--labels", ",".join(EMOTIONS), "--prompt-template", TEMPLATE, "--calibrate", "ts,platt",
+                   "--validation-fraction", "0.3", "--output-dir", str(out_dir), "--no-plots", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    strategies = ["greedy", "token_probability", "fixed_place", "any_place", "max_over_generations", "first_generation"]
+    rows = {r["row"]: r for r in json.loads((out_dir / "metrics.json").read_text())["rows"]}
+    assert list(rows) == [s + suffix for s in strategies for suffix in ("", "+TS", "+Platt")]
+    for name, row in rows.items():
+        assert all(row[k] is None for k in row if k.startswith("unsafe_")), name  # no verdict: "—"
+        assert 0.0 <= row["categories_f1_macro"] <= 1.0 and 0.0 <= row["categories_ece"] <= 1.0
+    assert rows["any_place"]["categories_roc_auc_micro"] > 0.8  # the model learnt the cues
+    assert "categories (joy–fear, label list)" in printed and "—" in printed and "any_place+Platt" in printed
+    aligned = {r["row"]: r for r in json.loads((out_dir / "alignment.json").read_text())["rows"]}
+    assert aligned["any_place"]["labels"] == EMOTIONS
+    assert aligned["any_place"]["brier"] < aligned["greedy"]["brier"]  # probabilities align better than 0/1 answers
+    calibrators = json.loads((out_dir / "metrics.json").read_text())["calibrators"]
+    assert {calibrators["any_place+Platt"][f"col{j}"]["references"] for j in range(1, 5)} == {"soft"}  # Platt per label
+    # the scores are mg.score's on the rendered prompt
+    scored = [json.loads(line) for line in (out_dir / "scores.jsonl").read_text().splitlines()]
+    space = mg.LabelSpace.label_list(tok, EMOTIONS)
+    for r in scored[:3]:
+        prompt = TEMPLATE.format(text=records[r["index"]].conversation[0]["content"])
+        ids = tok([prompt], return_tensors="pt", add_special_tokens=False)
+        direct = mg.score(model, ids.input_ids, ids.attention_mask, space, ["greedy", "max_over_generations"], max_new_tokens=20)
+        assert r["text"] == direct["greedy"].texts[0]
+        assert r["scores"]["max_over_generations"] == pytest.approx(direct["max_over_generations"].probs[0].tolist(), abs=1e-4)
+    assert torch.tensor([r["scores"]["any_place"] for r in scored]).max() > 0.5
+
+
+def test_evaluate_label_list_errors(trained, tmp_path, capsys):
+    folder, _, _ = trained
+    base = ["evaluate", "--model", str(folder), "--dataset", str(tmp_path / "r.jsonl"), "--output-dir", str(tmp_path / "o")]
+    assert main(base + ["--grammar", "label_list"]) == 2
+    assert "`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness." in capsys.readouterr().err
+    assert main(base + ["--grammar", "label_list", "--labels", "joy", "--strategies", "greedy,unary"]) == 2
+    assert ("strategy 'unary' needs a Llama Guard verdict and categories (prompted), and the label_list grammar has none; "
+            "drop it from --strategies, or use --grammar llama_guard.") in capsys.readouterr().err
+    for name, why in [("first_token", "a verbalizer"), ("per_category_prompt", "prompted"), ("logtoku", "uncertainty")]:
+        assert main(base + ["--grammar", "label_list", "--labels", "joy", "--strategies", name]) == 2
+        assert f"strategy {name!r} needs a Llama Guard verdict and categories ({why}), and the label_list grammar has none" in capsys.readouterr().err
+    assert main(base + ["--labels", "joy"]) == 2
+    assert "`labels` and `prompt_template` are for --grammar label_list" in capsys.readouterr().err
+    assert main(base + ["--grammar", "label_list", "--labels", "joy", "--prompt-template", "no text"]) == 2
+    assert "`prompt_template` must contain {text}, got 'no text'" in capsys.readouterr().err
+    from marginal_generate.evaluation import EvalConfig
+
+    with pytest.raises(ValueError, match=r"`grammar` must be one of \['llama_guard', 'label_list'\], got 'fields'"):
+        EvalConfig(grammar="fields")

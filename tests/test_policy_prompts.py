@@ -1,5 +1,6 @@
 """Yes/no guards: one prompt per policy through the published ShieldGemma and Granite Guardian chat templates."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import torch
 
 import marginal_generate as mg
 from marginal_generate.decoding.reference import forward_next_logits, greedy_reference
-from marginal_generate.policy_prompts import score_policy_prompts
+from marginal_generate.policy_prompts import policy_prompt_texts, score_policy_prompts
 from marginal_generate.testing import byte_level_tokenizer, tiny_llama
 
 TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "shared" / "reference" / "guard_chat_templates.json").read_text())
@@ -54,3 +55,48 @@ def test_policy_prompt_errors():
     tok.chat_template = None
     with pytest.raises(ValueError, match=r"`tokenizer` has no chat_template"):
         score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA)
+
+
+DATA = json.loads((Path(__file__).resolve().parent / "data" / "guard_chat_templates.json").read_text())
+BY_NAME = {"shieldgemma": ("library/shieldgemma:27b", SHIELDGEMMA), "granite_guardian": ("library/granite3-guardian:2b", GRANITE)}
+
+
+@pytest.mark.parametrize("prompt_format", ["shieldgemma", "granite_guardian"])
+def test_published_template_by_name(prompt_format):
+    template_key, policies = BY_NAME[prompt_format]
+    tok, model = guard(template_key)
+    assert tok.chat_template == DATA[template_key]  # tests/data holds the same published text
+    bare = copy.deepcopy(tok)
+    bare.chat_template = None
+    for conv in CONVERSATIONS:
+        expected = [tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, **kw) for kw in policies.values()]
+        assert policy_prompt_texts(bare, conv, policies, prompt_format) == expected  # byte-exact
+        assert policy_prompt_texts(tok, conv, policies) == expected
+    named = score_policy_prompts(model, bare, CONVERSATIONS, policies, max_new_tokens=3, prompt_format=prompt_format)
+    own = score_policy_prompts(model, tok, CONVERSATIONS, policies, max_new_tokens=3)
+    assert torch.equal(torch.isnan(named.probs), torch.isnan(own.probs))
+    assert torch.allclose(named.probs, own.probs, atol=1e-9, equal_nan=True)
+    checked = 0
+    for i, conv in enumerate(CONVERSATIONS):  # against a direct forward of each prompt
+        for j, text in enumerate(policy_prompt_texts(bare, conv, policies, prompt_format)):
+            logits = model(torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])).logits[0, -1]
+            tokens, steps = greedy_reference(forward_next_logits(model, tok(text, add_special_tokens=False)["input_ids"]),
+                                             {tok.eos_token_id}, 3)
+            if not tok.decode([tokens[0]], skip_special_tokens=True).strip():
+                continue  # the answer starts later; the test above covers those rows
+            assert torch.allclose(steps[0], torch.log_softmax(logits, 0), atol=1e-9)
+            neg, pos = (torch.logsumexp(torch.log_softmax(logits, 0)[list(v)], 0) for v in mg.LabelSpace.yes_no(tok, "x").verbalizer_ids)
+            assert named.probs[i, j].item() == pytest.approx(torch.sigmoid(pos - neg).item(), abs=1e-6)
+            checked += 1
+    assert checked >= 1
+
+
+def test_policy_prompt_format_errors():
+    tok, model = guard("library/shieldgemma:27b")
+    with pytest.raises(ValueError, match=r"`prompt_format` must be one of \['shieldgemma', 'granite_guardian'\] .* got 'llama_guard_3'; for Llama Guard formats use mg.score_label_prompts"):
+        score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, prompt_format="llama_guard_3")
+    tok.chat_template = None
+    with pytest.raises(ValueError, match=r"`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian'"):
+        score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA)
+    with pytest.raises(ValueError, match=r"prompt_format='shieldgemma' needs `guideline=`"):
+        score_policy_prompts(model, tok, CONVERSATIONS, {"x": {}}, prompt_format="shieldgemma")

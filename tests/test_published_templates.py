@@ -199,7 +199,7 @@ def test_errors():
         render(tok, conv, "shieldgemma", categories=["S1"], guideline="x")
     with pytest.raises(ValueError, match="prompt_format='shieldgemma' needs `guideline=`"):
         render(tok, conv, "shieldgemma")
-    with pytest.raises(ValueError, match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No"):
+    with pytest.raises(ValueError, match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No, so 'unary' .* score it with mg.score_policy_prompts"):
         label_prompts(tok, [conv], "unary", ["S1"], prompt_format="shieldgemma")
     with pytest.raises(ValueError, match="`prompt_format` 'llama_guard_9' is not a published template; use one of"):
         published_template("llama_guard_9")

@@ -11,7 +11,50 @@ from .params import (
     canonical_strategy,
 )
 
-__all__ = ["CALIBRATORS", "EvalConfig", "Sample"]
+__all__ = ["CALIBRATORS", "GRAMMARS", "LABEL_LIST_PROMPT", "EvalConfig", "Sample", "grammar_strategies"]
+
+#: ``--grammar`` values: the model writes a Llama Guard verdict and categories, or a list of label names.
+GRAMMARS: tuple[str, ...] = ("llama_guard", "label_list")
+#: The prompt of a label-list answer; ``{labels}`` lists the names, ``{text}`` is the record's text.
+LABEL_LIST_PROMPT = (
+    "Labels: {labels}.\nWhich labels apply to the text? Answer with a comma-separated list of labels, or none.\n"
+    "Text: {text}\nAnswer: "
+)
+
+
+def grammar_strategies(grammar: str, strategies: Sequence[str] | None) -> list[str]:
+    """The strategies of a run on ``grammar``: all it supports when ``strategies`` is None; a ValueError
+    naming the grammar for one that needs a Llama Guard verdict or categories prompt (the registry's ``needs``).
+
+    >>> grammar_strategies("label_list", None)
+    ['greedy', 'token_probability', 'fixed_place', 'any_place', 'max_over_generations', 'first_generation']
+    >>> grammar_strategies("label_list", ["greedy", "unary"])
+    Traceback (most recent call last):
+    ...
+    ValueError: strategy 'unary' needs a Llama Guard verdict and categories (prompted), and the label_list grammar has none; drop it from --strategies, or use --grammar llama_guard.
+    """
+    from ..strategies import REGISTRY
+
+    names = list(dict.fromkeys(canonical_strategy(s) for s in (strategies or ALL_STRATEGIES)))
+    if grammar == "llama_guard":
+        return names
+
+    def refused(name: str) -> str | None:
+        info = REGISTRY[name]
+        if info.family in ("prompted", "uncertainty"):
+            return info.family
+        return "a verbalizer" if "verbalizer" in info.needs else None
+
+    if strategies is None:
+        return [s for s in names if refused(s) is None]
+    for name in names:
+        why = refused(name)
+        if why is not None:
+            raise ValueError(
+                f"strategy {name!r} needs a Llama Guard verdict and categories ({why}), and the {grammar} grammar has none; "
+                "drop it from --strategies, or use --grammar llama_guard."
+            )
+    return names
 
 
 #: ``--calibrate`` keys → row suffix.
@@ -52,6 +95,9 @@ class EvalConfig:
     n_bins: int = 15
     progress: bool = True
     threads: int | None = None
+    grammar: str = "llama_guard"
+    labels: Sequence[str] | None = None
+    prompt_template: str | None = None
 
     def __post_init__(self) -> None:
         from ..loading import is_embedded_model
@@ -60,7 +106,19 @@ class EvalConfig:
             self.model = None  # a path to the embedded model is the default model (same fingerprint, same name)
         if self.resume and self.overwrite:
             raise ValueError("`--resume` continues the run in --output-dir and `--overwrite` replaces it; pass one of them.")
-        self.strategies = list(dict.fromkeys(canonical_strategy(s) for s in (self.strategies or ALL_STRATEGIES)))
+        if self.grammar not in GRAMMARS:
+            raise ValueError(f"`grammar` must be one of {list(GRAMMARS)}, got {self.grammar!r}; e.g. --grammar label_list --labels joy,anger.")
+        if self.grammar == "label_list":
+            if not self.labels:
+                raise ValueError("`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness.")
+            self.labels = list(self.labels)
+            if self.prompt_template is None:
+                self.prompt_template = LABEL_LIST_PROMPT
+            if "{text}" not in self.prompt_template:
+                raise ValueError(f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; e.g. {LABEL_LIST_PROMPT!r}.")
+        elif self.labels or self.prompt_template is not None:
+            raise ValueError("`labels` and `prompt_template` are for --grammar label_list; a Llama Guard model's labels come from its taxonomy.")
+        self.strategies = grammar_strategies(self.grammar, self.strategies)
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:
             if c not in CALIBRATORS:

@@ -135,7 +135,7 @@ def _from_datasets(load: Callable[[], list[Any]], dataset: str) -> list[Any]:
 
 
 def load_records(
-    dataset: str | None, split: str | None, columns: dict[str, str] | None, taxonomy: int
+    dataset: str | None, split: str | None, columns: dict[str, str] | None, taxonomy: int | None
 ) -> tuple[list[Any], list[dict[str, Any]], str]:
     """Records of ``dataset`` (see :class:`EvalConfig`), load failures, and a display name.
 
@@ -150,6 +150,9 @@ def load_records(
 
         records, failures = _load_tolerant(data.load_records_jsonl, DEFAULT_EVAL_DATA, taxonomy=taxonomy)
         return records, failures, "embedded held-out data"
+    if dataset.lower() == "go_emotions":  # the raw rater rows: label lists with soft labels (--grammar label_list)
+        records = _from_datasets(lambda: data.load_go_emotions(split=split or "train"), "go_emotions")
+        return records, [], f"GoEmotions raw {split or 'train'}"
     if dataset.lower() == "beavertails":
         records = _from_datasets(lambda: data.load_beavertails(split=split or "30k_test", taxonomy=taxonomy), "beavertails")
         return records, [], f"BeaverTails {split or '30k_test'}"

@@ -75,7 +75,13 @@ class Report:
         return format_alignment_table(self.alignment) if self.alignment else ""
 
 
-def _arrays(results: list[dict[str, Any]], name: str, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(results: list[dict[str, Any]], name: str, labels: Sequence[str], verdict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``[n, len(labels)]`` probabilities and 0/1 references; without a ``verdict`` (a label list) column 0 is
+    NaN (no ``unsafe`` label: its columns stay empty) and the label columns follow."""
+    if not verdict:
+        scores = np.array([[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64).reshape(len(results), len(labels))
+        hard = np.array([[1 if c in r["categories"] else 0 for c in labels] for r in results], dtype=np.int64).reshape(len(results), len(labels))
+        return np.hstack([np.full((len(results), 1), np.nan), scores]), np.hstack([np.zeros((len(results), 1), dtype=np.int64), hard])
     probs = np.array([[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64).reshape(len(results), len(labels))
     refs = np.array([[r["unsafe"], *[1 if c in r["categories"] else 0 for c in labels[1:]]] for r in results], dtype=np.int64).reshape(len(results), len(labels))
     return probs, refs
@@ -287,7 +293,8 @@ def build_report(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from tqdm.auto import tqdm
 
-    labels = space.labels
+    verdict = getattr(config, "grammar", "llama_guard") == "llama_guard"
+    labels = space.labels if verdict else ("", *space.labels)  # a label list: an empty verdict column in front
     val = [r for r in results if r["split"] == "validation"]
     test = [r for r in results if r["split"] == "test"]
     rows: list[dict[str, Any]] = []
@@ -303,8 +310,8 @@ def build_report(
     bar = tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr)
     for name in bar:
         p = resolved[name]
-        test_p, test_y = _arrays(test, name, labels)
-        val_p, val_y = _arrays(val, name, labels)
+        test_p, test_y = _arrays(test, name, space.labels, verdict)
+        val_p, val_y = _arrays(val, name, space.labels, verdict)
         predictions = None
         threshold = p.threshold if p.threshold is not None else 0.5
         if name in UNCERTAINTY_STRATEGIES:
@@ -333,7 +340,10 @@ def build_report(
             row, bins = metrics_row(probs, test_y, threshold, config.n_bins, predictions)
             rows.append({"row": row_name, **row})
             if aligned is not None:
-                aligned.append({"row": row_name, **alignment_row(probs, test_soft, labels)})
+                if verdict:
+                    aligned.append({"row": row_name, **alignment_row(probs, test_soft, labels)})
+                else:
+                    aligned.append({"row": row_name, **alignment_row(probs[:, 1:], test_soft[:, 1:], space.labels)})
             if plots and bins:
                 details["plots"] += _save_plots(config.output_dir, row_name, bins)
     bar.close()

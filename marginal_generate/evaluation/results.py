@@ -119,6 +119,8 @@ def fingerprint(
         "prompt_format": config.prompt_format,
         "prompt_format_resolved": prompt_format or config.prompt_format,
         "params": {k: dataclasses.asdict(v) for k, v in resolved.items()},
+        **({"grammar": config.grammar, "labels": list(config.labels or []), "prompt_template": config.prompt_template}
+           if config.grammar != "llama_guard" else {}),
     }
 
 

@@ -104,10 +104,15 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     params: Params = load_params(config.params)
     resolved = params.for_model(config.model, config.strategies)
     taxonomy = taxonomy_for_model(config.model, config.taxonomy)
-    data = _load_data(config, taxonomy, say if state.is_main_process else (lambda _m: None))  # before the model: data errors come fast
+    record_taxonomy = taxonomy if config.grammar == "llama_guard" else None  # label lists: any label names
+    data = _load_data(config, record_taxonomy, say if state.is_main_process else (lambda _m: None))  # before the model: data errors come fast
     device = resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
-    space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
+    if config.grammar == "label_list":
+        assert config.labels is not None
+        space = LabelSpace.label_list(tokenizer, config.labels)
+    else:
+        space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
     threads_before = torch.get_num_threads()
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
@@ -118,7 +123,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
 
 
 def _load_data(
-    config: EvalConfig, taxonomy: int, talk: Callable[[str], None]
+    config: EvalConfig, taxonomy: int | None, talk: Callable[[str], None]
 ) -> tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int]:
     """``(records, validation records or None, load failures, data name, records read)``; the records that
     could not be read are summed up (:func:`summarize_load_failures`), and a source with none readable is a ``ValueError``."""
@@ -176,7 +181,7 @@ def _run(
         f"data {data_name}: {read} records read" + (f", {skipped} skipped" if skipped else "")
         + f"; {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation); taxonomy Llama Guard {taxonomy}"
     )
-    scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy)
+    scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template)
 
     # -- encode, and skip what is on disk ---------------------------------------------------------
     done, dropped = read_jsonl_results(glob.glob(os.path.join(config.output_dir, RESULT_GLOB)))
@@ -255,7 +260,8 @@ def _run(
     details.update(
         model=config.model or "embedded tiny guard",
         dataset=data_name,
-        taxonomy=f"Llama Guard {taxonomy}",
+        taxonomy=f"Llama Guard {taxonomy}" if config.grammar == "llama_guard" else "label list",
+        grammar=config.grammar,
         categories=list(space.categories),
         # test + validation + failed == total; skipped_records (unreadable lines) are not samples
         samples={"total": len(samples), "test": sum(r["split"] == "test" for r in ok), "validation": sum(r["split"] == "validation" for r in ok),

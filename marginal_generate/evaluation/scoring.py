@@ -61,14 +61,17 @@ def _plain(values: Any) -> list[float | None]:
 class Scorer:
     """Encodes samples and scores batches of them under the run's strategies."""
 
-    def __init__(self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, taxonomy: int) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, taxonomy: int,
+        prompt_template: str | None = None,
+    ) -> None:
         from ..uncertainty import forced_answer
 
         self.model, self.tokenizer, self.space = model, tokenizer, space
         self.groups = group_strategies(resolved)
         self.uncertainty = [s for s in resolved if s in UNCERTAINTY_STRATEGIES]
         self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
-        self.prompt_format, self.taxonomy = prompt_format, taxonomy
+        self.prompt_format, self.taxonomy, self.prompt_template = prompt_format, taxonomy, prompt_template
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         needed = max([g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0])
         context = getattr(model.config, "max_position_embeddings", None)
@@ -79,7 +82,11 @@ class Scorer:
         """Prompt ids of one record; ``ValueError`` with the reason if it cannot be scored."""
         from ..prompts.formats import render
 
-        text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.taxonomy)
+        if self.prompt_template is not None:  # a label-list model: the record's text in the instruct prompt
+            body = "\n".join(m["content"] for m in record.conversation)
+            text = self.prompt_template.format(text=body, labels=", ".join(self.space.labels))
+        else:
+            text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.taxonomy)
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         if self.max_prompt is not None and len(ids) > self.max_prompt:
             raise ValueError(

@@ -154,7 +154,8 @@ def label_prompts(
     if fmt in ("shieldgemma", "granite_guardian"):
         raise ValueError(
             f"`prompt_format` {fmt!r} asks about one policy and answers Yes/No, so {kind!r} (one Llama Guard prompt per "
-            "category) does not apply; use a Llama Guard format (llama_guard_3, llama_guard_3_1b, llama_guard_2) or 'instruct'."
+            "category) does not apply; score it with mg.score_policy_prompts(model, tokenizer, conversations, policies, "
+            f"prompt_format={fmt!r}), or use a Llama Guard format (llama_guard_3, llama_guard_3_1b, llama_guard_2) or 'instruct'."
         )
     honours_categories = fmt == "chat_template" and template_honours(tokenizer, "categories", _policy(tax, ids[:1]))
     honours_question = fmt == "chat_template" and template_honours(tokenizer, "question", unary_question("User"))
