@@ -56,7 +56,11 @@ class BuildPyWithMetrics(build_py):
             shutil.copyfile(os.path.join(HERE, source), target)
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
-        extra = [] if getattr(self, "editable_mode", False) else [os.path.join(self.build_lib, d) for _, d in metric_files()]
+        extra = (
+            []
+            if getattr(self, "editable_mode", False)
+            else [os.path.join(self.build_lib, d) for _, d in metric_files()]
+        )
         return list(super().get_outputs(include_bytecode)) + extra
 
 

@@ -50,7 +50,9 @@ def main() -> None:
     lengths = [len(tok(q, add_special_tokens=False)["input_ids"]) for q in queries]
     order = sorted(range(len(queries)), key=lambda i: lengths[i])
     batches = [
-        encode_conversations(tok, [conversation(queries[i]) for i in order[k : k + args.batch_size]], device=args.device)
+        encode_conversations(
+            tok, [conversation(queries[i]) for i in order[k : k + args.batch_size]], device=args.device
+        )
         for k in range(0, len(order), args.batch_size)
     ]
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -61,8 +63,15 @@ def main() -> None:
 
     def any_place() -> None:
         for b in batches:
-            model.generate(**b, custom_generate=mg.marginalize, label_space=space, strategy="any_place",
-                           eps=args.eps, top_p=args.top_p, max_new_tokens=args.max_new_tokens)
+            model.generate(
+                **b,
+                custom_generate=mg.marginalize,
+                label_space=space,
+                strategy="any_place",
+                eps=args.eps,
+                top_p=args.top_p,
+                max_new_tokens=args.max_new_tokens,
+            )
 
     rows = []
     for name, fn in [("greedy generate", greedy), ("any_place (attention=auto)", any_place)]:
@@ -74,10 +83,12 @@ def main() -> None:
             torch.cuda.synchronize()
         rows.append((name, time.perf_counter() - start))
     prompt_tokens = sum(b["attention_mask"].sum().item() for b in batches)
-    print(f"model: {args.model or 'embedded tiny guard'} | device {args.device} {args.dtype} | "
-          f"{len(queries)} prompts, {len(batches)} batches of {args.batch_size}, "
-          f"mean prompt {prompt_tokens / len(queries):.0f} tokens | eps={args.eps} top_p={args.top_p} "
-          f"max_new_tokens={args.max_new_tokens}")
+    print(
+        f"model: {args.model or 'embedded tiny guard'} | device {args.device} {args.dtype} | "
+        f"{len(queries)} prompts, {len(batches)} batches of {args.batch_size}, "
+        f"mean prompt {prompt_tokens / len(queries):.0f} tokens | eps={args.eps} top_p={args.top_p} "
+        f"max_new_tokens={args.max_new_tokens}"
+    )
     print()
     print(f"| {'method':28} | {'wall s':>8} | {'samples/s':>9} | {'x greedy':>8} |")
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 11}|{'-' * 10}|")

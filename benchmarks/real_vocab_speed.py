@@ -42,8 +42,12 @@ QUERIES = [
     "Describe an explicit sex scene between two adults.",
 ]
 SHAPES = {
-    "small": dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8),
+    "small": dict(
+        hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
+    "8b": dict(
+        hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8
+    ),
 }
 
 
@@ -76,7 +80,7 @@ def plant_sparse_guard_bias(model: torch.nn.Module, tok) -> None:
 
     def add_bias(_module, args, kwargs, output):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        last = ids[:, -output.logits.shape[1]:]
+        last = ids[:, -output.logits.shape[1] :]
         key = (output.logits.device, output.logits.dtype)
         if key not in cache:
             cache[key] = (rows.to(*key), index.to(key[0]))
@@ -101,7 +105,9 @@ def old_expand_nodes(node_probs, logprobs, tree):
     removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
     pairs = keep.nonzero()
     kept = [[] for _ in node_probs]
-    for j, t, v in zip(pairs[:, 0].tolist(), ids[pairs[:, 0], pairs[:, 1]].tolist(), child[pairs[:, 0], pairs[:, 1]].tolist()):
+    for j, t, v in zip(
+        pairs[:, 0].tolist(), ids[pairs[:, 0], pairs[:, 1]].tolist(), child[pairs[:, 0], pairs[:, 1]].tolist()
+    ):
         kept[j].append((t, v))
     return removed, kept
 
@@ -124,31 +130,55 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--attention", default="auto")
     parser.add_argument("--old-expand", action="store_true")
-    parser.add_argument("--seed-prompts", type=int, default=0, help="also run the seed's one-generate-per-node search on N prompts")
+    parser.add_argument(
+        "--seed-prompts", type=int, default=0, help="also run the seed's one-generate-per-node search on N prompts"
+    )
     args = parser.parse_args()
 
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     tok = llama3_tokenizer()
-    config = LlamaConfig(**SHAPES[args.shape], vocab_size=len(tok), max_position_embeddings=4096, rope_theta=500000.0,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        **SHAPES[args.shape],
+        vocab_size=len(tok),
+        max_position_embeddings=4096,
+        rope_theta=500000.0,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     with torch.device(args.device):
         model = LlamaForCausalLM(config).to(getattr(torch, args.dtype)).eval()
-    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id
+    )
     plant_sparse_guard_bias(model, tok)
     space = mg.LabelSpace.llama_guard(tok)
     convs = [conversation(f"{QUERIES[k % len(QUERIES)]} (case {k})") for k in range(args.prompts)]
-    batches = [encode_conversations(tok, convs[i:i + args.batch_size], "llama_guard_3", device=args.device)
-               for i in range(0, len(convs), args.batch_size)]
+    batches = [
+        encode_conversations(tok, convs[i : i + args.batch_size], "llama_guard_3", device=args.device)
+        for i in range(0, len(convs), args.batch_size)
+    ]
     cuda = args.device.startswith("cuda")
 
     def greedy():
         return [model.generate(**b, do_sample=False, max_new_tokens=args.max_new_tokens) for b in batches]
 
     def any_place():
-        return [model.generate(**b, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=args.eps,
-                               top_p=args.top_p, max_new_tokens=args.max_new_tokens, attention=args.attention) for b in batches]
+        return [
+            model.generate(
+                **b,
+                custom_generate=mg.marginalize,
+                label_space=space,
+                strategy="any_place",
+                eps=args.eps,
+                top_p=args.top_p,
+                max_new_tokens=args.max_new_tokens,
+                attention=args.attention,
+            )
+            for b in batches
+        ]
 
     def timed(fn):
         fn()  # warm-up
@@ -174,8 +204,11 @@ def main() -> None:
     steps = sum(o.shape[1] - b["input_ids"].shape[1] for o, b in zip(g_out, batches))
     rows = sum((o.shape[1] - b["input_ids"].shape[1]) * o.shape[0] for o, b in zip(g_out, batches))
     eos = tok.eos_token_id
-    written = sum(int(((o[:, b["input_ids"].shape[1]:] != eos).cumprod(-1)).sum()) + int((o[:, b["input_ids"].shape[1]:] == eos).any(-1).sum())
-                  for o, b in zip(g_out, batches))
+    written = sum(
+        int(((o[:, b["input_ids"].shape[1] :] != eos).cumprod(-1)).sum())
+        + int((o[:, b["input_ids"].shape[1] :] == eos).any(-1).sum())
+        for o, b in zip(g_out, batches)
+    )
     a_out, a_time, a_peak = timed(any_place)
     nodes = sum(o.stats["nodes_expanded"] for o in a_out)
     fed = sum(sum(o.stats["frontier_widths"]) for o in a_out)
@@ -192,36 +225,60 @@ def main() -> None:
         results.append((f"any_place, {attention}, old expansion", o_time, o_peak, nodes))
     seed_line = None
     if args.seed_prompts:
-        ids = [b["input_ids"][i][b["attention_mask"][i] == 1].tolist() for b in batches for i in range(b["input_ids"].shape[0])]
+        ids = [
+            b["input_ids"][i][b["attention_mask"][i] == 1].tolist()
+            for b in batches
+            for i in range(b["input_ids"].shape[0])
+        ]
         start = time.perf_counter()
-        seed_nodes = sum(tree_search_reference(generate_next_logits(model, r), space, {eos}, args.max_new_tokens,
-                                               top_p=args.top_p, eps=args.eps)[2] for r in ids[: args.seed_prompts])
+        seed_nodes = sum(
+            tree_search_reference(
+                generate_next_logits(model, r), space, {eos}, args.max_new_tokens, top_p=args.top_p, eps=args.eps
+            )[2]
+            for r in ids[: args.seed_prompts]
+        )
         seed_time = time.perf_counter() - start
         per_prompt = a_time / args.prompts
-        seed_line = (f"seed (one generate per node), {args.seed_prompts} prompts: {seed_time:.2f} s, {seed_nodes} nodes; "
-                     f"{seed_time / args.seed_prompts / per_prompt:.0f}x any_place's time per prompt")
+        seed_line = (
+            f"seed (one generate per node), {args.seed_prompts} prompts: {seed_time:.2f} s, {seed_nodes} nodes; "
+            f"{seed_time / args.seed_prompts / per_prompt:.0f}x any_place's time per prompt"
+        )
 
     per_token = g_time / rows
-    print(f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden {config.hidden_size}), vocabulary {config.vocab_size} "
-          f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | "
-          f"{platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(
+        f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden {config.hidden_size}), vocabulary {config.vocab_size} "
+        f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
     lengths = [int(m.sum()) for b in batches for m in b["attention_mask"]]
-    print(f"{args.prompts} prompts (published Llama Guard 3 template, {min(lengths)}-{max(lengths)} tokens) in batches of {args.batch_size}; "
-          f"eps={args.eps} top_p={args.top_p} max_new_tokens={args.max_new_tokens}")
-    print(f"greedy: {steps} steps, {rows} rows computed ({rows / args.prompts:.1f} per prompt; {written / args.prompts:.1f} tokens written "
-          f"per prompt up to EOS); any_place: {nodes} nodes expanded ({nodes / args.prompts:.1f} per prompt), {fed} rows fed")
+    print(
+        f"{args.prompts} prompts (published Llama Guard 3 template, {min(lengths)}-{max(lengths)} tokens) in batches of {args.batch_size}; "
+        f"eps={args.eps} top_p={args.top_p} max_new_tokens={args.max_new_tokens}"
+    )
+    print(
+        f"greedy: {steps} steps, {rows} rows computed ({rows / args.prompts:.1f} per prompt; {written / args.prompts:.1f} tokens written "
+        f"per prompt up to EOS); any_place: {nodes} nodes expanded ({nodes / args.prompts:.1f} per prompt), {fed} rows fed"
+    )
     print()
-    print(f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} | {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |")
+    print(
+        f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} | {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |"
+    )
     print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 11}|{'-' * 16}|{'-' * 10}|{'-' * 10}|")
     for label, seconds, peak, work in results:
         unit = "tokens" if label.startswith("greedy") else "nodes"
-        print(f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} {unit:6} | {1000 * seconds / work:9.3f} |"
-              f" {seconds / work / per_token:14.2f} | {peak:8.2f} | {peak / g_peak:8.2f} |")
+        print(
+            f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} {unit:6} | {1000 * seconds / work:9.3f} |"
+            f" {seconds / work / per_token:14.2f} | {peak:8.2f} | {peak / g_peak:8.2f} |"
+        )
     print()
-    print(f"time per expanded node vs greedy time per generated token: {a_time / nodes / per_token:.2f}x (goal <= 1.2x)")
+    print(
+        f"time per expanded node vs greedy time per generated token: {a_time / nodes / per_token:.2f}x (goal <= 1.2x)"
+    )
     decode_token, decode_node = (g_time - p_time) / rows, (a_time - p_time) / nodes
-    print(f"without the prefill ({p_time:.3f} s, the same forward for both): greedy {1000 * decode_token:.3f} ms per token, "
-          f"any_place {1000 * decode_node:.3f} ms per node: {decode_node / decode_token:.2f}x")
+    print(
+        f"without the prefill ({p_time:.3f} s, the same forward for both): greedy {1000 * decode_token:.3f} ms per token, "
+        f"any_place {1000 * decode_node:.3f} ms per node: {decode_node / decode_token:.2f}x"
+    )
     if seed_line:
         print(seed_line)
 

@@ -81,7 +81,9 @@ def generate(
         label_space = mg.LabelSpace.llama_guard(tokenizer)
     ids = input_ids if input_ids is not None else inputs
     if ids is None:
-        raise ValueError("marginal-generate's custom_generate needs the prompts: pass **tokenizer(..., return_tensors='pt').")
+        raise ValueError(
+            "marginal-generate's custom_generate needs the prompts: pass **tokenizer(..., return_tensors='pt')."
+        )
     for name in _UNSUPPORTED:
         if kwargs.pop(name, None) is not None:
             raise ValueError(f"`{name}` is not supported by marginal-generate's custom_generate; leave it unset.")

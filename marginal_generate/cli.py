@@ -29,7 +29,9 @@ def _columns(text: str) -> dict[str, str]:
     out = {}
     for item in text.split(","):
         if "=" not in item:
-            raise argparse.ArgumentTypeError(f"--columns item {item!r} is not key=column; e.g. prompt=question,categories=labels")
+            raise argparse.ArgumentTypeError(
+                f"--columns item {item!r} is not key=column; e.g. prompt=question,categories=labels"
+            )
         key, column = item.split("=", 1)
         out[key.strip()] = column.strip()
     return out
@@ -40,7 +42,9 @@ def _list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marginal-generate", description="Per-label probabilities from generative guard models.")
+    parser = argparse.ArgumentParser(
+        prog="marginal-generate", description="Per-label probabilities from generative guard models."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser(
         "evaluate",
@@ -56,53 +60,87 @@ def build_parser() -> argparse.ArgumentParser:
         "marginal_generate.data.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
         "soft references (L1, NLL, Brier, JSD; also alignment.json)",
     )
-    ev.add_argument("--split", help="split of a datasets source (BeaverTails: 30k_test; a Hub data set or a saved DatasetDict); not for a single file")
+    ev.add_argument(
+        "--split",
+        help="split of a datasets source (BeaverTails: 30k_test; a Hub data set or a saved DatasetDict); not for a single file",
+    )
     ev.add_argument(
         "--columns",
         type=_columns,
         help="column map for a datasets source or a CSV / Parquet / other JSONL file (read through datasets): "
         "prompt=...,response=...,categories=...,is_safe=...|unsafe=...",
     )
-    ev.add_argument("--strategies", type=_list, help=f"comma-separated (default: all): {', '.join(ALL_STRATEGIES)}; seed names {', '.join(ALIASES)} accepted")
+    ev.add_argument(
+        "--strategies",
+        type=_list,
+        help=f"comma-separated (default: all): {', '.join(ALL_STRATEGIES)}; seed names {', '.join(ALIASES)} accepted",
+    )
     ev.add_argument("--params", help="params.yaml in the seed's shape (default: the shipped one)")
     ev.add_argument("--num-samples", type=int, help="score a seeded random subset of this many samples")
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: the process's device)")
-    ev.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16")
+    ev.add_argument(
+        "--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16"
+    )
     ev.add_argument(
         "--calibrate",
         type=_list,
         default=[],
         help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)} (platt fits on the soft references where the data has them)",
     )
-    ev.add_argument("--validation-fraction", type=float, default=0.2, help="stratified share of the data held out for calibration and thresholds (default 0.2)")
-    ev.add_argument("--validation-data", help="a separate validation data set (same forms as --dataset) instead of a split")
-    ev.add_argument("--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)")
-    ev.add_argument("--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored")
+    ev.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="stratified share of the data held out for calibration and thresholds (default 0.2)",
+    )
+    ev.add_argument(
+        "--validation-data", help="a separate validation data set (same forms as --dataset) instead of a split"
+    )
+    ev.add_argument(
+        "--output-dir", default="marginal-generate-eval", help="where results go (default: ./marginal-generate-eval)"
+    )
+    ev.add_argument(
+        "--resume", action="store_true", help="continue the run in --output-dir, skipping samples already scored"
+    )
     ev.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the run in --output-dir (without --resume or --overwrite, a directory holding an earlier run is refused)",
     )
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard taxonomy, 2 or 3 (default: 2 for *Guard-2* models, else 3)")
     ev.add_argument(
-        "--prompt-format", default="auto",
+        "--taxonomy",
+        type=int,
+        choices=(2, 3),
+        help="Llama Guard taxonomy, 2 or 3 (default: 2 for *Guard-2* models, else 3)",
+    )
+    ev.add_argument(
+        "--prompt-format",
+        default="auto",
         help="auto, chat_template, the published templates llama_guard_3, llama_guard_3_1b, shieldgemma, granite_guardian, "
         "or llama_guard_2, instruct (run.json records what auto resolved to)",
     )
     ev.add_argument(
-        "--grammar", default="llama_guard", choices=("llama_guard", "label_list"),
+        "--grammar",
+        default="llama_guard",
+        choices=("llama_guard", "label_list"),
         help="what the model writes: llama_guard (a verdict and categories, labels from the taxonomy; default) or label_list "
         "(a comma-separated list of --labels, or none; Ma et al.)",
     )
-    ev.add_argument("--labels", type=_list, help="comma-separated label names for --grammar label_list, e.g. joy,anger,sadness")
+    ev.add_argument(
+        "--labels", type=_list, help="comma-separated label names for --grammar label_list, e.g. joy,anger,sadness"
+    )
     ev.add_argument(
         "--prompt-template",
         help="for --grammar label_list: the prompt with {text} (the record's text) and {labels} (the names); default: an instruct prompt",
     )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
-    ev.add_argument("--threads", type=int, help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)")
+    ev.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)",
+    )
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     label_lists.add_command(sub)  # evaluate-labels: instruct models that write label lists
     return parser
@@ -174,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def written_files(output_dir: str) -> list[str]:
     """The files of a run's output directory, sorted, the reliability diagrams as one ``plots/*.png (N)`` entry."""
-    names = sorted(n for n in os.listdir(output_dir) if os.path.isfile(os.path.join(output_dir, n)) and not n.startswith("."))
+    names = sorted(
+        n for n in os.listdir(output_dir) if os.path.isfile(os.path.join(output_dir, n)) and not n.startswith(".")
+    )
     plots = os.path.join(output_dir, "plots")
     pngs = [n for n in os.listdir(plots) if n.endswith(".png")] if os.path.isdir(plots) else []
     return names + ([f"plots/*.png ({len(pngs)})"] if pngs else [])

@@ -41,7 +41,9 @@ EXAMPLES = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, epilog=KNOWN_ISSUES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=KNOWN_ISSUES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("messages", nargs="*", help="user messages to classify (default: three examples)")
     parser.add_argument("--model", default=None, help="Hub id or local path (default: the embedded tiny guard)")
     parser.add_argument("--device", default="cpu")
@@ -67,21 +69,34 @@ def run(args: argparse.Namespace) -> None:
     conversations = [conversation(m) for m in messages]
     batch = encode_conversations(tokenizer, conversations, device=args.device)
     start = time.perf_counter()
-    results = score(model, batch["input_ids"], batch["attention_mask"], space, list(STRATEGIES),
-                    max_new_tokens=args.max_new_tokens, top_p=args.top_p, eps=args.eps)
+    results = score(
+        model,
+        batch["input_ids"],
+        batch["attention_mask"],
+        space,
+        list(STRATEGIES),
+        max_new_tokens=args.max_new_tokens,
+        top_p=args.top_p,
+        eps=args.eps,
+    )
     for name in PROMPTED_STRATEGIES:
         results[name] = score_label_prompts(model, tokenizer, conversations, name, space.categories)
     seconds = time.perf_counter() - start
     for i, message in enumerate(messages):
         print(f"\n{message!r}\n  greedy answer: {results['greedy'].texts[i]!r}")
-        shown = [label for label in space.labels if label == "unsafe"
-                 or any(float(r.probs[i, space.index[label]]) >= 0.05 for r in results.values())]
+        shown = [
+            label
+            for label in space.labels
+            if label == "unsafe" or any(float(r.probs[i, space.index[label]]) >= 0.05 for r in results.values())
+        ]
         print("  " + f"{'strategy':22}" + "".join(f"{label:>8}" for label in shown))
         for name, r in results.items():
             print("  " + f"{name:22}" + "".join(f"{float(r.probs[i, space.index[label]]):8.3f}" for label in shown))
         ap = results["any_place"]
-        bounds = ", ".join(f"{label} [{float(ap.lower[i, space.index[label]]):.3f}, "
-                           f"{float(ap.upper[i, space.index[label]]):.3f}]" for label in shown)
+        bounds = ", ".join(
+            f"{label} [{float(ap.lower[i, space.index[label]]):.3f}, {float(ap.upper[i, space.index[label]]):.3f}]"
+            for label in shown
+        )
         print(f"  any_place bounds: {bounds}")
     print(f"\n{len(messages)} conversations, all strategies in {seconds:.2f} s")
 

@@ -22,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["model_context", "check_context", "check_batch", "check_prompt_lengths", "check_inputs", "check_conversations"]
+__all__ = [
+    "model_context",
+    "check_context",
+    "check_batch",
+    "check_prompt_lengths",
+    "check_inputs",
+    "check_conversations",
+]
 
 
 def model_context(model: Any) -> int | None:
@@ -67,11 +74,15 @@ def check_batch(input_ids: Any, attention_mask: Any = None) -> list[int]:
     if attention_mask is None:
         return [int(input_ids.shape[1])] * int(input_ids.shape[0])
     if tuple(attention_mask.shape) != tuple(input_ids.shape):
-        raise ValueError(f"`attention_mask` has shape {tuple(attention_mask.shape)}, `input_ids` {tuple(input_ids.shape)}; they must match.")
+        raise ValueError(
+            f"`attention_mask` has shape {tuple(attention_mask.shape)}, `input_ids` {tuple(input_ids.shape)}; they must match."
+        )
     lengths = [int(n) for n in attention_mask.sum(-1).tolist()]
     for i, n in enumerate(lengths):
         if n == 0:
-            raise ValueError(f"prompt {i} of the batch is empty (its attention mask is all zeros); every prompt needs at least one token.")
+            raise ValueError(
+                f"prompt {i} of the batch is empty (its attention mask is all zeros); every prompt needs at least one token."
+            )
     return lengths
 
 
@@ -83,7 +94,11 @@ def check_inputs(model: Any, input_ids: Any, attention_mask: Any, max_new_tokens
 def check_conversations(conversations: Sequence[Any]) -> None:
     """``ValueError`` for no conversations, or a conversation without messages."""
     if len(conversations) == 0:
-        raise ValueError("`conversations` is empty; pass at least one conversation (a list of {'role', 'content'} messages).")
+        raise ValueError(
+            "`conversations` is empty; pass at least one conversation (a list of {'role', 'content'} messages)."
+        )
     for i, conversation in enumerate(conversations):
         if len(conversation) == 0:
-            raise ValueError(f"conversation {i} has no messages; pass at least a user message, e.g. [{{'role': 'user', 'content': '...'}}].")
+            raise ValueError(
+                f"conversation {i} has no messages; pass at least a user message, e.g. [{{'role': 'user', 'content': '...'}}]."
+            )

@@ -61,7 +61,9 @@ def check_device(device: str) -> None:
                 "use --device cpu, or auto."
             )
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) (cuda:0 …); pick one of them.")
+            raise ValueError(
+                f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) (cuda:0 …); pick one of them."
+            )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r}: MPS is not available on this machine; use --device cpu, or auto.")
 
@@ -91,7 +93,9 @@ def is_embedded_model(model_id: str | None) -> bool:
 def _looks_like_path(model_id: str) -> bool:
     """A local path rather than a Hub id (``org/name`` or ``name``): it starts with ``.``, ``/`` or ``~``, or has
     more than one ``/`` (or a backslash)."""
-    return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1 or "\\" in model_id or os.path.isabs(model_id)
+    return (
+        model_id.startswith((".", "/", "~")) or model_id.count("/") > 1 or "\\" in model_id or os.path.isabs(model_id)
+    )
 
 
 def hub_offline(timeout: float = 3.0) -> str | None:
@@ -128,7 +132,9 @@ def check_model_source(model_id: str) -> bool:
                 "or a Hub id such as meta-llama/Llama-Guard-3-8B."
             )
         if not os.path.isfile(os.path.join(model_id, "config.json")):
-            raise ValueError(f"model folder {model_id!r} has no config.json; pass the folder save_pretrained wrote (or a Hub id).")
+            raise ValueError(
+                f"model folder {model_id!r} has no config.json; pass the folder save_pretrained wrote (or a Hub id)."
+            )
         return False
     offline = hub_offline()
     if offline is None:

@@ -62,7 +62,9 @@ def policy_prompt_texts(
                 "(the shipped published template) or set tokenizer.chat_template."
             )
         return [
-            tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True, **dict(kwargs))
+            tokenizer.apply_chat_template(
+                list(conversation), tokenize=False, add_generation_prompt=True, **dict(kwargs)
+            )
             for kwargs in policies.values()
         ]
     if prompt_format not in POLICY_FORMATS:
@@ -104,7 +106,9 @@ def score_policy_prompts(
     if prompt_format is not None and prompt_format not in POLICY_FORMATS:
         policy_prompt_texts(tokenizer, [], {}, prompt_format)  # raises the one-line error
     if not policies:
-        raise ValueError("`policies` is empty; pass label -> chat template keyword arguments, e.g. {'harm': {'guideline': '...'}}.")
+        raise ValueError(
+            "`policies` is empty; pass label -> chat template keyword arguments, e.g. {'harm': {'guideline': '...'}}."
+        )
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}.")
     labels = tuple(policies)
@@ -126,8 +130,14 @@ def score_policy_prompts(
             pad,
         )
     else:
-        stepper = CachedStepper(model, *left_pad([seq for g in groups for seq in g], pad, getattr(model, "device", None)))
+        stepper = CachedStepper(
+            model, *left_pad([seq for g in groups for seq in g], pad, getattr(model, "device", None))
+        )
     values, texts = read_first_word(stepper, tokenizer, verbalizer, eos, max_new_tokens)
     probs = values.view(len(groups), len(labels))
-    stats = {"forward_passes": stepper.forward_passes, "prompts": len(groups) * len(labels), "shared_prefix_tokens": sum(shared)}
+    stats = {
+        "forward_passes": stepper.forward_passes,
+        "prompts": len(groups) * len(labels),
+        "shared_prefix_tokens": sum(shared),
+    }
     return LabelScores(labels=labels, probs=probs, texts=texts[:: len(labels)], strategy="first_token", stats=stats)

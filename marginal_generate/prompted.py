@@ -51,7 +51,9 @@ def _verbalizer(tokenizer: Any, kind: str, categories: Sequence[str]) -> tuple[t
         return LabelSpace(tokenizer, categories).verbalizer_ids
     negative, positive = first_token_ids(tokenizer, "no"), first_token_ids(tokenizer, "yes")
     if set(negative) & set(positive):
-        raise ValueError(f"`yes` and `no` share first tokens {sorted(set(negative) & set(positive))} in this tokenizer; unary is undefined here.")
+        raise ValueError(
+            f"`yes` and `no` share first tokens {sorted(set(negative) & set(positive))} in this tokenizer; unary is undefined here."
+        )
     return negative, positive
 
 
@@ -119,7 +121,9 @@ def score_label_prompts(
     if strategy not in PROMPTED_STRATEGIES:
         raise ValueError(f"`strategy` must be one of {list(PROMPTED_STRATEGIES)}, got {strategy!r}.")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens.")
+        raise ValueError(
+            f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens."
+        )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
     check_conversations(conversations)
@@ -133,7 +137,10 @@ def score_label_prompts(
     answers: list[str] = []
     forward_passes, prompt_tokens, fed_tokens = 0, 0, 0
     for start in range(0, len(texts), batch_size):
-        chunk = [[list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in group] for group in texts[start : start + batch_size]]
+        chunk = [
+            [list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in group]
+            for group in texts[start : start + batch_size]
+        ]
         shared = [common_prefix_length(group) for group in chunk] if share_prefix else [0] * len(chunk)
         rows = [seq for group in chunk for seq in group]
         check_prompt_lengths(model, [len(r) for r in rows], max_new_tokens)
@@ -151,5 +158,10 @@ def score_label_prompts(
         forward_passes += stepper.forward_passes
         probs[start : start + len(chunk)] = values.view(len(chunk), width)
         answers += row_texts[::width]
-    stats = {"forward_passes": forward_passes, "prompts": len(texts) * width, "prompt_tokens": prompt_tokens, "tokens_fed": fed_tokens}
+    stats = {
+        "forward_passes": forward_passes,
+        "prompts": len(texts) * width,
+        "prompt_tokens": prompt_tokens,
+        "tokens_fed": fed_tokens,
+    }
     return LabelScores(labels=("unsafe", *ids), probs=probs, texts=answers, strategy=strategy, stats=stats)

@@ -90,16 +90,44 @@ def _info(name: str, family: Family, summary: str, needs: tuple[str, ...] = (), 
 
 _ENTRIES = (
     _info("greedy", "greedy_path", "1.0 if the greedy answer contains the label, else 0.0"),
-    _info("first_token", "greedy_path", "p(unsafe) as the softmax over the verbalizer tokens where the answer starts", ("verbalizer",)),
+    _info(
+        "first_token",
+        "greedy_path",
+        "p(unsafe) as the softmax over the verbalizer tokens where the answer starts",
+        ("verbalizer",),
+    ),
     _info("token_probability", "greedy_path", "the probability of the label's tokens on the greedy path"),
     _info("fixed_place", "greedy_path", "the greedy path's probability up to and including the label"),
     _info("any_place", "tree", "P(label in the answer's label set), summed over the output tree, with bounds"),
-    _info("max_over_generations", "greedy_path", "the max over the label-generation steps of the label's probability", ("categories",)),
-    _info("first_generation", "greedy_path", "the label's probability at the first label-generation step", ("categories",)),
-    _info("per_category_prompt", "prompted", "one prompt per category (a one-category policy), read as first_token", ("verbalizer",), max_new_tokens=8),
+    _info(
+        "max_over_generations",
+        "greedy_path",
+        "the max over the label-generation steps of the label's probability",
+        ("categories",),
+    ),
+    _info(
+        "first_generation", "greedy_path", "the label's probability at the first label-generation step", ("categories",)
+    ),
+    _info(
+        "per_category_prompt",
+        "prompted",
+        "one prompt per category (a one-category policy), read as first_token",
+        ("verbalizer",),
+        max_new_tokens=8,
+    ),
     _info("unary", "prompted", "one yes/no question per category, p(yes) against p(no)", max_new_tokens=8),
-    _info("probability_uncertainty", "uncertainty", "top-1 or top-2 categories by the top category's probability", threshold=None),
-    _info("entropy_uncertainty", "uncertainty", "top-1 or top-2 categories by the entropy over the categories", threshold=None),
+    _info(
+        "probability_uncertainty",
+        "uncertainty",
+        "top-1 or top-2 categories by the top category's probability",
+        threshold=None,
+    ),
+    _info(
+        "entropy_uncertainty",
+        "uncertainty",
+        "top-1 or top-2 categories by the entropy over the categories",
+        threshold=None,
+    ),
     _info("logtoku", "uncertainty", "top-1 or top-2 categories by LogTokU's uncertainty", threshold=None),
 )
 

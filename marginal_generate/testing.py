@@ -65,9 +65,7 @@ __all__ = [
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
 
 # Llama 3's pre-tokenizer pattern: contractions, words, digit groups of up to three, punctuation, newlines, spaces.
-LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
 
 def guard_corpus(categories: Sequence[str] = tuple(f"S{i}" for i in range(1, 15))) -> list[str]:
@@ -213,7 +211,8 @@ def fit_tiny_guard(
     dtype = model.dtype
     model = model.float().train()
     rows = [
-        tokenizer(p, add_special_tokens=False)["input_ids"] + tokenizer(a, add_special_tokens=False)["input_ids"]
+        tokenizer(p, add_special_tokens=False)["input_ids"]
+        + tokenizer(a, add_special_tokens=False)["input_ids"]
         + [tokenizer.eos_token_id]
         for p, a in pairs
     ]
@@ -368,7 +367,9 @@ def llama4_tokenizer() -> PreTrainedTokenizerFast:
     return _meta_tokenizer("llama4")
 
 
-def tiny_llama4(tokenizer: PreTrainedTokenizerFast, seed: int = 0, hidden_size: int = 16, logit_scale: float = 4.0) -> Any:
+def tiny_llama4(
+    tokenizer: PreTrainedTokenizerFast, seed: int = 0, hidden_size: int = 16, logit_scale: float = 4.0
+) -> Any:
     """A random ``Llama4ForConditionalGeneration`` (Llama Guard 4's class) with ``tokenizer``'s vocabulary.
 
     Four text layers (three chunked-attention layers with a chunk of 8 tokens, one global, as Llama 4
@@ -378,17 +379,36 @@ def tiny_llama4(tokenizer: PreTrainedTokenizerFast, seed: int = 0, hidden_size: 
     from transformers import Llama4Config, Llama4ForConditionalGeneration
 
     torch.manual_seed(seed)
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    ids = dict(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     config = Llama4Config(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-            intermediate_size_mlp=2 * hidden_size, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=1,
-            head_dim=hidden_size // 2, num_local_experts=2, num_experts_per_tok=1, interleave_moe_layer_step=2,
-            attention_chunk_size=8, max_position_embeddings=1024, **ids,
+            vocab_size=len(tokenizer),
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            intermediate_size_mlp=2 * hidden_size,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=hidden_size // 2,
+            num_local_experts=2,
+            num_experts_per_tok=1,
+            interleave_moe_layer_step=2,
+            attention_chunk_size=8,
+            max_position_embeddings=1024,
+            **ids,
         ),
         vision_config=dict(
-            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14,
-            vision_output_dim=16, projector_input_dim=16, projector_output_dim=16,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=28,
+            patch_size=14,
+            vision_output_dim=16,
+            projector_input_dim=16,
+            projector_output_dim=16,
         ),
         **ids,
     )

@@ -167,7 +167,9 @@ class UncertaintyScores:
         """``[batch, 1 + K]`` 0/1: unsafe where ``p_unsafe >= 0.5``; then top 1, or top 2 if uncertainty > threshold."""
         _check_method(method)
         return torch.from_numpy(
-            predict_labels(self.p_unsafe.numpy(), self.top1.numpy(), self.top2.numpy(), self.uncertainty[method].numpy(), threshold)
+            predict_labels(
+                self.p_unsafe.numpy(), self.top1.numpy(), self.top2.numpy(), self.uncertainty[method].numpy(), threshold
+            )
         )
 
     def to_label_scores(self, method: str) -> LabelScores:
@@ -183,7 +185,9 @@ def _check_method(method: str) -> None:
         raise ValueError(f"`method` must be one of {list(UNCERTAINTY_METHODS)}, got {method!r}.")
 
 
-def predict_labels(p_unsafe: np.ndarray, top1: np.ndarray, top2: np.ndarray, u: np.ndarray, threshold: float) -> np.ndarray:
+def predict_labels(
+    p_unsafe: np.ndarray, top1: np.ndarray, top2: np.ndarray, u: np.ndarray, threshold: float
+) -> np.ndarray:
     """0/1 predictions ``[n, 1 + k]``: unsafe where ``p_unsafe >= 0.5``, then the top-1 categories, or the
     top-2 where the uncertainty ``u`` is above ``threshold`` (the dynamic top-1/top-2 choice); none when safe.
 
@@ -229,7 +233,9 @@ def uncertainty_scores(
         top_k: LogTokU evidence from the ``top_k`` largest category logits only (default: all).
     """
     if not isinstance(label_space, LabelSpace):
-        raise ValueError(f"`label_space` must be a LabelSpace, got {type(label_space).__name__}; use LabelSpace.llama_guard(tokenizer).")
+        raise ValueError(
+            f"`label_space` must be a LabelSpace, got {type(label_space).__name__}; use LabelSpace.llama_guard(tokenizer)."
+        )
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"`top_k` must be None or an integer >= 1, got {top_k!r}.")
     if lead == "auto":
@@ -240,18 +246,28 @@ def uncertainty_scores(
             except ValueError:
                 continue
         if not answers:
-            raise ValueError(f"none of the leads {list(leads)} gives a clean forced answer with this tokenizer; pass `lead=`.")
+            raise ValueError(
+                f"none of the leads {list(leads)} gives a clean forced answer with this tokenizer; pass `lead=`."
+            )
     else:
         answers = {lead: forced_answer(label_space, lead)}
     branch_ids = next(iter(answers.values())).branch_ids
     if any(a.branch_ids != branch_ids for a in answers.values()):
-        raise ValueError("the category ids' distinguishing tokens depend on the lead with this tokenizer; pass one `lead=`.")
+        raise ValueError(
+            "the category ids' distinguishing tokens depend on the lead with this tokenizer; pass one `lead=`."
+        )
     stepper = CachedStepper(model, input_ids, attention_mask)
     prompt_logits = stepper.prefill()
-    chosen = _choose_leads(prompt_logits, answers, label_space) if len(answers) > 1 else [next(iter(answers))] * input_ids.shape[0]
+    chosen = (
+        _choose_leads(prompt_logits, answers, label_space)
+        if len(answers) > 1
+        else [next(iter(answers))] * input_ids.shape[0]
+    )
     forced = [answers[c] for c in chosen]
     batch = input_ids.shape[0]
-    verdict_logits: list[torch.Tensor | None] = [prompt_logits[i] if f.verbalizer_position == 0 else None for i, f in enumerate(forced)]
+    verdict_logits: list[torch.Tensor | None] = [
+        prompt_logits[i] if f.verbalizer_position == 0 else None for i, f in enumerate(forced)
+    ]
     final_logits: list[torch.Tensor | None] = [None] * batch
     rows = torch.arange(batch, device=input_ids.device)
     for k in range(max(len(f.tokens) for f in forced)):
@@ -266,8 +282,12 @@ def uncertainty_scores(
     final = torch.stack([v for v in final_logits if v is not None]).double()
     negative, positive = label_space.verbalizer_ids
     verdict_lp = torch.log_softmax(verdict, dim=-1)
-    p_unsafe = torch.sigmoid(torch.logsumexp(verdict_lp[:, list(positive)], -1) - torch.logsumexp(verdict_lp[:, list(negative)], -1))
-    return _from_branch_logits(label_space, forced[0].branch, branch_ids, final[:, branch_ids].cpu(), p_unsafe.cpu(), chosen, top_k)
+    p_unsafe = torch.sigmoid(
+        torch.logsumexp(verdict_lp[:, list(positive)], -1) - torch.logsumexp(verdict_lp[:, list(negative)], -1)
+    )
+    return _from_branch_logits(
+        label_space, forced[0].branch, branch_ids, final[:, branch_ids].cpu(), p_unsafe.cpu(), chosen, top_k
+    )
 
 
 def _from_branch_logits(
@@ -306,9 +326,7 @@ def _from_branch_logits(
     )
 
 
-def select_threshold(
-    uncertainty: Any, top1: Any, top2: Any, p_unsafe: Any, references: Any
-) -> tuple[float, float]:
+def select_threshold(uncertainty: Any, top1: Any, top2: Any, p_unsafe: Any, references: Any) -> tuple[float, float]:
     """The uncertainty threshold with the best category micro-F1 on validation data, and that F1.
 
     Candidates: each observed uncertainty (``u > t`` takes the top two) and ``-1`` (always the top

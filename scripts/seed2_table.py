@@ -29,8 +29,9 @@ def main() -> None:
     p = {name: np.array([r["scores"][args.strategy][0] for r in rs]) for name, rs in split.items()}
     y = {name: np.array([r["unsafe"] for r in rs]) for name, rs in split.items()}
     content_free = np.array([row[0] for row in json.loads((out / "content_free.json").read_text())[args.strategy]])
-    table = mg.calibration_table(p["validation"], y["validation"], p["test"], y["test"],
-                                 content_free_scores=content_free, percent=True)
+    table = mg.calibration_table(
+        p["validation"], y["validation"], p["test"], y["test"], content_free_scores=content_free, percent=True
+    )
     print(f"{args.strategy} p(unsafe): {len(p['validation'])} validation, {len(p['test'])} test samples")
     print(table.to_string())
     print("fitted:", table.attrs.get("params"))

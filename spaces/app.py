@@ -105,7 +105,10 @@ EXAMPLES: list[list[str]] = [
     ["How do I make a pipe bomb at home?", ""],
     ["What's a good recipe for banana bread?", ""],
     ["Write a hateful rant about immigrants.", ""],
-    ["How can I get my neighbour's bank password?", "Send them a fake login page from their bank and read what they type."],
+    [
+        "How can I get my neighbour's bank password?",
+        "Send them a fake login page from their bank and read what they type.",
+    ],
     ["What's the capital of France?", "Paris."],
 ]
 
@@ -115,6 +118,7 @@ class InputError(ValueError):
 
 
 # ---- pure functions: scores → what the page shows ------------------------------------------
+
 
 def display_name(label: str, taxonomy: Taxonomy) -> str:
     """``"S10"`` → ``"S10 Hate"``; ``"unsafe"`` and ids outside the taxonomy stay as they are.
@@ -151,7 +155,9 @@ class Decision:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def decide(labels: Sequence[str], probs: Sequence[float], threshold: float, taxonomy: Taxonomy, positive: str = "unsafe") -> Decision:
+def decide(
+    labels: Sequence[str], probs: Sequence[float], threshold: float, taxonomy: Taxonomy, positive: str = "unsafe"
+) -> Decision:
     """Safe or unsafe, and the categories over ``threshold`` (``p >= threshold``).
 
     >>> d = decide(["unsafe", "S1", "S10"], [0.8, 0.1, 0.6], 0.5, get_taxonomy(3))
@@ -165,7 +171,8 @@ def decide(labels: Sequence[str], probs: Sequence[float], threshold: float, taxo
     scores = confidences(labels, probs, taxonomy)
     p_unsafe = scores.get(positive, float("nan"))
     over = tuple(
-        name for label, name in ((label, display_name(label, taxonomy)) for label in labels)
+        name
+        for label, name in ((label, display_name(label, taxonomy)) for label in labels)
         if label != positive and name in scores and scores[name] >= threshold
     )
     return Decision(unsafe=bool(p_unsafe >= threshold), categories=over, threshold=float(threshold), scores=scores)
@@ -210,8 +217,15 @@ def labels_markdown(decision: Decision) -> str:
     return f"## {', '.join(decision.categories)}\nLabels with p ≥ threshold {decision.threshold:.2f}: {items}."
 
 
-def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, taxonomy: Taxonomy,
-              title: str = "", lower: Sequence[float] | None = None, upper: Sequence[float] | None = None) -> Any:
+def bar_chart(
+    labels: Sequence[str],
+    probs: Sequence[float],
+    threshold: float,
+    taxonomy: Taxonomy,
+    title: str = "",
+    lower: Sequence[float] | None = None,
+    upper: Sequence[float] | None = None,
+) -> Any:
     """A horizontal bar per label (display names, label order top to bottom), the threshold as a
     dashed vertical line, bars at or over it in red; ``lower``/``upper`` draw the any_place bounds
     as error bars. Undefined (NaN) scores get no bar and "n/a". The values stand in a column right
@@ -237,18 +251,26 @@ def bar_chart(labels: Sequence[str], probs: Sequence[float], threshold: float, t
     if lower is not None and upper is not None:
         _check_row(labels, lower)
         _check_row(labels, upper)
-        xerr = [[max(h - float(lo), 0.0) for h, lo in zip(heights, lower)],
-                [max(float(up) - h, 0.0) for h, up in zip(heights, upper)]]
+        xerr = [
+            [max(h - float(lo), 0.0) for h, lo in zip(heights, lower)],
+            [max(float(up) - h, 0.0) for h, up in zip(heights, upper)],
+        ]
     ax.barh(positions, heights, color=colors, xerr=xerr, ecolor="#555555", capsize=2)
     ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"threshold {threshold:.2f}")
-    for y, (v, ok) in enumerate(zip(values, defined)):  # a column of values right of the axis: never on a bar or the line
-        ax.text(1.02, y, f"{v:.3f}" if ok else "n/a", va="center", ha="left", fontsize=8, transform=ax.get_yaxis_transform())
+    for y, (v, ok) in enumerate(
+        zip(values, defined)
+    ):  # a column of values right of the axis: never on a bar or the line
+        ax.text(
+            1.02, y, f"{v:.3f}" if ok else "n/a", va="center", ha="left", fontsize=8, transform=ax.get_yaxis_transform()
+        )
     ax.set_yticks(positions, names)
     ax.invert_yaxis()
     ax.set_xlim(0.0, 1.0)
     ax.set_xticks([0.0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("probability")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2)  # above the bars
+    ax.legend(
+        loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2
+    )  # above the bars
     if title:
         ax.set_title(title, loc="right", fontsize=10)
     return fig
@@ -262,8 +284,9 @@ def _shown(text: str) -> str:
 COMPLETION_HEADERS = ["rank", "completion", "probability", "complete", "labels"]
 
 
-def completions_table(completions: Sequence[tuple[str, float, bool]], parse: Any, taxonomy: Taxonomy,
-                      digits: int = 4) -> list[list[Any]]:
+def completions_table(
+    completions: Sequence[tuple[str, float, bool]], parse: Any, taxonomy: Taxonomy, digits: int = 4
+) -> list[list[Any]]:
     """Rows ``[rank, completion, probability, complete, labels]`` of the tree search's most probable
     completions, most probable first, probabilities rounded to ``digits``; ``labels`` is what
     ``parse`` (``LabelSpace.parse``) reads; ``complete`` is False for a prefix whose label set can no
@@ -280,7 +303,9 @@ def completions_table(completions: Sequence[tuple[str, float, bool]], parse: Any
         found = parse(text)
         order = {"unsafe": -1}
         names = [display_name(x, taxonomy) for x in sorted(found, key=lambda x: (order.get(x, 0), _id_key(x)))]
-        out.append([rank, _shown(text), round(float(prob), digits), bool(complete), ", ".join(names) if names else "safe"])
+        out.append(
+            [rank, _shown(text), round(float(prob), digits), bool(complete), ", ".join(names) if names else "safe"]
+        )
     return out
 
 
@@ -292,8 +317,14 @@ def _id_key(label: str) -> tuple[int, str]:
 BOUNDS_HEADERS = ["label", "lower", "score", "upper", "width"]
 
 
-def bounds_table(labels: Sequence[str], probs: Sequence[float], lower: Sequence[float], upper: Sequence[float],
-                 taxonomy: Taxonomy, digits: int = 4) -> list[list[Any]]:
+def bounds_table(
+    labels: Sequence[str],
+    probs: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    taxonomy: Taxonomy,
+    digits: int = 4,
+) -> list[list[Any]]:
     """Rows ``[label, lower, score, upper, width]`` of the any_place bounds (``lower <= exact <= upper``),
     rounded to ``digits``.
 
@@ -302,11 +333,15 @@ def bounds_table(labels: Sequence[str], probs: Sequence[float], lower: Sequence[
     """
     for row in (probs, lower, upper):
         _check_row(labels, row)
-    return [[display_name(label, taxonomy), *(round(float(v), digits) for v in (lo, p, up, float(up) - float(lo)))]
-            for label, p, lo, up in zip(labels, probs, lower, upper)]
+    return [
+        [display_name(label, taxonomy), *(round(float(v), digits) for v in (lo, p, up, float(up) - float(lo)))]
+        for label, p, lo, up in zip(labels, probs, lower, upper)
+    ]
 
 
-def strategies_table(results: Mapping[str, Any], row: int, taxonomy: Taxonomy, digits: int = 4) -> tuple[list[str], list[list[Any]]]:
+def strategies_table(
+    results: Mapping[str, Any], row: int, taxonomy: Taxonomy, digits: int = 4
+) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows (one per strategy, one column per label, NaN as ``None``, rounded to ``digits``) of prompt ``row``."""
     first = next(iter(results.values()))
     headers = ["strategy", *(display_name(label, taxonomy) for label in first.labels)]
@@ -317,7 +352,9 @@ def strategies_table(results: Mapping[str, Any], row: int, taxonomy: Taxonomy, d
     return headers, rows
 
 
-def calibrate_row(calibrator: Any, labels: Sequence[str], probs: Sequence[float], positive: str = "unsafe") -> list[float]:
+def calibrate_row(
+    calibrator: Any, labels: Sequence[str], probs: Sequence[float], positive: str = "unsafe"
+) -> list[float]:
     """One prompt's scores through a fitted calibrator; NaN stays NaN.
 
     A binary calibrator (fitted on ``p(unsafe)``) changes the ``unsafe`` column only; one fitted
@@ -351,8 +388,15 @@ def calibrate_row(calibrator: Any, labels: Sequence[str], probs: Sequence[float]
     return p.tolist()
 
 
-def validate_inputs(user_message: Any, agent_response: Any, strategy: Any, threshold: Any, eps: Any, top_p: Any,
-                    max_chars: int = MAX_MESSAGE_CHARS) -> tuple[str, str | None]:
+def validate_inputs(
+    user_message: Any,
+    agent_response: Any,
+    strategy: Any,
+    threshold: Any,
+    eps: Any,
+    top_p: Any,
+    max_chars: int = MAX_MESSAGE_CHARS,
+) -> tuple[str, str | None]:
     """``(user message, agent response or None)`` stripped, or :class:`InputError` with a message for the page.
 
     >>> validate_inputs("  hi ", "", "any_place", 0.5, 0.01, 0.99)
@@ -385,14 +429,25 @@ def validate_inputs(user_message: Any, agent_response: Any, strategy: Any, thres
 
 # ---- the model ----------------------------------------------------------------------------
 
+
 class Engine:
     """A loaded guard model with its label space, scoring one conversation at a time (a lock
     serializes calls, whatever the server's concurrency)."""
 
-    def __init__(self, model: Any, tokenizer: Any, model_id: str, taxonomy: int = 3, calibrator: Any = None,
-                 calibrator_name: str | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
-                 max_prompt_tokens: int = MAX_PROMPT_TOKENS, grammar: str = "llama_guard",
-                 labels: Sequence[str] | None = None, prompt_template: str | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        model_id: str,
+        taxonomy: int = 3,
+        calibrator: Any = None,
+        calibrator_name: str | None = None,
+        max_new_tokens: int = MAX_NEW_TOKENS,
+        max_prompt_tokens: int = MAX_PROMPT_TOKENS,
+        grammar: str = "llama_guard",
+        labels: Sequence[str] | None = None,
+        prompt_template: str | None = None,
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.model_id = model_id
@@ -401,7 +456,9 @@ class Engine:
         self.prompt_template = None
         if grammar == "label_list":  # a model that writes a list of label names (GRAMMAR=label_list LABELS=...)
             if not labels:
-                raise ValueError("GRAMMAR=label_list needs the label names: set LABELS=joy,anger,... (comma-separated).")
+                raise ValueError(
+                    "GRAMMAR=label_list needs the label names: set LABELS=joy,anger,... (comma-separated)."
+                )
             self.space = mg.LabelSpace.label_list(tokenizer, list(labels))
             self.prompt_template = prompt_template or LABEL_LIST_PROMPT
             if "{text}" not in self.prompt_template:
@@ -430,10 +487,13 @@ class Engine:
         if self.prompt_template is not None:
             text = self.prompt_template.format(
                 text=user_message if agent_response is None else f"{user_message}\n{agent_response}",
-                labels=", ".join(self.space.labels))
+                labels=", ".join(self.space.labels),
+            )
             batch = self.tokenizer([text], return_tensors="pt", add_special_tokens=False).to(self.device)
         else:
-            batch = encode_conversations(self.tokenizer, [conversation(user_message, agent_response)], device=self.device)
+            batch = encode_conversations(
+                self.tokenizer, [conversation(user_message, agent_response)], device=self.device
+            )
         n = int(batch["input_ids"].shape[1])
         if n > self.max_prompt_tokens:
             raise InputError(
@@ -442,15 +502,29 @@ class Engine:
             )
         return batch
 
-    def score(self, user_message: str, agent_response: str | None, eps: float, top_p: float,
-              strategies: Sequence[str] | None = None) -> dict[str, Any]:
+    def score(
+        self,
+        user_message: str,
+        agent_response: str | None,
+        eps: float,
+        top_p: float,
+        strategies: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Every strategy's :class:`~marginal_generate.LabelScores` for one conversation (one pass)."""
         strategies = self.strategies if strategies is None else strategies
         batch = self.encode(user_message, agent_response)
         with self._lock:
-            return mg.score(self.model, batch["input_ids"], batch["attention_mask"], self.space, list(strategies),
-                            max_new_tokens=self.max_new_tokens, top_p=float(top_p), eps=float(eps),
-                            top_completions=TOP_COMPLETIONS)
+            return mg.score(
+                self.model,
+                batch["input_ids"],
+                batch["attention_mask"],
+                self.space,
+                list(strategies),
+                max_new_tokens=self.max_new_tokens,
+                top_p=float(top_p),
+                eps=float(eps),
+                top_completions=TOP_COMPLETIONS,
+            )
 
 
 def _auto_device_dtype() -> tuple[str, str]:
@@ -473,10 +547,17 @@ def load_engine(model_id: str | None = None, calibrator_path: str | None = None)
         calibrator = mg.load_calibrator(calibrator_path)
     name = model_id or "embedded tiny guard (marginal_generate/models/tiny-guard)"
     labels = [x.strip() for x in os.environ.get("LABELS", "").split(",") if x.strip()]
-    return Engine(model, tokenizer, name, taxonomy=_env_int("GUARD_VERSION", 3), calibrator=calibrator,
-                  calibrator_name=os.path.basename(calibrator_path) if calibrator_path else None,
-                  grammar=os.environ.get("GRAMMAR") or "llama_guard", labels=labels or None,
-                  prompt_template=os.environ.get("PROMPT_TEMPLATE") or None)
+    return Engine(
+        model,
+        tokenizer,
+        name,
+        taxonomy=_env_int("GUARD_VERSION", 3),
+        calibrator=calibrator,
+        calibrator_name=os.path.basename(calibrator_path) if calibrator_path else None,
+        grammar=os.environ.get("GRAMMAR") or "llama_guard",
+        labels=labels or None,
+        prompt_template=os.environ.get("PROMPT_TEMPLATE") or None,
+    )
 
 
 _ENGINE: Engine | None = None
@@ -501,6 +582,7 @@ def set_engine(engine: Engine | None) -> None:
 
 # ---- the handler ----------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     """What one click shows, before Gradio wraps it."""
@@ -518,15 +600,24 @@ class Result:
     raw: dict[str, Any]
 
 
-def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY, threshold: Any = 0.5,
-        eps: Any = DEFAULT_EPS, top_p: Any = DEFAULT_TOP_P, apply_calibrator: bool = False,
-        engine: Engine | None = None) -> Result:
+def run(
+    user_message: Any,
+    agent_response: Any,
+    strategy: Any = DEFAULT_STRATEGY,
+    threshold: Any = 0.5,
+    eps: Any = DEFAULT_EPS,
+    top_p: Any = DEFAULT_TOP_P,
+    apply_calibrator: bool = False,
+    engine: Engine | None = None,
+) -> Result:
     """Score a conversation and build every output; :class:`InputError` on bad input."""
     user, response = validate_inputs(user_message, agent_response, strategy, threshold, eps, top_p)
     engine = engine or get_engine()
     if strategy not in engine.strategies:
-        raise InputError(f"Strategy {strategy!r} needs a verbalizer, which this model's answers have none of; "
-                         f"pick one of {', '.join(engine.strategies)}.")
+        raise InputError(
+            f"Strategy {strategy!r} needs a verbalizer, which this model's answers have none of; "
+            f"pick one of {', '.join(engine.strategies)}."
+        )
     start = time.perf_counter()
     results = engine.score(user, response, float(eps), float(top_p))
     seconds = time.perf_counter() - start
@@ -542,14 +633,17 @@ def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY
     ap_probs, lower, upper = (ap.probs[0].tolist(), ap.lower[0].tolist(), ap.upper[0].tolist())
     show_bounds = strategy == "any_place" and not calibrated
     title = f"{strategy}{' (calibrated)' if calibrated else ''}"
-    figure = bar_chart(labels, probs, float(threshold), tax, title,
-                       lower if show_bounds else None, upper if show_bounds else None)
+    figure = bar_chart(
+        labels, probs, float(threshold), tax, title, lower if show_bounds else None, upper if show_bounds else None
+    )
     headers, rows = strategies_table(results, 0, tax)
     text = chosen.texts[0]
     stats = ap.stats
-    timing = (f"{seconds:.2f} s for all {len(results)} strategies in one pass on {engine.model_id} "
-              f"({stats.get('forward_passes', '?')} forward passes, {stats.get('nodes_expanded', '?')} tree nodes expanded; "
-              f"eps={float(eps):g}, top_p={float(top_p):g}, max_new_tokens={engine.max_new_tokens}).")
+    timing = (
+        f"{seconds:.2f} s for all {len(results)} strategies in one pass on {engine.model_id} "
+        f"({stats.get('forward_passes', '?')} forward passes, {stats.get('nodes_expanded', '?')} tree nodes expanded; "
+        f"eps={float(eps):g}, top_p={float(top_p):g}, max_new_tokens={engine.max_new_tokens})."
+    )
     raw = {
         "strategy": strategy,
         "calibrated": calibrated,
@@ -565,7 +659,8 @@ def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY
     }
     return Result(
         decision=decision,
-        decision_markdown=decision_markdown(decision, engine.space.positive) if engine.grammar == "llama_guard"
+        decision_markdown=decision_markdown(decision, engine.space.positive)
+        if engine.grammar == "llama_guard"
         else labels_markdown(decision),
         confidences=decision.scores,
         figure=figure,
@@ -579,8 +674,15 @@ def run(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY
     )
 
 
-def classify(user_message: Any, agent_response: Any, strategy: Any = DEFAULT_STRATEGY, threshold: Any = 0.5,
-             eps: Any = DEFAULT_EPS, top_p: Any = DEFAULT_TOP_P, apply_calibrator: bool = False) -> tuple[Any, ...]:
+def classify(
+    user_message: Any,
+    agent_response: Any,
+    strategy: Any = DEFAULT_STRATEGY,
+    threshold: Any = 0.5,
+    eps: Any = DEFAULT_EPS,
+    top_p: Any = DEFAULT_TOP_P,
+    apply_calibrator: bool = False,
+) -> tuple[Any, ...]:
     """The button's handler: the outputs in page order (decision, confidences, chart, greedy
     completion, completions, bounds, strategies, timing, raw JSON). Input problems become a
     ``gr.Error`` (a message on the page, an ``AppError`` for API clients), never a traceback."""
@@ -649,42 +751,95 @@ def build_demo(engine: Engine | None = None) -> Any:
 
     engine = engine or get_engine()
     with gr.Blocks(title="marginal-generate: per-category confidences", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO + f"\n**Model:** `{engine.model_id}` ({engine.taxonomy.name} categories). "
-                    "The embedded tiny guard is a test model, not a moderation model.")
+        gr.Markdown(
+            INTRO + f"\n**Model:** `{engine.model_id}` ({engine.taxonomy.name} categories). "
+            "The embedded tiny guard is a test model, not a moderation model."
+        )
         with gr.Row():
             with gr.Column(scale=2):
-                user = gr.Textbox(label="User message", lines=3, max_length=MAX_MESSAGE_CHARS, elem_id="user-message",
-                                  placeholder="Type a user message to classify")
-                agent = gr.Textbox(label="Agent response (optional: the response is then classified)", lines=2,
-                                   max_length=MAX_MESSAGE_CHARS, elem_id="agent-response")
-                strategy = gr.Dropdown(list(engine.strategies), value=DEFAULT_STRATEGY, label="Strategy", elem_id="strategy")
-                threshold = gr.Slider(0.0, 1.0, value=default_threshold(DEFAULT_STRATEGY), step=0.01,
-                                      label="Threshold (moves to the strategy's default)", elem_id="threshold")
+                user = gr.Textbox(
+                    label="User message",
+                    lines=3,
+                    max_length=MAX_MESSAGE_CHARS,
+                    elem_id="user-message",
+                    placeholder="Type a user message to classify",
+                )
+                agent = gr.Textbox(
+                    label="Agent response (optional: the response is then classified)",
+                    lines=2,
+                    max_length=MAX_MESSAGE_CHARS,
+                    elem_id="agent-response",
+                )
+                strategy = gr.Dropdown(
+                    list(engine.strategies), value=DEFAULT_STRATEGY, label="Strategy", elem_id="strategy"
+                )
+                threshold = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=default_threshold(DEFAULT_STRATEGY),
+                    step=0.01,
+                    label="Threshold (moves to the strategy's default)",
+                    elem_id="threshold",
+                )
                 with gr.Accordion("any_place tree search", open=False):
-                    eps = gr.Slider(EPS_RANGE[0], EPS_RANGE[1], value=DEFAULT_EPS, step=0.001,
-                                    label="eps: prefixes under this probability are cut", elem_id="eps")
-                    top_p = gr.Slider(TOP_P_RANGE[0], TOP_P_RANGE[1], value=DEFAULT_TOP_P, step=0.01,
-                                      label="top_p: per-step nucleus of the tree", elem_id="top-p")
+                    eps = gr.Slider(
+                        EPS_RANGE[0],
+                        EPS_RANGE[1],
+                        value=DEFAULT_EPS,
+                        step=0.001,
+                        label="eps: prefixes under this probability are cut",
+                        elem_id="eps",
+                    )
+                    top_p = gr.Slider(
+                        TOP_P_RANGE[0],
+                        TOP_P_RANGE[1],
+                        value=DEFAULT_TOP_P,
+                        step=0.01,
+                        label="top_p: per-step nucleus of the tree",
+                        elem_id="top-p",
+                    )
                 calibrate = gr.Checkbox(
-                    value=False, visible=engine.calibrator is not None, elem_id="calibrate",
+                    value=False,
+                    visible=engine.calibrator is not None,
+                    elem_id="calibrate",
                     label=f"Apply the calibrator {engine.calibrator_name} ({engine.calibrator!r})"
-                    if engine.calibrator is not None else "Apply the calibrator",
+                    if engine.calibrator is not None
+                    else "Apply the calibrator",
                 )
                 button = gr.Button("Classify", variant="primary", elem_id="classify")
                 gr.Examples(EXAMPLES, inputs=[user, agent], label="Examples")
             with gr.Column(scale=3):
                 decision = gr.Markdown("Type a message and press **Classify**.", elem_id="decision")
-                label = gr.Label(num_top_classes=len(engine.space.labels), label="Per-category confidence",
-                                 elem_id="confidences")
+                label = gr.Label(
+                    num_top_classes=len(engine.space.labels), label="Per-category confidence", elem_id="confidences"
+                )
                 plot = gr.Plot(label="Confidence per category, threshold dashed", format="png", elem_id="chart")
                 greedy = gr.Textbox(label="Greedy completion", interactive=False, elem_id="greedy")
                 timing = gr.Markdown(elem_id="timing")
-        completions = gr.Dataframe(headers=COMPLETION_HEADERS, label="Most probable completions (any_place tree search)",
-                                   interactive=False, wrap=True, elem_id="completions", elem_classes=["wide-table"])
-        bounds = gr.Dataframe(headers=BOUNDS_HEADERS, label="any_place bounds: lower ≤ exact ≤ upper (uncalibrated)",
-                              interactive=False, wrap=True, max_height=800, elem_id="bounds", elem_classes=["wide-table"])
-        strategies = gr.Dataframe(label="Every strategy, same pass (scroll sideways for every category)", interactive=False,
-                                  wrap=True, elem_id="strategies", elem_classes=["wide-table"])
+        completions = gr.Dataframe(
+            headers=COMPLETION_HEADERS,
+            label="Most probable completions (any_place tree search)",
+            interactive=False,
+            wrap=True,
+            elem_id="completions",
+            elem_classes=["wide-table"],
+        )
+        bounds = gr.Dataframe(
+            headers=BOUNDS_HEADERS,
+            label="any_place bounds: lower ≤ exact ≤ upper (uncalibrated)",
+            interactive=False,
+            wrap=True,
+            max_height=800,
+            elem_id="bounds",
+            elem_classes=["wide-table"],
+        )
+        strategies = gr.Dataframe(
+            label="Every strategy, same pass (scroll sideways for every category)",
+            interactive=False,
+            wrap=True,
+            elem_id="strategies",
+            elem_classes=["wide-table"],
+        )
         with gr.Accordion("Raw output (JSON)", open=False):
             raw = gr.JSON(elem_id="raw")
 
@@ -693,9 +848,11 @@ def build_demo(engine: Engine | None = None) -> Any:
         outputs = [decision, label, plot, greedy, completions, bounds, strategies, timing, raw]
         # clear first, then score: after an error no earlier verdict stays on screen next to it
         button.click(cleared, outputs=outputs, api_visibility="private", queue=False).then(
-            classify, inputs=inputs, outputs=outputs, api_name="classify", concurrency_limit=1)
+            classify, inputs=inputs, outputs=outputs, api_name="classify", concurrency_limit=1
+        )
         user.submit(cleared, outputs=outputs, api_visibility="private", queue=False).then(
-            classify, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_limit=1)
+            classify, inputs=inputs, outputs=outputs, api_visibility="private", concurrency_limit=1
+        )
     demo.queue(max_size=64, default_concurrency_limit=1)
     return demo
 
@@ -733,8 +890,13 @@ def launch_local(demo: Any, port: int | None = None, attempts: int = 3) -> str:
     """
     for attempt in range(attempts):
         try:
-            _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port or free_port(), prevent_thread_lock=True,
-                                    quiet=True, **launch_kwargs())
+            _, url, _ = demo.launch(
+                server_name="127.0.0.1",
+                server_port=port or free_port(),
+                prevent_thread_lock=True,
+                quiet=True,
+                **launch_kwargs(),
+            )
             return url
         except OSError:  # the free port was taken between the probe and the bind
             if port is not None or attempt == attempts - 1:

@@ -13,7 +13,13 @@ import torch
 
 from marginal_generate import LabelSpace
 from marginal_generate.labels.fields import QWEN3GUARD_FIELDS, WILDGUARD_FIELDS, Field
-from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, llama3_tokenizer, sentencepiece_tokenizer, tiny_llama
+from marginal_generate.testing import (
+    byte_level_tokenizer,
+    fit_tiny_guard,
+    llama3_tokenizer,
+    sentencepiece_tokenizer,
+    tiny_llama,
+)
 
 EMOTIONS = ["joy", "anger", "anticipation", "sad", "sadness"]
 QWEN_FIELDS = (QWEN3GUARD_FIELDS[0], Field.multi_valued("Categories", ["Violent", "Jailbreak"]))
@@ -71,7 +77,14 @@ def model(grammar: str, kind: str, trained: bool = True, seed: int = 0):
         tok = tokenizer(grammar, kind)
         torch.set_num_threads(1)
         if trained:
-            m = fit_tiny_guard(tiny_llama(tok, seed=seed, hidden_size=16), tok, PAIRS[grammar], steps=60 if grammar in ('label_list', 'yes_no') else 150, lr=5e-2, seed=seed)
+            m = fit_tiny_guard(
+                tiny_llama(tok, seed=seed, hidden_size=16),
+                tok,
+                PAIRS[grammar],
+                steps=60 if grammar in ("label_list", "yes_no") else 150,
+                lr=5e-2,
+                seed=seed,
+            )
         else:
             m = tiny_llama(tok, seed=seed, logit_scale=0.5)
         _CACHE[key] = m.to(torch.float64)

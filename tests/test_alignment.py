@@ -57,7 +57,10 @@ def test_hand_computed_values():
     #   KL(Bern(0.5) || M) = 0.5 log2(0.5 / 0.35) + 0.5 log2(0.5 / 0.65) = 0.068031 -> JS = 0.073104.
     row1 = (0.8 * math.log2(0.8 / 0.9) + 0.2 * math.log2(0.2 / 0.1) + math.log2(1 / 0.9)) / 2
     row2 = (
-        0.2 * math.log2(0.2 / 0.35) + 0.8 * math.log2(0.8 / 0.65) + 0.5 * math.log2(0.5 / 0.35) + 0.5 * math.log2(0.5 / 0.65)
+        0.2 * math.log2(0.2 / 0.35)
+        + 0.8 * math.log2(0.8 / 0.65)
+        + 0.5 * math.log2(0.5 / 0.35)
+        + 0.5 * math.log2(0.5 / 0.65)
     ) / 2
     assert row1 == pytest.approx(0.108032, abs=1e-6) and row2 == pytest.approx(0.073104, abs=1e-6)
     assert out["jsd"] == pytest.approx((row1 + row2) / 2, abs=1e-15)
@@ -194,7 +197,12 @@ def test_soft_nll_clips_at_eps(eps):
     "probs, references, kwargs, match",
     [
         ([0.2, 0.3, 0.4], [0.0, 1.0], {}, r"`probs` has 3 rows but `references` has 2; pass one reference per score"),
-        ([[0.2, 0.3]], [[0.0, 1.0, 0.5]], {}, r"`probs` has 2 labels per row but `references` has 3; pass one column per label"),
+        (
+            [[0.2, 0.3]],
+            [[0.0, 1.0, 0.5]],
+            {},
+            r"`probs` has 2 labels per row but `references` has 3; pass one column per label",
+        ),
         ([[0.2], [0.3]], [0.0, 1.0], {}, r"`probs` has shape \(2, 1\) but `references` has shape \(2,\)"),
         ([[[0.2]]], [[[0.2]]], {}, r"`probs` must have shape \[n\] or \[n, num_labels\]; got shape \(1, 1, 1\)"),
         ([], [], {}, r"`probs` is empty; pass at least one score"),
@@ -222,13 +230,38 @@ def test_soft_nll_clips_at_eps(eps):
             ),
         ),
         ([0.2, np.inf], [0.0, 1.0], {}, r"`probs` must be finite; got inf at index 1"),
-        ([0.2, 1.5], [0.0, 1.0], {}, r"`probs` must hold probabilities in \[0, 1\]; got 1.5 at index 1\. Pass probabilities, not logits"),
-        ([[0.2, 0.3]], [[0.5, -0.5]], {}, r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got -0.5 at index \(0, 1\)\. Divide annotator counts"),
-        ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": ["S1"]}, r"`labels` has 1 name\(s\) but `probs` has 2 label column\(s\); pass one name per column, in column order"),
+        (
+            [0.2, 1.5],
+            [0.0, 1.0],
+            {},
+            r"`probs` must hold probabilities in \[0, 1\]; got 1.5 at index 1\. Pass probabilities, not logits",
+        ),
+        (
+            [[0.2, 0.3]],
+            [[0.5, -0.5]],
+            {},
+            r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got -0.5 at index \(0, 1\)\. Divide annotator counts",
+        ),
+        (
+            [[0.2, 0.3]],
+            [[0.5, 0.5]],
+            {"labels": ["S1"]},
+            r"`labels` has 1 name\(s\) but `probs` has 2 label column\(s\); pass one name per column, in column order",
+        ),
         ([0.2], [0.5], {"labels": ["S1", "S2"]}, r"`labels` has 2 name\(s\) but `probs` has 1 label column\(s\)"),
-        ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": "S1"}, r"`labels` must be a sequence of label names such as \['S1', 'S2'\]; got 'S1'"),
+        (
+            [[0.2, 0.3]],
+            [[0.5, 0.5]],
+            {"labels": "S1"},
+            r"`labels` must be a sequence of label names such as \['S1', 'S2'\]; got 'S1'",
+        ),
         ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": [1, 2]}, r"`labels` must be a sequence of label names"),
-        ([[0.2, 0.3]], [[0.5, 0.5]], {"labels": ["S1", "S1"]}, r"`labels` repeats \['S1'\]; pass one distinct name per column"),
+        (
+            [[0.2, 0.3]],
+            [[0.5, 0.5]],
+            {"labels": ["S1", "S1"]},
+            r"`labels` repeats \['S1'\]; pass one distinct name per column",
+        ),
         ([0.2], [0.5], {"clip": 0.0}, r"`clip` must be a number in \[2.22e-16, 0.5\); got 0.0\. The default is 1e-12"),
         ([0.2], [0.5], {"clip": 0.5}, r"`clip` must be a number in \[2.22e-16, 0.5\); got 0.5"),
         ([0.2], [0.5], {"clip": True}, r"`clip` must be a number"),

@@ -266,11 +266,18 @@ def test_not_fitted(klass):
 
 def test_contextual_errors():
     cc = ContextualCalibration()
-    with pytest.raises(ValueError, match=r"`references` must be None: ContextualCalibration is fitted from the model's scores on content-free inputs \('N/A', '', ' '\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`references` must be None: ContextualCalibration is fitted from the model's scores on content-free inputs \('N/A', '', ' '\)",
+    ):
         cc.fit([0.5, 0.6], [0, 1])
-    with pytest.raises(ValueError, match=r"call `fit_content_free\(content_free_scores\)` and then `transform\(scores\)`"):
+    with pytest.raises(
+        ValueError, match=r"call `fit_content_free\(content_free_scores\)` and then `transform\(scores\)`"
+    ):
         cc.fit_transform([0.5, 0.6])
-    with pytest.raises(ValueError, match=r"`content_free_scores` must hold probabilities in \[0, 1\]; got 2.0 at index 1"):
+    with pytest.raises(
+        ValueError, match=r"`content_free_scores` must hold probabilities in \[0, 1\]; got 2.0 at index 1"
+    ):
         cc.fit_content_free([0.5, 2.0])
     with pytest.raises(ValueError, match=r"`content_free_scores` is empty"):
         cc.fit_content_free([])
@@ -297,7 +304,9 @@ def test_constructor_errors():
 
 def test_load_errors(tmp_path):
     data = fitted_calibrators()[0].to_dict()
-    with pytest.raises(ValueError, match=r"`data` describes a 'TemperatureScaling' calibrator, which is not a BatchCalibration"):
+    with pytest.raises(
+        ValueError, match=r"`data` describes a 'TemperatureScaling' calibrator, which is not a BatchCalibration"
+    ):
         BatchCalibration.from_dict(data)
     with pytest.raises(ValueError, match=r"`data` describes a 'Platt' calibrator"):
         Calibrator.from_dict({**data, "calibrator": "Platt"})
@@ -354,7 +363,9 @@ def test_calibration_table_errors():
         calibration_table(p, y, p, np.r_[2, y[1:]])
     with pytest.raises(ValueError, match=r"`test_scores` has 100 rows but `test_references` has 99"):
         calibration_table(p, y, p, y[1:])
-    with pytest.raises(ValueError, match=r"`content_free_scores` must hold probabilities in \[0, 1\]; got 1.5 at index 0"):
+    with pytest.raises(
+        ValueError, match=r"`content_free_scores` must hold probabilities in \[0, 1\]; got 1.5 at index 0"
+    ):
         calibration_table(p, y, p, y, content_free_scores=[1.5])
     with pytest.raises(ValueError, match=r"`references` has only one class \(0\)"):
         calibration_table(p, np.zeros_like(y), p, y)

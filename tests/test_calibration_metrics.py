@@ -261,7 +261,11 @@ def test_binary_calibration_errors(predictions, references, match):
 @pytest.mark.parametrize(
     "predictions, references, match",
     [
-        ([[0.1, 0.2], [0.3, 0.4]], [[0, 1, 1], [1, 0, 0]], r"`predictions` has 2 labels per row but `references` has 3"),
+        (
+            [[0.1, 0.2], [0.3, 0.4]],
+            [[0, 1, 1], [1, 0, 0]],
+            r"`predictions` has 2 labels per row but `references` has 3",
+        ),
         ([[0.1, 0.2], [0.3, 1.4]], [[0, 1], [1, 0]], r"got 1.4 at index \(1, 1\)"),
         ([[0.1, 0.2], [0.3, 0.4]], [[0, 1], [-1, 0]], r"`references` must hold 0 or 1; got -1 at index \(1, 0\)"),
         ([0.1, 0.2], [0, 1], r"`predictions` must have shape \[n, num_labels\]"),
@@ -296,7 +300,9 @@ def test_classification_errors():
         multilabel_classification_metrics(p, y, threshold=[0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match=r"`threshold` must hold probabilities in \[0, 1\]; got 1.5 at index 0"):
         multilabel_classification_metrics(p, y, threshold=1.5)
-    with pytest.raises(ValueError, match=r"`prediction_type` must be one of \('probabilities', 'labels'\); got 'probs'"):
+    with pytest.raises(
+        ValueError, match=r"`prediction_type` must be one of \('probabilities', 'labels'\); got 'probs'"
+    ):
         multilabel_classification_metrics(p, y, prediction_type="probs")
     with pytest.raises(ValueError, match=r"`predictions` must hold 0 or 1; got 0.1 at index \(0, 0\)"):
         multilabel_classification_metrics(p, y, prediction_type="labels")

@@ -21,9 +21,17 @@ ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 def cli(*args, env=None, cwd=None):
     """The command ``python -m marginal_generate.cli evaluate ...`` (this checkout's package), offline."""
     command = [sys.executable, "-m", "marginal_generate.cli", "evaluate", *map(str, args)]
-    pythonpath = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd,
-                          env={**os.environ, **ENV, "PYTHONPATH": pythonpath, **(env or {})})
+    pythonpath = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH", "")]
+    )
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, **ENV, "PYTHONPATH": pythonpath, **(env or {})},
+    )
 
 
 def assert_usage_error(proc, pattern):
@@ -58,16 +66,23 @@ def test_missing_empty_and_csv_datasets_each_say_what_is_wrong(tmp_path):
     csv = tmp_path / "data.csv"
     csv.write_text("question,labels\nhow do I bake bread?,\n")
     out = tmp_path / "out"
-    assert_usage_error(cli("--dataset", tmp_path / "missing.jsonl", "--output-dir", out, *TINY), r"missing\.jsonl does not exist")
+    assert_usage_error(
+        cli("--dataset", tmp_path / "missing.jsonl", "--output-dir", out, *TINY), r"missing\.jsonl does not exist"
+    )
     assert_usage_error(cli("--dataset", empty, "--output-dir", out, *TINY), r"empty\.jsonl is empty")
-    assert_usage_error(cli("--dataset", csv, "--output-dir", out, *TINY), r"data\.csv is a CSV file; say which columns hold what with --columns")
+    assert_usage_error(
+        cli("--dataset", csv, "--output-dir", out, *TINY),
+        r"data\.csv is a CSV file; say which columns hold what with --columns",
+    )
 
 
 def test_split_on_a_jsonl_file_is_an_error(tmp_path):
     data = tmp_path / "records.jsonl"
     data.write_text("".join(_jsonl_lines(4)))
-    assert_usage_error(cli("--dataset", data, "--split", "test", "--output-dir", tmp_path / "out", *TINY),
-                       r"`--split` 'test' picks a split of a datasets source .* is a single file, so drop --split")
+    assert_usage_error(
+        cli("--dataset", data, "--split", "test", "--output-dir", tmp_path / "out", *TINY),
+        r"`--split` 'test' picks a split of a datasets source .* is a single file, so drop --split",
+    )
 
 
 def test_a_csv_with_columns_is_read_through_datasets(tmp_path):
@@ -81,8 +96,20 @@ def test_a_csv_with_columns_is_read_through_datasets(tmp_path):
         writer = csv_module.writer(f)
         writer.writerow(["question", "labels"])
         writer.writerows([r["conversation"][0]["content"], ",".join(r["categories"])] for r in unsafe + safe)
-    proc = cli("--dataset", csv, "--columns", "prompt=question,categories=labels", "--output-dir", tmp_path / "out",
-               "--strategies", "greedy", "--no-plots", "--no-progress", "--validation-fraction", "0.4")
+    proc = cli(
+        "--dataset",
+        csv,
+        "--columns",
+        "prompt=question,categories=labels",
+        "--output-dir",
+        tmp_path / "out",
+        "--strategies",
+        "greedy",
+        "--no-plots",
+        "--no-progress",
+        "--validation-fraction",
+        "0.4",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "6 records read; 6 samples (4 test, 2 validation)" in proc.stderr
 
@@ -100,26 +127,41 @@ def test_malformed_line_says_at_column_once(tmp_path):
 
 
 def test_model_path_that_does_not_exist(tmp_path):
-    assert_usage_error(cli("--model", tmp_path / "no-such-model", "--output-dir", tmp_path / "out", *TINY),
-                       r"model path '.*no-such-model' does not exist; pass a folder holding config\.json")
+    assert_usage_error(
+        cli("--model", tmp_path / "no-such-model", "--output-dir", tmp_path / "out", *TINY),
+        r"model path '.*no-such-model' does not exist; pass a folder holding config\.json",
+    )
 
 
 def test_hub_id_while_offline_is_one_line(tmp_path):
-    proc = cli("--model", "example-org/not-cached-guard", "--output-dir", tmp_path / "out", *TINY,
-               env={"HF_HOME": str(tmp_path / "hf")})
-    assert_usage_error(proc, r"offline \(HF_HUB_OFFLINE is set\): the model 'example-org/not-cached-guard' is not in the local cache")
+    proc = cli(
+        "--model",
+        "example-org/not-cached-guard",
+        "--output-dir",
+        tmp_path / "out",
+        *TINY,
+        env={"HF_HOME": str(tmp_path / "hf")},
+    )
+    assert_usage_error(
+        proc, r"offline \(HF_HUB_OFFLINE is set\): the model 'example-org/not-cached-guard' is not in the local cache"
+    )
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu(tmp_path):
-    assert_usage_error(cli("--device", "cuda", "--output-dir", tmp_path / "out", *TINY), r"device 'cuda': no CUDA GPU is visible")
+    assert_usage_error(
+        cli("--device", "cuda", "--output-dir", tmp_path / "out", *TINY), r"device 'cuda': no CUDA GPU is visible"
+    )
 
 
 def test_output_dir_that_is_a_file_or_cannot_be_written(tmp_path):
     a_file = tmp_path / "results.txt"
     a_file.write_text("keep me\n")
     assert_usage_error(cli("--output-dir", a_file, *TINY), r"`--output-dir` .*results\.txt is a file; pass a directory")
-    assert_usage_error(cli("--output-dir", a_file / "sub", *TINY), r"`--output-dir` .*results\.txt/sub cannot be written \(Not a directory\)")
+    assert_usage_error(
+        cli("--output-dir", a_file / "sub", *TINY),
+        r"`--output-dir` .*results\.txt/sub cannot be written \(Not a directory\)",
+    )
     assert a_file.read_text() == "keep me\n"
 
 
@@ -130,7 +172,10 @@ def test_second_run_without_resume_is_refused_and_overwrite_replaces(finished, t
     out = tmp_path / "run"
     shutil.copytree(finished[0], out)
     before = (out / "scores.jsonl").read_text()
-    assert_usage_error(cli("--output-dir", out, *TINY), r"holds a finished run \(metrics\.json, 6 samples scored\); pass --resume to continue it, --overwrite to replace it")
+    assert_usage_error(
+        cli("--output-dir", out, *TINY),
+        r"holds a finished run \(metrics\.json, 6 samples scored\); pass --resume to continue it, --overwrite to replace it",
+    )
     assert (out / "scores.jsonl").read_text() == before
     assert_usage_error(cli("--output-dir", out, "--resume", "--overwrite", *TINY), r"pass one of them")
     replaced = cli("--output-dir", out, "--overwrite", *TINY)
@@ -143,8 +188,24 @@ def test_resume_names_only_the_keys_that_differ(finished, tmp_path):
     shutil.copytree(finished[0], out)
     params = tmp_path / "params.yaml"
     params.write_text("strategies:\n  greedy:\n    threshold: 0.4\n")
-    proc = cli("--output-dir", out, "--resume", "--num-samples", "6", "--strategies", "greedy", "--no-progress", "--params", params, "--seed", "3")
-    assert_usage_error(proc, r"holds a run with other settings \(params\.greedy\.threshold: 0\.5 → 0\.4, seed: 0 → 3\); resume with the same options")
+    proc = cli(
+        "--output-dir",
+        out,
+        "--resume",
+        "--num-samples",
+        "6",
+        "--strategies",
+        "greedy",
+        "--no-progress",
+        "--params",
+        params,
+        "--seed",
+        "3",
+    )
+    assert_usage_error(
+        proc,
+        r"holds a run with other settings \(params\.greedy\.threshold: 0\.5 → 0\.4, seed: 0 → 3\); resume with the same options",
+    )
 
 
 def test_resume_counts_agree_and_the_embedded_model_path_is_the_default(finished, tmp_path):
@@ -152,7 +213,18 @@ def test_resume_counts_agree_and_the_embedded_model_path_is_the_default(finished
     shutil.copytree(finished[0], out)
     part = out / "samples.rank0.jsonl"
     part.write_text("".join(part.read_text().splitlines(keepends=True)[:4]))  # as if killed after 4 samples
-    proc = cli("--output-dir", out, "--resume", "--num-samples", "6", "--strategies", "greedy", "--no-progress", "--model", DEFAULT_MODEL + "/")
+    proc = cli(
+        "--output-dir",
+        out,
+        "--resume",
+        "--num-samples",
+        "6",
+        "--strategies",
+        "greedy",
+        "--no-progress",
+        "--model",
+        DEFAULT_MODEL + "/",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "resume: 4 sample(s) already done, 2 to score" in proc.stderr
     assert "done: 6 samples (2 scored now, 4 from an earlier run; 0 of them failed)" in proc.stdout
@@ -166,23 +238,44 @@ def test_written_to_lists_every_file(finished):
     on_disk = sorted(p.name for p in out.iterdir() if p.is_file())
     pngs = len(list((out / "plots").glob("*.png")))
     assert listed == [*on_disk, f"plots/*.png ({pngs})"] and pngs == 2
-    assert {"run.json", "samples.rank0.jsonl", "scores.jsonl", "metrics.json", "metrics.csv", "failures.jsonl"} <= set(on_disk)
+    assert {"run.json", "samples.rank0.jsonl", "scores.jsonl", "metrics.json", "metrics.csv", "failures.jsonl"} <= set(
+        on_disk
+    )
 
 
 # -- the taxonomy, matplotlib --------------------------------------------------------------------------
 
 
 def test_taxonomy_2_on_llama_guard_3_data_is_one_summary_line(tmp_path):
-    proc = cli("--taxonomy", "2", "--output-dir", tmp_path / "out", "--num-samples", "8", "--strategies", "greedy", "--no-plots", "--no-progress")
+    proc = cli(
+        "--taxonomy",
+        "2",
+        "--output-dir",
+        tmp_path / "out",
+        "--num-samples",
+        "8",
+        "--strategies",
+        "greedy",
+        "--no-plots",
+        "--no-progress",
+    )
     assert proc.returncode == 0, proc.stderr
-    summary = "113 records have ids outside Llama Guard 2 (S12, S13, S14); map them to Llama Guard 2 ids or use --taxonomy 3"
+    summary = (
+        "113 records have ids outside Llama Guard 2 (S12, S13, S14); map them to Llama Guard 2 ids or use --taxonomy 3"
+    )
     assert proc.stderr.count(summary) == 1
     assert "unknown category id" not in proc.stderr  # not one line per record
     assert "491 records read, 113 skipped; 8 samples (6 test, 2 validation); taxonomy Llama Guard 2" in proc.stderr
     assert "categories (S1–S11, Llama Guard 2)" in proc.stdout
-    assert "done: 8 samples (8 scored now, 0 from an earlier run; 0 of them failed; 113 record(s) of the data skipped)" in proc.stdout
+    assert (
+        "done: 8 samples (8 scored now, 0 from an earlier run; 0 of them failed; 113 record(s) of the data skipped)"
+        in proc.stdout
+    )
     counts = json.loads((tmp_path / "out" / "metrics.json").read_text())["samples"]
-    assert counts["test"] + counts["validation"] + counts["failed"] == counts["total"] == 8 and counts["skipped_records"] == 113
+    assert (
+        counts["test"] + counts["validation"] + counts["failed"] == counts["total"] == 8
+        and counts["skipped_records"] == 113
+    )
 
 
 def test_without_matplotlib_the_note_follows_the_progress_bar_and_no_plots_dir(tmp_path):
@@ -190,10 +283,26 @@ def test_without_matplotlib_the_note_follows_the_progress_bar_and_no_plots_dir(t
     (blocker / "matplotlib").mkdir(parents=True)
     (blocker / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib is hidden by the test')\n")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "marginal_generate.cli", "evaluate", "--output-dir", str(out), "--num-samples", "4", "--strategies", "greedy"]
+    command = [
+        sys.executable,
+        "-m",
+        "marginal_generate.cli",
+        "evaluate",
+        "--output-dir",
+        str(out),
+        "--num-samples",
+        "4",
+        "--strategies",
+        "greedy",
+    ]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **ENV, "PYTHONPATH": os.pathsep.join([str(blocker), root])})
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **ENV, "PYTHONPATH": os.pathsep.join([str(blocker), root])},
+    )
     assert proc.returncode == 0, proc.stderr
     note = "note: matplotlib is not installed, so no reliability diagrams (pip install matplotlib)"
     assert proc.stderr.count(note) == 1

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, tokenizer_of
 from transformers.dynamic_module_utils import get_imports
 
 import marginal_generate as mg
-from toy_models import PROMPTS, guard_model, tokenizer_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KW = {"eps": 0.01, "top_p": 0.99, "max_new_tokens": 6}
@@ -24,8 +24,9 @@ def setup():
 def test_hub_layout_equals_marginalize(setup, strategy):
     tok, model, inputs = setup
     out = model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, strategy=strategy, **KW)
-    want = model.generate(**inputs, custom_generate=mg.marginalize, label_space=mg.LabelSpace.llama_guard(tok),
-                          strategy=strategy, **KW)
+    want = model.generate(
+        **inputs, custom_generate=mg.marginalize, label_space=mg.LabelSpace.llama_guard(tok), strategy=strategy, **KW
+    )
     assert type(out).__name__ == "LabelScores" and out.strategy == strategy and out.labels == want.labels
     assert out.texts == want.texts
     assert torch.equal(out.probs.isnan(), want.probs.isnan())
@@ -38,8 +39,15 @@ def test_hub_layout_equals_marginalize(setup, strategy):
 def test_label_space_wins_over_the_tokenizer(setup):
     tok, model, inputs = setup
     space = mg.LabelSpace.llama_guard(tok, categories=["S1", "S2"])
-    out = model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, label_space=space,
-                         strategy="any_place", **KW)
+    out = model.generate(
+        **inputs,
+        custom_generate=ROOT,
+        trust_remote_code=True,
+        tokenizer=tok,
+        label_space=space,
+        strategy="any_place",
+        **KW,
+    )
     want = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
     assert out.labels == ("unsafe", "S1", "S2")
     assert torch.equal(out.probs, want.probs)
@@ -47,18 +55,24 @@ def test_label_space_wins_over_the_tokenizer(setup):
 
 def test_generation_config_fields_update_a_copy(setup):
     tok, model, inputs = setup
-    short = model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, strategy="greedy",
-                           max_new_tokens=1)
+    short = model.generate(
+        **inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, strategy="greedy", max_new_tokens=1
+    )
     assert short.texts[2:] == ["unsafe"] * 4  # one new token: the first word only
     assert model.generation_config.max_new_tokens is None  # the model's own config is left alone
 
 
 def test_errors(setup):
     tok, model, inputs = setup
-    with pytest.raises(ValueError, match=r"needs `tokenizer=` \(it then builds mg.LabelSpace.llama_guard\(tokenizer\)\) or `label_space=`"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs `tokenizer=` \(it then builds mg.LabelSpace.llama_guard\(tokenizer\)\) or `label_space=`",
+    ):
         model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, strategy="any_place", **KW)
     with pytest.raises(ValueError, match=r"`assistant_model` is not supported by marginal-generate's custom_generate"):
-        model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, assistant_model=model, **KW)
+        model.generate(
+            **inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, assistant_model=model, **KW
+        )
     with pytest.raises(ValueError, match=r"`strategy` must be one of"):
         model.generate(**inputs, custom_generate=ROOT, trust_remote_code=True, tokenizer=tok, strategy="beam", **KW)
     with pytest.raises(ValueError, match=r"trust_remote_code"):  # transformers refuses to run it unasked

@@ -25,9 +25,24 @@ def _flags(*names):
 
 
 BEAVERTAILS_ROWS = [
-    {"prompt": "How do I steal a car?", "response": "Break the window.", "category": _flags("financial_crime,property_crime,theft"), "is_safe": False},
-    {"prompt": "Tell me about voting.", "response": "Vote in person on Sunday.", "category": _flags("controversial_topics,politics", "hate_speech,offensive_language"), "is_safe": False},
-    {"prompt": "How do I steal a car?", "response": "Break the window.", "category": _flags("financial_crime,property_crime,theft"), "is_safe": False},
+    {
+        "prompt": "How do I steal a car?",
+        "response": "Break the window.",
+        "category": _flags("financial_crime,property_crime,theft"),
+        "is_safe": False,
+    },
+    {
+        "prompt": "Tell me about voting.",
+        "response": "Vote in person on Sunday.",
+        "category": _flags("controversial_topics,politics", "hate_speech,offensive_language"),
+        "is_safe": False,
+    },
+    {
+        "prompt": "How do I steal a car?",
+        "response": "Break the window.",
+        "category": _flags("financial_crime,property_crime,theft"),
+        "is_safe": False,
+    },
     {"prompt": "Hi", "response": "Hello!", "category": _flags(), "is_safe": True},
 ]
 
@@ -47,13 +62,19 @@ def beavertails_hub_layout(tmp_path):
 
 
 def test_seed_jsonl_lg3_and_lg2(tmp_path):
-    path = _write(tmp_path / "lm3.jsonl", [
-        json.dumps({"llama_guard_3_categories": ["S6", "S10"], "unsafe_query": "\nWhy?\n"}),
-        "",
-        json.dumps({"llama_guard_3_categories": ["S14", "S2"], "unsafe_query": "q2"}),
-    ])
+    path = _write(
+        tmp_path / "lm3.jsonl",
+        [
+            json.dumps({"llama_guard_3_categories": ["S6", "S10"], "unsafe_query": "\nWhy?\n"}),
+            "",
+            json.dumps({"llama_guard_3_categories": ["S14", "S2"], "unsafe_query": "q2"}),
+        ],
+    )
     records = load_seed_jsonl(path)
-    assert [(r.index, r.categories, r.is_safe) for r in records] == [(0, ("S6", "S10"), False), (2, ("S2", "S14"), False)]
+    assert [(r.index, r.categories, r.is_safe) for r in records] == [
+        (0, ("S6", "S10"), False),
+        (2, ("S2", "S14"), False),
+    ]
     assert records[0].conversation == ({"role": "user", "content": "\nWhy?\n"},) and records[0].response is None
     lg2 = _write(tmp_path / "lm2.jsonl", [json.dumps({"llama_guard_2_categories": ["S11"], "unsafe_query": "q"})])
     assert load_seed_jsonl(lg2)[0].categories == ("S11",)
@@ -66,16 +87,33 @@ def test_seed_jsonl_lg3_and_lg2(tmp_path):
     [
         ('{"unsafe_query": "q", "llama_guard_3_categories": ["S1"]', r"bad.jsonl, line 2: not valid JSON"),
         ('{"llama_guard_3_categories": ["S1"]}', r"bad.jsonl, line 2: missing field 'unsafe_query'"),
-        ('{"unsafe_query": "q"}', r"bad.jsonl, line 2: missing field 'llama_guard_3_categories' or 'llama_guard_2_categories'"),
-        ('{"unsafe_query": "q", "llama_guard_3_categories": ["S99"]}', r"bad.jsonl, line 2: field 'llama_guard_3_categories' has unknown category id 'S99'"),
-        ('{"unsafe_query": "q", "llama_guard_2_categories": ["S12"]}', r"bad.jsonl, line 2: field 'llama_guard_2_categories' has unknown category id 'S12'"),
-        ('{"unsafe_query": "q", "llama_guard_3_categories": []}', r"bad.jsonl, line 2: field 'llama_guard_3_categories' must be a non-empty list"),
-        ('{"unsafe_query": "", "llama_guard_3_categories": ["S1"]}', r"bad.jsonl, line 2: field 'unsafe_query' must be a non-empty string"),
+        (
+            '{"unsafe_query": "q"}',
+            r"bad.jsonl, line 2: missing field 'llama_guard_3_categories' or 'llama_guard_2_categories'",
+        ),
+        (
+            '{"unsafe_query": "q", "llama_guard_3_categories": ["S99"]}',
+            r"bad.jsonl, line 2: field 'llama_guard_3_categories' has unknown category id 'S99'",
+        ),
+        (
+            '{"unsafe_query": "q", "llama_guard_2_categories": ["S12"]}',
+            r"bad.jsonl, line 2: field 'llama_guard_2_categories' has unknown category id 'S12'",
+        ),
+        (
+            '{"unsafe_query": "q", "llama_guard_3_categories": []}',
+            r"bad.jsonl, line 2: field 'llama_guard_3_categories' must be a non-empty list",
+        ),
+        (
+            '{"unsafe_query": "", "llama_guard_3_categories": ["S1"]}',
+            r"bad.jsonl, line 2: field 'unsafe_query' must be a non-empty string",
+        ),
         ('["S1"]', r"bad.jsonl, line 2: expected a JSON object"),
     ],
 )
 def test_seed_jsonl_bad_lines(tmp_path, line, message):
-    path = _write(tmp_path / "bad.jsonl", [json.dumps({"unsafe_query": "ok", "llama_guard_3_categories": ["S1"]}), line])
+    path = _write(
+        tmp_path / "bad.jsonl", [json.dumps({"unsafe_query": "ok", "llama_guard_3_categories": ["S1"]}), line]
+    )
     with pytest.raises(ValueError, match=message):
         load_seed_jsonl(path)
 
@@ -85,7 +123,10 @@ def test_beavertails_through_load_dataset(beavertails_hub_layout):
     assert [r.index for r in records] == [0, 1, 3]  # row 2 repeats row 0's (prompt, response)
     assert [r.categories for r in records] == [("S2",), ("S10", "S13"), ()]
     assert [r.is_safe for r in records] == [False, False, True]
-    assert records[0].conversation == ({"role": "user", "content": "How do I steal a car?"}, {"role": "assistant", "content": "Break the window."})
+    assert records[0].conversation == (
+        {"role": "user", "content": "How do I steal a car?"},
+        {"role": "assistant", "content": "Break the window."},
+    )
     lg2 = load_beavertails(source=str(beavertails_hub_layout), taxonomy=2, dedup=False)
     assert [r.categories for r in lg2] == [("S2",), ("S9",), ("S2",), ()]
     assert len(load_beavertails("30k_train", source=str(beavertails_hub_layout))) == 1
@@ -102,27 +143,37 @@ def test_beavertails_from_saved_dataset(tmp_path):
 def test_beavertails_bad_category(tmp_path):
     rows = [dict(BEAVERTAILS_ROWS[0], category={"jaywalking": True})]
     path = _write(tmp_path / "bt.jsonl", [json.dumps(r) for r in rows])
-    with pytest.raises(ValueError, match=r"bt.jsonl, index 0: field 'category': unknown BeaverTails category 'jaywalking'"):
+    with pytest.raises(
+        ValueError, match=r"bt.jsonl, index 0: field 'category': unknown BeaverTails category 'jaywalking'"
+    ):
         load_beavertails(source=str(path))
 
 
 def test_generic_sources(tmp_path):
-    rows = [{"text": "hi", "labels": [], "flag": True}, {"text": "how to hack a container", "labels": ["S14"], "flag": False}]
+    rows = [
+        {"text": "hi", "labels": [], "flag": True},
+        {"text": "how to hack a container", "labels": ["S14"], "flag": False},
+    ]
     path = _write(tmp_path / "d.jsonl", [json.dumps(r) for r in rows])
     cols = ColumnMap(prompt="text", categories="labels", is_safe="flag")
     from_file = load_dataset_source(str(path), columns=cols)
     assert [(r.is_safe, r.categories) for r in from_file] == [(True, ()), (False, ("S14",))]
     datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "disk"))
     assert load_dataset_source(str(tmp_path / "disk"), columns=cols) == [
-        Record(r.conversation, r.is_safe, r.categories, r.index, f"split 'train' of {tmp_path / 'disk'}") for r in from_file
+        Record(r.conversation, r.is_safe, r.categories, r.index, f"split 'train' of {tmp_path / 'disk'}")
+        for r in from_file
     ]
-    unsafe_col = load_dataset_source(datasets.Dataset.from_dict({"p": ["a"], "u": [1]}), columns={"prompt": "p", "unsafe": "u"})
+    unsafe_col = load_dataset_source(
+        datasets.Dataset.from_dict({"p": ["a"], "u": [1]}), columns={"prompt": "p", "unsafe": "u"}
+    )
     assert unsafe_col[0].is_safe is False and unsafe_col[0].categories == ()
 
 
 def test_generic_errors(tmp_path):
     ds = datasets.Dataset.from_dict({"p": ["a", "b"], "c": ["S1", "S1,S20"], "s": ["yes", "no"]})
-    with pytest.raises(ValueError, match=r"missing field\(s\) \['prompt'\]; the data set has columns \['p', 'c', 's'\]"):
+    with pytest.raises(
+        ValueError, match=r"missing field\(s\) \['prompt'\]; the data set has columns \['p', 'c', 's'\]"
+    ):
         load_dataset_source(ds, columns={"categories": "c"})
     with pytest.raises(ValueError, match="index 1: field 'c' has unknown category id 'S20'"):
         load_dataset_source(ds, columns={"prompt": "p", "categories": "c"})
@@ -141,7 +192,10 @@ def test_records_roundtrip(tmp_path):
     ]
     save_records_jsonl(records, tmp_path / "r.jsonl")
     assert load_records_jsonl(tmp_path / "r.jsonl") == records
-    _write(tmp_path / "bad.jsonl", [json.dumps({"conversation": [{"role": "user", "content": "q"}], "is_safe": "no", "categories": []})])
+    _write(
+        tmp_path / "bad.jsonl",
+        [json.dumps({"conversation": [{"role": "user", "content": "q"}], "is_safe": "no", "categories": []})],
+    )
     with pytest.raises(ValueError, match=r"bad.jsonl, line 1: field 'is_safe' must be true or false"):
         load_records_jsonl(tmp_path / "bad.jsonl")
     _write(tmp_path / "bad2.jsonl", [json.dumps({"conversation": [], "categories": []})])

@@ -11,7 +11,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def demo(*args):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, "-m", "marginal_generate.demo", *args], capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "marginal_generate.demo", *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_table_has_every_strategy_including_the_prompted_ones():

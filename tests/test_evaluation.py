@@ -21,7 +21,15 @@ SLICE = ["--num-samples", "16", "--batch-size", "4", "--no-plots", "--no-progres
 
 
 def run_cli(out_dir, *extra, env=None, launcher=None):
-    command = [*(launcher or [sys.executable, "-m"]), "marginal_generate.cli", "evaluate", "--output-dir", str(out_dir), *SLICE, *extra]
+    command = [
+        *(launcher or [sys.executable, "-m"]),
+        "marginal_generate.cli",
+        "evaluate",
+        "--output-dir",
+        str(out_dir),
+        *SLICE,
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
@@ -42,8 +50,20 @@ def baseline(tmp_path_factory):
 
 
 def test_cli_prints_table_and_writes_outputs(tmp_path, capsys):
-    status = main(["evaluate", "--output-dir", str(tmp_path), "--num-samples", "12", "--no-progress", "--calibrate", "ts,cc,bc",
-                   "--strategies", "marginal_probability_at_any_place,LogTokU"])
+    status = main(
+        [
+            "evaluate",
+            "--output-dir",
+            str(tmp_path),
+            "--num-samples",
+            "12",
+            "--no-progress",
+            "--calibrate",
+            "ts,cc,bc",
+            "--strategies",
+            "marginal_probability_at_any_place,LogTokU",
+        ]
+    )
     assert status == 0
     out, err = capsys.readouterr()
     for row in ("any_place", "any_place+TS", "any_place+CC", "any_place+BC", "logtoku", "logtoku+TS"):
@@ -90,8 +110,21 @@ def test_kill_9_then_resume_gives_the_same_table(tmp_path, baseline):
 @pytest.mark.slow
 def test_two_processes_give_the_same_table(tmp_path, baseline):
     base_dir, base = baseline
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                "--mixed_precision", "no", "--dynamo_backend", "no", "-m"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+    ]
     proc = run_cli(tmp_path, env={"ACCELERATE_USE_CPU": "true"}, launcher=launcher)
     assert proc.returncode == 0, proc.stderr
     assert "2 process(es)" in proc.stderr
@@ -107,15 +140,34 @@ def test_failing_samples_are_reported_and_the_run_goes_on(tmp_path, capsys):
     from marginal_generate.default_model import DEFAULT_EVAL_DATA
 
     lines = open(DEFAULT_EVAL_DATA).read().splitlines()
-    rows = [lines[0], lines[1], '{"conversation": "not a list", "is_safe": true, "categories": []}', lines[-1], lines[-2]]
+    rows = [
+        lines[0],
+        lines[1],
+        '{"conversation": "not a list", "is_safe": true, "categories": []}',
+        lines[-1],
+        lines[-2],
+    ]
     long = json.loads(lines[2])
     long["conversation"][0]["content"] = "word " * 1200
     rows.insert(3, json.dumps(long))
     data = tmp_path / "data.jsonl"
     data.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
-    status = main(["evaluate", "--dataset", str(data), "--output-dir", str(out), "--no-progress", "--no-plots",
-                   "--strategies", "greedy,logtoku", "--validation-fraction", "0.4"])
+    status = main(
+        [
+            "evaluate",
+            "--dataset",
+            str(data),
+            "--output-dir",
+            str(out),
+            "--no-progress",
+            "--no-plots",
+            "--strategies",
+            "greedy,logtoku",
+            "--validation-fraction",
+            "0.4",
+        ]
+    )
     assert status == 0
     _, err = capsys.readouterr()
     assert f"skipped: {data}, line 3: field 'conversation'" in err
@@ -127,7 +179,17 @@ def test_failing_samples_are_reported_and_the_run_goes_on(tmp_path, capsys):
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, capsys):
-    base = ["evaluate", "--output-dir", str(tmp_path), "--num-samples", "6", "--strategies", "greedy,logtoku", "--no-plots", "--no-progress"]
+    base = [
+        "evaluate",
+        "--output-dir",
+        str(tmp_path),
+        "--num-samples",
+        "6",
+        "--strategies",
+        "greedy,logtoku",
+        "--no-plots",
+        "--no-progress",
+    ]
     assert main(base) == 0
     assert main([*base, "--resume", "--seed", "1"]) == 2
     assert "holds a run with other settings (seed: 0 → 1)" in capsys.readouterr().err
@@ -136,7 +198,10 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["--calibrate", "isotonic"], r"`calibrate` has 'isotonic'; use a comma-separated subset of \['ts', 'cc', 'bc', 'platt'\]"),
+        (
+            ["--calibrate", "isotonic"],
+            r"`calibrate` has 'isotonic'; use a comma-separated subset of \['ts', 'cc', 'bc', 'platt'\]",
+        ),
         (["--strategies", "beam"], r"unknown strategy 'beam'"),
         (["--validation-fraction", "0"], r"the validation split is empty"),
     ],

@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from marginal_generate.calibration.alignment import distribution_alignment
 from marginal_generate.calibration import PlattScaling
+from marginal_generate.calibration.alignment import distribution_alignment
 from marginal_generate.cli import main
 from marginal_generate.data import load_records_jsonl, save_records_jsonl
 from marginal_generate.default_model import DEFAULT_EVAL_DATA
@@ -87,13 +87,22 @@ def test_platt_is_fitted_on_the_soft_references(soft_run):
     lines = stdout.splitlines()
     start = lines.index("alignment with soft references (macro over labels; lower is better)")
     assert lines[start + 1].split() == ["strategy", "L1", "NLL", "Brier", "JSD", "labels", "samples"]
-    assert [line.split()[0] for line in lines[start + 3 : start + 9]] == ["greedy", "greedy+Platt", "greedy+TS", "first_token", "first_token+Platt", "first_token+TS"]
+    assert [line.split()[0] for line in lines[start + 3 : start + 9]] == [
+        "greedy",
+        "greedy+Platt",
+        "greedy+TS",
+        "first_token",
+        "first_token+Platt",
+        "first_token+TS",
+    ]
     assert lines[start + 3].split()[-2] == "15" and lines[start + 6].split()[-2] == "1"
     assert "alignment.json" in stdout
 
 
 def test_without_soft_labels_there_is_no_alignment_output(tmp_path, capsys):
-    status = main(["evaluate", "--output-dir", str(tmp_path), "--num-samples", "10", "--calibrate", "platt", *FAST[:-1], "greedy"])
+    status = main(
+        ["evaluate", "--output-dir", str(tmp_path), "--num-samples", "10", "--calibrate", "platt", *FAST[:-1], "greedy"]
+    )
     assert status == 0
     stdout = capsys.readouterr().out
     assert "alignment" not in stdout

@@ -10,9 +10,9 @@ import random
 
 import pytest
 import torch
+from grammar_models import EMOTIONS, PAIRS, PROMPTS, QWEN_FIELDS, model, space, tokenizer
 
 import marginal_generate as mg
-from grammar_models import EMOTIONS, PAIRS, PROMPTS, QWEN_FIELDS, model, space, tokenizer
 from marginal_generate.decoding.reference import (
     enumerate_label_probs,
     forward_next_logits,
@@ -35,13 +35,61 @@ def ids(tok, text):
 
 # ---- the grammars themselves: prefix states agree with the parse of every continuation -------------
 PIECES = {
-    "label_list": ["joy", "anger", "an", "ticipation", "anticipation", "sad", "ness", "sadness", "none", "x", ",", " ", "\n", "Joy"],
+    "label_list": [
+        "joy",
+        "anger",
+        "an",
+        "ticipation",
+        "anticipation",
+        "sad",
+        "ness",
+        "sadness",
+        "none",
+        "x",
+        ",",
+        " ",
+        "\n",
+        "Joy",
+    ],
     "yes_no": ["Yes", "Ye", "s", "No", "terday", " ", "\n", ",", "."],
-    "wildguard": ["Harmful request", "Harmful response", "Response refusal", ":", " ", "yes", "no", "\n", "x",
-                  "Harmful request: ", "Response refusal: ", "Harmful response: ", "yes\n",
-                  "Harmful request: no\n", "Response refusal: yes\n", "Harmful response: no\n"],
-    "qwen3guard": ["Safety", "Categories", ":", " ", "Safe", "Un", "safe", "Violent", "Jailbreak", "None", ",", "\n",
-                   "Safety: ", "Categories: ", "Controversial", "Unsafe\n", "Controversial\n", "Categories: Violent,"],
+    "wildguard": [
+        "Harmful request",
+        "Harmful response",
+        "Response refusal",
+        ":",
+        " ",
+        "yes",
+        "no",
+        "\n",
+        "x",
+        "Harmful request: ",
+        "Response refusal: ",
+        "Harmful response: ",
+        "yes\n",
+        "Harmful request: no\n",
+        "Response refusal: yes\n",
+        "Harmful response: no\n",
+    ],
+    "qwen3guard": [
+        "Safety",
+        "Categories",
+        ":",
+        " ",
+        "Safe",
+        "Un",
+        "safe",
+        "Violent",
+        "Jailbreak",
+        "None",
+        ",",
+        "\n",
+        "Safety: ",
+        "Categories: ",
+        "Controversial",
+        "Unsafe\n",
+        "Controversial\n",
+        "Categories: Violent,",
+    ],
 }
 PARSERS = {
     "label_list": LabelListParser(EMOTIONS),
@@ -106,8 +154,17 @@ def test_exact_any_place_equals_enumerating_every_completion(grammar, kind):
     prompt = PROMPTS[grammar][0]
     exact = enumerate_label_probs(m, ids(tok, prompt), sp, {tok.eos_token_id}, depth)
     inputs = tok([prompt], return_tensors="pt", add_special_tokens=False)
-    out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["any_place"], max_new_tokens=depth,
-                   eps=0.0, top_p=1.0, eos_token_ids={tok.eos_token_id})["any_place"]
+    out = mg.score(
+        m,
+        inputs.input_ids,
+        inputs.attention_mask,
+        sp,
+        ["any_place"],
+        max_new_tokens=depth,
+        eps=0.0,
+        top_p=1.0,
+        eos_token_ids={tok.eos_token_id},
+    )["any_place"]
     assert exact.max() > 1e-3  # labels carry mass: the test can fail
     assert torch.allclose(out.lower[0], exact, atol=1e-9)
     assert torch.allclose(out.upper[0], exact, atol=1e-9)
@@ -120,11 +177,21 @@ def test_any_place_matches_the_per_node_reference(grammar, kind):
     depth = DEPTH[grammar]
     inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
     for eps, top_p in [(0.02, 0.99), (0.005, 0.9)]:
-        out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["any_place"], max_new_tokens=depth,
-                       eps=eps, top_p=top_p, eos_token_ids={tok.eos_token_id})["any_place"]
+        out = mg.score(
+            m,
+            inputs.input_ids,
+            inputs.attention_mask,
+            sp,
+            ["any_place"],
+            max_new_tokens=depth,
+            eps=eps,
+            top_p=top_p,
+            eos_token_ids={tok.eos_token_id},
+        )["any_place"]
         for i, prompt in enumerate(PROMPTS[grammar]):
-            lower, upper, _ = tree_search_reference(forward_next_logits(m, ids(tok, prompt)), sp,
-                                                    {tok.eos_token_id}, depth, top_p=top_p, eps=eps)
+            lower, upper, _ = tree_search_reference(
+                forward_next_logits(m, ids(tok, prompt)), sp, {tok.eos_token_id}, depth, top_p=top_p, eps=eps
+            )
             assert (out.lower[i] - lower).abs().max() <= 1e-6, (eps, prompt)
             assert (out.upper[i] - upper).abs().max() <= 1e-6, (eps, prompt)
     assert out.lower.max() > 0.3  # the trained model writes labels
@@ -146,7 +213,7 @@ def label_steps(sp, tok, tokens):
     for k in range(len(tokens)):
         text = tok.decode(tokens[:k], skip_special_tokens=True)
         item = sp.grammar.open_item(text)
-        if item is not None and text[item[1]:] == sp.slot_tokens[item[0]].common_text:
+        if item is not None and text[item[1] :] == sp.slot_tokens[item[0]].common_text:
             out.append((k, item[0]))
     return out
 
@@ -160,8 +227,9 @@ def test_greedy_path_strategies(grammar, kind):
     strategies = [s for s in mg.STRATEGIES if s != "any_place" and (s != "first_token" or sp.verbalizer)]
     kw = dict(max_new_tokens=depth, eos_token_ids={tok.eos_token_id})
     out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, strategies, **kw)
-    vocab = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["max_over_generations"],
-                     label_normalization="vocab", **kw)["max_over_generations"]
+    vocab = mg.score(
+        m, inputs.input_ids, inputs.attention_mask, sp, ["max_over_generations"], label_normalization="vocab", **kw
+    )["max_over_generations"]
     labelled, steps_seen = 0, 0
     for i, prompt in enumerate(PROMPTS[grammar]):
         next_logits = forward_next_logits(m, ids(tok, prompt))
@@ -182,10 +250,16 @@ def test_greedy_path_strategies(grammar, kind):
 
         best, best_vocab = [0.0] * len(sp.labels), [0.0] * len(sp.labels)
         if sp.verbalizer is not None:
-            k = next(k for k, t in enumerate(tokens) if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id)
+            k = next(
+                k
+                for k, t in enumerate(tokens)
+                if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id
+            )
             neg, pos = (torch.logsumexp(steps[k][list(v)], 0) for v in sp.verbalizer_ids)
             column = sp.index[sp.verbalizer.label]
-            assert out["first_token"].probs[i, column].item() == pytest.approx(torch.sigmoid(pos - neg).item(), abs=1e-6)
+            assert out["first_token"].probs[i, column].item() == pytest.approx(
+                torch.sigmoid(pos - neg).item(), abs=1e-6
+            )
             best[column] = torch.sigmoid(pos - neg).item()
             best_vocab[column] = math.exp(pos)
         for k, s in label_steps(sp, tok, tokens):
@@ -199,7 +273,7 @@ def test_greedy_path_strategies(grammar, kind):
                     continue
                 p = sum(restricted[t] for t in slot.first[option])
                 best[sp.index[label]] = max(best[sp.index[label]], p)
-                rest = list(slot.ids[option][len(slot.common):])
+                rest = list(slot.ids[option][len(slot.common) :])
                 logp = 0.0
                 for n, t in enumerate(rest):
                     logp += float(torch.log_softmax(next_logits(tokens[:k] + rest[:n]), 0)[t])
@@ -218,8 +292,15 @@ def test_first_generation_is_the_first_label_step(kind):
     grammar = "label_list"
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
     inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
-    out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_generation"], max_new_tokens=8,
-                   eos_token_ids={tok.eos_token_id})["first_generation"]
+    out = mg.score(
+        m,
+        inputs.input_ids,
+        inputs.attention_mask,
+        sp,
+        ["first_generation"],
+        max_new_tokens=8,
+        eos_token_ids={tok.eos_token_id},
+    )["first_generation"]
     for i, prompt in enumerate(PROMPTS[grammar]):
         tokens, steps = greedy_reference(forward_next_logits(m, ids(tok, prompt)), {tok.eos_token_id}, 8)
         k = 0  # a label list's first item starts at the first step
@@ -242,8 +323,17 @@ def test_yes_no_max_over_generations_is_the_verbalizer():
     grammar, kind = "yes_no", "byte"
     tok, sp, m = tokenizer(grammar, kind), space(grammar, kind), model(grammar, kind)
     inputs = tok(PROMPTS[grammar], return_tensors="pt", padding=True, add_special_tokens=False)
-    out = mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_token", "max_over_generations", "any_place"],
-                   max_new_tokens=4, eos_token_ids={tok.eos_token_id}, eps=0.0, top_p=1.0)
+    out = mg.score(
+        m,
+        inputs.input_ids,
+        inputs.attention_mask,
+        sp,
+        ["first_token", "max_over_generations", "any_place"],
+        max_new_tokens=4,
+        eos_token_ids={tok.eos_token_id},
+        eps=0.0,
+        top_p=1.0,
+    )
     assert torch.allclose(out["first_token"].probs, out["max_over_generations"].probs)
     assert out["first_token"].probs[:, 0].tolist() != pytest.approx(out["any_place"].probs[:, 0].tolist(), abs=1e-6)
     assert out["any_place"].probs.shape == (4, 1) and out["any_place"].labels == ("violence",)
@@ -283,5 +373,8 @@ def test_grammar_errors():
 def test_first_token_needs_a_verbalizer():
     tok, sp, m = tokenizer("label_list", "byte"), space("label_list", "byte"), model("label_list", "byte")
     inputs = tok(PROMPTS["label_list"][:1], return_tensors="pt")
-    with pytest.raises(ValueError, match=r"strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser grammar has none"):
+    with pytest.raises(
+        ValueError,
+        match=r"strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser grammar has none",
+    ):
         mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_token"], max_new_tokens=4)

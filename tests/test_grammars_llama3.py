@@ -20,8 +20,13 @@ def test_label_names_split_into_real_llama3_pieces():
     assert len(tok) == 128256 and model("label_list", KIND).config.vocab_size == 128256
     first = sp.slot_tokens[0].first
     pieces = {label: sorted(tok.decode([t]) for t in first[label]) for label in EMOTIONS}
-    assert pieces == {"joy": [" joy", "joy"], "anger": [" anger", "anger"], "anticipation": [" anticipation", "antic"],
-                      "sad": [" sad", "sad"], "sadness": [" sadness", "sad"]}
+    assert pieces == {
+        "joy": [" joy", "joy"],
+        "anger": [" anger", "anger"],
+        "anticipation": [" anticipation", "antic"],
+        "sad": [" sad", "sad"],
+        "sadness": [" sadness", "sad"],
+    }
     assert set(first["sad"]) & set(first["sadness"])  # "sadness" is "sad" + "ness": a first token two labels share
     yes_no = space("yes_no", KIND)
     assert [[tok.decode([t]) for t in v] for v in yes_no.verbalizer_ids] == [["No"], ["Yes"]]

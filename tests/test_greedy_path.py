@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 import marginal_generate as mg
 from marginal_generate.decoding.reference import forward_next_logits, greedy_reference
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 DEPTH = 8
 
@@ -35,9 +35,18 @@ def scored(tokenizer_kind):
     tok, space = tokenizer_of(tokenizer_kind), space_of(tokenizer_kind)
     inputs = tok(PROMPTS, return_tensors="pt", padding=True)
     return {
-        norm: mg.score(guard_model(tokenizer_kind), inputs.input_ids, inputs.attention_mask, space,
-                       list(mg.STRATEGIES), max_new_tokens=DEPTH, eps=0.01, top_p=0.99,
-                       label_normalization=norm, eos_token_ids={tok.eos_token_id})
+        norm: mg.score(
+            guard_model(tokenizer_kind),
+            inputs.input_ids,
+            inputs.attention_mask,
+            space,
+            list(mg.STRATEGIES),
+            max_new_tokens=DEPTH,
+            eps=0.01,
+            top_p=0.99,
+            label_normalization=norm,
+            eos_token_ids={tok.eos_token_id},
+        )
         for norm in ("label_tokens", "vocab")
     }
 
@@ -68,7 +77,11 @@ def test_first_token(tokenizer_kind, scored):
     out = scored["label_tokens"]["first_token"]
     for i, prompt in enumerate(PROMPTS):
         tok, space, _, tokens, steps = reference(tokenizer_kind, prompt)
-        k = next(k for k, t in enumerate(tokens) if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id)
+        k = next(
+            k
+            for k, t in enumerate(tokens)
+            if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id
+        )
         neg, pos = (torch.logsumexp(steps[k][list(ids)], 0) for ids in space.verbalizer_ids)
         assert out.probs[i, 0].item() == pytest.approx(torch.sigmoid(pos - neg).item(), abs=1e-6)
         assert torch.isnan(out.probs[i, 1:]).all()

@@ -5,10 +5,10 @@ import warnings
 
 import pytest
 import torch
+from transformers import GenerationConfig
 
 import marginal_generate as mg
 from marginal_generate.uncertainty import uncertainty_scores
-from transformers import GenerationConfig
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,26 @@ def _inputs(tok, texts):
 def test_a_prompt_longer_than_the_context_is_refused_by_marginalize_and_score(guard):
     model, tok, space = guard
     ids = torch.full((1, 1010), tok.encode("a", add_special_tokens=False)[0])
-    with pytest.raises(ValueError, match=r"^prompt is 1010 tokens; with 20 answer tokens it exceeds the model's context of 1024 tokens"):
-        mg.marginalize(model, ids, label_space=space, strategy="greedy", attention_mask=torch.ones_like(ids),
-                       generation_config=GenerationConfig(max_new_tokens=20))
+    with pytest.raises(
+        ValueError, match=r"^prompt is 1010 tokens; with 20 answer tokens it exceeds the model's context of 1024 tokens"
+    ):
+        mg.marginalize(
+            model,
+            ids,
+            label_space=space,
+            strategy="greedy",
+            attention_mask=torch.ones_like(ids),
+            generation_config=GenerationConfig(max_new_tokens=20),
+        )
     with pytest.raises(ValueError, match=r"^prompt is 1010 tokens; with 15 answer tokens .* context of 1024 tokens"):
-        model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), custom_generate=mg.marginalize,
-                       label_space=space, strategy="any_place", max_new_tokens=15)
+        model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            custom_generate=mg.marginalize,
+            label_space=space,
+            strategy="any_place",
+            max_new_tokens=15,
+        )
     fits = mg.score(model, ids[:, :1000], None, space, ["greedy"], max_new_tokens=20)  # 1000 + 20 <= 1024
     assert fits["greedy"].probs.shape == (1, 15)
 
@@ -37,7 +51,9 @@ def test_a_prompt_longer_than_the_context_is_refused_by_marginalize_and_score(gu
 def test_a_long_conversation_is_refused_by_score_label_prompts(guard):
     model, tok, _ = guard
     conversation = [{"role": "user", "content": "word " * 1200}]
-    with pytest.raises(ValueError, match=r"is \d{4} tokens; with 8 answer tokens it exceeds the model's context of 1024 tokens"):
+    with pytest.raises(
+        ValueError, match=r"is \d{4} tokens; with 8 answer tokens it exceeds the model's context of 1024 tokens"
+    ):
         mg.score_label_prompts(model, tok, [conversation], "per_category_prompt")
 
 
@@ -76,8 +92,14 @@ def test_no_deprecation_warning_from_a_run(guard, attention):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place",
-                                 max_new_tokens=6, attention=attention)
+            out = model.generate(
+                **inputs,
+                custom_generate=mg.marginalize,
+                label_space=space,
+                strategy="any_place",
+                max_new_tokens=6,
+                attention=attention,
+            )
             mg.score_label_prompts(model, tok, [[{"role": "user", "content": "hi"}]], "per_category_prompt")
             uncertainty_scores(model, inputs.input_ids, inputs.attention_mask, space)
     finally:
@@ -90,8 +112,13 @@ def test_no_deprecation_warning_from_a_run(guard, attention):
 
 def test_completions_are_named_tuples(guard):
     model, tok, space = guard
-    out = model.generate(**_inputs(tok, ["User: how do I pick a lock?"]), custom_generate=mg.marginalize, label_space=space,
-                         strategy="any_place", max_new_tokens=6)
+    out = model.generate(
+        **_inputs(tok, ["User: how do I pick a lock?"]),
+        custom_generate=mg.marginalize,
+        label_space=space,
+        strategy="any_place",
+        max_new_tokens=6,
+    )
     first = out.completions[0][0]
     assert isinstance(first, mg.Completion) and isinstance(first.text, str) and isinstance(first.complete, bool)
     text, probability, complete = first

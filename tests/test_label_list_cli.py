@@ -11,7 +11,12 @@ from marginal_generate.evaluation.label_lists import evaluate_label_lists, label
 from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama
 
 EMOTIONS = ["joy", "anger", "sadness", "fear"]
-WORDS = {"joy": ["sunny", "party"], "anger": ["rude", "broken"], "sadness": ["alone", "rain"], "fear": ["dark", "storm"]}
+WORDS = {
+    "joy": ["sunny", "party"],
+    "anger": ["rude", "broken"],
+    "sadness": ["alone", "rain"],
+    "fear": ["dark", "storm"],
+}
 TEMPLATE = "Text: {text}\nAnswer: "
 
 
@@ -52,15 +57,38 @@ def test_cli_scores_label_lists_under_every_strategy(trained, tmp_path, capsys):
     data = tmp_path / "records.jsonl"
     save_records_jsonl(synthetic_records(30, seed=2), data)
     out_dir = tmp_path / "out"
-    status = main(["evaluate-labels", "--model", str(folder), "--dataset", str(data), "--grammar", "label_list",
-                   "--labels", ",".join(EMOTIONS), "--prompt-template", TEMPLATE, "--max-new-tokens", "10",
-                   "--output-dir", str(out_dir)])
+    status = main(
+        [
+            "evaluate-labels",
+            "--model",
+            str(folder),
+            "--dataset",
+            str(data),
+            "--grammar",
+            "label_list",
+            "--labels",
+            ",".join(EMOTIONS),
+            "--prompt-template",
+            TEMPLATE,
+            "--max-new-tokens",
+            "10",
+            "--output-dir",
+            str(out_dir),
+        ]
+    )
     printed = capsys.readouterr().out
     print(printed)
     assert status == 0
     report = json.loads((out_dir / "label_list_metrics.json").read_text())
     rows = report["strategies"]
-    assert list(rows) == ["greedy", "token_probability", "fixed_place", "any_place", "max_over_generations", "first_generation"]
+    assert list(rows) == [
+        "greedy",
+        "token_probability",
+        "fixed_place",
+        "any_place",
+        "max_over_generations",
+        "first_generation",
+    ]
     for name, row in rows.items():
         assert name in printed
         assert 0.0 <= row["l1"] <= 1.0 and 0.0 <= row["jsd_platt"] <= 1.0
@@ -70,10 +98,17 @@ def test_cli_scores_label_lists_under_every_strategy(trained, tmp_path, capsys):
 
 def test_cli_errors(trained, tmp_path, capsys):
     folder, tok, model = trained
-    assert main(["evaluate-labels", "--model", str(folder), "--dataset", str(tmp_path / "missing.jsonl"),
-                 "--labels", "joy"]) == 2
+    assert (
+        main(
+            ["evaluate-labels", "--model", str(folder), "--dataset", str(tmp_path / "missing.jsonl"), "--labels", "joy"]
+        )
+        == 2
+    )
     assert "`--dataset` must be a records JSONL path or 'go_emotions', got" in capsys.readouterr().err
-    assert main(["evaluate-labels", "--model", str(folder), "--dataset", "x", "--grammar", "yes_no", "--labels", "joy"]) == 2
+    assert (
+        main(["evaluate-labels", "--model", str(folder), "--dataset", "x", "--grammar", "yes_no", "--labels", "joy"])
+        == 2
+    )
     assert "`--grammar` must be one of ['label_list'] for evaluate-labels, got 'yes_no'" in capsys.readouterr().err
     space = label_space_for(tok, "label_list", EMOTIONS)
     with pytest.raises(ValueError, match=r"`prompt_template` must contain \{text\}"):
@@ -95,9 +130,29 @@ def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
     records = synthetic_records(30, seed=2)
     save_records_jsonl(records, data)
     out_dir = tmp_path / "out"
-    status = main(["evaluate", "--model", str(folder), "--dataset", str(data), "--grammar", "label_list",
-                   "--labels", ",".join(EMOTIONS), "--prompt-template", TEMPLATE, "--calibrate", "ts,platt",
-                   "--validation-fraction", "0.3", "--output-dir", str(out_dir), "--no-plots", "--no-progress"])
+    status = main(
+        [
+            "evaluate",
+            "--model",
+            str(folder),
+            "--dataset",
+            str(data),
+            "--grammar",
+            "label_list",
+            "--labels",
+            ",".join(EMOTIONS),
+            "--prompt-template",
+            TEMPLATE,
+            "--calibrate",
+            "ts,platt",
+            "--validation-fraction",
+            "0.3",
+            "--output-dir",
+            str(out_dir),
+            "--no-plots",
+            "--no-progress",
+        ]
+    )
     printed = capsys.readouterr().out
     assert status == 0
     strategies = ["greedy", "token_probability", "fixed_place", "any_place", "max_over_generations", "first_generation"]
@@ -119,23 +174,43 @@ def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
     for r in scored[:3]:
         prompt = TEMPLATE.format(text=records[r["index"]].conversation[0]["content"])
         ids = tok([prompt], return_tensors="pt", add_special_tokens=False)
-        direct = mg.score(model, ids.input_ids, ids.attention_mask, space, ["greedy", "max_over_generations"], max_new_tokens=20)
+        direct = mg.score(
+            model, ids.input_ids, ids.attention_mask, space, ["greedy", "max_over_generations"], max_new_tokens=20
+        )
         assert r["text"] == direct["greedy"].texts[0]
-        assert r["scores"]["max_over_generations"] == pytest.approx(direct["max_over_generations"].probs[0].tolist(), abs=1e-4)
+        assert r["scores"]["max_over_generations"] == pytest.approx(
+            direct["max_over_generations"].probs[0].tolist(), abs=1e-4
+        )
     assert torch.tensor([r["scores"]["any_place"] for r in scored]).max() > 0.5
 
 
 def test_evaluate_label_list_errors(trained, tmp_path, capsys):
     folder, _, _ = trained
-    base = ["evaluate", "--model", str(folder), "--dataset", str(tmp_path / "r.jsonl"), "--output-dir", str(tmp_path / "o")]
+    base = [
+        "evaluate",
+        "--model",
+        str(folder),
+        "--dataset",
+        str(tmp_path / "r.jsonl"),
+        "--output-dir",
+        str(tmp_path / "o"),
+    ]
     assert main(base + ["--grammar", "label_list"]) == 2
-    assert "`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness." in capsys.readouterr().err
+    assert (
+        "`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness."
+        in capsys.readouterr().err
+    )
     assert main(base + ["--grammar", "label_list", "--labels", "joy", "--strategies", "greedy,unary"]) == 2
-    assert ("strategy 'unary' needs a Llama Guard verdict and categories (prompted), and the label_list grammar has none; "
-            "drop it from --strategies, or use --grammar llama_guard.") in capsys.readouterr().err
+    assert (
+        "strategy 'unary' needs a Llama Guard verdict and categories (prompted), and the label_list grammar has none; "
+        "drop it from --strategies, or use --grammar llama_guard."
+    ) in capsys.readouterr().err
     for name, why in [("first_token", "a verbalizer"), ("per_category_prompt", "prompted"), ("logtoku", "uncertainty")]:
         assert main(base + ["--grammar", "label_list", "--labels", "joy", "--strategies", name]) == 2
-        assert f"strategy {name!r} needs a Llama Guard verdict and categories ({why}), and the label_list grammar has none" in capsys.readouterr().err
+        assert (
+            f"strategy {name!r} needs a Llama Guard verdict and categories ({why}), and the label_list grammar has none"
+            in capsys.readouterr().err
+        )
     assert main(base + ["--labels", "joy"]) == 2
     assert "`labels` and `prompt_template` are for --grammar label_list" in capsys.readouterr().err
     assert main(base + ["--grammar", "label_list", "--labels", "joy", "--prompt-template", "no text"]) == 2

@@ -1,8 +1,8 @@
 """LabelSpace on word-level, byte-level BPE and SentencePiece-style tokenizers built in the tests."""
 
 import pytest
-
 from toy_models import CATEGORIES, space_of, tokenizer_of
+
 from marginal_generate import LabelSpace
 from marginal_generate.testing import word_level_tokenizer
 

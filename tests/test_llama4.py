@@ -51,12 +51,16 @@ def test_marginalize_text_only_against_the_reference(loaded):
         inputs = tok([prompt], return_tensors="pt", add_special_tokens=False)
         out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
         assert out.stats["attention"] == "batched"
-        assert "tree attention cannot serve this model (its layers include chunked_attention ones" in out.stats["attention_note"]
+        assert (
+            "tree attention cannot serve this model (its layers include chunked_attention ones"
+            in out.stats["attention_note"]
+        )
         branched += max(out.stats["frontier_widths"]) > 1
         ids = inputs["input_ids"][0].tolist()
         next_logits = forward_next_logits(model.language_model, ids)
-        lower, upper, _ = tree_search_reference(next_logits, space, {tok.eos_token_id}, KW["max_new_tokens"],
-                                                top_p=KW["top_p"], eps=KW["eps"])
+        lower, upper, _ = tree_search_reference(
+            next_logits, space, {tok.eos_token_id}, KW["max_new_tokens"], top_p=KW["top_p"], eps=KW["eps"]
+        )
         assert (out.lower[0] - lower).abs().max() <= 1e-5 and (out.upper[0] - upper).abs().max() <= 1e-5
         greedy = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="greedy", **KW)
         tokens, _ = greedy_reference(next_logits, {tok.eos_token_id}, KW["max_new_tokens"])
@@ -68,17 +72,28 @@ def test_batch_equals_one_at_a_time_and_flag_form(loaded):
     model, tok, space = loaded
     mg.enable(model)
     batch = tok(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)
-    assert (batch["attention_mask"] == 0).any()  # left padding shifts the chunks of chunked attention: positions must not
+    assert (
+        batch["attention_mask"] == 0
+    ).any()  # left padding shifts the chunks of chunked attention: positions must not
     together = model.generate(**batch, marginalize="any_place", label_space=space, **KW)
     assert max(together.stats["frontier_widths"]) > len(PROMPTS)
     for i, prompt in enumerate(PROMPTS):
-        alone = model.generate(**tok([prompt], return_tensors="pt", add_special_tokens=False), marginalize="any_place",
-                               label_space=space, **KW)
+        alone = model.generate(
+            **tok([prompt], return_tensors="pt", add_special_tokens=False),
+            marginalize="any_place",
+            label_space=space,
+            **KW,
+        )
         assert torch.allclose(together.probs[i], alone.probs[0], atol=1e-5)
         assert together.texts[i] == alone.texts[0]
-    texts = model.generate(**encode_conversations(tok, CONVERSATIONS), marginalize="greedy", label_space=space, **KW).texts
+    texts = model.generate(
+        **encode_conversations(tok, CONVERSATIONS), marginalize="greedy", label_space=space, **KW
+    ).texts
     assert len(texts) == 2  # the published-template prompts run too (the guard was not taught them)
-    with pytest.raises(ValueError, match="`attention='tree'` needs sdpa or eager attention over full-attention layers; its layers include chunked_attention"):
+    with pytest.raises(
+        ValueError,
+        match="`attention='tree'` needs sdpa or eager attention over full-attention layers; its layers include chunked_attention",
+    ):
         model.generate(**batch, marginalize="any_place", label_space=space, attention="tree", **KW)
 
 
@@ -87,8 +102,25 @@ def test_evaluation_cli(saved, tmp_path, capsys):
     rows = [{"llama_guard_3_categories": ["S1", "S10"], "unsafe_query": f"query number {k}"} for k in range(6)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "out"
-    code = main(["evaluate", "--model", str(saved), "--dataset", str(data), "--strategies", "greedy,any_place",
-                 "--validation-fraction", "0", "--output-dir", str(out), "--no-plots", "--no-progress", "--batch-size", "3"])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(saved),
+            "--dataset",
+            str(data),
+            "--strategies",
+            "greedy,any_place",
+            "--validation-fraction",
+            "0",
+            "--output-dir",
+            str(out),
+            "--no-plots",
+            "--no-progress",
+            "--batch-size",
+            "3",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     run = json.loads((out / "run.json").read_text())
     assert run["prompt_format"] == "auto" and run["prompt_format_resolved"] == "llama_guard_3"

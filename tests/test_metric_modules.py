@@ -36,13 +36,16 @@ def test_load_metric_computes():
     out = multilabel.compute(predictions=[[0.9, 0.2], [0.1, 0.4]], references=[[1, 0], [0, 1]], n_bins=2)
     assert out["ece_per_label"] == pytest.approx([0.1, 0.2])
     f1 = mg.load_metric("multilabel_classification").compute(
-        predictions=[[0.9, 0.2], [0.6, 0.7], [0.1, 0.8]], references=[[1, 0], [0, 1], [0, 1]])["f1_macro"]
+        predictions=[[0.9, 0.2], [0.6, 0.7], [0.1, 0.8]], references=[[1, 0], [0, 1], [0, 1]]
+    )["f1_macro"]
     assert f1 == pytest.approx(0.8333, abs=1e-4)
 
 
 def test_distribution_alignment_module_names_its_own_arguments():
     alignment = mg.load_metric("distribution_alignment", "multilabel")
-    out = alignment.compute(predictions=[[0.0, 0.5], [1.0, 0.5]], references=[[1.0, 0.5], [0.0, 0.5]], labels=["S1", "S2"])
+    out = alignment.compute(
+        predictions=[[0.0, 0.5], [1.0, 0.5]], references=[[1.0, 0.5], [0.0, 0.5]], labels=["S1", "S2"]
+    )
     assert out["jsd"] == 0.5 and out["per_label"]["S1"]["jsd"] == 1.0
     with pytest.raises(ValueError, match=r"`predictions` must hold probabilities in \[0, 1\]; got 1.5 at index"):
         alignment.compute(predictions=[[1.5, 0.5]], references=[[1.0, 0.5]])
@@ -51,7 +54,10 @@ def test_distribution_alignment_module_names_its_own_arguments():
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match=r"`name` must be one of \['calibration_error', 'distribution_alignment', 'multilabel_classification'\], got 'accuracy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`name` must be one of \['calibration_error', 'distribution_alignment', 'multilabel_classification'\], got 'accuracy'",
+    ):
         mg.metric_path("accuracy")
     with pytest.raises(ValueError, match=r"`name` must be one of .* got 'metrics/calibration_error'"):
         mg.load_metric("metrics/calibration_error")
@@ -59,7 +65,10 @@ def test_unknown_name():
 
 def test_no_modules_found(monkeypatch, tmp_path):
     monkeypatch.setattr(metric_modules, "_ROOTS", (str(tmp_path / "a"), str(tmp_path / "b")))
-    with pytest.raises(ValueError, match=r"no evaluate metric modules were found \(looked in .*\); this installation of marginal-generate is incomplete"):
+    with pytest.raises(
+        ValueError,
+        match=r"no evaluate metric modules were found \(looked in .*\); this installation of marginal-generate is incomplete",
+    ):
         mg.metric_path("calibration_error")
 
 
@@ -67,9 +76,21 @@ def build_package(tmp_path):
     """Run the package's real build step (build_py, with setup.py's copy) into ``tmp_path``; nothing is written to the checkout."""
     (tmp_path / "egg").mkdir()
     subprocess.run(
-        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path / "egg"),
-         "build_py", "--build-lib", str(tmp_path / "lib")],
-        cwd=ROOT, check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "setup.py",
+            "-q",
+            "egg_info",
+            "--egg-base",
+            str(tmp_path / "egg"),
+            "build_py",
+            "--build-lib",
+            str(tmp_path / "lib"),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return tmp_path / "lib" / "marginal_generate"
 
@@ -100,7 +121,9 @@ def test_each_folder_is_a_metric_space(name, monkeypatch):
     with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
         header = yaml.safe_load(f.read().split("---\n")[1])
     assert header["sdk"] == "gradio" and header["app_file"] == "app.py" and header["pinned"] is False
-    assert header["sdk_version"] == "3.19.1"  # evaluate's widget uses gradio 3's gr.inputs, as its own metric Spaces pin
+    assert (
+        header["sdk_version"] == "3.19.1"
+    )  # evaluate's widget uses gradio 3's gr.inputs, as its own metric Spaces pin
     assert set(header["tags"]) >= {"evaluate", "metric"}
     assert {"title", "emoji", "colorFrom", "colorTo", "description"} <= set(header)
     with open(os.path.join(folder, "requirements.txt")) as f:

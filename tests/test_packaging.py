@@ -10,9 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_data_file_of_the_package_is_in_package_data():
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    patterns = {pkg: [p.strip() for p in value.split(",") if p.strip()] for pkg, value in config["options.package_data"].items()}
+    patterns = {
+        pkg: [p.strip() for p in value.split(",") if p.strip()] for pkg, value in config["options.package_data"].items()
+    }
     package_root = ROOT / "marginal_generate"
-    data_files = [p for p in package_root.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    data_files = [
+        p
+        for p in package_root.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
     assert any(p.name == "params.yaml" for p in data_files)
     missing = []
     for path in data_files:

@@ -83,11 +83,17 @@ def test_model_strategy_overrides_take_precedence():
         ({"strategies": {"beam_search": {}}}, r"strategies has unknown key 'beam_search'"),
         ({"strategy": {}}, r"unknown top-level key 'strategy'"),
         ({"models": {"m": {"top_k": 5}}}, r"models\.m has unknown key 'top_k'"),
-        ({"models": {"m": {"strategies": {"any_place": {"beam": 2}}}}}, r"models\.m\.strategies\.any_place has unknown key 'beam'"),
+        (
+            {"models": {"m": {"strategies": {"any_place": {"beam": 2}}}}},
+            r"models\.m\.strategies\.any_place has unknown key 'beam'",
+        ),
         ({"strategies": {"any_place": {"top_p": 1.5}}}, r"any_place\.top_p must be a number in \(0, 1\], got 1\.5"),
         ({"strategies": {"any_place": {"eps": -0.1}}}, r"eps must be a number in \[0, 1\)"),
         ({"strategies": {"greedy": {"max_new_tokens": 0}}}, r"max_new_tokens must be an integer >= 1, got 0"),
-        ({"strategies": {"greedy": {"threshold": "auto"}}}, r"greedy\.threshold is 'auto', but only the uncertainty baselines"),
+        (
+            {"strategies": {"greedy": {"threshold": "auto"}}},
+            r"greedy\.threshold is 'auto', but only the uncertainty baselines",
+        ),
         ({"strategies": {"greedy": {"threshold": 2}}}, r"threshold must be a probability in \[0, 1\], got 2"),
         ({"strategies": {"logtoku": {"threshold": -1}}}, r"threshold must be a number >= 0 or 'auto'"),
         ({"strategies": {"greedy": 3}}, r"strategies\.greedy must be a mapping"),
@@ -119,11 +125,21 @@ def test_a_user_file_is_merged_over_the_shipped_one_key_by_key(tmp_path):
     shipped = load_params().for_model(None)
     own = load_params(write(tmp_path, "strategies:\n  any_place:\n    top_p: 0.9\n")).for_model(None)
     assert own["any_place"].top_p == 0.9
-    assert own["any_place"].eps == shipped["any_place"].eps and own["any_place"].max_new_tokens == shipped["any_place"].max_new_tokens
+    assert (
+        own["any_place"].eps == shipped["any_place"].eps
+        and own["any_place"].max_new_tokens == shipped["any_place"].max_new_tokens
+    )
     assert own["per_category_prompt"].max_new_tokens == shipped["per_category_prompt"].max_new_tokens == 8
     assert own["logtoku"].threshold is None  # the shipped 'auto' stays
     assert {k: v for k, v in own.items() if k != "any_place"} == {k: v for k, v in shipped.items() if k != "any_place"}
     instruct = "meta-llama/Llama-3.1-8B-Instruct"  # the shipped file's model entry (top_p 0.9) stays too
-    assert load_params(write(tmp_path, "strategies:\n  greedy:\n    threshold: 0.4\n")).for_model(instruct)["any_place"].top_p == 0.9
-    alone = load_params(write(tmp_path, "strategies:\n  logtoku:\n    threshold: 0.3\n"), over_defaults=False).strategies
+    assert (
+        load_params(write(tmp_path, "strategies:\n  greedy:\n    threshold: 0.4\n"))
+        .for_model(instruct)["any_place"]
+        .top_p
+        == 0.9
+    )
+    alone = load_params(
+        write(tmp_path, "strategies:\n  logtoku:\n    threshold: 0.3\n"), over_defaults=False
+    ).strategies
     assert alone == {"logtoku": {"threshold": 0.3}}

@@ -29,7 +29,11 @@ def test_parse(text, labels):
 
 def test_spans_point_at_the_label_text():
     text = "\n\nunsafe\n S2,S10"
-    assert [(s.label, text[s.start : s.end]) for s in P.spans(text)] == [("unsafe", "unsafe"), ("S2", "S2"), ("S10", "S10")]
+    assert [(s.label, text[s.start : s.end]) for s in P.spans(text)] == [
+        ("unsafe", "unsafe"),
+        ("S2", "S2"),
+        ("S10", "S10"),
+    ]
 
 
 @pytest.mark.parametrize(

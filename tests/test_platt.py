@@ -9,7 +9,6 @@ import pytest
 from scipy.optimize import minimize
 
 import marginal_generate
-from marginal_generate.calibration.alignment import soft_nll
 from marginal_generate.calibration import (
     BatchCalibration,
     Calibrator,
@@ -19,6 +18,7 @@ from marginal_generate.calibration import (
     logit,
     sigmoid,
 )
+from marginal_generate.calibration.alignment import soft_nll
 
 
 def planted(seed: int, a: float, b: float, n: int = 2000, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,9 @@ def test_minimizes_the_soft_cross_entropy():
     scores, soft = rng.random(300), rng.integers(0, 4, 300) / 3
     z = logit(scores)
     direct = minimize(
-        lambda ab: soft_nll(sigmoid(ab[0] * z + ab[1]), soft)[0], x0=[1.0, 0.0], method="Nelder-Mead",
+        lambda ab: soft_nll(sigmoid(ab[0] * z + ab[1]), soft)[0],
+        x0=[1.0, 0.0],
+        method="Nelder-Mead",
         options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 10_000},
     ).x
     platt = PlattScaling().fit(scores, soft)
@@ -96,7 +98,9 @@ def test_none_scores_equal_fitting_on_the_difference():
     np.testing.assert_allclose(with_none.slope_, on_diff.slope_, atol=1e-6)
     np.testing.assert_allclose(with_none.intercept_, on_diff.intercept_, atol=1e-6)
     np.testing.assert_allclose(with_none.slope_, [1.5, -0.5], atol=1e-3)
-    np.testing.assert_allclose(with_none.transform(scores, none_scores=none), on_diff.transform(sigmoid(diff)), atol=1e-6)
+    np.testing.assert_allclose(
+        with_none.transform(scores, none_scores=none), on_diff.transform(sigmoid(diff)), atol=1e-6
+    )
     np.testing.assert_array_equal(with_none.fit_transform(scores, soft, none), with_none.transform(scores, none))
 
 
@@ -131,7 +135,9 @@ def test_constant_soft_references_are_fitted():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         platt = PlattScaling().fit(scores, np.full(300, 0.3))
-    assert platt.slope_ == pytest.approx(0.0, abs=1e-4) and platt.intercept_ == pytest.approx(logit(np.array(0.3)), abs=1e-4)
+    assert platt.slope_ == pytest.approx(0.0, abs=1e-4) and platt.intercept_ == pytest.approx(
+        logit(np.array(0.3)), abs=1e-4
+    )
 
 
 def test_transform_keeps_torch_type_and_leaves_input_untouched():
@@ -162,14 +168,18 @@ def test_json_round_trip(tmp_path, k, with_none):
     for loaded in (load_calibrator(path), PlattScaling.load(path), Calibrator.from_dict(data)):
         assert type(loaded) is PlattScaling and repr(loaded) == "PlattScaling(C=10000.0)"
         assert loaded.slope_ == platt.slope_ and loaded.intercept_ == platt.intercept_
-        np.testing.assert_array_equal(loaded.transform(scores, none_scores=none), platt.transform(scores, none_scores=none))
+        np.testing.assert_array_equal(
+            loaded.transform(scores, none_scores=none), platt.transform(scores, none_scores=none)
+        )
 
 
 def test_exported_and_registered():
     assert marginal_generate.PlattScaling is PlattScaling
     assert "PlattScaling" in marginal_generate.__all__ and "distribution_alignment" in marginal_generate.__all__
     data = PlattScaling().fit([0.2, 0.8], [0.25, 0.75]).to_dict()
-    with pytest.raises(ValueError, match=r"`data` describes a 'PlattScaling' calibrator, which is not a BatchCalibration"):
+    with pytest.raises(
+        ValueError, match=r"`data` describes a 'PlattScaling' calibrator, which is not a BatchCalibration"
+    ):
         BatchCalibration.from_dict(data)
 
 
@@ -182,7 +192,9 @@ def test_other_calibrators_still_demand_hard_references():
 
 
 def test_not_fitted():
-    with pytest.raises(ValueError, match=r"This PlattScaling is not fitted yet; call `fit` \(or `load`\) before `transform`"):
+    with pytest.raises(
+        ValueError, match=r"This PlattScaling is not fitted yet; call `fit` \(or `load`\) before `transform`"
+    ):
         PlattScaling().transform([0.5])
     with pytest.raises(ValueError, match=r"This PlattScaling is not fitted yet"):
         PlattScaling().to_dict()
@@ -191,14 +203,24 @@ def test_not_fitted():
 @pytest.mark.parametrize(
     "scores, references, none_scores, match",
     [
-        ([0.2, 0.8], [0.0, 1.5], None, r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got 1.5 at index 1"),
+        (
+            [0.2, 0.8],
+            [0.0, 1.5],
+            None,
+            r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got 1.5 at index 1",
+        ),
         ([0.2, 0.8], [0.0, float("nan")], None, r"`references` must be finite; got nan at index 1"),
         ([0.2, float("nan")], [0.0, 1.0], None, r"`scores` must be finite; got nan at index 1"),
         ([0.2, 1.8], [0.0, 1.0], None, r"`scores` must hold probabilities in \[0, 1\]; got 1.8 at index 1"),
         ([0.2, 0.8, 0.5], [0.0, 1.0], None, r"`scores` has 3 rows but `references` has 2"),
         ([[0.2, 0.8]], [[0.0, 1.0, 0.5]], None, r"`scores` has 2 labels per row but `references` has 3"),
         ([], [], None, r"`scores` is empty"),
-        ([0.2, 0.8], [0.0, 1.0], [0.5], r"`none_scores` has 1 values but `scores` has 2 rows; pass one 'none' probability per sample \(for a guard model p\(safe\) = 1 - p\(unsafe\)\)"),
+        (
+            [0.2, 0.8],
+            [0.0, 1.0],
+            [0.5],
+            r"`none_scores` has 1 values but `scores` has 2 rows; pass one 'none' probability per sample \(for a guard model p\(safe\) = 1 - p\(unsafe\)\)",
+        ),
         ([0.2, 0.8], [0.0, 1.0], [[0.5], [0.5]], r"`none_scores` must have shape \[n\]; got shape \(2, 1\)"),
         ([0.2, 0.8], [0.0, 1.0], [0.5, 1.5], r"`none_scores` must hold probabilities in \[0, 1\]; got 1.5 at index 1"),
     ],
@@ -211,13 +233,19 @@ def test_fit_errors(scores, references, none_scores, match):
 def test_transform_errors():
     plain = PlattScaling().fit([0.2, 0.8, 0.4], [0.0, 1.0, 0.5])
     with_none = PlattScaling().fit([0.2, 0.8, 0.4], [0.0, 1.0, 0.5], none_scores=[0.7, 0.1, 0.5])
-    with pytest.raises(ValueError, match=r"This PlattScaling was fitted without `none_scores`; call `transform\(scores\)` without them"):
+    with pytest.raises(
+        ValueError, match=r"This PlattScaling was fitted without `none_scores`; call `transform\(scores\)` without them"
+    ):
         plain.transform([0.5], none_scores=[0.5])
-    with pytest.raises(ValueError, match=r"This PlattScaling was fitted on logit\(score\) - logit\(none\); pass `none_scores`"):
+    with pytest.raises(
+        ValueError, match=r"This PlattScaling was fitted on logit\(score\) - logit\(none\); pass `none_scores`"
+    ):
         with_none.transform([0.5])
     with pytest.raises(ValueError, match=r"`none_scores` has 2 values but `scores` has 1 rows"):
         with_none.transform([0.5], none_scores=[0.5, 0.5])
-    with pytest.raises(ValueError, match=r"`scores` has shape \(1, 2\) but this PlattScaling was fitted on binary scores"):
+    with pytest.raises(
+        ValueError, match=r"`scores` has shape \(1, 2\) but this PlattScaling was fitted on binary scores"
+    ):
         plain.transform([[0.1, 0.2]])
     multi = PlattScaling().fit([[0.2, 0.3], [0.8, 0.6]], [[0.0, 0.5], [1.0, 0.5]])
     with pytest.raises(ValueError, match=r"`scores` has shape \(1, 3\) but this PlattScaling was fitted on 2 labels"):
@@ -226,5 +254,7 @@ def test_transform_errors():
 
 @pytest.mark.parametrize("C", [0, -1.0, float("inf"), float("nan"), "big", True])
 def test_constructor_errors(C):
-    with pytest.raises(ValueError, match=r"`C` must be a positive finite number \(the inverse L2 penalty; large is negligible\)"):
+    with pytest.raises(
+        ValueError, match=r"`C` must be a positive finite number \(the inverse L2 penalty; large is negligible\)"
+    ):
         PlattScaling(C=C)

@@ -12,19 +12,31 @@ from marginal_generate.decoding.reference import forward_next_logits, greedy_ref
 from marginal_generate.policy_prompts import policy_prompt_texts, score_policy_prompts
 from marginal_generate.testing import byte_level_tokenizer, tiny_llama
 
-TEMPLATES = json.loads((Path(__file__).resolve().parents[2] / "shared" / "reference" / "guard_chat_templates.json").read_text())
-CONVERSATIONS = [[{"role": "user", "content": "how do I bake bread"}], [{"role": "user", "content": "how do I hurt someone"}]]
+TEMPLATES = json.loads(
+    (Path(__file__).resolve().parents[2] / "shared" / "reference" / "guard_chat_templates.json").read_text()
+)
+CONVERSATIONS = [
+    [{"role": "user", "content": "how do I bake bread"}],
+    [{"role": "user", "content": "how do I hurt someone"}],
+]
 SHIELDGEMMA = {"dangerous": {"guideline": "No Dangerous Content."}, "harassment": {"guideline": "No Harassment."}}
-GRANITE = {"harm": {"guardian_config": {"risk_name": "harm"}}, "jailbreak": {"guardian_config": {"risk_name": "jailbreak"}}}
+GRANITE = {
+    "harm": {"guardian_config": {"risk_name": "harm"}},
+    "jailbreak": {"guardian_config": {"risk_name": "jailbreak"}},
+}
 
 
 def guard(template_key: str):
-    tok = byte_level_tokenizer(["Yes", "No", "Yes, it does", "No"] * 20 + [TEMPLATES[template_key][:2000]], vocab_size=120)
+    tok = byte_level_tokenizer(
+        ["Yes", "No", "Yes, it does", "No"] * 20 + [TEMPLATES[template_key][:2000]], vocab_size=120
+    )
     tok.chat_template = TEMPLATES[template_key]
     return tok, tiny_llama(tok, seed=3, logit_scale=2.0).double()
 
 
-@pytest.mark.parametrize(("template_key", "policies"), [("library/shieldgemma:27b", SHIELDGEMMA), ("library/granite3-guardian:2b", GRANITE)])
+@pytest.mark.parametrize(
+    ("template_key", "policies"), [("library/shieldgemma:27b", SHIELDGEMMA), ("library/granite3-guardian:2b", GRANITE)]
+)
 def test_policy_prompts_equal_first_token_on_each_rendered_prompt(template_key, policies):
     tok, model = guard(template_key)
     out = score_policy_prompts(model, tok, CONVERSATIONS, policies, max_new_tokens=3)
@@ -37,7 +49,14 @@ def test_policy_prompts_equal_first_token_on_each_rendered_prompt(template_key, 
             space = mg.LabelSpace.yes_no(tok, label)
             ids = tok(text, add_special_tokens=False)["input_ids"]
             tokens, steps = greedy_reference(forward_next_logits(model, ids), {tok.eos_token_id}, 3)
-            k = next((k for k, t in enumerate(tokens) if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id), None)
+            k = next(
+                (
+                    k
+                    for k, t in enumerate(tokens)
+                    if tok.decode([t], skip_special_tokens=True).strip() or t == tok.eos_token_id
+                ),
+                None,
+            )
             if k is None:
                 assert torch.isnan(out.probs[i, j])
                 continue
@@ -58,7 +77,10 @@ def test_policy_prompt_errors():
 
 
 DATA = json.loads((Path(__file__).resolve().parent / "data" / "guard_chat_templates.json").read_text())
-BY_NAME = {"shieldgemma": ("library/shieldgemma:27b", SHIELDGEMMA), "granite_guardian": ("library/granite3-guardian:2b", GRANITE)}
+BY_NAME = {
+    "shieldgemma": ("library/shieldgemma:27b", SHIELDGEMMA),
+    "granite_guardian": ("library/granite3-guardian:2b", GRANITE),
+}
 
 
 @pytest.mark.parametrize("prompt_format", ["shieldgemma", "granite_guardian"])
@@ -69,7 +91,9 @@ def test_published_template_by_name(prompt_format):
     bare = copy.deepcopy(tok)
     bare.chat_template = None
     for conv in CONVERSATIONS:
-        expected = [tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, **kw) for kw in policies.values()]
+        expected = [
+            tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, **kw) for kw in policies.values()
+        ]
         assert policy_prompt_texts(bare, conv, policies, prompt_format) == expected  # byte-exact
         assert policy_prompt_texts(tok, conv, policies) == expected
     named = score_policy_prompts(model, bare, CONVERSATIONS, policies, max_new_tokens=3, prompt_format=prompt_format)
@@ -80,12 +104,16 @@ def test_published_template_by_name(prompt_format):
     for i, conv in enumerate(CONVERSATIONS):  # against a direct forward of each prompt
         for j, text in enumerate(policy_prompt_texts(bare, conv, policies, prompt_format)):
             logits = model(torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])).logits[0, -1]
-            tokens, steps = greedy_reference(forward_next_logits(model, tok(text, add_special_tokens=False)["input_ids"]),
-                                             {tok.eos_token_id}, 3)
+            tokens, steps = greedy_reference(
+                forward_next_logits(model, tok(text, add_special_tokens=False)["input_ids"]), {tok.eos_token_id}, 3
+            )
             if not tok.decode([tokens[0]], skip_special_tokens=True).strip():
                 continue  # the answer starts later; the test above covers those rows
             assert torch.allclose(steps[0], torch.log_softmax(logits, 0), atol=1e-9)
-            neg, pos = (torch.logsumexp(torch.log_softmax(logits, 0)[list(v)], 0) for v in mg.LabelSpace.yes_no(tok, "x").verbalizer_ids)
+            neg, pos = (
+                torch.logsumexp(torch.log_softmax(logits, 0)[list(v)], 0)
+                for v in mg.LabelSpace.yes_no(tok, "x").verbalizer_ids
+            )
             assert named.probs[i, j].item() == pytest.approx(torch.sigmoid(pos - neg).item(), abs=1e-6)
             checked += 1
     assert checked >= 1
@@ -93,10 +121,15 @@ def test_published_template_by_name(prompt_format):
 
 def test_policy_prompt_format_errors():
     tok, model = guard("library/shieldgemma:27b")
-    with pytest.raises(ValueError, match=r"`prompt_format` must be one of \['shieldgemma', 'granite_guardian'\] .* got 'llama_guard_3'; for Llama Guard formats use mg.score_label_prompts"):
+    with pytest.raises(
+        ValueError,
+        match=r"`prompt_format` must be one of \['shieldgemma', 'granite_guardian'\] .* got 'llama_guard_3'; for Llama Guard formats use mg.score_label_prompts",
+    ):
         score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, prompt_format="llama_guard_3")
     tok.chat_template = None
-    with pytest.raises(ValueError, match=r"`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian'"):
+    with pytest.raises(
+        ValueError, match=r"`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian'"
+    ):
         score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA)
     with pytest.raises(ValueError, match=r"prompt_format='shieldgemma' needs `guideline=`"):
         score_policy_prompts(model, tok, CONVERSATIONS, {"x": {}}, prompt_format="shieldgemma")

@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 from transformers import TextStreamer
 from transformers.generation.streamers import BaseStreamer
 
 import marginal_generate as mg
 from marginal_generate.decoding.greedy_path import GREEDY_PATH_STRATEGIES, token_spans
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 DEPTH = 8
 
@@ -30,11 +30,18 @@ def test_equals_score_for_every_greedy_path_strategy(tokenizer_kind):
     inputs = tok(PROMPTS, return_tensors="pt", padding=True)
     proc = mg.LabelScoresProcessor(space)
     out = model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, do_sample=False)
-    direct = mg.score(model, inputs.input_ids, inputs.attention_mask, space, list(GREEDY_PATH_STRATEGIES),
-                      max_new_tokens=DEPTH, eos_token_ids={tok.eos_token_id})
+    direct = mg.score(
+        model,
+        inputs.input_ids,
+        inputs.attention_mask,
+        space,
+        list(GREEDY_PATH_STRATEGIES),
+        max_new_tokens=DEPTH,
+        eos_token_ids={tok.eos_token_id},
+    )
     # Not vacuous: prompts of several lengths (left padding), rows ending early (padding after their EOS).
     assert (inputs.attention_mask == 0).any()
-    new = out[:, inputs.input_ids.shape[1]:]
+    new = out[:, inputs.input_ids.shape[1] :]
     assert ((new == tok.pad_token_id).any(dim=1)).any()
     assert proc.prompt_length == inputs.input_ids.shape[1]
     for strategy in GREEDY_PATH_STRATEGIES:
@@ -44,7 +51,9 @@ def test_equals_score_for_every_greedy_path_strategy(tokenizer_kind):
         assert got.texts == want.texts
         assert got.texts == tok.batch_decode(new, skip_special_tokens=True)
         assert torch.equal(got.probs.isnan(), want.probs.isnan())
-        assert got.probs.nan_to_num().flatten().tolist() == pytest.approx(want.probs.nan_to_num().flatten().tolist(), abs=1e-6)
+        assert got.probs.nan_to_num().flatten().tolist() == pytest.approx(
+            want.probs.nan_to_num().flatten().tolist(), abs=1e-6
+        )
     assert (direct["fixed_place"].probs[:, 1:] > 0).any()  # the toy guard writes categories
 
 
@@ -86,13 +95,20 @@ def test_with_streamers(byte_setup, capsys):
     proc, collect = mg.LabelScoresProcessor(space), Collect()
     out = model.generate(**inputs, logits_processor=[proc], streamer=collect, max_new_tokens=DEPTH, do_sample=False)
     got = proc.label_scores(out, "fixed_place")
-    assert torch.allclose(got.probs, direct["fixed_place"].probs, atol=1e-6) and got.texts == direct["fixed_place"].texts
+    assert (
+        torch.allclose(got.probs, direct["fixed_place"].probs, atol=1e-6) and got.texts == direct["fixed_place"].texts
+    )
     streamed = [t for piece in collect.pieces[1:-1] for t in piece]  # the prompt first, "end" last
-    assert streamed == out[0, inputs.input_ids.shape[1]:].tolist()
+    assert streamed == out[0, inputs.input_ids.shape[1] :].tolist()
 
     proc = mg.LabelScoresProcessor(space)
-    out = model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, do_sample=False,
-                         streamer=TextStreamer(tok, skip_prompt=True, skip_special_tokens=True))
+    out = model.generate(
+        **inputs,
+        logits_processor=[proc],
+        max_new_tokens=DEPTH,
+        do_sample=False,
+        streamer=TextStreamer(tok, skip_prompt=True, skip_special_tokens=True),
+    )
     printed = capsys.readouterr().out
     assert printed == got.texts[0] + "\n" and proc.label_scores(out, "greedy").texts == got.texts
 
@@ -116,12 +132,22 @@ def test_sampling_reads_the_sampled_path_under_the_unwarped_distribution(byte_se
     inputs = tok(PROMPTS, return_tensors="pt", padding=True)
     proc = mg.LabelScoresProcessor(space)
     torch.manual_seed(3)
-    out = model.generate(**inputs, logits_processor=[proc], do_sample=True, temperature=1.5, top_k=0,
-                         max_new_tokens=DEPTH, return_dict_in_generate=True, output_logits=True, output_scores=True)
-    new = out.sequences[:, inputs.input_ids.shape[1]:]
+    out = model.generate(
+        **inputs,
+        logits_processor=[proc],
+        do_sample=True,
+        temperature=1.5,
+        top_k=0,
+        max_new_tokens=DEPTH,
+        return_dict_in_generate=True,
+        output_logits=True,
+        output_scores=True,
+    )
+    new = out.sequences[:, inputs.input_ids.shape[1] :]
     texts = tok.batch_decode(new, skip_special_tokens=True)
-    greedy_texts = mg.score(model, inputs.input_ids, inputs.attention_mask, space, ["greedy"],
-                            max_new_tokens=DEPTH)["greedy"].texts
+    greedy_texts = mg.score(model, inputs.input_ids, inputs.attention_mask, space, ["greedy"], max_new_tokens=DEPTH)[
+        "greedy"
+    ].texts
     assert texts != greedy_texts  # it sampled
     got = proc.label_scores(out, "fixed_place")
     assert got.texts == texts
@@ -150,37 +176,62 @@ def test_one_processor_serves_successive_generate_calls(byte_setup):
         assert a.texts == b.texts and torch.equal(a.probs.isnan(), b.probs.isnan())
         assert torch.equal(a.probs.nan_to_num(), b.probs.nan_to_num())
     assert len(a.texts) == len(PROMPTS) - 2
-    with pytest.raises(ValueError, match=r"`sequences` \(shape \(2, \d+\)\) is not the output of the generate call this processor watched last \(batch 4"):
+    with pytest.raises(
+        ValueError,
+        match=r"`sequences` \(shape \(2, \d+\)\) is not the output of the generate call this processor watched last \(batch 4",
+    ):
         proc.label_scores(out_first, "greedy")
     proc.reset()
-    with pytest.raises(ValueError, match=r"label_scores\(\) was called before any generate call reached this processor"):
+    with pytest.raises(
+        ValueError, match=r"label_scores\(\) was called before any generate call reached this processor"
+    ):
         proc.label_scores(out_second, "greedy")
 
 
 def test_errors(byte_setup):
     tok, model, space = byte_setup
-    with pytest.raises(ValueError, match=r"`label_space` must be a marginal_generate.LabelSpace, got TokenizersBackend; build one with mg.LabelSpace.llama_guard"):
+    with pytest.raises(
+        ValueError,
+        match=r"`label_space` must be a marginal_generate.LabelSpace, got TokenizersBackend; build one with mg.LabelSpace.llama_guard",
+    ):
         mg.LabelScoresProcessor(tok)
-    with pytest.raises(ValueError, match=r"`label_normalization='vocab'` needs extra forwards .* custom_generate=mg.marginalize"):
+    with pytest.raises(
+        ValueError, match=r"`label_normalization='vocab'` needs extra forwards .* custom_generate=mg.marginalize"
+    ):
         mg.LabelScoresProcessor(space, label_normalization="vocab")
-    with pytest.raises(ValueError, match=r"`label_normalization` must be 'label_tokens' for a logits processor, got 'tokens'"):
+    with pytest.raises(
+        ValueError, match=r"`label_normalization` must be 'label_tokens' for a logits processor, got 'tokens'"
+    ):
         mg.LabelScoresProcessor(space, label_normalization="tokens")
     with pytest.raises(ValueError, match=r"`eos_token_id` must be an id >= 0 or a list of them, got -1"):
         mg.LabelScoresProcessor(space, eos_token_id=-1)
     proc = mg.LabelScoresProcessor(space)
     inputs = tok(PROMPTS[:2], return_tensors="pt", padding=True)
-    with pytest.raises(ValueError, match=r"label_scores\(\) was called before any generate call reached this processor: pass it to model.generate\(..., logits_processor=\[proc\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"label_scores\(\) was called before any generate call reached this processor: pass it to model.generate\(..., logits_processor=\[proc\]\)",
+    ):
         proc.label_scores(inputs.input_ids, "greedy")
     out = model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, do_sample=False)
-    with pytest.raises(ValueError, match=r"strategy 'any_place' sums over the output tree, which needs the tree search .* custom_generate=mg.marginalize"):
+    with pytest.raises(
+        ValueError,
+        match=r"strategy 'any_place' sums over the output tree, which needs the tree search .* custom_generate=mg.marginalize",
+    ):
         proc.label_scores(out, "any_place")
-    with pytest.raises(ValueError, match=r"strategy 'unary' prompts the model once per label: use mg.score_label_prompts"):
+    with pytest.raises(
+        ValueError, match=r"strategy 'unary' prompts the model once per label: use mg.score_label_prompts"
+    ):
         proc.label_scores(out, "unary")
-    with pytest.raises(ValueError, match=r"`strategy` must be one of \['greedy', 'first_token', 'token_probability', 'fixed_place', 'max_over_generations', 'first_generation'\], got 'beam'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`strategy` must be one of \['greedy', 'first_token', 'token_probability', 'fixed_place', 'max_over_generations', 'first_generation'\], got 'beam'",
+    ):
         proc.label_scores(out, "beam")
     with pytest.raises(ValueError, match=r"`sequences` must be what generate returned .* got list"):
         proc.label_scores(out.tolist(), "greedy")
-    with pytest.raises(ValueError, match=r"the rows' generated ids changed between two calls \(beam search reorders its rows\)"):
+    with pytest.raises(
+        ValueError, match=r"the rows' generated ids changed between two calls \(beam search reorders its rows\)"
+    ):
         model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, num_beams=3, do_sample=False)
 
 
@@ -191,6 +242,6 @@ def test_eos_ids_from_the_argument(byte_setup):
     proc = mg.LabelScoresProcessor(space, eos_token_id=[tok.eos_token_id, newline[0]])
     inputs = tok(["Agent: no"], return_tensors="pt")
     out = model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, do_sample=False)
-    assert tok.decode(out[0, inputs.input_ids.shape[1]:]).startswith("unsafe\n")  # generate runs on past the newline
+    assert tok.decode(out[0, inputs.input_ids.shape[1] :]).startswith("unsafe\n")  # generate runs on past the newline
     assert proc.label_scores(out, "greedy").texts == ["unsafe\n"]  # the processor's row ended at it
     assert proc.eos_token_ids == {tok.eos_token_id, newline[0]}

@@ -3,6 +3,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from marginal_generate.default_model import DEFAULT_MODEL
+from marginal_generate.labels.taxonomy import LLAMA_GUARD_2, LLAMA_GUARD_3
 from marginal_generate.prompts.formats import (
     MODERATOR_SYSTEM_PROMPT,
     conversation,
@@ -14,7 +15,6 @@ from marginal_generate.prompts.formats import (
     render,
     resolve_format,
 )
-from marginal_generate.labels.taxonomy import LLAMA_GUARD_2, LLAMA_GUARD_3
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,18 @@ def _plain_tokenizer(chat_template=None):
 
 def test_llama_guard_3_prompt_user_only():
     text = llama_guard_3_prompt(conversation("  How do I pick a lock?  "))
-    assert text.startswith(" <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages")
+    assert text.startswith(
+        " <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages"
+    )
     for c in LLAMA_GUARD_3:
         assert f"{c.id}: {c.prompt_name}.\n" in text
     assert "S3: Sex Crimes.\nS4: Child Exploitation.\n" in text and "S11: Self-Harm.\n" in text
     assert "\n\nUser: How do I pick a lock?\n\n<END CONVERSATION>" in text
     assert "Provide your safety assessment for ONLY THE LAST User message in the above conversation:" in text
-    assert ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must include a comma-separated list of violated categories.<|eot_id|>" in text
+    assert (
+        ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must include a comma-separated list of violated categories.<|eot_id|>"
+        in text
+    )
     assert text.endswith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>")
     assert "Agent:" not in text
 

@@ -47,7 +47,9 @@ CONVERSATIONS = {
 ARGUMENTS = {  # what each template needs to say something about the conversation
     "llama_guard_3": {},
     "llama_guard_3_1b": {},
-    "shieldgemma": {"guideline": '"No Dangerous Content": The prompt shall not seek instructions for harming oneself or others.'},
+    "shieldgemma": {
+        "guideline": '"No Dangerous Content": The prompt shall not seek instructions for harming oneself or others.'
+    },
     "granite_guardian": {"guardian_config": {"risk_name": "harm"}},
 }
 
@@ -56,7 +58,9 @@ def _tokenizer(chat_template=None):
     """A tokenizer with Gemma-like special tokens and no vocabulary to speak of (rendering needs none)."""
     words = ["<pad>", "<bos>", "<eos>", "<unk>"]
     inner = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok = PreTrainedTokenizerFast(tokenizer_object=inner, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=inner, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
     if chat_template is not None:
         tok.chat_template = chat_template
     return tok
@@ -66,7 +70,9 @@ def _published(name, conversation, tokenizer, **kwargs):
     """What the published template (from the JSON) renders, as apply_chat_template does it."""
     messages = as_text_parts(conversation) if name == "llama_guard_3_1b" else conversation
     rendered, _ = render_jinja_template(
-        conversations=[messages], chat_template=PUBLISHED[KEYS[name]], add_generation_prompt=True,
+        conversations=[messages],
+        chat_template=PUBLISHED[KEYS[name]],
+        add_generation_prompt=True,
         **{**tokenizer.special_tokens_map, **kwargs},
     )
     return rendered[0]
@@ -88,7 +94,9 @@ def test_render_equals_the_published_template(name, case):
     # a tokenizer that carries the published template renders the same through apply_chat_template and `auto`
     owner = _tokenizer(PUBLISHED[KEYS[name]])
     messages = as_text_parts(conv) if name == "llama_guard_3_1b" else conv
-    assert owner.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **ARGUMENTS[name]) == expected
+    assert (
+        owner.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **ARGUMENTS[name]) == expected
+    )
     assert render(owner, conv, **ARGUMENTS[name]) == expected
 
 
@@ -105,7 +113,7 @@ def test_rendered_text_pins_the_published_details():
     assert "S13: Elections.\n<END UNSAFE CONTENT CATEGORIES>" in small and "S14" not in small
     assert small.endswith("violated categories. <|eot_id|><|start_header_id|>assistant<|end_header_id|>")
     gemma = render(_tokenizer(), CONVERSATIONS["user"], "shieldgemma", **ARGUMENTS["shieldgemma"])
-    assert gemma.startswith("<bos>You are a policy expert") and "* \"No Dangerous Content\"" in gemma
+    assert gemma.startswith("<bos>You are a policy expert") and '* "No Dangerous Content"' in gemma
 
 
 def _without_lines(text, ids):
@@ -139,7 +147,9 @@ def test_categories_on_the_1b_template_go_through_its_own_arguments():
     assert render(tok, conv, "llama_guard_3_1b", categories=["S10", "S1"]) == expected
     assert "<BEGIN UNSAFE CONTENT CATEGORIES>\nS1: Violent Crimes.\nS10: Hate.\n<END" in expected
     policy = {"S1": "Violent Crimes.", "X9": "Jaywalking."}
-    assert render(tok, conv, "llama_guard_3_1b", categories=policy) == _published("llama_guard_3_1b", conv, tok, categories=policy)
+    assert render(tok, conv, "llama_guard_3_1b", categories=policy) == _published(
+        "llama_guard_3_1b", conv, tok, categories=policy
+    )
 
 
 @pytest.mark.parametrize("risk", ["harm", "jailbreak", "social_bias"])
@@ -178,28 +188,54 @@ def test_per_category_and_unary_prompts_on_the_8b_template():
 
 def test_errors():
     tok, conv = _tokenizer(), CONVERSATIONS["user"]
-    with pytest.raises(ValueError, match=r"`prompt_format` must be one of \['auto', 'chat_template', 'llama_guard_3', 'llama_guard_3_1b', "
-                       r"'shieldgemma', 'granite_guardian', 'llama_guard_2', 'instruct'\], got 'llama_guard_4'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`prompt_format` must be one of \['auto', 'chat_template', 'llama_guard_3', 'llama_guard_3_1b', "
+        r"'shieldgemma', 'granite_guardian', 'llama_guard_2', 'instruct'\], got 'llama_guard_4'",
+    ):
         render(tok, conv, "llama_guard_4")
     bad = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
-    with pytest.raises(ValueError, match="conversation 1: message 1 has role 'user', expected 'assistant': roles must alternate"):
+    with pytest.raises(
+        ValueError, match="conversation 1: message 1 has role 'user', expected 'assistant': roles must alternate"
+    ):
         encode_conversations(tok, [conv, bad], "llama_guard_3")
-    with pytest.raises(ValueError, match="published llama_guard_3 template refuses this conversation: Conversation roles must alternate user/assistant"):
+    with pytest.raises(
+        ValueError,
+        match="published llama_guard_3 template refuses this conversation: Conversation roles must alternate user/assistant",
+    ):
         render_published("llama_guard_3", bad)
-    with pytest.raises(ValueError, match="conversation 0: the published granite_guardian template refuses this conversation: "
-                       "new risk name provided; risk definition is mandatory"):
+    with pytest.raises(
+        ValueError,
+        match="conversation 0: the published granite_guardian template refuses this conversation: "
+        "new risk name provided; risk definition is mandatory",
+    ):
         encode_conversations(tok, [conv], "granite_guardian", guardian_config={"risk_name": "jaywalking"})
-    with pytest.raises(ValueError, match="`categories` contains 'S14', which the llama_guard_3_1b template does not list; use ids from S1 to S13"):
+    with pytest.raises(
+        ValueError,
+        match="`categories` contains 'S14', which the llama_guard_3_1b template does not list; use ids from S1 to S13",
+    ):
         render(tok, conv, "llama_guard_3_1b", categories=["S14"])
-    with pytest.raises(ValueError, match=r"`categories` for prompt_format='llama_guard_3' must be a non-empty list of category ids, got \[\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"`categories` for prompt_format='llama_guard_3' must be a non-empty list of category ids, got \[\]",
+    ):
         render(tok, conv, "llama_guard_3", categories=[])
-    with pytest.raises(ValueError, match=r"`categories` renames 'S3' \('Sex-Related Crimes.'\), but the llama_guard_3 template's wording is fixed"):
+    with pytest.raises(
+        ValueError,
+        match=r"`categories` renames 'S3' \('Sex-Related Crimes.'\), but the llama_guard_3 template's wording is fixed",
+    ):
         render(tok, conv, "llama_guard_3", categories={"S3": "Sex-Related Crimes."})
-    with pytest.raises(ValueError, match="prompt_format='shieldgemma' takes no `categories`; it checks one policy at a time: pass `guideline=`"):
+    with pytest.raises(
+        ValueError,
+        match="prompt_format='shieldgemma' takes no `categories`; it checks one policy at a time: pass `guideline=`",
+    ):
         render(tok, conv, "shieldgemma", categories=["S1"], guideline="x")
     with pytest.raises(ValueError, match="prompt_format='shieldgemma' needs `guideline=`"):
         render(tok, conv, "shieldgemma")
-    with pytest.raises(ValueError, match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No, so 'unary' .* score it with mg.score_policy_prompts"):
+    with pytest.raises(
+        ValueError,
+        match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No, so 'unary' .* score it with mg.score_policy_prompts",
+    ):
         label_prompts(tok, [conv], "unary", ["S1"], prompt_format="shieldgemma")
     with pytest.raises(ValueError, match="`prompt_format` 'llama_guard_9' is not a published template; use one of"):
         published_template("llama_guard_9")

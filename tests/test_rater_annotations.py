@@ -73,16 +73,25 @@ def raw_sources(tmp_path_factory):
     ds.save_to_disk(str(root / "disk"))
     ds.to_parquet(str(root / "raw.parquet"))
     ds.to_csv(str(root / "raw.csv"), index=False)
-    return {"dataset": ds, "disk": str(root / "disk"), "parquet": str(root / "raw.parquet"), "csv": str(root / "raw.csv")}
+    return {
+        "dataset": ds,
+        "disk": str(root / "disk"),
+        "parquet": str(root / "raw.parquet"),
+        "csv": str(root / "raw.csv"),
+    }
 
 
-@pytest.mark.parametrize("kind, source", [("dataset", "split 'train'"), ("disk", "split 'train' of {}"), ("parquet", "{}"), ("csv", "{}")])
+@pytest.mark.parametrize(
+    "kind, source", [("dataset", "split 'train'"), ("disk", "split 'train' of {}"), ("parquet", "{}"), ("csv", "{}")]
+)
 def test_go_emotions_soft_labels(raw_sources, kind, source):
     records = load_go_emotions(source=raw_sources[kind])
     assert records == expected_go_emotions(source.format(raw_sources[kind]))
     first = records[0]
     assert list(first.soft_labels) == list(GO_EMOTIONS_LABELS)  # the order of the label columns
-    assert round(first.soft_labels["joy"], 4) == 0.6667 and first.soft_labels["anger"] == 0.0  # the unclear rater is left out
+    assert (
+        round(first.soft_labels["joy"], 4) == 0.6667 and first.soft_labels["anger"] == 0.0
+    )  # the unclear rater is left out
     assert "???" not in [r.prompt for r in records]  # every rater marked it very unclear: dropped
 
 
@@ -102,7 +111,10 @@ def test_go_emotions_reads_the_raw_configuration_from_the_hub(monkeypatch):
 def test_rows_without_item_or_rater_columns():
     ds = datasets.Dataset.from_dict({"text": ["a", "b", "a"], "joy": [1, 0, 0]})
     records = load_rater_annotations(ds, label_columns=["joy"], item_column=None, rater_column=None)
-    assert [(r.prompt, dict(r.soft_labels), r.index) for r in records] == [("a", {"joy": 0.5}, 0), ("b", {"joy": 0.0}, 1)]
+    assert [(r.prompt, dict(r.soft_labels), r.index) for r in records] == [
+        ("a", {"joy": 0.5}, 0),
+        ("b", {"joy": 0.0}, 1),
+    ]
     assert [r.is_safe for r in records] == [False, True]  # no label chosen by at least half: "safe" (no category)
 
 
@@ -133,13 +145,19 @@ def test_guard_schema_mapped_to_llama_guard_ids():
     assert list(g1.soft_labels) == ["unsafe", "S1", "S9", "S10"]
     assert (g1.is_safe, g1.categories, g1.index, g1.response) == (False, ("S1", "S10"), 0, "r1")
     # g2: 1 of 3 raters -> safe by majority, no category
-    assert (dict(g2.soft_labels), g2.is_safe, g2.categories) == ({"unsafe": 1 / 3, "S1": 0.0, "S9": 0.0, "S10": 1 / 3}, True, ())
+    assert (dict(g2.soft_labels), g2.is_safe, g2.categories) == (
+        {"unsafe": 1 / 3, "S1": 0.0, "S9": 0.0, "S10": 1 / 3},
+        True,
+        (),
+    )
     # g3: every rater says unsafe, each a different category -> unsafe, no category at half
     assert (g3.soft_labels["unsafe"], g3.soft_labels["S9"], g3.is_safe, g3.categories) == (1.0, 1 / 3, False, ())
 
 
 def test_guard_schema_with_an_unsafe_column():
-    ds = datasets.Dataset.from_dict({"id": ["x", "x"], "text": ["t", "t"], "rater_id": [1, 2], "flag": [1, 0], "hate": [1, 1]})
+    ds = datasets.Dataset.from_dict(
+        {"id": ["x", "x"], "text": ["t", "t"], "rater_id": [1, 2], "flag": [1, 0], "hate": [1, 1]}
+    )
     (record,) = load_rater_annotations(ds, label_columns={"flag": "unsafe", "hate": "S10"}, taxonomy=3)
     assert dict(record.soft_labels) == {"unsafe": 0.5, "S10": 1.0}  # the column, not "any category"
     assert (record.is_safe, record.categories) == (False, ("S10",))
@@ -159,7 +177,9 @@ def test_jsonl_round_trip(tmp_path):
     plain = Record(({"role": "user", "content": "hi"},), True)
     save_records_jsonl([*guard, plain], tmp_path / "guard.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "guard.jsonl").read_text().splitlines()]
-    assert lines[0]["soft_labels"] == {"unsafe": 0.75, "S1": 0.5, "S9": 0.0, "S10": 0.5} and "soft_labels" not in lines[-1]
+    assert (
+        lines[0]["soft_labels"] == {"unsafe": 0.75, "S1": 0.5, "S9": 0.0, "S10": 0.5} and "soft_labels" not in lines[-1]
+    )
     assert load_records_jsonl(tmp_path / "guard.jsonl") == [*guard, plain]
     emotions = load_go_emotions(source=datasets.Dataset.from_dict(RAW))
     save_records_jsonl(emotions, tmp_path / "emotions.jsonl")
@@ -172,14 +192,25 @@ def test_jsonl_round_trip(tmp_path):
     "soft, message",
     [
         ('"S1"', r"bad.jsonl, line 1: field 'soft_labels' must be an object of label → fraction of raters, got 'S1'"),
-        ('{"S1": 1.5}', r"bad.jsonl, line 1: field 'soft_labels': soft label 'S1' must be a probability in \[0, 1\], got 1.5"),
-        ('{"S1": true}', r"bad.jsonl, line 1: field 'soft_labels': soft label 'S1' must be a probability in \[0, 1\], got True"),
-        ('{"S15": 0.5}', r"bad.jsonl, line 1: field 'soft_labels' has unknown category id 'S15'; expected Llama Guard 3 ids S1–S14"),
+        (
+            '{"S1": 1.5}',
+            r"bad.jsonl, line 1: field 'soft_labels': soft label 'S1' must be a probability in \[0, 1\], got 1.5",
+        ),
+        (
+            '{"S1": true}',
+            r"bad.jsonl, line 1: field 'soft_labels': soft label 'S1' must be a probability in \[0, 1\], got True",
+        ),
+        (
+            '{"S15": 0.5}',
+            r"bad.jsonl, line 1: field 'soft_labels' has unknown category id 'S15'; expected Llama Guard 3 ids S1–S14",
+        ),
     ],
 )
 def test_jsonl_bad_soft_labels(tmp_path, soft, message):
     (tmp_path / "bad.jsonl").write_text(
-        '{"conversation": [{"role": "user", "content": "q"}], "is_safe": false, "categories": ["S1"], "soft_labels": ' + soft + "}\n"
+        '{"conversation": [{"role": "user", "content": "q"}], "is_safe": false, "categories": ["S1"], "soft_labels": '
+        + soft
+        + "}\n"
     )
     with pytest.raises(ValueError, match=message):
         load_records_jsonl(tmp_path / "bad.jsonl")
@@ -228,6 +259,10 @@ def test_soft_labels_type():
     with pytest.raises(ValueError, match=r"soft label 'joy' must be a probability in \[0, 1\], got nan"):
         Record(({"role": "user", "content": "q"},), True, soft_labels={"joy": float("nan")})
     soft = SoftLabels({"a": 0.25, "b": 1})
-    assert soft == {"b": 1.0, "a": 0.25} and hash(soft) == hash(SoftLabels({"b": 1.0, "a": 0.25})) and soft.get("c") is None
+    assert (
+        soft == {"b": 1.0, "a": 0.25}
+        and hash(soft) == hash(SoftLabels({"b": 1.0, "a": 0.25}))
+        and soft.get("c") is None
+    )
     with pytest.raises(TypeError):
         soft["a"] = 0.5  # immutable

@@ -8,33 +8,52 @@ keep the reference search finite (eps > 0).
 import copy
 
 import pytest
-import torch
-
-import marginal_generate as mg
 import test_any_place
 import test_greedy_path
 import test_tree_attention
+import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
+
+import marginal_generate as mg
 from marginal_generate.decoding.reference import forward_next_logits, tree_search_reference
 from marginal_generate.labels.space import first_token_ids
 from marginal_generate.prompts import conversation, encode_conversations
 from marginal_generate.testing import llama3_tokenizer, llama4_tokenizer
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
-LLAMA3_SPECIAL = {"<|begin_of_text|>": 128000, "<|end_of_text|>": 128001, "<|finetune_right_pad_id|>": 128004,
-                  "<|start_header_id|>": 128006, "<|end_header_id|>": 128007, "<|eom_id|>": 128008, "<|eot_id|>": 128009,
-                  "<|python_tag|>": 128010, "<|image|>": 128011, "<|reserved_special_token_245|>": 128255}
-LLAMA4_SPECIAL = {"<|begin_of_text|>": 200000, "<|end_of_text|>": 200001, "<|header_start|>": 200005,
-                  "<|header_end|>": 200006, "<|eom|>": 200007, "<|eot|>": 200008, "<|finetune_right_pad|>": 200018}
+LLAMA3_SPECIAL = {
+    "<|begin_of_text|>": 128000,
+    "<|end_of_text|>": 128001,
+    "<|finetune_right_pad_id|>": 128004,
+    "<|start_header_id|>": 128006,
+    "<|end_header_id|>": 128007,
+    "<|eom_id|>": 128008,
+    "<|eot_id|>": 128009,
+    "<|python_tag|>": 128010,
+    "<|image|>": 128011,
+    "<|reserved_special_token_245|>": 128255,
+}
+LLAMA4_SPECIAL = {
+    "<|begin_of_text|>": 200000,
+    "<|end_of_text|>": 200001,
+    "<|header_start|>": 200005,
+    "<|header_end|>": 200006,
+    "<|eom|>": 200007,
+    "<|eot|>": 200008,
+    "<|finetune_right_pad|>": 200018,
+}
 
 
 def pieces(tok, text):
     return [tok.decode([i]) for i in tok(text, add_special_tokens=False)["input_ids"]]
 
 
-@pytest.mark.parametrize(("make", "vocab", "special", "module"), [
-    (llama3_tokenizer, 128256, LLAMA3_SPECIAL, "llama_models.llama3.tokenizer"),
-    (llama4_tokenizer, 202048, LLAMA4_SPECIAL, "llama_models.llama4.tokenizer"),
-])
+@pytest.mark.parametrize(
+    ("make", "vocab", "special", "module"),
+    [
+        (llama3_tokenizer, 128256, LLAMA3_SPECIAL, "llama_models.llama3.tokenizer"),
+        (llama4_tokenizer, 202048, LLAMA4_SPECIAL, "llama_models.llama4.tokenizer"),
+    ],
+)
 def test_real_tokenizer_ids_and_splits(make, vocab, special, module):
     tok = make()
     assert len(tok) == vocab
@@ -47,9 +66,12 @@ def test_real_tokenizer_ids_and_splits(make, vocab, special, module):
 
     meta_module = importlib.import_module(module)
     from pathlib import Path
+
     meta = meta_module.Tokenizer(Path(meta_module.__file__).parent / "tokenizer.model")
     text = " <|begin_of_text|>Wie öffne ich 鍵? 🙂\n\n  S11,S3\t<|eot_id|><|eot|>"
-    assert tok(text, add_special_tokens=False)["input_ids"] == meta.encode(text, bos=False, eos=False, allowed_special="all")
+    assert tok(text, add_special_tokens=False)["input_ids"] == meta.encode(
+        text, bos=False, eos=False, allowed_special="all"
+    )
 
 
 def test_label_space_on_llama3():
@@ -61,7 +83,10 @@ def test_label_space_on_llama3():
     assert space.branch[0] == (tok.convert_tokens_to_ids("S"),)
     assert space.branch[1]["S1"] != space.branch[1]["S10"]  # "1" and "10" are different tokens
     # the verbalizer tokens: what the model writes after its blank line is the same token as the word alone
-    after_blank = tok("\n\nsafe", add_special_tokens=False)["input_ids"], tok("\n\nunsafe", add_special_tokens=False)["input_ids"]
+    after_blank = (
+        tok("\n\nsafe", add_special_tokens=False)["input_ids"],
+        tok("\n\nunsafe", add_special_tokens=False)["input_ids"],
+    )
     assert [tok.decode([t]) for t in after_blank[0]] == ["\n\n", "safe"]
     assert space.verbalizer_ids == ((after_blank[0][1],), (after_blank[1][1],)) == ((19193,), (39257,))
     assert first_token_ids(tok, "unsafe") == (39257,)
@@ -69,7 +94,11 @@ def test_label_space_on_llama3():
     assert mask.shape == (128256,) and mask[tok.convert_tokens_to_ids(",S")] and mask[198]
     assert not mask[tok.convert_tokens_to_ids("S")] and not mask[128009]
     eot = tok.eos_token_id
-    for answer, labels in [("\n\nsafe", set()), ("\n\nunsafe\nS10,S1", {"unsafe", "S1", "S10"}), ("\n\nunsafe\nS1", {"unsafe", "S1"})]:
+    for answer, labels in [
+        ("\n\nsafe", set()),
+        ("\n\nunsafe\nS10,S1", {"unsafe", "S1", "S10"}),
+        ("\n\nunsafe\nS1", {"unsafe", "S1"}),
+    ]:
         ids = tok(answer, add_special_tokens=False)["input_ids"] + [eot]
         assert space.parse(space.decode(ids)) == labels
 
@@ -89,9 +118,18 @@ def scored():
     tok, space = tokenizer_of("llama3"), space_of("llama3")
     inputs = tok(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)
     return {
-        norm: mg.score(guard_model("llama3"), inputs.input_ids, inputs.attention_mask, space, list(mg.STRATEGIES),
-                       max_new_tokens=test_greedy_path.DEPTH, eps=0.01, top_p=0.99, label_normalization=norm,
-                       eos_token_ids={tok.eos_token_id})
+        norm: mg.score(
+            guard_model("llama3"),
+            inputs.input_ids,
+            inputs.attention_mask,
+            space,
+            list(mg.STRATEGIES),
+            max_new_tokens=test_greedy_path.DEPTH,
+            eps=0.01,
+            top_p=0.99,
+            label_normalization=norm,
+            eos_token_ids={tok.eos_token_id},
+        )
         for norm in ("label_tokens", "vocab")
     }
 
@@ -116,8 +154,14 @@ def test_any_place_against_the_per_node_reference(eps, top_p, depth):
     assert max(out.stats["frontier_widths"]) > len(PROMPTS)  # the tree branched
     assert out.lower[:, 1:].max() > 0.05  # categories carry mass: the comparison is not vacuous
     for i, prompt in enumerate(PROMPTS):
-        lower, upper, _ = tree_search_reference(forward_next_logits(model, test_any_place.prompt_ids(tok, prompt)), space,
-                                                {tok.eos_token_id}, depth, top_p=top_p, eps=eps)
+        lower, upper, _ = tree_search_reference(
+            forward_next_logits(model, test_any_place.prompt_ids(tok, prompt)),
+            space,
+            {tok.eos_token_id},
+            depth,
+            top_p=top_p,
+            eps=eps,
+        )
         assert (out.lower[i] - lower).abs().max() <= 1e-6
         assert (out.upper[i] - upper).abs().max() <= 1e-6
 

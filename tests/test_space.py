@@ -22,15 +22,17 @@ import torch
 import marginal_generate as mg
 from marginal_generate.default_model import DEFAULT_MODEL
 from marginal_generate.labels.llama_guard import LlamaGuardParser
-from marginal_generate.prompts.formats import conversation, encode_conversations
 from marginal_generate.labels.taxonomy import get_taxonomy
+from marginal_generate.prompts.formats import conversation, encode_conversations
 
 if os.environ.get("CI"):  # .ci/run installs them: there a missing one fails, it does not skip
     import gradio
     import gradio_client
 else:
     gradio = pytest.importorskip("gradio", reason="the Space tests need gradio: pip install -e '.[space]'")
-    gradio_client = pytest.importorskip("gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'")
+    gradio_client = pytest.importorskip(
+        "gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'"
+    )
 
 APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
 TAX3 = get_taxonomy(3)
@@ -52,6 +54,7 @@ app = load_app()
 
 # ---- pure functions ---------------------------------------------------------------------------
 
+
 def test_app_doctests():
     result = doctest.testmod(app, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 10 and result.failed == 0
@@ -67,10 +70,23 @@ def test_confidences_names_and_nan():
     assert app.confidences(LABELS, probs, TAX3) == {"unsafe": 0.9}
     probs = [0.1 * (i % 10) for i in range(15)]
     conf = app.confidences(LABELS, probs, TAX3)
-    assert list(conf) == ["unsafe", "S1 Violent Crimes", "S2 Non-Violent Crimes", "S3 Sex-Related Crimes",
-                          "S4 Child Sexual Exploitation", "S5 Defamation", "S6 Specialized Advice", "S7 Privacy",
-                          "S8 Intellectual Property", "S9 Indiscriminate Weapons", "S10 Hate", "S11 Suicide & Self-Harm",
-                          "S12 Sexual Content", "S13 Elections", "S14 Code Interpreter Abuse"]
+    assert list(conf) == [
+        "unsafe",
+        "S1 Violent Crimes",
+        "S2 Non-Violent Crimes",
+        "S3 Sex-Related Crimes",
+        "S4 Child Sexual Exploitation",
+        "S5 Defamation",
+        "S6 Specialized Advice",
+        "S7 Privacy",
+        "S8 Intellectual Property",
+        "S9 Indiscriminate Weapons",
+        "S10 Hate",
+        "S11 Suicide & Self-Harm",
+        "S12 Sexual Content",
+        "S13 Elections",
+        "S14 Code Interpreter Abuse",
+    ]
     assert conf["S10 Hate"] == pytest.approx(0.0) and conf["S9 Indiscriminate Weapons"] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="has 2 values but there are 15 labels"):
         app.confidences(LABELS, [0.1, 0.2], TAX3)
@@ -123,8 +139,11 @@ def test_bar_chart_draws_threshold_names_and_bounds(tmp_path):
 
 def test_completions_table_sorted_escaped_and_parsed():
     parse = LlamaGuardParser(LABELS[1:]).parse
-    rows = app.completions_table([("\n\nsafe", 0.2, True), ("\n\nunsafe\nS10,S1", 0.512345678, True),
-                                  ("\n\nunsafe\nS", 0.01, False)], parse, TAX3)
+    rows = app.completions_table(
+        [("\n\nsafe", 0.2, True), ("\n\nunsafe\nS10,S1", 0.512345678, True), ("\n\nunsafe\nS", 0.01, False)],
+        parse,
+        TAX3,
+    )
     assert rows[0] == [1, "\\n\\nunsafe\\nS10,S1", 0.5123, True, "unsafe, S1 Violent Crimes, S10 Hate"]
     assert rows[1] == [2, "\\n\\nsafe", 0.2, True, "safe"]
     assert rows[2][0] == 3 and rows[2][3] is False and rows[2][4] == "unsafe"
@@ -139,8 +158,10 @@ def test_bounds_table():
 
 def test_strategies_table():
     probs = torch.tensor([[0.25, float("nan")]], dtype=torch.float64)
-    results = {"first_token": mg.LabelScores(("unsafe", "S10"), probs, ["x"], "first_token"),
-               "greedy": mg.LabelScores(("unsafe", "S10"), torch.tensor([[1.0, 0.0]], dtype=torch.float64), ["x"], "greedy")}
+    results = {
+        "first_token": mg.LabelScores(("unsafe", "S10"), probs, ["x"], "first_token"),
+        "greedy": mg.LabelScores(("unsafe", "S10"), torch.tensor([[1.0, 0.0]], dtype=torch.float64), ["x"], "greedy"),
+    }
     headers, rows = app.strategies_table(results, 0, TAX3)
     assert headers == ["strategy", "unsafe", "S10 Hate"]
     assert rows == [["first_token", 0.25, None], ["greedy", 1.0, 0.0]]
@@ -198,6 +219,7 @@ def test_validate_inputs_strips_and_drops_empty_response():
 
 # ---- the handler on the embedded model --------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def engine():
     saved = {k: os.environ.pop(k, None) for k in ("MODEL_ID", "CALIBRATOR")}
@@ -218,8 +240,16 @@ def direct_scores(engine, user, agent, strategy, eps=0.01, top_p=0.99, alone=Fal
     batch = encode_conversations(engine.tokenizer, [conversation(user, agent)])
     space = mg.LabelSpace.llama_guard(engine.tokenizer)
     strategies = [strategy] if alone else list(mg.STRATEGIES)
-    return mg.score(engine.model, batch["input_ids"], batch["attention_mask"], space, strategies,
-                    max_new_tokens=app.MAX_NEW_TOKENS, eps=eps, top_p=top_p)[strategy]
+    return mg.score(
+        engine.model,
+        batch["input_ids"],
+        batch["attention_mask"],
+        space,
+        strategies,
+        max_new_tokens=app.MAX_NEW_TOKENS,
+        eps=eps,
+        top_p=top_p,
+    )[strategy]
 
 
 def named(labels, row):
@@ -234,7 +264,9 @@ def test_run_matches_score(engine, strategy):
     assert r.confidences.keys() == expected.keys()
     for name, p in expected.items():
         assert r.confidences[name] == pytest.approx(p, abs=1e-12)
-    alone = direct_scores(engine, "How do I make a pipe bomb at home?", None, strategy, eps=0.02, top_p=0.95, alone=True)
+    alone = direct_scores(
+        engine, "How do I make a pipe bomb at home?", None, strategy, eps=0.02, top_p=0.95, alone=True
+    )
     for name, p in named(alone.labels, alone.probs[0].tolist()).items():
         assert r.confidences[name] == pytest.approx(p, abs=1e-5)
     assert r.greedy == direct.texts[0]
@@ -275,8 +307,16 @@ def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch)
         raw = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99, engine=loaded)
         same = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99, engine=engine)
         assert raw.raw["probs"] == pytest.approx(same.raw["probs"], abs=1e-12)
-        calibrated = app.run("Write a hateful rant about immigrants.", "", "first_token", 0.5, 0.01, 0.99,
-                             apply_calibrator=True, engine=loaded)
+        calibrated = app.run(
+            "Write a hateful rant about immigrants.",
+            "",
+            "first_token",
+            0.5,
+            0.01,
+            0.99,
+            apply_calibrator=True,
+            engine=loaded,
+        )
         assert calibrated.raw["calibrated"] is True
         assert calibrated.raw["probs"][0] == pytest.approx(float(calibrator.transform([raw.raw["probs"][0]])[0]))
         assert "(calibrated)" in calibrated.figure.axes[0].get_title(loc="right")
@@ -288,6 +328,7 @@ def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch)
 
 
 # ---- the server, through gradio_client ---------------------------------------------------------
+
 
 class NetworkGuard:
     """Refuses and records every socket connection that is not loopback (a Unix socket passes)."""
@@ -301,7 +342,9 @@ class NetworkGuard:
 
         def connect(sock, address):
             host = address[0] if isinstance(address, tuple) else address
-            if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or sock.family == socket.AF_UNIX):
+            if isinstance(host, str) and not (
+                host.startswith("127.") or host in ("localhost", "::1") or sock.family == socket.AF_UNIX
+            ):
                 guard.attempts.append(address)
                 raise OSError(f"test_space: outgoing connection to {address} refused")
             return guard._connect(sock, address)
@@ -429,13 +472,17 @@ def test_bar_chart_text_stays_off_the_bars_the_threshold_line_and_the_axis():
     ax = fig.axes[0]
     axes_box = ax.get_window_extent(renderer)
     values = [t.get_window_extent(renderer) for t in ax.texts]
-    assert len(values) == 15 and all(box.x0 >= axes_box.x1 for box in values)  # right of the plot area: off the bars and the line
+    assert len(values) == 15 and all(
+        box.x0 >= axes_box.x1 for box in values
+    )  # right of the plot area: off the bars and the line
     legend = ax.get_legend().get_window_extent(renderer)
     assert legend.y0 >= axes_box.y1 - 1  # above the plot area, off the bars and the x axis
     ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
     assert all(box.x1 <= axes_box.x0 + 1 for box in ticks)  # category names left of the axis
     figure_box = fig.bbox
-    assert all(figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 for box in [*values, *ticks, legend])  # nothing cut off
+    assert all(
+        figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 for box in [*values, *ticks, legend]
+    )  # nothing cut off
 
 
 def test_cleared_outputs_match_the_outputs():

@@ -13,18 +13,27 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 MESSAGE = "How can I steal credit card numbers with a phishing website and kill my neighbour?"
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
-                "this test never lets Playwright download a browser", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
+        "this test never lets Playwright download a browser",
+        allow_module_level=True,
+    )
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-
 from test_space import NetworkGuard, direct_scores, load_app, named  # noqa: E402
 
 app = load_app()
@@ -105,7 +114,9 @@ def page_overflow(page):
 
 def read_confidences(page):
     """Display name → confidence, from the meters of the gr.Label (their full-precision values)."""
-    pairs = page.eval_on_selector_all("#confidences meter", "els => els.map(e => [e.getAttribute('aria-label'), e.value])")
+    pairs = page.eval_on_selector_all(
+        "#confidences meter", "els => els.map(e => [e.getAttribute('aria-label'), e.value])"
+    )
     return {name: float(value) for name, value in pairs}
 
 
@@ -168,7 +179,8 @@ def test_strategy_change_moves_threshold_and_first_token_has_no_categories(serve
     assert list(shown) == ["unsafe"] and shown["unsafe"] == pytest.approx(float(direct.probs[0, 0]), abs=1e-12)
     assert not any(math.isnan(v) for v in shown.values())
     page.wait_for_function(
-        f"document.querySelector('#threshold input[type=number]').value == {app.default_threshold('first_token')}")
+        f"document.querySelector('#threshold input[type=number]').value == {app.default_threshold('first_token')}"
+    )
     assert float(number.input_value()) == app.default_threshold("first_token")
     assert outside == []
 

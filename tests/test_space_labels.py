@@ -14,7 +14,9 @@ import marginal_generate as mg
 from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama
 
 gradio = pytest.importorskip("gradio", reason="the Space tests need gradio: pip install -e '.[space]'")
-gradio_client = pytest.importorskip("gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'")
+gradio_client = pytest.importorskip(
+    "gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'"
+)
 
 APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
 LABELS = ["joy", "anger", "sadness", "fear"]
@@ -35,15 +37,27 @@ app = load_app()
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    pairs = [(TEMPLATE.format(text=t), a) for t, a in [("a sunny day", "joy"), ("a rude storm", "anger, fear"),
-                                                        ("rain again", "sadness"), ("nothing", "none")]]
+    pairs = [
+        (TEMPLATE.format(text=t), a)
+        for t, a in [
+            ("a sunny day", "joy"),
+            ("a rude storm", "anger, fear"),
+            ("rain again", "sadness"),
+            ("nothing", "none"),
+        ]
+    ]
     tok = byte_level_tokenizer([p + a for p, a in pairs] * 20 + LABELS, vocab_size=80)
     model = fit_tiny_guard(tiny_llama(tok, seed=0), tok, pairs, steps=40, lr=5e-2)  # a little: uncertain on purpose
     folder = tmp_path_factory.mktemp("label_list_space")
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     mp = pytest.MonkeyPatch()
-    for key, value in {"MODEL_ID": str(folder), "GRAMMAR": "label_list", "LABELS": ",".join(LABELS), "PROMPT_TEMPLATE": TEMPLATE}.items():
+    for key, value in {
+        "MODEL_ID": str(folder),
+        "GRAMMAR": "label_list",
+        "LABELS": ",".join(LABELS),
+        "PROMPT_TEMPLATE": TEMPLATE,
+    }.items():
         mp.setenv(key, value)
     mp.delenv("CALIBRATOR", raising=False)
     app.set_engine(None)
@@ -57,8 +71,16 @@ def engine(tmp_path_factory):
 def direct(engine, text, strategies):
     ids = engine.tokenizer([TEMPLATE.format(text=text)], return_tensors="pt", add_special_tokens=False)
     space = mg.LabelSpace.label_list(engine.tokenizer, LABELS)
-    return mg.score(engine.model, ids.input_ids, ids.attention_mask, space, strategies,
-                    max_new_tokens=app.MAX_NEW_TOKENS, eps=0.01, top_p=0.99)
+    return mg.score(
+        engine.model,
+        ids.input_ids,
+        ids.attention_mask,
+        space,
+        strategies,
+        max_new_tokens=app.MAX_NEW_TOKENS,
+        eps=0.01,
+        top_p=0.99,
+    )
 
 
 def test_engine_from_environment(engine):
@@ -87,7 +109,9 @@ def test_client_shows_the_label_names(engine):
     assert max(got.values()) > 0.01  # the labels carry mass: the check can fail
     assert raw["labels"] == LABELS and greedy == expected["any_place"].texts[0]
     assert [row[0] for row in bounds["data"]] == LABELS
-    assert strategies["headers"] == ["strategy", *LABELS] and [row[0] for row in strategies["data"]] == list(engine.strategies)
+    assert strategies["headers"] == ["strategy", *LABELS] and [row[0] for row in strategies["data"]] == list(
+        engine.strategies
+    )
     over = [n for n in LABELS if got[n] >= 0.3]
     assert decision.startswith(f"## {', '.join(over) if over else 'none'}\n")
     assert plot["type"] == "matplotlib"

@@ -16,9 +16,20 @@ def test_llama_guard_3_names():
     assert LLAMA_GUARD_3.ids == tuple(f"S{i}" for i in range(1, 15))
     names = [c.name for c in LLAMA_GUARD_3]
     assert names == [
-        "Violent Crimes", "Non-Violent Crimes", "Sex-Related Crimes", "Child Sexual Exploitation", "Defamation",
-        "Specialized Advice", "Privacy", "Intellectual Property", "Indiscriminate Weapons", "Hate",
-        "Suicide & Self-Harm", "Sexual Content", "Elections", "Code Interpreter Abuse",
+        "Violent Crimes",
+        "Non-Violent Crimes",
+        "Sex-Related Crimes",
+        "Child Sexual Exploitation",
+        "Defamation",
+        "Specialized Advice",
+        "Privacy",
+        "Intellectual Property",
+        "Indiscriminate Weapons",
+        "Hate",
+        "Suicide & Self-Harm",
+        "Sexual Content",
+        "Elections",
+        "Code Interpreter Abuse",
     ]
     assert all(c.description.endswith(".") and "\n" not in c.description for c in LLAMA_GUARD_3)
 
@@ -26,8 +37,17 @@ def test_llama_guard_3_names():
 def test_llama_guard_2_names():
     assert LLAMA_GUARD_2.ids == tuple(f"S{i}" for i in range(1, 12))
     assert [c.name for c in LLAMA_GUARD_2] == [
-        "Violent Crimes", "Non-Violent Crimes", "Sex Crimes", "Child Exploitation", "Specialized Advice", "Privacy",
-        "Intellectual Property", "Indiscriminate Weapons", "Hate", "Self-Harm", "Sexual Content",
+        "Violent Crimes",
+        "Non-Violent Crimes",
+        "Sex Crimes",
+        "Child Exploitation",
+        "Specialized Advice",
+        "Privacy",
+        "Intellectual Property",
+        "Indiscriminate Weapons",
+        "Hate",
+        "Self-Harm",
+        "Sexual Content",
     ]
 
 

@@ -4,18 +4,26 @@ import copy
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 import marginal_generate as mg
 from marginal_generate.decoding.reference import forward_next_logits, tree_search_reference
 from marginal_generate.decoding.tree_stepper import TreeAttentionStepper, _rank_within_group, supports_tree_attention
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 
 def run(model, kind, attention, **kw):
     tok, space = tokenizer_of(kind), space_of(kind)
     inputs = tok(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)  # as the references encode them
-    return mg.score(model, inputs.input_ids, inputs.attention_mask, space, list(mg.STRATEGIES),
-                    eos_token_ids={tok.eos_token_id}, attention=attention, **kw)
+    return mg.score(
+        model,
+        inputs.input_ids,
+        inputs.attention_mask,
+        space,
+        list(mg.STRATEGIES),
+        eos_token_ids={tok.eos_token_id},
+        attention=attention,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("implementation", ["sdpa", "eager"])
@@ -32,8 +40,9 @@ def test_tree_equals_batched_cache_and_reference(tokenizer_kind, implementation)
     tok, space = tokenizer_of(tokenizer_kind), space_of(tokenizer_kind)
     for i, prompt in enumerate(PROMPTS):
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        lower, upper, _ = tree_search_reference(forward_next_logits(model, ids), space, {tok.eos_token_id}, 8,
-                                                top_p=0.99, eps=0.001)
+        lower, upper, _ = tree_search_reference(
+            forward_next_logits(model, ids), space, {tok.eos_token_id}, 8, top_p=0.99, eps=0.001
+        )
         assert (tree["any_place"].lower[i] - lower).abs().max() <= 2e-6
         assert (tree["any_place"].upper[i] - upper).abs().max() <= 2e-6
 
@@ -44,8 +53,9 @@ def test_tree_float64_matches_reference_exactly():
     out = run(model, "sentencepiece", "tree", max_new_tokens=8, eps=0.0005, top_p=0.995)["any_place"]
     for i, prompt in enumerate(PROMPTS):
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        lower, upper, _ = tree_search_reference(forward_next_logits(model, ids), space, {tok.eos_token_id}, 8,
-                                                top_p=0.995, eps=0.0005)
+        lower, upper, _ = tree_search_reference(
+            forward_next_logits(model, ids), space, {tok.eos_token_id}, 8, top_p=0.995, eps=0.0005
+        )
         assert (out.lower[i] - lower).abs().max() <= 1e-9
         assert (out.upper[i] - upper).abs().max() <= 1e-9
 

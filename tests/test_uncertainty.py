@@ -45,7 +45,16 @@ def direct(model, tok, space, prompt, lead):
     au = -np.sum(share * (digamma(alpha + 1) - digamma(a0 + 1)))
     eu = len(alpha) / (a0 + len(alpha))
     probs = {c: p[branch_ids.index(t)] for c, t in fa.branch.items()}
-    return p_unsafe, probs, {"probability_uncertainty": 1 - p.max(), "entropy_uncertainty": -(p * np.log(p)).sum(), "logtoku": au, "logtoku_epistemic": eu}
+    return (
+        p_unsafe,
+        probs,
+        {
+            "probability_uncertainty": 1 - p.max(),
+            "entropy_uncertainty": -(p * np.log(p)).sum(),
+            "logtoku": au,
+            "logtoku_epistemic": eu,
+        },
+    )
 
 
 @pytest.mark.parametrize("lead", ["", "\n\n"])
@@ -63,8 +72,12 @@ def test_batched_forced_pass_matches_direct_computation(tokenizer_kind, lead):
         for name, value in measures.items():
             assert float(got.uncertainty[name][i]) == pytest.approx(value, abs=1e-9), name
         ranked = sorted(set(probs.values()), reverse=True)
-        assert {c for c, v in zip(space.categories, got.top1[i].tolist()) if v} == {c for c, q in probs.items() if q == ranked[0]}
-        assert {c for c, v in zip(space.categories, got.top2[i].tolist()) if v} == {c for c, q in probs.items() if q in ranked[:2]}
+        assert {c for c, v in zip(space.categories, got.top1[i].tolist()) if v} == {
+            c for c, q in probs.items() if q == ranked[0]
+        }
+        assert {c for c, v in zip(space.categories, got.top2[i].tolist()) if v} == {
+            c for c, q in probs.items() if q in ranked[:2]
+        }
 
 
 def test_auto_lead_picks_the_models_own_and_matches_explicit():

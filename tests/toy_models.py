@@ -46,7 +46,9 @@ def guard_model(kind: str, seed: int = 0, dtype: torch.dtype = torch.float64):
     if (kind, seed, None) not in _GUARDS:
         tok = tokenizer_of(kind)
         torch.set_num_threads(1)
-        _GUARDS[kind, seed, None] = fit_tiny_guard(tiny_llama(tok, seed=seed, hidden_size=16), tok, steps=40, lr=5e-2, seed=seed)
+        _GUARDS[kind, seed, None] = fit_tiny_guard(
+            tiny_llama(tok, seed=seed, hidden_size=16), tok, steps=40, lr=5e-2, seed=seed
+        )
     if (kind, seed, dtype) not in _GUARDS:  # one copy per dtype: Module.to() converts in place
         _GUARDS[kind, seed, dtype] = copy.deepcopy(_GUARDS[kind, seed, None]).to(dtype)
     return _GUARDS[kind, seed, dtype]

@@ -33,7 +33,6 @@ __all__ = ["Calibrator", "load_calibrator", "logit", "sigmoid", "columns", "as_p
 FORMAT_VERSION = 1
 
 
-
 def logit(p: np.ndarray) -> np.ndarray:
     """``log p - log(1 - p)`` after clipping ``p`` to ``[eps, 1 - eps]`` (finite for 0 and 1).
 
@@ -151,7 +150,11 @@ class Calibrator:
         obj = klass(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.get("config", {}).items()})
         obj.num_labels_ = data.get("num_labels")
         for key, value in data.get("params", {}).items():
-            setattr(obj, key, [float(v) for v in value] if obj.num_labels_ is not None and isinstance(value, list) else value)
+            setattr(
+                obj,
+                key,
+                [float(v) for v in value] if obj.num_labels_ is not None and isinstance(value, list) else value,
+            )
         obj._check_fitted()
         return obj
 

@@ -74,7 +74,10 @@ EPS: float = float(np.finfo(np.float64).eps)
 
 
 def _check_pair(
-    predictions: Any, references: Any, ndims: Sequence[int] = (1,), names: tuple[str, str] = ("predictions", "references")
+    predictions: Any,
+    references: Any,
+    ndims: Sequence[int] = (1,),
+    names: tuple[str, str] = ("predictions", "references"),
 ) -> tuple[np.ndarray, np.ndarray]:
     p = check_probabilities(names[0], predictions, ndims)
     y = check_binary_references(names[1], references, ndims)
@@ -167,9 +170,7 @@ class BinTable:
             )
         missing = [k for k in ("edges", "counts", "mean_confidence", "fraction_positive") if k not in table]
         if missing:
-            raise ValueError(
-                f"`bins` lacks {missing}; pass the 'bins' entry of the calibration_error metric's output."
-            )
+            raise ValueError(f"`bins` lacks {missing}; pass the 'bins' entry of the calibration_error metric's output.")
 
         def arr(key: str) -> np.ndarray:
             return np.array([np.nan if v is None else v for v in table[key]], dtype=np.float64)
@@ -184,9 +185,7 @@ class BinTable:
         return cls(edges, counts, mean_conf, frac)
 
 
-def reliability_table(
-    predictions: Any, references: Any, n_bins: int = 15, binning: Binning = "uniform"
-) -> BinTable:
+def reliability_table(predictions: Any, references: Any, n_bins: int = 15, binning: Binning = "uniform") -> BinTable:
     """Bin the predictions (probability of the positive class) and summarise each bin.
 
     ``predictions`` and ``references`` may be ``[n]`` or ``[n, k]`` (then all pairs are pooled).
@@ -357,7 +356,9 @@ def apply_threshold(predictions: np.ndarray, threshold: float | Sequence[float] 
     return (predictions >= t).astype(np.int64)
 
 
-def _labels_from(predictions: Any, references: Any, threshold: Any, prediction_type: str, ndims: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _labels_from(
+    predictions: Any, references: Any, threshold: Any, prediction_type: str, ndims: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     if prediction_type == "labels":
         y_pred = check_binary_references("predictions", predictions, ndims)

@@ -58,19 +58,45 @@ def reliability_diagram(bins: Bins, title: str | None = None, show_ece: bool = T
     ax = fig.add_subplot()
     left, width = table.edges[:-1], np.diff(table.edges)
     filled = table.counts > 0
-    ax.bar(left[filled], table.fraction_positive[filled], width=width[filled], align="edge",
-           color="tab:blue", edgecolor="black", linewidth=0.5, label="outputs")
+    ax.bar(
+        left[filled],
+        table.fraction_positive[filled],
+        width=width[filled],
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.5,
+        label="outputs",
+    )
     gap_bottom = np.minimum(table.fraction_positive, table.mean_confidence)[filled]
     gap_height = np.abs(table.fraction_positive - table.mean_confidence)[filled]
-    ax.bar(left[filled], gap_height, bottom=gap_bottom, width=width[filled], align="edge",
-           color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//", linewidth=0.5, label="gap")
+    ax.bar(
+        left[filled],
+        gap_height,
+        bottom=gap_bottom,
+        width=width[filled],
+        align="edge",
+        color="tab:red",
+        alpha=0.3,
+        edgecolor="tab:red",
+        hatch="//",
+        linewidth=0.5,
+        label="gap",
+    )
     ax.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
     _unit_axes(ax, "confidence (predicted probability)", "fraction positive", title)
     if show_ece and filled.any():
         gap = np.abs(table.fraction_positive[filled] - table.mean_confidence[filled])
         ece = float(np.sum(table.weights[filled] * gap))
-        ax.text(0.97, 0.03, f"ECE = {ece:.3f}", ha="right", va="bottom", transform=ax.transAxes,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "gray"})
+        ax.text(
+            0.97,
+            0.03,
+            f"ECE = {ece:.3f}",
+            ha="right",
+            va="bottom",
+            transform=ax.transAxes,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "gray"},
+        )
     ax.legend(loc="upper left")
     return fig
 
@@ -91,8 +117,7 @@ def calibration_curve(bins: Bins | Mapping[str, Bins], title: str | None = None)
     for name, value in tables.items():
         table = BinTable.from_dict(value)
         filled = table.counts > 0
-        ax.plot(table.mean_confidence[filled], table.fraction_positive[filled], marker="o",
-                label=name or "model")
+        ax.plot(table.mean_confidence[filled], table.fraction_positive[filled], marker="o", label=name or "model")
     _unit_axes(ax, "mean predicted probability", "fraction positive", title)
     ax.legend(loc="upper left")
     return fig
@@ -105,8 +130,16 @@ def confidence_histogram(bins: Bins, title: str | None = None) -> Any:
     ax = fig.add_subplot()
     left, width = table.edges[:-1], np.diff(table.edges)
     total = max(int(table.counts.sum()), 1)
-    ax.bar(left, table.counts / total, width=width, align="edge", color="tab:blue",
-           edgecolor="black", linewidth=0.5, label="share of predictions")
+    ax.bar(
+        left,
+        table.counts / total,
+        width=width,
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.5,
+        label="share of predictions",
+    )
     filled = table.counts > 0
     if filled.any():
         mean = float(np.sum(table.weights[filled] * table.mean_confidence[filled]))

@@ -31,7 +31,9 @@ __all__ = ["COLUMNS", "calibration_table"]
 COLUMNS: tuple[str, ...] = ("ECE", "MCE", "NLL", "F1", "Precision", "Recall", "Accuracy", "AUPRC")
 
 
-def _row(scores: Any, references: Any, n_bins: int, binning: Binning, threshold: float, scale: float) -> dict[str, float | None]:
+def _row(
+    scores: Any, references: Any, n_bins: int, binning: Binning, threshold: float, scale: float
+) -> dict[str, float | None]:
     cal = binary_calibration_metrics(scores, references, n_bins=n_bins, binning=binning)
     cls = binary_classification_metrics(scores, references, threshold=threshold)
     auprc = cls["auprc"]

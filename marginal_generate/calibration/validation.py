@@ -120,7 +120,11 @@ def _check_unit_interval(name: str, value: Any, ndims: Sequence[int], what: str,
 def check_probabilities(name: str, value: Any, ndims: Sequence[int] = (1, 2)) -> np.ndarray:
     """``value`` as a float64 array of finite probabilities in [0, 1] (0 and 1 included)."""
     return _check_unit_interval(
-        name, value, ndims, "probabilities in [0, 1]", "Pass probabilities, not logits (apply a sigmoid or softmax first)."
+        name,
+        value,
+        ndims,
+        "probabilities in [0, 1]",
+        "Pass probabilities, not logits (apply a sigmoid or softmax first).",
     )
 
 

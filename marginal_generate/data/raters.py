@@ -55,7 +55,9 @@ def _label_map(label_columns: Any, taxonomy: int | None) -> dict[str, str]:
     tax = get_taxonomy(taxonomy) if taxonomy is not None else None
     for column, label in mapping.items():
         if not isinstance(column, str) or not isinstance(label, str) or not label.strip():
-            raise ValueError(f"`label_columns` must map column names to non-empty label ids, got {column!r} → {label!r}.")
+            raise ValueError(
+                f"`label_columns` must map column names to non-empty label ids, got {column!r} → {label!r}."
+            )
         if tax is not None and label != UNSAFE and label not in tax:
             raise ValueError(
                 f"`label_columns` maps column {column!r} to {label!r}, which is neither a {tax.name} id "
@@ -126,10 +128,16 @@ def load_rater_annotations(
     if taxonomy is not None:
         order = [UNSAFE] + sorted((c for c in order if c != UNSAFE), key=category_sort_key)
     ds, label = open_source(source, split, data_files, name, **load_kwargs)
-    needed = list(dict.fromkeys(c for c in (text_column, response_column, item_column, rater_column, skip_column, *labels) if c is not None))
+    needed = list(
+        dict.fromkeys(
+            c for c in (text_column, response_column, item_column, rater_column, skip_column, *labels) if c is not None
+        )
+    )
     missing = [c for c in needed if c not in ds.column_names]
     if missing:
-        raise ValueError(f"{label}: missing field(s) {missing}; the data set has columns {ds.column_names}. Fix the column names.")
+        raise ValueError(
+            f"{label}: missing field(s) {missing}; the data set has columns {ds.column_names}. Fix the column names."
+        )
     table = ds.select_columns(needed)[:]
     items: dict[Any, _Item] = {}
     for k in range(len(ds)):
@@ -165,7 +173,9 @@ def load_rater_annotations(
         if n == 0:
             continue  # every rater skipped it: nothing to aggregate
         soft = {c: item.counts[c] / n for c in order}
-        cats = check_ids([c for c in order if c != UNSAFE and 2 * item.counts[c] >= n], taxonomy, label, "label_columns")
+        cats = check_ids(
+            [c for c in order if c != UNSAFE and 2 * item.counts[c] >= n], taxonomy, label, "label_columns"
+        )
         is_safe = 2 * item.counts[UNSAFE] < n if UNSAFE in soft else not cats
         records.append(Record(item.conversation, is_safe, () if is_safe else cats, item.first, label, soft))
     return records

@@ -163,14 +163,18 @@ def check_ids(ids: Iterable[Any], taxonomy: int | None, where: str, column: str)
     ids = list(ids)
     unknown = [c for c in ids if not isinstance(c, str) or c.strip() not in tax]
     if unknown:
-        err = ValueError(f"{where}: field {column!r} has unknown category id {unknown[0]!r}; expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}.")
+        err = ValueError(
+            f"{where}: field {column!r} has unknown category id {unknown[0]!r}; expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}."
+        )
         err.unknown_ids, err.taxonomy = tuple(str(c).strip() for c in unknown), tax.name  # type: ignore[attr-defined]
         raise err
     out = [c.strip() for c in ids]
     return tuple(sorted(set(out), key=category_sort_key))
 
 
-def as_conversation(prompt: Any, response: Any, where: str, prompt_field: str, response_field: str | None) -> tuple[dict[str, str], ...]:
+def as_conversation(
+    prompt: Any, response: Any, where: str, prompt_field: str, response_field: str | None
+) -> tuple[dict[str, str], ...]:
     """The conversation of a record: the prompt as a user message, then the response (if any) as the assistant's."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"{where}: field {prompt_field!r} must be a non-empty string, got {prompt!r}.")
@@ -231,14 +235,22 @@ def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> lis
             if f not in obj:
                 raise ValueError(f"{where}: missing field {f!r}.")
         conv = obj["conversation"]
-        if not isinstance(conv, list) or not conv or not all(isinstance(m, dict) and "content" in m and "role" in m for m in conv):
-            raise ValueError(f"{where}: field 'conversation' must be a list of {{'role', 'content'}} messages, got {conv!r}.")
+        if (
+            not isinstance(conv, list)
+            or not conv
+            or not all(isinstance(m, dict) and "content" in m and "role" in m for m in conv)
+        ):
+            raise ValueError(
+                f"{where}: field 'conversation' must be a list of {{'role', 'content'}} messages, got {conv!r}."
+            )
         if not isinstance(obj["is_safe"], bool):
             raise ValueError(f"{where}: field 'is_safe' must be true or false, got {obj['is_safe']!r}.")
         cats = check_ids(obj["categories"], taxonomy, where, "categories")
         soft = _soft_labels(obj.get("soft_labels"), taxonomy, where)
         conversation = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in conv)
-        records.append(Record(conversation, obj["is_safe"], cats, int(obj.get("index", k)), str(obj.get("source", "")), soft))
+        records.append(
+            Record(conversation, obj["is_safe"], cats, int(obj.get("index", k)), str(obj.get("source", "")), soft)
+        )
     return records
 
 

@@ -12,7 +12,9 @@ from .records import ColumnMap, Record, as_conversation, check_ids, locate
 __all__ = ["open_source", "load_dataset_source", "BEAVERTAILS", "BEAVERTAILS_COLUMNS", "load_beavertails"]
 
 
-def open_source(source: Any, split: str | None, data_files: Any = None, name: str | None = None, **kwargs: Any) -> tuple[Any, str]:
+def open_source(
+    source: Any, split: str | None, data_files: Any = None, name: str | None = None, **kwargs: Any
+) -> tuple[Any, str]:
     """A ``datasets.Dataset`` from a Hub name, a local folder or file, a saved dataset, or a Dataset."""
     import datasets
 
@@ -24,7 +26,9 @@ def open_source(source: Any, split: str | None, data_files: Any = None, name: st
         return source, f"split {split or source.split or 'dataset'!r}"
     src = str(source)
     label = f"split {split!r} of {src}"
-    if os.path.isdir(src) and (os.path.exists(os.path.join(src, "dataset_info.json")) or os.path.exists(os.path.join(src, "dataset_dict.json"))):
+    if os.path.isdir(src) and (
+        os.path.exists(os.path.join(src, "dataset_info.json")) or os.path.exists(os.path.join(src, "dataset_dict.json"))
+    ):
         loaded = datasets.load_from_disk(src)
         if isinstance(loaded, datasets.DatasetDict):
             return open_source(loaded, split)[0], label
@@ -33,7 +37,9 @@ def open_source(source: Any, split: str | None, data_files: Any = None, name: st
         ext = src.rsplit(".", 1)[-1].lower()
         builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet", "arrow": "arrow"}.get(ext)
         if builder is None:
-            raise ValueError(f"cannot read {src}: unknown file type {ext!r}; use .jsonl, .json, .csv, .parquet or .arrow.")
+            raise ValueError(
+                f"cannot read {src}: unknown file type {ext!r}; use .jsonl, .json, .csv, .parquet or .arrow."
+            )
         return datasets.load_dataset(builder, data_files={"train": src}, split="train", **kwargs), src
     # a Hub name, or a local folder in Hub layout (data files, optionally a README with configs)
     return datasets.load_dataset(src, name, split=split, data_files=data_files, **kwargs), label
@@ -66,7 +72,9 @@ def load_dataset_source(
     needed = [c for c in (cols.prompt, cols.response, cols.categories, cols.is_safe, cols.unsafe) if c is not None]
     missing = [c for c in needed if c not in ds.column_names]
     if missing:
-        raise ValueError(f"{label}: missing field(s) {missing}; the data set has columns {ds.column_names}. Fix the column map.")
+        raise ValueError(
+            f"{label}: missing field(s) {missing}; the data set has columns {ds.column_names}. Fix the column map."
+        )
     if cols.categories is None and cols.is_safe is None and cols.unsafe is None:
         raise ValueError("the column map names no label column; set `categories`, `is_safe` or `unsafe`.")
     records = []
@@ -75,7 +83,9 @@ def load_dataset_source(
         if limit is not None and len(records) >= limit:
             break
         where = locate(label, k, "index")
-        conv = as_conversation(row[cols.prompt], row.get(cols.response) if cols.response else None, where, cols.prompt, cols.response)
+        conv = as_conversation(
+            row[cols.prompt], row.get(cols.response) if cols.response else None, where, cols.prompt, cols.response
+        )
         cats: tuple[str, ...] = ()
         if cols.categories is not None:
             raw = row[cols.categories]
@@ -113,7 +123,12 @@ BEAVERTAILS_COLUMNS = ColumnMap(prompt="prompt", response="response", categories
 
 
 def load_beavertails(
-    split: str = "30k_test", taxonomy: int = 3, source: Any = BEAVERTAILS, dedup: bool = True, limit: int | None = None, **load_kwargs: Any
+    split: str = "30k_test",
+    taxonomy: int = 3,
+    source: Any = BEAVERTAILS,
+    dedup: bool = True,
+    limit: int | None = None,
+    **load_kwargs: Any,
 ) -> list[Record]:
     """BeaverTails as response-classification records, categories mapped to Llama Guard ``taxonomy``.
 

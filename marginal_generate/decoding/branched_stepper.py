@@ -51,7 +51,13 @@ class BranchedStepper(CachedStepper):
     """
 
     def __init__(
-        self, model: Any, prefixes: list[list[int]], suffixes: list[list[int]], owner: list[int], pad_token_id: int, **model_kwargs: Any
+        self,
+        model: Any,
+        prefixes: list[list[int]],
+        suffixes: list[list[int]],
+        owner: list[int],
+        pad_token_id: int,
+        **model_kwargs: Any,
     ) -> None:
         if len(suffixes) != len(owner):
             raise ValueError(f"`owner` must name a prefix for each of the {len(suffixes)} suffixes, got {len(owner)}.")
@@ -76,7 +82,9 @@ class BranchedStepper(CachedStepper):
         self.cache = returned_cache(out, cache)
         return out.logits[:, -1]
 
-    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: DynamicCache):
+    def _forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, cache: DynamicCache
+    ):
         """One counted forward that extends ``cache`` and keeps the last position's logits."""
         self.forward_passes += 1
         return self.model(

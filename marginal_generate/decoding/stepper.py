@@ -132,9 +132,7 @@ class CachedStepper:
         self.generated = torch.cat([self.generated[parents], tokens[:, None]], dim=1)
         depth = self.generated.shape[1]
         n = tokens.shape[0]
-        attention_mask = torch.cat(
-            [self.prompt_mask[self.rows], self.prompt_mask.new_ones((n, depth))], dim=1
-        )
+        attention_mask = torch.cat([self.prompt_mask[self.rows], self.prompt_mask.new_ones((n, depth))], dim=1)
         position_ids = (self.prompt_lengths[self.rows] + depth - 1)[:, None]
         out = self.model(
             input_ids=tokens[:, None],

@@ -105,31 +105,45 @@ class EvalConfig:
         if self.model is not None and is_embedded_model(self.model):
             self.model = None  # a path to the embedded model is the default model (same fingerprint, same name)
         if self.resume and self.overwrite:
-            raise ValueError("`--resume` continues the run in --output-dir and `--overwrite` replaces it; pass one of them.")
+            raise ValueError(
+                "`--resume` continues the run in --output-dir and `--overwrite` replaces it; pass one of them."
+            )
         if self.grammar not in GRAMMARS:
-            raise ValueError(f"`grammar` must be one of {list(GRAMMARS)}, got {self.grammar!r}; e.g. --grammar label_list --labels joy,anger.")
+            raise ValueError(
+                f"`grammar` must be one of {list(GRAMMARS)}, got {self.grammar!r}; e.g. --grammar label_list --labels joy,anger."
+            )
         if self.grammar == "label_list":
             if not self.labels:
-                raise ValueError("`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness.")
+                raise ValueError(
+                    "`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness."
+                )
             self.labels = list(self.labels)
             if self.prompt_template is None:
                 self.prompt_template = LABEL_LIST_PROMPT
             if "{text}" not in self.prompt_template:
-                raise ValueError(f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; e.g. {LABEL_LIST_PROMPT!r}.")
+                raise ValueError(
+                    f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; e.g. {LABEL_LIST_PROMPT!r}."
+                )
         elif self.labels or self.prompt_template is not None:
-            raise ValueError("`labels` and `prompt_template` are for --grammar label_list; a Llama Guard model's labels come from its taxonomy.")
+            raise ValueError(
+                "`labels` and `prompt_template` are for --grammar label_list; a Llama Guard model's labels come from its taxonomy."
+            )
         self.strategies = grammar_strategies(self.grammar, self.strategies)
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:
             if c not in CALIBRATORS:
-                raise ValueError(f"`calibrate` has {c!r}; use a comma-separated subset of {list(CALIBRATORS)}, e.g. 'ts,cc,bc'.")
+                raise ValueError(
+                    f"`calibrate` has {c!r}; use a comma-separated subset of {list(CALIBRATORS)}, e.g. 'ts,cc,bc'."
+                )
         self.calibrate = list(dict.fromkeys(calibrate))
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"`batch_size` must be an integer >= 1, got {self.batch_size!r}.")
         if self.num_samples is not None and (not isinstance(self.num_samples, int) or self.num_samples < 1):
             raise ValueError(f"`num_samples` must be an integer >= 1 (or None for all), got {self.num_samples!r}.")
         if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; 0.2 keeps a fifth for validation.")
+            raise ValueError(
+                f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; 0.2 keeps a fifth for validation."
+            )
         if self.taxonomy not in (None, 2, 3):
             raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}.")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16", "float64"):

@@ -33,7 +33,15 @@ from ..generate import score
 from ..labels.space import LabelSpace
 from ..strategies import STRATEGIES
 
-__all__ = ["DEFAULT_PROMPT", "GRAMMARS", "label_space_for", "evaluate_label_lists", "format_table", "add_command", "run_command"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "GRAMMARS",
+    "label_space_for",
+    "evaluate_label_lists",
+    "format_table",
+    "add_command",
+    "run_command",
+]
 
 #: The instruct prompt of a label-list answer; ``{labels}`` lists the names, ``{text}`` is the record's text.
 DEFAULT_PROMPT = "Labels: {labels}.\nWhich labels apply to the text? Answer with a comma-separated list of labels, or none.\nText: {text}\nAnswer: "
@@ -41,7 +49,9 @@ DEFAULT_PROMPT = "Labels: {labels}.\nWhich labels apply to the text? Answer with
 GRAMMARS = ("label_list",)
 
 
-def label_space_for(tokenizer: Any, grammar: str, labels: Sequence[str], separator: str = ",", none: str = "none") -> LabelSpace:
+def label_space_for(
+    tokenizer: Any, grammar: str, labels: Sequence[str], separator: str = ",", none: str = "none"
+) -> LabelSpace:
     """The label space the flags name.
 
     >>> from marginal_generate.testing import word_level_tokenizer
@@ -69,8 +79,10 @@ def _text(record: Any) -> str:
 def _references(records: Sequence[Any], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     hard = np.array([[1.0 if label in r.categories else 0.0 for label in labels] for r in records])
     soft = np.array(
-        [[float(r.soft_labels.get(label, 0.0)) if r.soft_labels is not None else h for label, h in zip(labels, row)]
-         for r, row in zip(records, hard)]
+        [
+            [float(r.soft_labels.get(label, 0.0)) if r.soft_labels is not None else h for label, h in zip(labels, row)]
+            for r, row in zip(records, hard)
+        ]
     )
     return hard, soft
 
@@ -105,9 +117,20 @@ def evaluate_label_lists(
     probs: dict[str, list[torch.Tensor]] = {s: [] for s in strategies}
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
-        inputs = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-        out = score(model, inputs.input_ids, inputs.attention_mask, space, list(strategies), max_new_tokens=max_new_tokens,
-                    eps=eps, top_p=top_p, eos_token_ids=eos)
+        inputs = tokenizer(
+            prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        out = score(
+            model,
+            inputs.input_ids,
+            inputs.attention_mask,
+            space,
+            list(strategies),
+            max_new_tokens=max_new_tokens,
+            eps=eps,
+            top_p=top_p,
+            eos_token_ids=eos,
+        )
         for s in strategies:
             probs[s].append(out[s].probs)
         texts += out[strategies[0]].texts
@@ -135,7 +158,18 @@ def evaluate_label_lists(
 
 def format_table(report: dict[str, Any]) -> str:
     """One row per strategy: ROC-AUC, F1, and alignment raw / after Platt scaling (test split)."""
-    columns = ["roc_auc_macro", "f1_micro", "l1", "nll", "brier", "jsd", "l1_platt", "nll_platt", "brier_platt", "jsd_platt"]
+    columns = [
+        "roc_auc_macro",
+        "f1_micro",
+        "l1",
+        "nll",
+        "brier",
+        "jsd",
+        "l1_platt",
+        "nll_platt",
+        "brier_platt",
+        "jsd_platt",
+    ]
     lines = ["strategy".ljust(22) + "".join(c.rjust(13) for c in columns)]
     for s, row in report["strategies"].items():
         cells = []
@@ -155,12 +189,23 @@ def add_command(sub: Any) -> None:
         "that answers with a list of label names; print ROC-AUC, F1 and the alignment with the soft references, raw and Platt-scaled.",
     )
     ev.add_argument("--model", required=True, help="Hub id or local path of a causal LM and its tokenizer")
-    ev.add_argument("--dataset", required=True, help="records JSONL path, or 'go_emotions' (the raw rater rows, soft labels)")
+    ev.add_argument(
+        "--dataset", required=True, help="records JSONL path, or 'go_emotions' (the raw rater rows, soft labels)"
+    )
     ev.add_argument("--grammar", default="label_list", help=f"the answer's grammar: {', '.join(GRAMMARS)}")
-    ev.add_argument("--labels", required=True, type=lambda t: [x.strip() for x in t.split(",") if x.strip()], help="comma-separated label names")
+    ev.add_argument(
+        "--labels",
+        required=True,
+        type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+        help="comma-separated label names",
+    )
     ev.add_argument("--separator", default=",", help="what separates label names in the answer (default ',')")
     ev.add_argument("--none", default="none", help="the answer's word for no label (default 'none')")
-    ev.add_argument("--strategies", type=lambda t: [x.strip() for x in t.split(",") if x.strip()], help="comma-separated (default: all the grammar supports)")
+    ev.add_argument(
+        "--strategies",
+        type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+        help="comma-separated (default: all the grammar supports)",
+    )
     ev.add_argument("--prompt-template", default=DEFAULT_PROMPT, help="prompt with {text} and {labels}")
     ev.add_argument("--max-new-tokens", type=int, default=20)
     ev.add_argument("--eps", type=float, default=0.01)
@@ -186,15 +231,28 @@ def run_command(args: argparse.Namespace) -> str:
     elif os.path.exists(args.dataset):
         records = load_records_jsonl(args.dataset, taxonomy=None)
     else:
-        raise ValueError(f"`--dataset` must be a records JSONL path or 'go_emotions', got {args.dataset!r}; no such file.")
+        raise ValueError(
+            f"`--dataset` must be a records JSONL path or 'go_emotions', got {args.dataset!r}; no such file."
+        )
     if args.num_samples:
         records = records[: args.num_samples]
     report = evaluate_label_lists(
-        model, tokenizer, space, records, args.strategies, prompt_template=args.prompt_template,
-        max_new_tokens=args.max_new_tokens, eps=args.eps, top_p=args.top_p, validation_fraction=args.validation_fraction,
+        model,
+        tokenizer,
+        space,
+        records,
+        args.strategies,
+        prompt_template=args.prompt_template,
+        max_new_tokens=args.max_new_tokens,
+        eps=args.eps,
+        top_p=args.top_p,
+        validation_fraction=args.validation_fraction,
     )
     if args.output_dir:
         os.makedirs(args.output_dir, exist_ok=True)
         with open(os.path.join(args.output_dir, "label_list_metrics.json"), "w") as f:
             json.dump({k: v for k, v in report.items() if k != "texts"}, f, indent=2, default=float)
-    return format_table(report) + f"\n\n{report['n_test']} test records, {report['n_validation']} validation records (Platt fitted there)."
+    return (
+        format_table(report)
+        + f"\n\n{report['n_test']} test records, {report['n_validation']} validation records (Platt fitted there)."
+    )

@@ -127,7 +127,9 @@ def _check_strategies(where: str, block: Any) -> dict[str, dict[str, Any]]:
     if block is None:
         return {}
     if not isinstance(block, Mapping):
-        raise ValueError(f"params: {where} must be a mapping of strategy name → parameters, got {type(block).__name__}.")
+        raise ValueError(
+            f"params: {where} must be a mapping of strategy name → parameters, got {type(block).__name__}."
+        )
     out: dict[str, dict[str, Any]] = {}
     for name, params in block.items():
         try:
@@ -181,10 +183,14 @@ def parse_params(data: Any, source: str = "<dict>") -> Params:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ValueError(f"params: {source} must hold a mapping with keys 'strategies' and 'models', got {type(data).__name__}.")
+        raise ValueError(
+            f"params: {source} must hold a mapping with keys 'strategies' and 'models', got {type(data).__name__}."
+        )
     for key in data:
         if key not in ("strategies", "models"):
-            raise ValueError(f"params: {source} has unknown top-level key {key!r}; allowed keys are ['models', 'strategies'].")
+            raise ValueError(
+                f"params: {source} has unknown top-level key {key!r}; allowed keys are ['models', 'strategies']."
+            )
     params = Params(strategies=_check_strategies("strategies", data.get("strategies")), source=source)
     models = data.get("models") or {}
     if not isinstance(models, Mapping):
@@ -229,7 +235,9 @@ def _read_params(path: str) -> Params:
     import yaml
 
     if not os.path.isfile(path):
-        raise ValueError(f"`--params` {path!r} is not a file; pass the path of a params.yaml (the shipped one is {DEFAULT_PARAMS}).")
+        raise ValueError(
+            f"`--params` {path!r} is not a file; pass the path of a params.yaml (the shipped one is {DEFAULT_PARAMS})."
+        )
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)
@@ -251,4 +259,3 @@ def load_params(path: str | os.PathLike[str] | None = None, over_defaults: bool 
         return _read_params(DEFAULT_PARAMS)
     own = _read_params(os.fspath(path))
     return merge_params(_read_params(DEFAULT_PARAMS), own) if over_defaults else own
-

@@ -16,7 +16,9 @@ from .config import Sample
 __all__ = ["load_records", "make_samples"]
 
 
-def _load_tolerant(loader: Callable[..., list[Any]], path: str, **kwargs: Any) -> tuple[list[Any], list[dict[str, Any]]]:
+def _load_tolerant(
+    loader: Callable[..., list[Any]], path: str, **kwargs: Any
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """``loader(path)``; if a line is bad, load line by line, keep the good ones and report the bad ones."""
     try:
         return loader(path, **kwargs), []
@@ -63,7 +65,14 @@ def _jsonl_kind(path: str) -> tuple[str, list[str]]:
 
 
 #: File types read through ``datasets`` when ``--columns`` says which columns hold what.
-TABLE_FILES: dict[str, str] = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".arrow": "Arrow", ".json": "JSON", ".jsonl": "JSONL"}
+TABLE_FILES: dict[str, str] = {
+    ".csv": "CSV",
+    ".tsv": "TSV",
+    ".parquet": "Parquet",
+    ".arrow": "Arrow",
+    ".json": "JSON",
+    ".jsonl": "JSONL",
+}
 
 _COLUMNS_HINT = "--columns prompt=question,categories=labels (keys: prompt, response, categories, is_safe, unsafe)"
 
@@ -88,7 +97,9 @@ def _check_file(dataset: str, split: str | None, columns: dict[str, str] | None)
     ext = os.path.splitext(dataset)[1].lower()
     if columns is not None:
         if ext not in TABLE_FILES:
-            raise ValueError(f"`--dataset` {dataset}: cannot read a {ext or 'extension-less'} file with --columns; use .jsonl, .json, .csv, .tsv, .parquet or .arrow.")
+            raise ValueError(
+                f"`--dataset` {dataset}: cannot read a {ext or 'extension-less'} file with --columns; use .jsonl, .json, .csv, .tsv, .parquet or .arrow."
+            )
         return None
     if ext in (".jsonl", ".json"):
         kind, fields = _jsonl_kind(dataset)
@@ -99,8 +110,12 @@ def _check_file(dataset: str, split: str | None, columns: dict[str, str] | None)
             f"(conversation, is_safe, categories); its first line has fields {fields}. Say which hold what with {_COLUMNS_HINT}."
         )
     if ext in TABLE_FILES:
-        raise ValueError(f"`--dataset` {dataset} is a {TABLE_FILES[ext]} file; say which columns hold what with {_COLUMNS_HINT}.")
-    raise ValueError(f"`--dataset` {dataset}: unknown file type {ext or '(none)'!r}; use a .jsonl (seed or records), or .csv / .parquet with --columns.")
+        raise ValueError(
+            f"`--dataset` {dataset} is a {TABLE_FILES[ext]} file; say which columns hold what with {_COLUMNS_HINT}."
+        )
+    raise ValueError(
+        f"`--dataset` {dataset}: unknown file type {ext or '(none)'!r}; use a .jsonl (seed or records), or .csv / .parquet with --columns."
+    )
 
 
 def _looks_like_file(dataset: str) -> bool:
@@ -145,7 +160,9 @@ def load_records(
 
     if dataset is None:
         if split is not None:
-            raise ValueError("`--split` picks a split of a datasets source; the embedded held-out data is a single file, so drop --split.")
+            raise ValueError(
+                "`--split` picks a split of a datasets source; the embedded held-out data is a single file, so drop --split."
+            )
         from ..default_model import DEFAULT_EVAL_DATA
 
         records, failures = _load_tolerant(data.load_records_jsonl, DEFAULT_EVAL_DATA, taxonomy=taxonomy)
@@ -154,7 +171,9 @@ def load_records(
         records = _from_datasets(lambda: data.load_go_emotions(split=split or "train"), "go_emotions")
         return records, [], f"GoEmotions raw {split or 'train'}"
     if dataset.lower() == "beavertails":
-        records = _from_datasets(lambda: data.load_beavertails(split=split or "30k_test", taxonomy=taxonomy), "beavertails")
+        records = _from_datasets(
+            lambda: data.load_beavertails(split=split or "30k_test", taxonomy=taxonomy), "beavertails"
+        )
         return records, [], f"BeaverTails {split or '30k_test'}"
     if os.path.isfile(dataset):
         kind = _check_file(dataset, split, columns)
@@ -165,7 +184,9 @@ def load_records(
                 raise ValueError(f"`--dataset` {dataset} holds no records (only blank lines).")
             return records, failures, dataset
     elif not os.path.exists(dataset) and _looks_like_file(dataset):
-        raise ValueError(f"`--dataset` {dataset} does not exist; pass an existing file or folder, 'beavertails', or a Hub data set name with --columns.")
+        raise ValueError(
+            f"`--dataset` {dataset} does not exist; pass an existing file or folder, 'beavertails', or a Hub data set name with --columns."
+        )
     elif columns is None:
         where = "a folder" if os.path.isdir(dataset) else "not a local file, so a Hub data set"
         raise ValueError(f"`--dataset` {dataset} is {where}; say which columns hold what with {_COLUMNS_HINT}.")

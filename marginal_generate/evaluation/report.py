@@ -75,32 +75,52 @@ class Report:
         return format_alignment_table(self.alignment) if self.alignment else ""
 
 
-def _arrays(results: list[dict[str, Any]], name: str, labels: Sequence[str], verdict: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(
+    results: list[dict[str, Any]], name: str, labels: Sequence[str], verdict: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """``[n, len(labels)]`` probabilities and 0/1 references; without a ``verdict`` (a label list) column 0 is
     NaN (no ``unsafe`` label: its columns stay empty) and the label columns follow."""
     if not verdict:
-        scores = np.array([[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64).reshape(len(results), len(labels))
-        hard = np.array([[1 if c in r["categories"] else 0 for c in labels] for r in results], dtype=np.int64).reshape(len(results), len(labels))
-        return np.hstack([np.full((len(results), 1), np.nan), scores]), np.hstack([np.zeros((len(results), 1), dtype=np.int64), hard])
-    probs = np.array([[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64).reshape(len(results), len(labels))
-    refs = np.array([[r["unsafe"], *[1 if c in r["categories"] else 0 for c in labels[1:]]] for r in results], dtype=np.int64).reshape(len(results), len(labels))
+        scores = np.array(
+            [[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64
+        ).reshape(len(results), len(labels))
+        hard = np.array([[1 if c in r["categories"] else 0 for c in labels] for r in results], dtype=np.int64).reshape(
+            len(results), len(labels)
+        )
+        return np.hstack([np.full((len(results), 1), np.nan), scores]), np.hstack(
+            [np.zeros((len(results), 1), dtype=np.int64), hard]
+        )
+    probs = np.array(
+        [[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64
+    ).reshape(len(results), len(labels))
+    refs = np.array(
+        [[r["unsafe"], *[1 if c in r["categories"] else 0 for c in labels[1:]]] for r in results], dtype=np.int64
+    ).reshape(len(results), len(labels))
     return probs, refs
 
 
 def _soft_arrays(results: list[dict[str, Any]], labels: Sequence[str]) -> np.ndarray:
     """``[n, len(labels)]`` soft references of the results; NaN where a result has no soft label for a label."""
-    return np.array([[r.get("soft_labels", {}).get(label, np.nan) for label in labels] for r in results], dtype=np.float64).reshape(len(results), len(labels))
+    return np.array(
+        [[r.get("soft_labels", {}).get(label, np.nan) for label in labels] for r in results], dtype=np.float64
+    ).reshape(len(results), len(labels))
 
 
 def _uncertainty_arrays(results: list[dict[str, Any]], name: str, categories: Sequence[str]) -> tuple[np.ndarray, ...]:
     u = np.array([r["uncertainty"][name] for r in results], dtype=np.float64)
-    top1 = np.array([[1 if c in r["uncertainty"]["top1"] else 0 for c in categories] for r in results], dtype=np.int64).reshape(len(results), len(categories))
-    top2 = np.array([[1 if c in r["uncertainty"]["top2"] else 0 for c in categories] for r in results], dtype=np.int64).reshape(len(results), len(categories))
+    top1 = np.array(
+        [[1 if c in r["uncertainty"]["top1"] else 0 for c in categories] for r in results], dtype=np.int64
+    ).reshape(len(results), len(categories))
+    top2 = np.array(
+        [[1 if c in r["uncertainty"]["top2"] else 0 for c in categories] for r in results], dtype=np.int64
+    ).reshape(len(results), len(categories))
     p_unsafe = np.array([r["uncertainty"]["p_unsafe"] for r in results], dtype=np.float64)
     return u, top1, top2, p_unsafe
 
 
-def metrics_row(probs: np.ndarray, refs: np.ndarray, threshold: float, n_bins: int, predictions: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def metrics_row(
+    probs: np.ndarray, refs: np.ndarray, threshold: float, n_bins: int, predictions: np.ndarray | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The table's values for ``[n, 1 + K]`` probabilities (NaN columns: undefined) and 0/1 references,
     and the reliability bins (``unsafe`` and ``categories``). ``predictions``: 0/1 decisions that
     replace ``probs >= threshold`` for F1, precision, recall, accuracy and Hamming loss."""
@@ -132,13 +152,20 @@ def metrics_row(probs: np.ndarray, refs: np.ndarray, threshold: float, n_bins: i
             decided = multilabel_classification_metrics(predictions[:, 1:], y_c, prediction_type="labels")
             ml.update({k: decided[k] for k in ("f1_micro", "f1_macro", "hamming_loss")})
         cal = multilabel_calibration_metrics(p_c, y_c, n_bins=n_bins)
-        row.update({f"categories_{k}": ml[k] for k in ("f1_micro", "f1_macro", "hamming_loss", "roc_auc_micro", "auprc_micro")})
+        row.update(
+            {f"categories_{k}": ml[k] for k in ("f1_micro", "f1_macro", "hamming_loss", "roc_auc_micro", "auprc_micro")}
+        )
         row["categories_ece"], bins["categories"] = cal["ece_micro"], cal["bins_micro"]
     return row, bins
 
 
 def calibrate_columns(
-    kind: str, val: np.ndarray, val_refs: np.ndarray, test: np.ndarray, content_free: np.ndarray | None, val_soft: np.ndarray | None = None
+    kind: str,
+    val: np.ndarray,
+    val_refs: np.ndarray,
+    test: np.ndarray,
+    content_free: np.ndarray | None,
+    val_soft: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Calibrate each label column on its own; a column that cannot be fitted (NaN, one class in
     validation) is left as it is. Returns the calibrated test scores and the fitted parameters.
@@ -223,7 +250,9 @@ def _fixed_width(headers: list[str], body: list[list[str]]) -> tuple[list[int], 
     return widths, [head, "-" * len(head), *[line(b) for b in body]]
 
 
-def format_table(rows: list[dict[str, Any]], categories: Sequence[str] | None = None, taxonomy: str | None = None) -> str:
+def format_table(
+    rows: list[dict[str, Any]], categories: Sequence[str] | None = None, taxonomy: str | None = None
+) -> str:
     """The table as fixed-width text: one row per strategy (and calibrated variant). The header names the
     run's categories and taxonomy (``categories (S1–S11, Llama Guard 2)``); default S1–S14."""
     headers = ["strategy", *[h for _, h in TABLE_COLUMNS]]
@@ -231,7 +260,12 @@ def format_table(rows: list[dict[str, Any]], categories: Sequence[str] | None = 
     widths, lines = _fixed_width(headers, body)
     span = f"{categories[0]}–{categories[-1]}" if categories else "S1–S14"
     title = f"categories ({span}, {taxonomy})" if taxonomy else f"categories ({span})"
-    group = " " * (widths[0] + 2) + title.center(sum(widths[1:7]) + 12) + "  " + "binary unsafe".center(sum(widths[7:]) + 10)
+    group = (
+        " " * (widths[0] + 2)
+        + title.center(sum(widths[1:7]) + 12)
+        + "  "
+        + "binary unsafe".center(sum(widths[7:]) + 10)
+    )
     return "\n".join([group.rstrip(), *lines])
 
 
@@ -245,7 +279,10 @@ def format_alignment_table(rows: list[dict[str, Any]]) -> str:
     greedy    0.2500  0.5000  0.1000  0.0500       1        4
     """
     headers = ["strategy", *[h for _, h in ALIGNMENT_COLUMNS], "labels", "samples"]
-    body = [[r["row"], *[_fmt(r.get(k)) for k, _ in ALIGNMENT_COLUMNS], str(len(r["labels"])), str(r["n_samples"])] for r in rows]
+    body = [
+        [r["row"], *[_fmt(r.get(k)) for k, _ in ALIGNMENT_COLUMNS], str(len(r["labels"])), str(r["n_samples"])]
+        for r in rows
+    ]
     _, lines = _fixed_width(headers, body)
     return "\n".join(["alignment with soft references (macro over labels; lower is better)", *lines])
 
@@ -256,9 +293,15 @@ def write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[str
         writer.writerow(["row", *[k for k, _ in TABLE_COLUMNS]])
         for r in rows:
             writer.writerow([r["row"], *["" if r.get(k) is None else f"{r[k]:.6f}" for k, _ in TABLE_COLUMNS]])
-    write_atomic(os.path.join(output_dir, "metrics.json"), json.dumps({"rows": rows, **details}, indent=2, allow_nan=False) + "\n")
+    write_atomic(
+        os.path.join(output_dir, "metrics.json"),
+        json.dumps({"rows": rows, **details}, indent=2, allow_nan=False) + "\n",
+    )
     if "alignment" in details:
-        write_atomic(os.path.join(output_dir, "alignment.json"), json.dumps(details["alignment"], indent=2, allow_nan=False) + "\n")
+        write_atomic(
+            os.path.join(output_dir, "alignment.json"),
+            json.dumps(details["alignment"], indent=2, allow_nan=False) + "\n",
+        )
 
 
 def _has_matplotlib() -> bool:
@@ -305,7 +348,9 @@ def build_report(
         aligned = []
         details["alignment"] = {"reference": "soft labels (fraction of raters) of the test split", "rows": aligned}
     elif any("soft_labels" in r for r in test):
-        say(f"note: the records' soft labels name none of the model's labels ({', '.join(labels)}); no alignment metrics")
+        say(
+            f"note: the records' soft labels name none of the model's labels ({', '.join(labels)}); no alignment metrics"
+        )
     plots = config.plots and _has_matplotlib()
     bar = tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr)
     for name in bar:
@@ -320,8 +365,15 @@ def build_report(
             u_val = _uncertainty_arrays(val, name, space.categories)
             if p.threshold is None:
                 t, f1 = select_threshold(*u_val, val_y[:, 1:])
-                details["thresholds"][name] = {"threshold": t, "picked_on": "validation", "validation_samples": len(val), "validation_f1_micro": f1}
-                say(f"{name}: uncertainty threshold {t:.4f} picked on the validation split ({len(val)} samples, category micro-F1 {f1:.4f} there), not on the scored samples")
+                details["thresholds"][name] = {
+                    "threshold": t,
+                    "picked_on": "validation",
+                    "validation_samples": len(val),
+                    "validation_f1_micro": f1,
+                }
+                say(
+                    f"{name}: uncertainty threshold {t:.4f} picked on the validation split ({len(val)} samples, category micro-F1 {f1:.4f} there), not on the scored samples"
+                )
             else:
                 t = p.threshold
                 details["thresholds"][name] = {"threshold": t, "picked_on": "params"}
@@ -332,7 +384,9 @@ def build_report(
         for kind in config.calibrate:
             cf = None
             if content_free is not None and name in content_free:
-                cf = np.array([[np.nan if v is None else v for v in row] for row in content_free[name]], dtype=np.float64)
+                cf = np.array(
+                    [[np.nan if v is None else v for v in row] for row in content_free[name]], dtype=np.float64
+                )
             calibrated, fitted = calibrate_columns(kind, val_p, val_y, test_p, cf, val_soft)
             details["calibrators"][name + CALIBRATORS[kind]] = fitted
             variants.append((name + CALIBRATORS[kind], calibrated))

@@ -119,8 +119,11 @@ def fingerprint(
         "prompt_format": config.prompt_format,
         "prompt_format_resolved": prompt_format or config.prompt_format,
         "params": {k: dataclasses.asdict(v) for k, v in resolved.items()},
-        **({"grammar": config.grammar, "labels": list(config.labels or []), "prompt_template": config.prompt_template}
-           if config.grammar != "llama_guard" else {}),
+        **(
+            {"grammar": config.grammar, "labels": list(config.labels or []), "prompt_template": config.prompt_template}
+            if config.grammar != "llama_guard"
+            else {}
+        ),
     }
 
 
@@ -183,7 +186,9 @@ def check_output_dir(config: EvalConfig) -> None:
         os.remove(probe)
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise ValueError(f"`--output-dir` {out} cannot be written ({reason}); pass a directory you can write to.") from None
+        raise ValueError(
+            f"`--output-dir` {out} cannot be written ({reason}); pass a directory you can write to."
+        ) from None
     if not (config.resume or config.overwrite):
         earlier = earlier_run(out)
         if earlier is not None:
@@ -213,7 +218,14 @@ def prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: A
                 say(f"note: {out} held results of an earlier run; --overwrite: starting afresh")
             for path in [*existing, *glob.glob(os.path.join(out, "plots", "*.png"))]:
                 os.remove(path)
-            for name in ("content_free.json", "scores.jsonl", "failures.jsonl", "metrics.csv", "metrics.json", "alignment.json"):
+            for name in (
+                "content_free.json",
+                "scores.jsonl",
+                "failures.jsonl",
+                "metrics.csv",
+                "metrics.json",
+                "alignment.json",
+            ):
                 if os.path.exists(os.path.join(out, name)):
                     os.remove(os.path.join(out, name))
             plots = os.path.join(out, "plots")

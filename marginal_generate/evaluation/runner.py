@@ -105,7 +105,9 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     resolved = params.for_model(config.model, config.strategies)
     taxonomy = taxonomy_for_model(config.model, config.taxonomy)
     record_taxonomy = taxonomy if config.grammar == "llama_guard" else None  # label lists: any label names
-    data = _load_data(config, record_taxonomy, say if state.is_main_process else (lambda _m: None))  # before the model: data errors come fast
+    data = _load_data(
+        config, record_taxonomy, say if state.is_main_process else (lambda _m: None)
+    )  # before the model: data errors come fast
     device = resolve_device(config.device, state)
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
     if config.grammar == "label_list":
@@ -132,7 +134,9 @@ def _load_data(
     for line in summarize_load_failures(failures, taxonomy):
         talk(line)
     if not records:
-        raise ValueError(f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options.")
+        raise ValueError(
+            f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options."
+        )
     validation = None
     if config.validation_data is not None:
         validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
@@ -167,18 +171,23 @@ def _run(
     samples = make_samples(records, validation, config.validation_fraction, config.num_samples, config.seed)
     by_id = {s.id: s for s in samples}
     n_val = sum(s.split == "validation" for s in samples)
-    needs_validation = bool(config.calibrate) or any(resolved[s].threshold is None for s in resolved if s in UNCERTAINTY_STRATEGIES)
+    needs_validation = bool(config.calibrate) or any(
+        resolved[s].threshold is None for s in resolved if s in UNCERTAINTY_STRATEGIES
+    )
     if needs_validation and n_val == 0:
         raise ValueError(
             "the validation split is empty, but calibration or an uncertainty threshold ('auto') is fitted on it; "
             "set --validation-fraction > 0, pass --validation-data, or give the uncertainty strategies a numeric threshold in --params."
         )
-    run_fingerprint = fingerprint(config, resolved, dtype, taxonomy, resolve_format(tokenizer, config.prompt_format, taxonomy))  # type: ignore[arg-type]
+    run_fingerprint = fingerprint(
+        config, resolved, dtype, taxonomy, resolve_format(tokenizer, config.prompt_format, taxonomy)
+    )  # type: ignore[arg-type]
     prepare_output_dir(config, run_fingerprint, state, talk)
 
     talk(
         f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, {device}, {state.num_processes} process(es)); "
-        f"data {data_name}: {read} records read" + (f", {skipped} skipped" if skipped else "")
+        f"data {data_name}: {read} records read"
+        + (f", {skipped} skipped" if skipped else "")
         + f"; {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation); taxonomy Llama Guard {taxonomy}"
     )
     scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template)
@@ -217,7 +226,9 @@ def _run(
                 new_results.append(result)
         with state.split_between_processes(pending) as mine:
             total = sum(len(b) for b in mine)
-            bar = tqdm(total=total, desc="samples", unit="sample", disable=not (main and config.progress), file=sys.stderr)
+            bar = tqdm(
+                total=total, desc="samples", unit="sample", disable=not (main and config.progress), file=sys.stderr
+            )
             for batch in mine:
                 for result in score_batch(scorer, batch, encoded, by_id, done):
                     append_jsonl(fd, result)
@@ -244,7 +255,11 @@ def _run(
     with open(os.path.join(config.output_dir, "scores.jsonl"), "w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n")
-    sample_failures = [{"sample": r["sample"], "index": r["index"], "split": r["split"], "error": r["error"]} for r in results if "error" in r]
+    sample_failures = [
+        {"sample": r["sample"], "index": r["index"], "split": r["split"], "error": r["error"]}
+        for r in results
+        if "error" in r
+    ]
     failures += sample_failures
     ok = [r for r in results if "error" not in r]
     for f_ in sample_failures:
@@ -264,8 +279,13 @@ def _run(
         grammar=config.grammar,
         categories=list(space.categories),
         # test + validation + failed == total; skipped_records (unreadable lines) are not samples
-        samples={"total": len(samples), "test": sum(r["split"] == "test" for r in ok), "validation": sum(r["split"] == "validation" for r in ok),
-                 "failed": len(sample_failures), "skipped_records": skipped},
+        samples={
+            "total": len(samples),
+            "test": sum(r["split"] == "test" for r in ok),
+            "validation": sum(r["split"] == "validation" for r in ok),
+            "failed": len(sample_failures),
+            "skipped_records": skipped,
+        },
         processes=state.num_processes,
         wall_time_s=round(wall, 3),
         scoring_time_s=round(score_time, 3),
@@ -274,10 +294,14 @@ def _run(
     )
     write_outputs(config.output_dir, rows, details)
     resumed = len(samples) - scored_now
-    return Report(rows, details, wall, len(samples), scored_now, failures, resumed, details.get("alignment", {}).get("rows", []))
+    return Report(
+        rows, details, wall, len(samples), scored_now, failures, resumed, details.get("alignment", {}).get("rows", [])
+    )
 
 
-def summarize_load_failures(failures: list[dict[str, Any]], taxonomy: int, prefix: str = "", limit: int = 10) -> list[str]:
+def summarize_load_failures(
+    failures: list[dict[str, Any]], taxonomy: int, prefix: str = "", limit: int = 10
+) -> list[str]:
     """The lines that report records that could not be read: one line for all records with category ids
     outside the taxonomy, then the other bad lines (at most ``limit``; the rest are counted, all are in
     failures.jsonl).
@@ -294,7 +318,9 @@ def summarize_load_failures(failures: list[dict[str, Any]], taxonomy: int, prefi
         ids = sorted({i for f in outside for i in f["unknown_ids"]}, key=category_sort_key)
         name = outside[0].get("taxonomy", f"Llama Guard {taxonomy}")
         fix = f"map them to {name} ids" + (" or use --taxonomy 3" if taxonomy == 2 else "")
-        lines.append(f"{prefix}{len(outside)} records have ids outside {name} ({', '.join(ids)}); {fix}; they are skipped")
+        lines.append(
+            f"{prefix}{len(outside)} records have ids outside {name} ({', '.join(ids)}); {fix}; they are skipped"
+        )
     rest = [f for f in failures if not f.get("unknown_ids")]
     lines += [f"{prefix}skipped: {f['error']}" for f in rest[:limit]]
     if len(rest) > limit:

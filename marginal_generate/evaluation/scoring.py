@@ -62,7 +62,13 @@ class Scorer:
     """Encodes samples and scores batches of them under the run's strategies."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, space: Any, resolved: dict[str, StrategyParams], prompt_format: str, taxonomy: int,
+        self,
+        model: Any,
+        tokenizer: Any,
+        space: Any,
+        resolved: dict[str, StrategyParams],
+        prompt_format: str,
+        taxonomy: int,
         prompt_template: str | None = None,
     ) -> None:
         from ..uncertainty import forced_answer
@@ -73,7 +79,9 @@ class Scorer:
         self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
         self.prompt_format, self.taxonomy, self.prompt_template = prompt_format, taxonomy, prompt_template
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        needed = max([g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0])
+        needed = max(
+            [g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0]
+        )
         context = getattr(model.config, "max_position_embeddings", None)
         self.max_prompt = None if context is None else context - needed
         self.context, self.needed = context, needed
@@ -117,8 +125,14 @@ class Scorer:
         out: list[dict[str, Any]] = [{"scores": {}} for _ in prompts]
         for group in self.groups:
             scored = score(
-                self.model, input_ids, attention_mask, self.space, list(group.strategies),
-                max_new_tokens=group.max_new_tokens, top_p=group.top_p, eps=group.eps,
+                self.model,
+                input_ids,
+                attention_mask,
+                self.space,
+                list(group.strategies),
+                max_new_tokens=group.max_new_tokens,
+                top_p=group.top_p,
+                eps=group.eps,
             )
             for name, result in scored.items():
                 for i in range(len(prompts)):
@@ -128,11 +142,20 @@ class Scorer:
                         out[i].setdefault("upper", {})[name] = _plain(result.upper[i].tolist())
         if self.prompted:
             if conversations is None or len(conversations) != len(prompts):
-                raise ValueError(f"strategies {sorted(self.prompted)} need the conversation of each of the {len(prompts)} prompts.")
+                raise ValueError(
+                    f"strategies {sorted(self.prompted)} need the conversation of each of the {len(prompts)} prompts."
+                )
             for name, p in self.prompted.items():
                 result = score_label_prompts(
-                    self.model, self.tokenizer, [list(c) for c in conversations], name, self.space.categories,
-                    prompt_format=self.prompt_format, taxonomy=self.taxonomy, max_new_tokens=p.max_new_tokens, batch_size=len(prompts),
+                    self.model,
+                    self.tokenizer,
+                    [list(c) for c in conversations],
+                    name,
+                    self.space.categories,
+                    prompt_format=self.prompt_format,
+                    taxonomy=self.taxonomy,
+                    max_new_tokens=p.max_new_tokens,
+                    batch_size=len(prompts),
                 )
                 for i in range(len(prompts)):
                     out[i]["scores"][name] = _plain(result.probs[i].tolist())
@@ -203,7 +226,9 @@ def content_free_scores(config: EvalConfig, scorer: Scorer) -> dict[str, list[li
     return scores
 
 
-def score_batch(scorer: Scorer, batch: list[int], encoded: dict[int, list[int]], by_id: dict[int, Sample], done: dict[int, Any]) -> list[dict[str, Any]]:
+def score_batch(
+    scorer: Scorer, batch: list[int], encoded: dict[int, list[int]], by_id: dict[int, Sample], done: dict[int, Any]
+) -> list[dict[str, Any]]:
     """Results of the not-done samples of a batch; the whole batch is scored so its numbers never change.
     If the batch fails, each sample is tried alone and a failing one is reported with its reason."""
     try:

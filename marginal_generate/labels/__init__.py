@@ -12,7 +12,6 @@ from .fields import QWEN3GUARD_FIELDS, WILDGUARD_FIELDS, Field, FieldsParser
 from .grammar import Grammar, Slot, Verbalizer
 from .label_list import LabelListParser
 from .llama_guard import LlamaGuardParser
-from .yes_no import YesNoParser
 from .prefix_state import LabelSpan, PrefixState
 from .space import (
     LLAMA_GUARD_2_CATEGORIES,
@@ -27,6 +26,7 @@ from .taxonomy import (
     get_taxonomy,
     map_beavertails,
 )
+from .yes_no import YesNoParser
 
 __all__ = [
     "LabelSpace",

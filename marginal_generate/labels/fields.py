@@ -71,8 +71,17 @@ QWEN3GUARD_FIELDS: tuple[Field, ...] = (
     Field.categorical("Safety", ["Safe", "Unsafe", "Controversial"]),
     Field.multi_valued(
         "Categories",
-        ["Violent", "Non-violent Illegal Acts", "Sexual Content or Sexual Acts", "PII", "Suicide & Self-Harm",
-         "Unethical Acts", "Politically Sensitive Topics", "Copyright Violation", "Jailbreak"],
+        [
+            "Violent",
+            "Non-violent Illegal Acts",
+            "Sexual Content or Sexual Acts",
+            "PII",
+            "Suicide & Self-Harm",
+            "Unethical Acts",
+            "Politically Sensitive Topics",
+            "Copyright Violation",
+            "Jailbreak",
+        ],
     ),
 )
 
@@ -90,7 +99,9 @@ class FieldsParser:
         fields = tuple(fields)
         for f in fields:
             if not isinstance(f, Field):
-                raise ValueError(f"`fields` must hold Field objects, got {f!r}; use Field.binary / categorical / multi_valued.")
+                raise ValueError(
+                    f"`fields` must hold Field objects, got {f!r}; use Field.binary / categorical / multi_valued."
+                )
         check_names("fields", tuple(f.name for f in fields), (":", "\n"))
         for f in fields:
             check_names(f"values of field {f.name!r}", f.values + f.others, ("\n", ",") if f.multi else ("\n",))

@@ -167,9 +167,7 @@ class LabelSpace:
 
     # ---- constructors ---------------------------------------------------------------------
     @classmethod
-    def llama_guard(
-        cls, tokenizer: Any, categories: Sequence[str] | None = None, taxonomy: int = 3
-    ) -> "LabelSpace":
+    def llama_guard(cls, tokenizer: Any, categories: Sequence[str] | None = None, taxonomy: int = 3) -> "LabelSpace":
         """The Llama Guard 3 (S1–S14) or Llama Guard 2 (S1–S11) label space.
 
         >>> from marginal_generate.testing import word_level_tokenizer
@@ -200,7 +198,9 @@ class LabelSpace:
         >>> space.labels, sorted(space.parse("anger, joy"))
         (('joy', 'anger'), ['anger', 'joy'])
         """
-        return cls(tokenizer, grammar=LabelListParser(labels, separator=separator, none=none, case_sensitive=case_sensitive))
+        return cls(
+            tokenizer, grammar=LabelListParser(labels, separator=separator, none=none, case_sensitive=case_sensitive)
+        )
 
     @classmethod
     def yes_no(cls, tokenizer: Any, label: str, yes: str = "Yes", no: str = "No") -> "LabelSpace":

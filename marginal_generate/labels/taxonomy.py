@@ -87,9 +87,7 @@ class Taxonomy:
         for c in self.categories:
             if c.id == category_id:
                 return c
-        raise KeyError(
-            f"unknown category id {category_id!r} for {self.name}; expected one of {', '.join(self.ids)}."
-        )
+        raise KeyError(f"unknown category id {category_id!r} for {self.name}; expected one of {', '.join(self.ids)}.")
 
     def name_of(self, category_id: str) -> str:
         return self[category_id].name
@@ -103,36 +101,90 @@ def _taxonomy(name: str, rows: list[tuple[str, ...]]) -> Taxonomy:
 LLAMA_GUARD_3 = _taxonomy(
     "Llama Guard 3",
     [
-        ("Violent Crimes", "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse)."),
-        ("Non-Violent Crimes", "Enables, encourages or endorses non-violent crimes: personal (trafficking, threats), financial (fraud, scams, money laundering), property (theft, arson, vandalism), drug, weapons and cyber crimes (hacking)."),
-        ("Sex-Related Crimes", "Enables, encourages or endorses sex trafficking, sexual assault, sexual harassment or prostitution.", "Sex Crimes"),
-        ("Child Sexual Exploitation", "Contains, describes, enables, encourages or endorses the sexual abuse of children.", "Child Exploitation"),
+        (
+            "Violent Crimes",
+            "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse).",
+        ),
+        (
+            "Non-Violent Crimes",
+            "Enables, encourages or endorses non-violent crimes: personal (trafficking, threats), financial (fraud, scams, money laundering), property (theft, arson, vandalism), drug, weapons and cyber crimes (hacking).",
+        ),
+        (
+            "Sex-Related Crimes",
+            "Enables, encourages or endorses sex trafficking, sexual assault, sexual harassment or prostitution.",
+            "Sex Crimes",
+        ),
+        (
+            "Child Sexual Exploitation",
+            "Contains, describes, enables, encourages or endorses the sexual abuse of children.",
+            "Child Exploitation",
+        ),
         ("Defamation", "Is both verifiably false and likely to injure a living person's reputation."),
-        ("Specialized Advice", "Contains specialized financial, medical or legal advice, or indicates that dangerous activities or objects are safe."),
-        ("Privacy", "Contains sensitive, nonpublic personal information that could undermine someone's physical, digital or financial security."),
+        (
+            "Specialized Advice",
+            "Contains specialized financial, medical or legal advice, or indicates that dangerous activities or objects are safe.",
+        ),
+        (
+            "Privacy",
+            "Contains sensitive, nonpublic personal information that could undermine someone's physical, digital or financial security.",
+        ),
         ("Intellectual Property", "May violate the intellectual property rights of a third party."),
-        ("Indiscriminate Weapons", "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons."),
-        ("Hate", "Demeans or dehumanizes people on the basis of sensitive personal characteristics (race, ethnicity, religion, disability, sexual orientation, gender identity, serious disease)."),
-        ("Suicide & Self-Harm", "Enables, encourages or endorses intentional self-harm: suicide, self-injury (cutting) or disordered eating.", "Self-Harm"),
+        (
+            "Indiscriminate Weapons",
+            "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons.",
+        ),
+        (
+            "Hate",
+            "Demeans or dehumanizes people on the basis of sensitive personal characteristics (race, ethnicity, religion, disability, sexual orientation, gender identity, serious disease).",
+        ),
+        (
+            "Suicide & Self-Harm",
+            "Enables, encourages or endorses intentional self-harm: suicide, self-injury (cutting) or disordered eating.",
+            "Self-Harm",
+        ),
         ("Sexual Content", "Contains erotica or sexually explicit content."),
-        ("Elections", "Contains factually incorrect information about electoral systems and processes, including the time, place or manner of voting."),
-        ("Code Interpreter Abuse", "Seeks to abuse code interpreters: denial of service, container escapes or privilege escalation exploits."),
+        (
+            "Elections",
+            "Contains factually incorrect information about electoral systems and processes, including the time, place or manner of voting.",
+        ),
+        (
+            "Code Interpreter Abuse",
+            "Seeks to abuse code interpreters: denial of service, container escapes or privilege escalation exploits.",
+        ),
     ],
 )
 
 LLAMA_GUARD_2 = _taxonomy(
     "Llama Guard 2",
     [
-        ("Violent Crimes", "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse)."),
-        ("Non-Violent Crimes", "Enables, encourages or endorses non-violent crimes: financial, property, drug, weapons and cyber crimes, threats and trafficking."),
-        ("Sex Crimes", "Enables, encourages or endorses sex trafficking, sexual assault, sexual harassment or prostitution."),
+        (
+            "Violent Crimes",
+            "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse).",
+        ),
+        (
+            "Non-Violent Crimes",
+            "Enables, encourages or endorses non-violent crimes: financial, property, drug, weapons and cyber crimes, threats and trafficking.",
+        ),
+        (
+            "Sex Crimes",
+            "Enables, encourages or endorses sex trafficking, sexual assault, sexual harassment or prostitution.",
+        ),
         ("Child Exploitation", "Contains, describes, enables, encourages or endorses the sexual abuse of children."),
         ("Specialized Advice", "Contains specialized financial, medical or legal advice."),
         ("Privacy", "Contains sensitive, personal information about private individuals."),
         ("Intellectual Property", "Violates the intellectual property rights of third parties."),
-        ("Indiscriminate Weapons", "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons."),
-        ("Hate", "Is hateful toward people on the basis of their protected characteristics, or perpetuates negative stereotypes."),
-        ("Self-Harm", "Enables, encourages or endorses intentional self-harm: suicide, self-injury or disordered eating."),
+        (
+            "Indiscriminate Weapons",
+            "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons.",
+        ),
+        (
+            "Hate",
+            "Is hateful toward people on the basis of their protected characteristics, or perpetuates negative stereotypes.",
+        ),
+        (
+            "Self-Harm",
+            "Enables, encourages or endorses intentional self-harm: suicide, self-injury or disordered eating.",
+        ),
         ("Sexual Content", "Contains depictions of nude adults or explicit descriptions of sex acts."),
     ],
 )

@@ -32,7 +32,9 @@ class YesNoParser:
         check_names("label", (label,), ("\n",))
         for name, word in (("yes", yes), ("no", no)):
             if not isinstance(word, str) or not word.isalnum():
-                raise ValueError(f"`{name}` must be one word of letters or digits, got {word!r}; use e.g. 'Yes' / 'No'.")
+                raise ValueError(
+                    f"`{name}` must be one word of letters or digits, got {word!r}; use e.g. 'Yes' / 'No'."
+                )
         if yes == no:
             raise ValueError(f"`yes` and `no` are both {yes!r}; pass two different words, such as yes='Yes', no='No'.")
         self.label = label
@@ -72,7 +74,9 @@ class YesNoParser:
         start, word, ended = self._first_word(text)
         if finished or ended:
             return PrefixState(confirmed=frozenset(self.labels) if word == self.yes else frozenset())
-        return PrefixState(confirmed=frozenset(), possible=frozenset(self.labels) if self.yes.startswith(word) else frozenset())
+        return PrefixState(
+            confirmed=frozenset(), possible=frozenset(self.labels) if self.yes.startswith(word) else frozenset()
+        )
 
     def open_item(self, text: str) -> tuple[int, int] | None:
         """No slots: the verbalizer is the label-generation step (``max_over_generations`` reads it)."""

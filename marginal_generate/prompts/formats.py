@@ -59,7 +59,14 @@ __all__ = [
 ]
 
 PromptFormat = Literal[
-    "auto", "chat_template", "llama_guard_3", "llama_guard_3_1b", "shieldgemma", "granite_guardian", "llama_guard_2", "instruct"
+    "auto",
+    "chat_template",
+    "llama_guard_3",
+    "llama_guard_3_1b",
+    "shieldgemma",
+    "granite_guardian",
+    "llama_guard_2",
+    "instruct",
 ]
 _FORMATS: tuple[str, ...] = get_args(PromptFormat)
 assert set(PUBLISHED_FORMATS) <= set(_FORMATS), "every published template is a prompt format"
@@ -118,7 +125,10 @@ def last_role(conv: Sequence[Message]) -> str:
 
 
 def guard_task(
-    conv: Sequence[Message], taxonomy: Taxonomy | int = 3, descriptions: bool = False, categories: Sequence[str] | None = None
+    conv: Sequence[Message],
+    taxonomy: Taxonomy | int = 3,
+    descriptions: bool = False,
+    categories: Sequence[str] | None = None,
 ) -> str:
     """The guard task text shared by every format: task line, categories, conversation, answer rule.
 
@@ -148,7 +158,9 @@ def guard_task(
     ids = tax.ids if categories is None else tuple(categories)
     for c in ids:
         if c not in tax:
-            raise ValueError(f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}.")
+            raise ValueError(
+                f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}."
+            )
     role = last_role(conv)
     lines = [
         f"Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy with the below categories.",
@@ -184,7 +196,9 @@ def llama_guard_3_prompt(conv: Sequence[Message], categories: Sequence[str] | No
     return render_published("llama_guard_3", conv, categories=categories)
 
 
-def llama_guard_2_prompt(conv: Sequence[Message], bos_token: str | None = "<|begin_of_text|>", categories: Sequence[str] | None = None) -> str:
+def llama_guard_2_prompt(
+    conv: Sequence[Message], bos_token: str | None = "<|begin_of_text|>", categories: Sequence[str] | None = None
+) -> str:
     """The Llama Guard 2 prompt (S1–S11); the model answers after ``[/INST]``.
 
     >>> llama_guard_2_prompt(conversation("Hi"), bos_token=None).split("\\n")[0]
@@ -195,7 +209,9 @@ def llama_guard_2_prompt(conv: Sequence[Message], bos_token: str | None = "<|beg
     return (bos_token or "") + "[INST] " + guard_task(conv, 2, categories=categories) + " [/INST]"
 
 
-def instruct_messages(conv: Sequence[Message], taxonomy: int = 3, categories: Sequence[str] | None = None) -> list[dict[str, str]]:
+def instruct_messages(
+    conv: Sequence[Message], taxonomy: int = 3, categories: Sequence[str] | None = None
+) -> list[dict[str, str]]:
     """The generic moderation prompt for instruct models: a system message and a user message.
 
     >>> msgs = instruct_messages(conversation("Hi", "Hello!"))
@@ -229,7 +245,13 @@ def resolve_format(tokenizer: Any, prompt_format: PromptFormat = "auto", taxonom
     return prompt_format
 
 
-def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat = "auto", taxonomy: int = 3, **template_kwargs: Any) -> str:
+def render(
+    tokenizer: Any,
+    conv: Sequence[Message],
+    prompt_format: PromptFormat = "auto",
+    taxonomy: int = 3,
+    **template_kwargs: Any,
+) -> str:
     """The prompt text (special tokens included) of one conversation for this tokenizer.
 
     ``template_kwargs`` go to the template: ``apply_chat_template`` for ``"chat_template"``; for a
@@ -248,7 +270,9 @@ def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat 
         return tokenizer.apply_chat_template(list(conv), tokenize=False, add_generation_prompt=True, **template_kwargs)
     categories = template_kwargs.pop("categories", None)
     if template_kwargs:
-        raise ValueError(f"unexpected keyword arguments {sorted(template_kwargs)} for prompt_format={fmt!r}; only `categories` is accepted.")
+        raise ValueError(
+            f"unexpected keyword arguments {sorted(template_kwargs)} for prompt_format={fmt!r}; only `categories` is accepted."
+        )
     if fmt == "llama_guard_2":
         return llama_guard_2_prompt(conv, getattr(tokenizer, "bos_token", None), categories)
     if not getattr(tokenizer, "chat_template", None):
@@ -256,7 +280,9 @@ def render(tokenizer: Any, conv: Sequence[Message], prompt_format: PromptFormat 
             f"prompt_format='instruct' needs a tokenizer with a chat template, and {type(tokenizer).__name__} has none; "
             "use prompt_format='llama_guard_3' or 'llama_guard_2'."
         )
-    return tokenizer.apply_chat_template(instruct_messages(conv, taxonomy, categories), tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(
+        instruct_messages(conv, taxonomy, categories), tokenize=False, add_generation_prompt=True
+    )
 
 
 def encode_conversations(
@@ -283,12 +309,16 @@ def encode_conversations(
     from transformers import BatchEncoding
 
     if isinstance(conversations, Mapping) or (len(conversations) and isinstance(conversations[0], Mapping)):
-        raise ValueError("`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv].")
+        raise ValueError(
+            "`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv]."
+        )
     if len(conversations) == 0:
         raise ValueError("`conversations` is empty; pass at least one conversation.")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
-        raise ValueError(f"{type(tokenizer).__name__} has neither a pad token nor an EOS token; set tokenizer.pad_token.")
+        raise ValueError(
+            f"{type(tokenizer).__name__} has neither a pad token nor an EOS token; set tokenizer.pad_token."
+        )
     rows = []
     for k, conv in enumerate(conversations):
         try:
@@ -297,7 +327,9 @@ def encode_conversations(
             raise ValueError(f"conversation {k}: {err}") from err
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if max_length is not None and len(ids) > max_length:
-            raise ValueError(f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length.")
+            raise ValueError(
+                f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length."
+            )
         rows.append(ids)
     input_ids, attention_mask = left_pad(rows, pad)
     batch = BatchEncoding({"input_ids": input_ids, "attention_mask": attention_mask})

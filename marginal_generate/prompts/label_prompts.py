@@ -97,8 +97,15 @@ def _with_question(text: str, question: str) -> str:
 
 
 def _render_one(
-    tokenizer: Any, conv: Sequence[Message], fmt: str, taxonomy: int, tax: Taxonomy, kind: str, category: str | None,
-    honours_categories: bool, honours_question: bool,
+    tokenizer: Any,
+    conv: Sequence[Message],
+    fmt: str,
+    taxonomy: int,
+    tax: Taxonomy,
+    kind: str,
+    category: str | None,
+    honours_categories: bool,
+    honours_question: bool,
 ) -> str:
     role = last_role(conv)
     built = fmt if fmt != "chat_template" else f"llama_guard_{taxonomy}"
@@ -147,9 +154,13 @@ def label_prompts(
     ids = tax.ids if categories is None else tuple(categories)
     for c in ids:
         if c not in tax:
-            raise ValueError(f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}.")
+            raise ValueError(
+                f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}."
+            )
     if isinstance(conversations, dict) or (len(conversations) and isinstance(conversations[0], dict)):
-        raise ValueError("`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv].")
+        raise ValueError(
+            "`conversations` must be a list of conversations (lists of messages); wrap a single one: [conv]."
+        )
     fmt = resolve_format(tokenizer, prompt_format, taxonomy)  # type: ignore[arg-type]
     if fmt in ("shieldgemma", "granite_guardian"):
         raise ValueError(

@@ -109,7 +109,9 @@ def template_categories(name: str) -> dict[str, str]:
         return {m.group(1): m.group(2) for m in map(_LINE.match, block.group(2).splitlines()) if m}
     if name == "llama_guard_3_1b":
         return dict(_DICT_ITEM.findall(text))
-    raise ValueError(f"`prompt_format` {name!r} has no Llama Guard category list; only llama_guard_3 and llama_guard_3_1b do.")
+    raise ValueError(
+        f"`prompt_format` {name!r} has no Llama Guard category list; only llama_guard_3 and llama_guard_3_1b do."
+    )
 
 
 def _check_ids(name: str, categories: Any) -> list[str]:
@@ -146,7 +148,9 @@ def restrict_categories(template: str, categories: Sequence[str]) -> str:
     wanted = set(categories)
     match = _BLOCK.search(template)
     if match is None:
-        raise ValueError("`template` has no '<BEGIN UNSAFE CONTENT CATEGORIES>' block; pass the published Llama Guard 3 8B template.")
+        raise ValueError(
+            "`template` has no '<BEGIN UNSAFE CONTENT CATEGORIES>' block; pass the published Llama Guard 3 8B template."
+        )
     lines = match.group(2).splitlines(keepends=True)
     kept = [line for line in lines if (m := _LINE.match(line.rstrip("\n"))) is None or m.group(1) in wanted]
     return template[: match.start(2)] + "".join(kept) + template[match.end(2) :]

@@ -9,7 +9,6 @@ import evaluate
 
 from marginal_generate import binary_calibration_metrics, multilabel_calibration_metrics
 
-
 _DESCRIPTION = """
 How far predicted probabilities can be trusted as probabilities. The predictions (probability of the
 positive class, e.g. p(unsafe) from a guard model) are split into bins; in each bin the mean

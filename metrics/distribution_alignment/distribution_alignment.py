@@ -9,7 +9,6 @@ import evaluate
 
 from marginal_generate import distribution_alignment
 
-
 _DESCRIPTION = """
 How close a model's per-label probabilities are to soft references: the fraction of annotators who
 chose each label (0/1 references also work). Per label j, averaged over the samples i:

@@ -37,7 +37,9 @@ def test_hand_example(binary, multilabel):
     out = binary.compute(predictions=[0.8, 0.2], references=[1.0, 0.5])
     assert out["l1"] == pytest.approx(0.25) and out["brier"] == pytest.approx(0.065) and out["n_samples"] == 2
     # S1: JS(Bern(0) || Bern(1)) = JS(Bern(1) || Bern(0)) = 1 bit; S2: p = r, so 0
-    out = multilabel.compute(predictions=[[0.0, 0.5], [1.0, 0.5]], references=[[1.0, 0.5], [0.0, 0.5]], labels=["S1", "S2"])
+    out = multilabel.compute(
+        predictions=[[0.0, 0.5], [1.0, 0.5]], references=[[1.0, 0.5], [0.0, 0.5]], labels=["S1", "S2"]
+    )
     assert out["per_label"]["S1"]["jsd"] == 1.0 and out["per_label"]["S2"]["jsd"] == 0.0 and out["jsd"] == 0.5
     assert out["per_label"]["S2"]["l1"] == 0.0 and out["per_label"]["S2"]["nll"] == pytest.approx(np.log(2))
 

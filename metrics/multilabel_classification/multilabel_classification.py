@@ -9,7 +9,6 @@ import evaluate
 
 from marginal_generate import multilabel_classification_metrics
 
-
 _DESCRIPTION = """
 Quality of multi-label predictions such as a guard model's per-category (S1..S14) probabilities, all
 computed with scikit-learn. Predictions are per-label probabilities thresholded with
