@@ -246,28 +246,34 @@ def main() -> None:
 
     per_token = g_time / rows
     print(
-        f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden {config.hidden_size}), vocabulary {config.vocab_size} "
+        f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden "
+        f"{config.hidden_size}), vocabulary {config.vocab_size} "
         f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     lengths = [int(m.sum()) for b in batches for m in b["attention_mask"]]
     print(
-        f"{args.prompts} prompts (published Llama Guard 3 template, {min(lengths)}-{max(lengths)} tokens) in batches of {args.batch_size}; "
+        f"{args.prompts} prompts (published Llama Guard 3 template, {min(lengths)}-{max(lengths)} "
+        f"tokens) in batches of {args.batch_size}; "
         f"eps={args.eps} top_p={args.top_p} max_new_tokens={args.max_new_tokens}"
     )
     print(
-        f"greedy: {steps} steps, {rows} rows computed ({rows / args.prompts:.1f} per prompt; {written / args.prompts:.1f} tokens written "
-        f"per prompt up to EOS); any_place: {nodes} nodes expanded ({nodes / args.prompts:.1f} per prompt), {fed} rows fed"
+        f"greedy: {steps} steps, {rows} rows computed ({rows / args.prompts:.1f} per "
+        f"prompt; {written / args.prompts:.1f} tokens written "
+        f"per prompt up to EOS); any_place: {nodes} nodes expanded "
+        f"({nodes / args.prompts:.1f} per prompt), {fed} rows fed"
     )
     print()
     print(
-        f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} | {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |"
+        f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} "
+        f"| {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |"
     )
     print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 11}|{'-' * 16}|{'-' * 10}|{'-' * 10}|")
     for label, seconds, peak, work in results:
         unit = "tokens" if label.startswith("greedy") else "nodes"
         print(
-            f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} {unit:6} | {1000 * seconds / work:9.3f} |"
+            f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} "
+            f"{unit:6} | {1000 * seconds / work:9.3f} |"
             f" {seconds / work / per_token:14.2f} | {peak:8.2f} | {peak / g_peak:8.2f} |"
         )
     print()
@@ -276,7 +282,8 @@ def main() -> None:
     )
     decode_token, decode_node = (g_time - p_time) / rows, (a_time - p_time) / nodes
     print(
-        f"without the prefill ({p_time:.3f} s, the same forward for both): greedy {1000 * decode_token:.3f} ms per token, "
+        f"without the prefill ({p_time:.3f} s, the same forward for both): "
+        f"greedy {1000 * decode_token:.3f} ms per token, "
         f"any_place {1000 * decode_node:.3f} ms per node: {decode_node / decode_token:.2f}x"
     )
     if seed_line:

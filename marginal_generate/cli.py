@@ -49,20 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate",
         help="score a data set under every strategy, calibrate, and print the metrics table",
-        description="Score a data set with a guard model under every strategy, calibrate on a validation split, and print "
+        description="Score a data set with a guard model under every strategy, "
+        "calibrate on a validation split, and print "
         "the strategy-by-metric table (also written as CSV and JSON, with per-sample JSONL and reliability diagrams).",
     )
     ev.add_argument("--model", help="Hub id or local path (default: the embedded tiny guard, offline)")
     ev.add_argument(
         "--dataset",
-        help="seed JSONL path, records JSONL path, 'beavertails', or any datasets name/folder/file with --columns (default: the embedded "
-        "model's held-out data). Records with soft_labels (the fraction of raters per label: aggregate rater-level rows with "
-        "marginal_generate.data.load_rater_annotations and write them with save_records_jsonl) add a second table, alignment with the "
+        help="seed JSONL path, records JSONL path, 'beavertails', or any datasets "
+        "name/folder/file with --columns (default: the embedded "
+        "model's held-out data). Records with soft_labels (the fraction of "
+        "raters per label: aggregate rater-level rows with "
+        "marginal_generate.data.load_rater_annotations and write them with "
+        "save_records_jsonl) add a second table, alignment with the "
         "soft references (L1, NLL, Brier, JSD; also alignment.json)",
     )
     ev.add_argument(
         "--split",
-        help="split of a datasets source (BeaverTails: 30k_test; a Hub data set or a saved DatasetDict); not for a single file",
+        help="split of a datasets source (BeaverTails: 30k_test; a Hub data set "
+        "or a saved DatasetDict); not for a single file",
     )
     ev.add_argument(
         "--columns",
@@ -86,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibrate",
         type=_list,
         default=[],
-        help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)} (platt fits on the soft references where the data has them)",
+        help=f"comma-separated calibrators fitted on the validation split: {', '.join(CALIBRATORS)} "
+        "(platt fits on the soft references where the data has them)",
     )
     ev.add_argument(
         "--validation-fraction",
@@ -106,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the run in --output-dir (without --resume or --overwrite, a directory holding an earlier run is refused)",
+        help="replace the run in --output-dir (without --resume or --overwrite, "
+        "a directory holding an earlier run is refused)",
     )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument(
@@ -118,14 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--prompt-format",
         default="auto",
-        help="auto, chat_template, the published templates llama_guard_3, llama_guard_3_1b, shieldgemma, granite_guardian, "
+        help="auto, chat_template, the published templates llama_guard_3, "
+        "llama_guard_3_1b, shieldgemma, granite_guardian, "
         "or llama_guard_2, instruct (run.json records what auto resolved to)",
     )
     ev.add_argument(
         "--grammar",
         default="llama_guard",
         choices=("llama_guard", "label_list"),
-        help="what the model writes: llama_guard (a verdict and categories, labels from the taxonomy; default) or label_list "
+        help="what the model writes: llama_guard (a verdict and categories, labels "
+        "from the taxonomy; default) or label_list "
         "(a comma-separated list of --labels, or none; Ma et al.)",
     )
     ev.add_argument(
@@ -133,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--prompt-template",
-        help="for --grammar label_list: the prompt with {text} (the record's text) and {labels} (the names); default: an instruct prompt",
+        help="for --grammar label_list: the prompt with {text} (the record's text) and "
+        "{labels} (the names); default: an instruct prompt",
     )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument(

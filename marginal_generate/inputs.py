@@ -75,13 +75,15 @@ def check_batch(input_ids: Any, attention_mask: Any = None) -> list[int]:
         return [int(input_ids.shape[1])] * int(input_ids.shape[0])
     if tuple(attention_mask.shape) != tuple(input_ids.shape):
         raise ValueError(
-            f"`attention_mask` has shape {tuple(attention_mask.shape)}, `input_ids` {tuple(input_ids.shape)}; they must match."
+            f"`attention_mask` has shape {tuple(attention_mask.shape)}, `input_ids` "
+            f"{tuple(input_ids.shape)}; they must match."
         )
     lengths = [int(n) for n in attention_mask.sum(-1).tolist()]
     for i, n in enumerate(lengths):
         if n == 0:
             raise ValueError(
-                f"prompt {i} of the batch is empty (its attention mask is all zeros); every prompt needs at least one token."
+                f"prompt {i} of the batch is empty (its attention mask is all "
+                "zeros); every prompt needs at least one token."
             )
     return lengths
 
@@ -100,5 +102,6 @@ def check_conversations(conversations: Sequence[Any]) -> None:
     for i, conversation in enumerate(conversations):
         if len(conversation) == 0:
             raise ValueError(
-                f"conversation {i} has no messages; pass at least a user message, e.g. [{{'role': 'user', 'content': '...'}}]."
+                f"conversation {i} has no messages; pass at least a user message, "
+                f"e.g. [{{'role': 'user', 'content': '...'}}]."
             )

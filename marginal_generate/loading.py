@@ -57,12 +57,14 @@ def check_device(device: str) -> None:
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
-                f"device {device!r}: no CUDA GPU is visible to torch on this machine (torch.cuda.is_available() is False); "
+                f"device {device!r}: no CUDA GPU is visible to torch on this "
+                "machine (torch.cuda.is_available() is False); "
                 "use --device cpu, or auto."
             )
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise ValueError(
-                f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) (cuda:0 …); pick one of them."
+                f"device {device!r}: this machine has {torch.cuda.device_count()} "
+                "CUDA GPU(s) (cuda:0 …); pick one of them."
             )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r}: MPS is not available on this machine; use --device cpu, or auto.")
@@ -128,7 +130,8 @@ def check_model_source(model_id: str) -> bool:
         if not os.path.isdir(model_id):
             what = "is a file, not a folder" if os.path.exists(model_id) else "does not exist"
             raise ValueError(
-                f"model path {model_id!r} {what}; pass a folder holding config.json and the tokenizer (save_pretrained's output), "
+                f"model path {model_id!r} {what}; pass a folder holding config.json "
+                "and the tokenizer (save_pretrained's output), "
                 "or a Hub id such as meta-llama/Llama-Guard-3-8B."
             )
         if not os.path.isfile(os.path.join(model_id, "config.json")):

@@ -69,7 +69,8 @@ def policy_prompt_texts(
         ]
     if prompt_format not in POLICY_FORMATS:
         raise ValueError(
-            f"`prompt_format` must be one of {list(POLICY_FORMATS)} (yes/no guards) or None (the tokenizer's template), "
+            f"`prompt_format` must be one of {list(POLICY_FORMATS)} (yes/no "
+            "guards) or None (the tokenizer's template), "
             f"got {prompt_format!r}; for Llama Guard formats use mg.score_label_prompts."
         )
     from .prompts.formats import render

@@ -52,7 +52,8 @@ def _verbalizer(tokenizer: Any, kind: str, categories: Sequence[str]) -> tuple[t
     negative, positive = first_token_ids(tokenizer, "no"), first_token_ids(tokenizer, "yes")
     if set(negative) & set(positive):
         raise ValueError(
-            f"`yes` and `no` share first tokens {sorted(set(negative) & set(positive))} in this tokenizer; unary is undefined here."
+            f"`yes` and `no` share first tokens {sorted(set(negative) & set(positive))} "
+            "in this tokenizer; unary is undefined here."
         )
     return negative, positive
 
@@ -122,7 +123,8 @@ def score_label_prompts(
         raise ValueError(f"`strategy` must be one of {list(PROMPTED_STRATEGIES)}, got {strategy!r}.")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(
-            f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; the first word comes after 1 or 2 tokens."
+            f"`max_new_tokens` must be an integer >= 1, got {max_new_tokens!r}; "
+            "the first word comes after 1 or 2 tokens."
         )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")

@@ -234,7 +234,8 @@ def uncertainty_scores(
     """
     if not isinstance(label_space, LabelSpace):
         raise ValueError(
-            f"`label_space` must be a LabelSpace, got {type(label_space).__name__}; use LabelSpace.llama_guard(tokenizer)."
+            f"`label_space` must be a LabelSpace, got {type(label_space).__name__}; "
+            "use LabelSpace.llama_guard(tokenizer)."
         )
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"`top_k` must be None or an integer >= 1, got {top_k!r}.")

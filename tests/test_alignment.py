@@ -240,7 +240,8 @@ def test_soft_nll_clips_at_eps(eps):
             [[0.2, 0.3]],
             [[0.5, -0.5]],
             {},
-            r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got -0.5 at index \(0, 1\)\. Divide annotator counts",
+            r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the "
+            r"label, or 0/1\); got -0.5 at index \(0, 1\)\. Divide annotator counts",
         ),
         (
             [[0.2, 0.3]],

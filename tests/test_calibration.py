@@ -268,7 +268,8 @@ def test_contextual_errors():
     cc = ContextualCalibration()
     with pytest.raises(
         ValueError,
-        match=r"`references` must be None: ContextualCalibration is fitted from the model's scores on content-free inputs \('N/A', '', ' '\)",
+        match=r"`references` must be None: ContextualCalibration is fitted from the model's "
+        r"scores on content-free inputs \('N/A', '', ' '\)",
     ):
         cc.fit([0.5, 0.6], [0, 1])
     with pytest.raises(

@@ -174,7 +174,8 @@ def test_second_run_without_resume_is_refused_and_overwrite_replaces(finished, t
     before = (out / "scores.jsonl").read_text()
     assert_usage_error(
         cli("--output-dir", out, *TINY),
-        r"holds a finished run \(metrics\.json, 6 samples scored\); pass --resume to continue it, --overwrite to replace it",
+        r"holds a finished run \(metrics\.json, 6 samples scored\); pass "
+        r"--resume to continue it, --overwrite to replace it",
     )
     assert (out / "scores.jsonl").read_text() == before
     assert_usage_error(cli("--output-dir", out, "--resume", "--overwrite", *TINY), r"pass one of them")
@@ -204,7 +205,8 @@ def test_resume_names_only_the_keys_that_differ(finished, tmp_path):
     )
     assert_usage_error(
         proc,
-        r"holds a run with other settings \(params\.greedy\.threshold: 0\.5 → 0\.4, seed: 0 → 3\); resume with the same options",
+        r"holds a run with other settings \(params\.greedy\.threshold: 0\.5 → "
+        r"0\.4, seed: 0 → 3\); resume with the same options",
     )
 
 

@@ -375,6 +375,7 @@ def test_first_token_needs_a_verbalizer():
     inputs = tok(PROMPTS["label_list"][:1], return_tensors="pt")
     with pytest.raises(
         ValueError,
-        match=r"strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser grammar has none",
+        match=r"strategy 'first_token' reads the answer's first word as a verbalizer, "
+        r"and the LabelListParser grammar has none",
     ):
         mg.score(m, inputs.input_ids, inputs.attention_mask, sp, ["first_token"], max_new_tokens=4)

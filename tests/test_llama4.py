@@ -92,7 +92,8 @@ def test_batch_equals_one_at_a_time_and_flag_form(loaded):
     assert len(texts) == 2  # the published-template prompts run too (the guard was not taught them)
     with pytest.raises(
         ValueError,
-        match="`attention='tree'` needs sdpa or eager attention over full-attention layers; its layers include chunked_attention",
+        match="`attention='tree'` needs sdpa or eager attention over full-attention "
+        "layers; its layers include chunked_attention",
     ):
         model.generate(**batch, marginalize="any_place", label_space=space, attention="tree", **KW)
 

@@ -56,7 +56,8 @@ def test_distribution_alignment_module_names_its_own_arguments():
 def test_unknown_name():
     with pytest.raises(
         ValueError,
-        match=r"`name` must be one of \['calibration_error', 'distribution_alignment', 'multilabel_classification'\], got 'accuracy'",
+        match=r"`name` must be one of \['calibration_error', 'distribution_alignment', "
+        r"'multilabel_classification'\], got 'accuracy'",
     ):
         mg.metric_path("accuracy")
     with pytest.raises(ValueError, match=r"`name` must be one of .* got 'metrics/calibration_error'"):
@@ -67,7 +68,8 @@ def test_no_modules_found(monkeypatch, tmp_path):
     monkeypatch.setattr(metric_modules, "_ROOTS", (str(tmp_path / "a"), str(tmp_path / "b")))
     with pytest.raises(
         ValueError,
-        match=r"no evaluate metric modules were found \(looked in .*\); this installation of marginal-generate is incomplete",
+        match=r"no evaluate metric modules were found \(looked in .*\); this "
+        r"installation of marginal-generate is incomplete",
     ):
         mg.metric_path("calibration_error")
 

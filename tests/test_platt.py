@@ -207,7 +207,8 @@ def test_not_fitted():
             [0.2, 0.8],
             [0.0, 1.5],
             None,
-            r"`references` must hold values in \[0, 1\] \(the fraction of annotators who chose the label, or 0/1\); got 1.5 at index 1",
+            r"`references` must hold values in \[0, 1\] \(the fraction of annotators "
+            r"who chose the label, or 0/1\); got 1.5 at index 1",
         ),
         ([0.2, 0.8], [0.0, float("nan")], None, r"`references` must be finite; got nan at index 1"),
         ([0.2, float("nan")], [0.0, 1.0], None, r"`scores` must be finite; got nan at index 1"),
@@ -219,7 +220,8 @@ def test_not_fitted():
             [0.2, 0.8],
             [0.0, 1.0],
             [0.5],
-            r"`none_scores` has 1 values but `scores` has 2 rows; pass one 'none' probability per sample \(for a guard model p\(safe\) = 1 - p\(unsafe\)\)",
+            r"`none_scores` has 1 values but `scores` has 2 rows; pass one 'none' probability "
+            r"per sample \(for a guard model p\(safe\) = 1 - p\(unsafe\)\)",
         ),
         ([0.2, 0.8], [0.0, 1.0], [[0.5], [0.5]], r"`none_scores` must have shape \[n\]; got shape \(2, 1\)"),
         ([0.2, 0.8], [0.0, 1.0], [0.5, 1.5], r"`none_scores` must hold probabilities in \[0, 1\]; got 1.5 at index 1"),

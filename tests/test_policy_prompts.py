@@ -123,7 +123,8 @@ def test_policy_prompt_format_errors():
     tok, model = guard("library/shieldgemma:27b")
     with pytest.raises(
         ValueError,
-        match=r"`prompt_format` must be one of \['shieldgemma', 'granite_guardian'\] .* got 'llama_guard_3'; for Llama Guard formats use mg.score_label_prompts",
+        match=r"`prompt_format` must be one of \['shieldgemma', 'granite_guardian'\] .* got "
+        r"'llama_guard_3'; for Llama Guard formats use mg.score_label_prompts",
     ):
         score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, prompt_format="llama_guard_3")
     tok.chat_template = None

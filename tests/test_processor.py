@@ -178,7 +178,8 @@ def test_one_processor_serves_successive_generate_calls(byte_setup):
     assert len(a.texts) == len(PROMPTS) - 2
     with pytest.raises(
         ValueError,
-        match=r"`sequences` \(shape \(2, \d+\)\) is not the output of the generate call this processor watched last \(batch 4",
+        match=r"`sequences` \(shape \(2, \d+\)\) is not the output of the generate "
+        r"call this processor watched last \(batch 4",
     ):
         proc.label_scores(out_first, "greedy")
     proc.reset()
@@ -192,7 +193,8 @@ def test_errors(byte_setup):
     tok, model, space = byte_setup
     with pytest.raises(
         ValueError,
-        match=r"`label_space` must be a marginal_generate.LabelSpace, got TokenizersBackend; build one with mg.LabelSpace.llama_guard",
+        match=r"`label_space` must be a marginal_generate.LabelSpace, got TokenizersBackend; "
+        r"build one with mg.LabelSpace.llama_guard",
     ):
         mg.LabelScoresProcessor(tok)
     with pytest.raises(
@@ -209,13 +211,15 @@ def test_errors(byte_setup):
     inputs = tok(PROMPTS[:2], return_tensors="pt", padding=True)
     with pytest.raises(
         ValueError,
-        match=r"label_scores\(\) was called before any generate call reached this processor: pass it to model.generate\(..., logits_processor=\[proc\]\)",
+        match=r"label_scores\(\) was called before any generate call reached this processor: "
+        r"pass it to model.generate\(..., logits_processor=\[proc\]\)",
     ):
         proc.label_scores(inputs.input_ids, "greedy")
     out = model.generate(**inputs, logits_processor=[proc], max_new_tokens=DEPTH, do_sample=False)
     with pytest.raises(
         ValueError,
-        match=r"strategy 'any_place' sums over the output tree, which needs the tree search .* custom_generate=mg.marginalize",
+        match=r"strategy 'any_place' sums over the output tree, which needs the "
+        r"tree search .* custom_generate=mg.marginalize",
     ):
         proc.label_scores(out, "any_place")
     with pytest.raises(
@@ -224,7 +228,8 @@ def test_errors(byte_setup):
         proc.label_scores(out, "unary")
     with pytest.raises(
         ValueError,
-        match=r"`strategy` must be one of \['greedy', 'first_token', 'token_probability', 'fixed_place', 'max_over_generations', 'first_generation'\], got 'beam'",
+        match=r"`strategy` must be one of \['greedy', 'first_token', 'token_probability', 'fixed_place', "
+        r"'max_over_generations', 'first_generation'\], got 'beam'",
     ):
         proc.label_scores(out, "beam")
     with pytest.raises(ValueError, match=r"`sequences` must be what generate returned .* got list"):

@@ -36,7 +36,8 @@ def _plain_tokenizer(chat_template=None):
 def test_llama_guard_3_prompt_user_only():
     text = llama_guard_3_prompt(conversation("  How do I pick a lock?  "))
     assert text.startswith(
-        " <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages"
+        " <|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: "
+        "Check if there is unsafe content in 'User' messages"
     )
     for c in LLAMA_GUARD_3:
         assert f"{c.id}: {c.prompt_name}.\n" in text
@@ -44,8 +45,8 @@ def test_llama_guard_3_prompt_user_only():
     assert "\n\nUser: How do I pick a lock?\n\n<END CONVERSATION>" in text
     assert "Provide your safety assessment for ONLY THE LAST User message in the above conversation:" in text
     assert (
-        ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must include a comma-separated list of violated categories.<|eot_id|>"
-        in text
+        ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must "
+        "include a comma-separated list of violated categories.<|eot_id|>" in text
     )
     assert text.endswith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>")
     assert "Agent:" not in text

@@ -106,7 +106,8 @@ def test_rendered_text_pins_the_published_details():
     assert "S3: Sex Crimes.\nS4: Child Exploitation.\n" in text and "S11: Self-Harm.\n" in text
     assert "User: How do I pick a lock?\n\n<END CONVERSATION>" in text
     assert text.endswith(
-        ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second line must include a comma-separated list of "
+        ":\n - First line must read 'safe' or 'unsafe'.\n - If unsafe, a second "
+        "line must include a comma-separated list of "
         "violated categories.<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
     )
     small = render(_tokenizer(), CONVERSATIONS["user"], "llama_guard_3_1b")
@@ -201,7 +202,8 @@ def test_errors():
         encode_conversations(tok, [conv, bad], "llama_guard_3")
     with pytest.raises(
         ValueError,
-        match="published llama_guard_3 template refuses this conversation: Conversation roles must alternate user/assistant",
+        match="published llama_guard_3 template refuses this conversation: "
+        "Conversation roles must alternate user/assistant",
     ):
         render_published("llama_guard_3", bad)
     with pytest.raises(
@@ -234,7 +236,8 @@ def test_errors():
         render(tok, conv, "shieldgemma")
     with pytest.raises(
         ValueError,
-        match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No, so 'unary' .* score it with mg.score_policy_prompts",
+        match="`prompt_format` 'shieldgemma' asks about one policy and answers Yes/No, "
+        "so 'unary' .* score it with mg.score_policy_prompts",
     ):
         label_prompts(tok, [conv], "unary", ["S1"], prompt_format="shieldgemma")
     with pytest.raises(ValueError, match="`prompt_format` 'llama_guard_9' is not a published template; use one of"):

@@ -179,7 +179,8 @@ class BinTable:
         mean_conf, frac = arr("mean_confidence"), arr("fraction_positive")
         if not (len(edges) == len(counts) + 1 == len(mean_conf) + 1 == len(frac) + 1):
             raise ValueError(
-                f"`bins` needs len(edges) == len(counts) + 1 == len(mean_confidence) + 1 == len(fraction_positive) + 1; "
+                "`bins` needs len(edges) == len(counts) + 1 == len(mean_confidence) "
+                "+ 1 == len(fraction_positive) + 1; "
                 f"got {len(edges)}, {len(counts)}, {len(mean_conf)}, {len(frac)}."
             )
         return cls(edges, counts, mean_conf, frac)

@@ -61,7 +61,8 @@ def _label_map(label_columns: Any, taxonomy: int | None) -> dict[str, str]:
         if tax is not None and label != UNSAFE and label not in tax:
             raise ValueError(
                 f"`label_columns` maps column {column!r} to {label!r}, which is neither a {tax.name} id "
-                f"({tax.ids[0]}–{tax.ids[-1]}) nor {UNSAFE!r}; fix the mapping, or pass taxonomy=None for free label names."
+                f"({tax.ids[0]}–{tax.ids[-1]}) nor {UNSAFE!r}; fix the mapping, "
+                "or pass taxonomy=None for free label names."
             )
     return mapping
 
@@ -151,7 +152,8 @@ def load_rater_annotations(
         elif item.conversation != conv:
             column = text_column if conv[0] != item.conversation[0] else response_column
             raise ValueError(
-                f"{where}: field {column!r} differs from index {item.first}, which has the same {item_column!r} {key!r}; "
+                f"{where}: field {column!r} differs from index {item.first}, "
+                f"which has the same {item_column!r} {key!r}; "
                 "the rows of one item must carry the same text."
             )
         if skip_column is not None and _flag(table[skip_column][k], where, skip_column):
@@ -159,7 +161,8 @@ def load_rater_annotations(
         rater = table[rater_column][k] if rater_column else k
         if rater in item.raters:
             raise ValueError(
-                f"{where}: field {rater_column!r}: rater {rater!r} already annotated item {key!r} at index {item.raters[rater]}; "
+                f"{where}: field {rater_column!r}: rater {rater!r} already annotated "
+                f"item {key!r} at index {item.raters[rater]}; "
                 "keep one row per (item, rater)."
             )
         item.raters[rater] = k

@@ -164,7 +164,8 @@ def check_ids(ids: Iterable[Any], taxonomy: int | None, where: str, column: str)
     unknown = [c for c in ids if not isinstance(c, str) or c.strip() not in tax]
     if unknown:
         err = ValueError(
-            f"{where}: field {column!r} has unknown category id {unknown[0]!r}; expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}."
+            f"{where}: field {column!r} has unknown category id {unknown[0]!r}; "
+            f"expected {tax.name} ids {tax.ids[0]}–{tax.ids[-1]}."
         )
         err.unknown_ids, err.taxonomy = tuple(str(c).strip() for c in unknown), tax.name  # type: ignore[attr-defined]
         raise err

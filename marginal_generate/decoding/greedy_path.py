@@ -180,7 +180,8 @@ class GreedyRecorder:
             return self.max_over_generations(first_only=True)
         if strategy not in GREEDY_PATH_STRATEGIES:
             raise ValueError(
-                f"`strategy` must be one of {list(GREEDY_PATH_STRATEGIES)} (the strategies read from one decoded path), "
+                f"`strategy` must be one of {list(GREEDY_PATH_STRATEGIES)} (the "
+                "strategies read from one decoded path), "
                 f"got {strategy!r}."
             )
         return getattr(self, strategy)()

@@ -51,7 +51,8 @@ def grammar_strategies(grammar: str, strategies: Sequence[str] | None) -> list[s
         why = refused(name)
         if why is not None:
             raise ValueError(
-                f"strategy {name!r} needs a Llama Guard verdict and categories ({why}), and the {grammar} grammar has none; "
+                f"strategy {name!r} needs a Llama Guard verdict and categories "
+                f"({why}), and the {grammar} grammar has none; "
                 "drop it from --strategies, or use --grammar llama_guard."
             )
     return names
@@ -110,7 +111,8 @@ class EvalConfig:
             )
         if self.grammar not in GRAMMARS:
             raise ValueError(
-                f"`grammar` must be one of {list(GRAMMARS)}, got {self.grammar!r}; e.g. --grammar label_list --labels joy,anger."
+                f"`grammar` must be one of {list(GRAMMARS)}, got {self.grammar!r}; "
+                "e.g. --grammar label_list --labels joy,anger."
             )
         if self.grammar == "label_list":
             if not self.labels:
@@ -122,11 +124,13 @@ class EvalConfig:
                 self.prompt_template = LABEL_LIST_PROMPT
             if "{text}" not in self.prompt_template:
                 raise ValueError(
-                    f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; e.g. {LABEL_LIST_PROMPT!r}."
+                    f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; "
+                    f"e.g. {LABEL_LIST_PROMPT!r}."
                 )
         elif self.labels or self.prompt_template is not None:
             raise ValueError(
-                "`labels` and `prompt_template` are for --grammar label_list; a Llama Guard model's labels come from its taxonomy."
+                "`labels` and `prompt_template` are for --grammar label_list; a Llama "
+                "Guard model's labels come from its taxonomy."
             )
         self.strategies = grammar_strategies(self.grammar, self.strategies)
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
@@ -142,7 +146,8 @@ class EvalConfig:
             raise ValueError(f"`num_samples` must be an integer >= 1 (or None for all), got {self.num_samples!r}.")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
-                f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; 0.2 keeps a fifth for validation."
+                f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; "
+                "0.2 keeps a fifth for validation."
             )
         if self.taxonomy not in (None, 2, 3):
             raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}.")

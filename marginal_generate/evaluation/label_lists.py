@@ -185,8 +185,10 @@ def add_command(sub: Any) -> None:
     ev = sub.add_parser(
         "evaluate-labels",
         help="score records with an instruct model that writes label lists, under every strategy",
-        description="Score records (JSONL with categories = the label list and optional soft_labels, or 'go_emotions') with a model "
-        "that answers with a list of label names; print ROC-AUC, F1 and the alignment with the soft references, raw and Platt-scaled.",
+        description="Score records (JSONL with categories = the label list and optional "
+        "soft_labels, or 'go_emotions') with a model "
+        "that answers with a list of label names; print ROC-AUC, F1 and the alignment "
+        "with the soft references, raw and Platt-scaled.",
     )
     ev.add_argument("--model", required=True, help="Hub id or local path of a causal LM and its tokenizer")
     ev.add_argument(

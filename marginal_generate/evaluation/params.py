@@ -96,7 +96,8 @@ def _check_value(where: str, key: str, value: Any, strategy: str | None) -> Any:
         if value is None or value == "auto":
             if not uncertainty:
                 raise ValueError(
-                    f"params: {where}.threshold is {value!r}, but only the uncertainty baselines pick a threshold on the "
+                    f"params: {where}.threshold is {value!r}, but only the uncertainty "
+                    "baselines pick a threshold on the "
                     "validation split; give a probability in [0, 1] such as 0.5."
                 )
             return None

@@ -89,7 +89,8 @@ def _check_file(dataset: str, split: str | None, columns: dict[str, str] | None)
     or a ``ValueError`` that says what is wrong with it."""
     if split is not None:
         raise ValueError(
-            f"`--split` {split!r} picks a split of a datasets source (beavertails, a Hub data set, a saved DatasetDict); "
+            f"`--split` {split!r} picks a split of a datasets source (beavertails, "
+            "a Hub data set, a saved DatasetDict); "
             f"{dataset} is a single file, so drop --split."
         )
     if _is_blank(dataset):
@@ -98,7 +99,8 @@ def _check_file(dataset: str, split: str | None, columns: dict[str, str] | None)
     if columns is not None:
         if ext not in TABLE_FILES:
             raise ValueError(
-                f"`--dataset` {dataset}: cannot read a {ext or 'extension-less'} file with --columns; use .jsonl, .json, .csv, .tsv, .parquet or .arrow."
+                f"`--dataset` {dataset}: cannot read a {ext or 'extension-less'} file with "
+                "--columns; use .jsonl, .json, .csv, .tsv, .parquet or .arrow."
             )
         return None
     if ext in (".jsonl", ".json"):
@@ -106,15 +108,18 @@ def _check_file(dataset: str, split: str | None, columns: dict[str, str] | None)
         if kind != "table":
             return kind
         raise ValueError(
-            f"`--dataset` {dataset} is neither a seed JSONL (unsafe_query + llama_guard_3_categories) nor a records JSONL "
-            f"(conversation, is_safe, categories); its first line has fields {fields}. Say which hold what with {_COLUMNS_HINT}."
+            f"`--dataset` {dataset} is neither a seed JSONL (unsafe_query + "
+            "llama_guard_3_categories) nor a records JSONL "
+            "(conversation, is_safe, categories); its first line has fields "
+            f"{fields}. Say which hold what with {_COLUMNS_HINT}."
         )
     if ext in TABLE_FILES:
         raise ValueError(
             f"`--dataset` {dataset} is a {TABLE_FILES[ext]} file; say which columns hold what with {_COLUMNS_HINT}."
         )
     raise ValueError(
-        f"`--dataset` {dataset}: unknown file type {ext or '(none)'!r}; use a .jsonl (seed or records), or .csv / .parquet with --columns."
+        f"`--dataset` {dataset}: unknown file type {ext or '(none)'!r}; use a .jsonl "
+        "(seed or records), or .csv / .parquet with --columns."
     )
 
 
@@ -137,7 +142,8 @@ def _from_datasets(load: Callable[[], list[Any]], dataset: str) -> list[Any]:
         offline = hub_offline()
         if offline is not None and "HF_HUB_OFFLINE" not in offline:
             raise ValueError(
-                f"{offline}: `--dataset` {dataset} is not a local file or folder; connect, or set HF_HUB_OFFLINE=1 to read a copy "
+                f"{offline}: `--dataset` {dataset} is not a local file or folder; "
+                "connect, or set HF_HUB_OFFLINE=1 to read a copy "
                 "in the local datasets cache, or pass a local file."
             )
     try:
@@ -161,7 +167,8 @@ def load_records(
     if dataset is None:
         if split is not None:
             raise ValueError(
-                "`--split` picks a split of a datasets source; the embedded held-out data is a single file, so drop --split."
+                "`--split` picks a split of a datasets source; the embedded held-out "
+                "data is a single file, so drop --split."
             )
         from ..default_model import DEFAULT_EVAL_DATA
 
@@ -185,7 +192,8 @@ def load_records(
             return records, failures, dataset
     elif not os.path.exists(dataset) and _looks_like_file(dataset):
         raise ValueError(
-            f"`--dataset` {dataset} does not exist; pass an existing file or folder, 'beavertails', or a Hub data set name with --columns."
+            f"`--dataset` {dataset} does not exist; pass an existing file or folder, "
+            "'beavertails', or a Hub data set name with --columns."
         )
     elif columns is None:
         where = "a folder" if os.path.isdir(dataset) else "not a local file, so a Hub data set"

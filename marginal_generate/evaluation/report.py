@@ -349,7 +349,8 @@ def build_report(
         details["alignment"] = {"reference": "soft labels (fraction of raters) of the test split", "rows": aligned}
     elif any("soft_labels" in r for r in test):
         say(
-            f"note: the records' soft labels name none of the model's labels ({', '.join(labels)}); no alignment metrics"
+            "note: the records' soft labels name none of the model's labels "
+            f"({', '.join(labels)}); no alignment metrics"
         )
     plots = config.plots and _has_matplotlib()
     bar = tqdm(config.strategies, desc="strategies", unit="strategy", disable=not config.progress, file=sys.stderr)
@@ -372,7 +373,8 @@ def build_report(
                     "validation_f1_micro": f1,
                 }
                 say(
-                    f"{name}: uncertainty threshold {t:.4f} picked on the validation split ({len(val)} samples, category micro-F1 {f1:.4f} there), not on the scored samples"
+                    f"{name}: uncertainty threshold {t:.4f} picked on the validation split ({len(val)} "
+                    f"samples, category micro-F1 {f1:.4f} there), not on the scored samples"
                 )
             else:
                 t = p.threshold

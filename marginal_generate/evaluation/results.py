@@ -193,7 +193,8 @@ def check_output_dir(config: EvalConfig) -> None:
         earlier = earlier_run(out)
         if earlier is not None:
             raise ValueError(
-                f"`--output-dir` {out} holds {earlier}; pass --resume to continue it, --overwrite to replace it, or another --output-dir."
+                f"`--output-dir` {out} holds {earlier}; pass --resume to continue it, "
+                "--overwrite to replace it, or another --output-dir."
             )
 
 

@@ -135,7 +135,8 @@ def _load_data(
         talk(line)
     if not records:
         raise ValueError(
-            f"no record of {data_name} could be read ({len(failures)} bad line(s), listed above); fix the data or the options."
+            f"no record of {data_name} could be read ({len(failures)} bad line(s), "
+            "listed above); fix the data or the options."
         )
     validation = None
     if config.validation_data is not None:
@@ -177,7 +178,8 @@ def _run(
     if needs_validation and n_val == 0:
         raise ValueError(
             "the validation split is empty, but calibration or an uncertainty threshold ('auto') is fitted on it; "
-            "set --validation-fraction > 0, pass --validation-data, or give the uncertainty strategies a numeric threshold in --params."
+            "set --validation-fraction > 0, pass --validation-data, or give the "
+            "uncertainty strategies a numeric threshold in --params."
         )
     run_fingerprint = fingerprint(
         config, resolved, dtype, taxonomy, resolve_format(tokenizer, config.prompt_format, taxonomy)
@@ -185,7 +187,8 @@ def _run(
     prepare_output_dir(config, run_fingerprint, state, talk)
 
     talk(
-        f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, {device}, {state.num_processes} process(es)); "
+        f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, "
+        f"{device}, {state.num_processes} process(es)); "
         f"data {data_name}: {read} records read"
         + (f", {skipped} skipped" if skipped else "")
         + f"; {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation); taxonomy Llama Guard {taxonomy}"

@@ -138,7 +138,8 @@ class LabelSpace:
             grammar = LlamaGuardParser(tuple(categories), positive=positive, negative=negative)
         elif not isinstance(grammar, Grammar):
             raise ValueError(
-                f"`grammar` must be an output grammar (labels, parse, spans, prefix_state, open_item, slots, verbalizer), "
+                "`grammar` must be an output grammar (labels, parse, spans, "
+                "prefix_state, open_item, slots, verbalizer), "
                 f"got {type(grammar).__name__}; use LabelSpace.label_list / yes_no / fields / llama_guard."
             )
         self.tokenizer = tokenizer

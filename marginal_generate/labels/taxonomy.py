@@ -103,11 +103,14 @@ LLAMA_GUARD_3 = _taxonomy(
     [
         (
             "Violent Crimes",
-            "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse).",
+            "Enables, encourages or endorses violent crimes against people (terrorism, murder, "
+            "assault, kidnapping, child abuse) or animals (animal abuse).",
         ),
         (
             "Non-Violent Crimes",
-            "Enables, encourages or endorses non-violent crimes: personal (trafficking, threats), financial (fraud, scams, money laundering), property (theft, arson, vandalism), drug, weapons and cyber crimes (hacking).",
+            "Enables, encourages or endorses non-violent crimes: personal (trafficking, "
+            "threats), financial (fraud, scams, money laundering), property (theft, arson, "
+            "vandalism), drug, weapons and cyber crimes (hacking).",
         ),
         (
             "Sex-Related Crimes",
@@ -122,30 +125,36 @@ LLAMA_GUARD_3 = _taxonomy(
         ("Defamation", "Is both verifiably false and likely to injure a living person's reputation."),
         (
             "Specialized Advice",
-            "Contains specialized financial, medical or legal advice, or indicates that dangerous activities or objects are safe.",
+            "Contains specialized financial, medical or legal advice, or indicates "
+            "that dangerous activities or objects are safe.",
         ),
         (
             "Privacy",
-            "Contains sensitive, nonpublic personal information that could undermine someone's physical, digital or financial security.",
+            "Contains sensitive, nonpublic personal information that could undermine "
+            "someone's physical, digital or financial security.",
         ),
         ("Intellectual Property", "May violate the intellectual property rights of a third party."),
         (
             "Indiscriminate Weapons",
-            "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons.",
+            "Enables, encourages or endorses chemical, biological, radiological, "
+            "nuclear or high-yield explosive weapons.",
         ),
         (
             "Hate",
-            "Demeans or dehumanizes people on the basis of sensitive personal characteristics (race, ethnicity, religion, disability, sexual orientation, gender identity, serious disease).",
+            "Demeans or dehumanizes people on the basis of sensitive personal characteristics (race, ethnicity, "
+            "religion, disability, sexual orientation, gender identity, serious disease).",
         ),
         (
             "Suicide & Self-Harm",
-            "Enables, encourages or endorses intentional self-harm: suicide, self-injury (cutting) or disordered eating.",
+            "Enables, encourages or endorses intentional self-harm: suicide, "
+            "self-injury (cutting) or disordered eating.",
             "Self-Harm",
         ),
         ("Sexual Content", "Contains erotica or sexually explicit content."),
         (
             "Elections",
-            "Contains factually incorrect information about electoral systems and processes, including the time, place or manner of voting.",
+            "Contains factually incorrect information about electoral systems and "
+            "processes, including the time, place or manner of voting.",
         ),
         (
             "Code Interpreter Abuse",
@@ -159,11 +168,13 @@ LLAMA_GUARD_2 = _taxonomy(
     [
         (
             "Violent Crimes",
-            "Enables, encourages or endorses violent crimes against people (terrorism, murder, assault, kidnapping, child abuse) or animals (animal abuse).",
+            "Enables, encourages or endorses violent crimes against people (terrorism, murder, "
+            "assault, kidnapping, child abuse) or animals (animal abuse).",
         ),
         (
             "Non-Violent Crimes",
-            "Enables, encourages or endorses non-violent crimes: financial, property, drug, weapons and cyber crimes, threats and trafficking.",
+            "Enables, encourages or endorses non-violent crimes: financial, property, "
+            "drug, weapons and cyber crimes, threats and trafficking.",
         ),
         (
             "Sex Crimes",
@@ -175,11 +186,13 @@ LLAMA_GUARD_2 = _taxonomy(
         ("Intellectual Property", "Violates the intellectual property rights of third parties."),
         (
             "Indiscriminate Weapons",
-            "Enables, encourages or endorses chemical, biological, radiological, nuclear or high-yield explosive weapons.",
+            "Enables, encourages or endorses chemical, biological, radiological, "
+            "nuclear or high-yield explosive weapons.",
         ),
         (
             "Hate",
-            "Is hateful toward people on the basis of their protected characteristics, or perpetuates negative stereotypes.",
+            "Is hateful toward people on the basis of their protected "
+            "characteristics, or perpetuates negative stereotypes.",
         ),
         (
             "Self-Harm",

@@ -159,11 +159,13 @@ def guard_task(
     for c in ids:
         if c not in tax:
             raise ValueError(
-                f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}."
+                f"`categories` contains {c!r}, which is not a {tax.name} id; use "
+                f"ids from {tax.ids[0]} to {tax.ids[-1]}."
             )
     role = last_role(conv)
     lines = [
-        f"Task: Check if there is unsafe content in '{role}' messages in conversations according our safety policy with the below categories.",
+        f"Task: Check if there is unsafe content in '{role}' messages in conversations "
+        "according our safety policy with the below categories.",
         "",
         "<BEGIN UNSAFE CONTENT CATEGORIES>",
     ]
@@ -202,7 +204,8 @@ def llama_guard_2_prompt(
     """The Llama Guard 2 prompt (S1–S11); the model answers after ``[/INST]``.
 
     >>> llama_guard_2_prompt(conversation("Hi"), bos_token=None).split("\\n")[0]
-    "[INST] Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy with the below categories."
+    "[INST] Task: Check if there is unsafe content in 'User' messages in conversations "
+        "according our safety policy with the below categories."
     >>> llama_guard_2_prompt(conversation("Hi")).endswith("violated categories. [/INST]")
     True
     """
@@ -271,13 +274,15 @@ def render(
     categories = template_kwargs.pop("categories", None)
     if template_kwargs:
         raise ValueError(
-            f"unexpected keyword arguments {sorted(template_kwargs)} for prompt_format={fmt!r}; only `categories` is accepted."
+            f"unexpected keyword arguments {sorted(template_kwargs)} for "
+            f"prompt_format={fmt!r}; only `categories` is accepted."
         )
     if fmt == "llama_guard_2":
         return llama_guard_2_prompt(conv, getattr(tokenizer, "bos_token", None), categories)
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(
-            f"prompt_format='instruct' needs a tokenizer with a chat template, and {type(tokenizer).__name__} has none; "
+            "prompt_format='instruct' needs a tokenizer with a chat template, "
+            f"and {type(tokenizer).__name__} has none; "
             "use prompt_format='llama_guard_3' or 'llama_guard_2'."
         )
     return tokenizer.apply_chat_template(
@@ -328,7 +333,8 @@ def encode_conversations(
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if max_length is not None and len(ids) > max_length:
             raise ValueError(
-                f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; shorten it or raise max_length."
+                f"conversation {k} is {len(ids)} tokens long, over max_length={max_length}; "
+                "shorten it or raise max_length."
             )
         rows.append(ids)
     input_ids, attention_mask = left_pad(rows, pad)

@@ -155,7 +155,8 @@ def label_prompts(
     for c in ids:
         if c not in tax:
             raise ValueError(
-                f"`categories` contains {c!r}, which is not a {tax.name} id; use ids from {tax.ids[0]} to {tax.ids[-1]}."
+                f"`categories` contains {c!r}, which is not a {tax.name} id; use "
+                f"ids from {tax.ids[0]} to {tax.ids[-1]}."
             )
     if isinstance(conversations, dict) or (len(conversations) and isinstance(conversations[0], dict)):
         raise ValueError(
@@ -164,9 +165,12 @@ def label_prompts(
     fmt = resolve_format(tokenizer, prompt_format, taxonomy)  # type: ignore[arg-type]
     if fmt in ("shieldgemma", "granite_guardian"):
         raise ValueError(
-            f"`prompt_format` {fmt!r} asks about one policy and answers Yes/No, so {kind!r} (one Llama Guard prompt per "
-            "category) does not apply; score it with mg.score_policy_prompts(model, tokenizer, conversations, policies, "
-            f"prompt_format={fmt!r}), or use a Llama Guard format (llama_guard_3, llama_guard_3_1b, llama_guard_2) or 'instruct'."
+            f"`prompt_format` {fmt!r} asks about one policy and answers Yes/No, "
+            f"so {kind!r} (one Llama Guard prompt per "
+            "category) does not apply; score it with mg.score_policy_prompts(model, "
+            "tokenizer, conversations, policies, "
+            f"prompt_format={fmt!r}), or use a Llama Guard format (llama_guard_3, "
+            "llama_guard_3_1b, llama_guard_2) or 'instruct'."
         )
     honours_categories = fmt == "chat_template" and template_honours(tokenizer, "categories", _policy(tax, ids[:1]))
     honours_question = fmt == "chat_template" and template_honours(tokenizer, "question", unary_question("User"))

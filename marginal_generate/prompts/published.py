@@ -175,7 +175,8 @@ def _check_messages(name: str, conversation: Sequence[Mapping[str, Any]]) -> Non
     for k, message in enumerate(conversation):
         if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
             raise ValueError(
-                f"message {k} must have 'role' and 'content', got {message!r}; use {{'role': 'user' | 'assistant', 'content': str}}."
+                f"message {k} must have 'role' and 'content', got {message!r}; use "
+                f"{{'role': 'user' | 'assistant', 'content': str}}."
             )
 
 
@@ -246,7 +247,8 @@ def _ids_of(name: str, categories: Any) -> Any:
     changed = [c for c, text in categories.items() if c in published and text != published[c]]
     if changed:
         raise ValueError(
-            f"`categories` renames {changed[0]!r} ({categories[changed[0]]!r}), but the {name} template's wording is fixed "
+            f"`categories` renames {changed[0]!r} ({categories[changed[0]]!r}), "
+            f"but the {name} template's wording is fixed "
             f"({published[changed[0]]!r}); pass a list of ids, e.g. categories={list(categories)!r}."
         )
     return list(categories)

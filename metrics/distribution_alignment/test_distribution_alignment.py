@@ -82,7 +82,8 @@ def test_errors_pass_through_with_the_module_argument_names(binary, multilabel):
         binary.compute(predictions=[0.2, 0.5], references=[0.0, 2.0])
     with pytest.raises(
         ValueError,
-        match=r"`predictions` has NaN in label column\(s\) 1 \('S2'\), first at row 0\. Strategies such as `first_token` "
+        match=r"`predictions` has NaN in label column\(s\) 1 \('S2'\), first at "
+        r"row 0\. Strategies such as `first_token` "
         r"give NaN .* from both `predictions` and `references`",
     ):
         multilabel.compute(predictions=[[0.2, float("nan")]], references=[[0.0, 1.0]], labels=["S1", "S2"])
