@@ -11,10 +11,10 @@ transformers warning. Each check raises one ``ValueError`` that says what is wro
 Traceback (most recent call last):
 ...
 ValueError: prompt 1 of the batch is empty (its attention mask is all zeros); every prompt needs at least one token.
->>> check_context(1024, 1010, 20)
+>>> check_context(1024, 1010, 20)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: prompt is 1010 tokens; with 20 answer tokens it exceeds the model's context of 1024 tokens (max_position_embeddings); shorten the prompt or lower max_new_tokens.
+ValueError: prompt is 1010 tokens; with 20 answer tokens it exceeds the model's context of 1024 tokens...
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def check_batch(input_ids: Any, attention_mask: Any = None) -> list[int]:
 
 
 def check_inputs(model: Any, input_ids: Any, attention_mask: Any, max_new_tokens: int | None) -> None:
-    """:func:`check_batch`, then :func:`check_prompt_lengths` against the model's context: what ``score`` and ``marginalize`` run first."""
+    """:func:`check_batch`, then :func:`check_prompt_lengths` against the model's context: what ``score`` and
+    ``marginalize`` run first."""
     check_prompt_lengths(model, check_batch(input_ids, attention_mask), max_new_tokens)
 
 

@@ -71,7 +71,8 @@ def check_device(device: str) -> None:
 
 
 def resolve_device(device: str, state: Any) -> str:
-    """``device`` (checked by :func:`check_device`), or for ``"auto"`` the device ``accelerate`` gave this process (``state.device``)."""
+    """``device`` (checked by :func:`check_device`), or for ``"auto"`` the device ``accelerate`` gave this process
+    (``state.device``)."""
     check_device(device)
     if device != "auto":
         return device

@@ -444,7 +444,8 @@ _HOW_TO = [
 
 @functools.lru_cache(maxsize=1)
 def how_to_phrases() -> tuple[str, ...]:
-    """The imperative docstring sentences as verb phrases (``"Return the number of ..."`` → ``"return the number of ..."``)."""
+    """The imperative docstring sentences as verb phrases (``"Return the number of ..."`` → ``"return the number of
+    ..."``)."""
     return tuple(s[0].lower() + s[1:].rstrip(".") for s in docstring_sentences() if _IMPERATIVE.match(s))
 
 

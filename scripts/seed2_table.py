@@ -1,4 +1,5 @@
-"""The Llama Guard calibration study's table (Magazzù) (raw, +CC, +BC, +TS) from a `marginal-generate evaluate` output directory.
+"""The Llama Guard calibration study's table (Magazzù) (raw, +CC, +BC, +TS) from a `marginal-generate evaluate` output
+directory.
 
     marginal-generate evaluate --strategies first_token --calibrate ts,cc,bc --output-dir out
     python scripts/seed2_table.py out            # p(unsafe) of first_token; --strategy to pick another

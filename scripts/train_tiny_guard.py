@@ -17,7 +17,8 @@ Steps, all seeded (``--seed``), single process, 2 CPU threads:
 2. train a byte-level BPE tokenizer (Llama 3 pre-tokenizer regex, digits in groups of up to
    three, Llama 3 special tokens) and wrap it as a ``PreTrainedTokenizerFast`` with a short
    Llama-Guard-3-style chat template;
-3. train a small (1-layer, embeddings warm-started from a bag-of-tokens classifier) ``LlamaForCausalLM`` on prompt → answer (``\\n\\nsafe`` or
+3. train a small (1-layer, embeddings warm-started from a bag-of-tokens classifier) ``LlamaForCausalLM`` on prompt →
+   answer (``\\n\\nsafe`` or
    ``\\n\\nunsafe\\nS3,S1`` then ``<|eot_id|>``), loss on the answer only, the category order
    shuffled in every epoch, augmentation that keeps labels exact (an unsafe query's sentences
    shuffled; extra queries made of two training rows with the union of their categories),
@@ -662,7 +663,8 @@ def held_out_one_liners() -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]
 
 
 def check_held_out_unseen(data: RunData, seed: int) -> None:
-    """Fail if a held-out prompt is also a training prompt (generated pools sampled widely, Do-Not-Answer train part)."""
+    """Fail if a held-out prompt is also a training prompt (generated pools sampled widely, Do-Not-Answer train
+    part)."""
     harmful, benign = held_out_one_liners()
     held = (
         {normalise(t) for t, _ in harmful}
@@ -737,7 +739,8 @@ def validation_queries(data: RunData, args: argparse.Namespace) -> list[tuple[st
 
 # ---- tokenizer and model ----------------------------------------------------------------------
 def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
-    """Training conversations with answers (every category order seen), their policy and yes/no prompts, and benign prompts."""
+    """Training conversations with answers (every category order seen), their policy and yes/no prompts, and benign
+    prompts."""
     rng = random.Random(args.seed + 1)
     corpus = []
     unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(
@@ -1130,7 +1133,8 @@ def unsafe_auc(truth: list[list[float]], scores: list[list[float]], rows: list[i
 
 
 def seed_figures(truth, greedy, scores, prompted, groups) -> dict:
-    """The previous model's figures, on the same held-out set: seed test rows and benign prompts from unseen templates."""
+    """The previous model's figures, on the same held-out set: seed test rows and benign prompts from unseen
+    templates."""
     from sklearn.metrics import f1_score
 
     rows, unsafe, benign = groups["seed"], groups["seed_unsafe"], groups["old_benign"]

@@ -229,7 +229,8 @@ def bar_chart(
     """A horizontal bar per label (display names, label order top to bottom), the threshold as a
     dashed vertical line, bars at or over it in red; ``lower``/``upper`` draw the any_place bounds
     as error bars. Undefined (NaN) scores get no bar and "n/a". The values stand in a column right
-    of the axis and the threshold's legend above it, so no text lies on a bar, the line or an axis. A ``matplotlib.figure.Figure``
+    of the axis and the threshold's legend above it, so no text lies on a bar, the line or an axis. A
+    ``matplotlib.figure.Figure``
     built without pyplot (no global state: safe from the server's worker threads).
 
     >>> fig = bar_chart(["unsafe", "S1"], [0.7, 0.2], 0.5, get_taxonomy(3))
@@ -342,7 +343,8 @@ def bounds_table(
 def strategies_table(
     results: Mapping[str, Any], row: int, taxonomy: Taxonomy, digits: int = 4
 ) -> tuple[list[str], list[list[Any]]]:
-    """Headers and rows (one per strategy, one column per label, NaN as ``None``, rounded to ``digits``) of prompt ``row``."""
+    """Headers and rows (one per strategy, one column per label, NaN as ``None``, rounded to ``digits``) of prompt
+    ``row``."""
     first = next(iter(results.values()))
     headers = ["strategy", *(display_name(label, taxonomy) for label in first.labels)]
     rows = []

@@ -1,4 +1,5 @@
-"""The Hub layout: model.generate(custom_generate=<repository root>, trust_remote_code=True, ...) equals mg.marginalize."""
+"""The Hub layout: model.generate(custom_generate=<repository root>, trust_remote_code=True, ...) equals
+mg.marginalize."""
 
 import os
 import sys

@@ -1,4 +1,5 @@
-"""`marginal-generate evaluate` on the embedded model: table and outputs, kill -9 and resume, two processes, failures."""
+"""`marginal-generate evaluate` on the embedded model: table and outputs, kill -9 and resume, two processes,
+failures."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The API's boundary: empty batches, empty prompts and over-long prompts are one ValueError; no deprecation warnings."""
+"""The API's boundary: empty batches, empty prompts and over-long prompts are one ValueError; no deprecation
+warnings."""
 
 import logging
 import warnings

@@ -120,7 +120,8 @@ def test_cli_errors(trained, tmp_path, capsys):
 
 
 def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
-    """`evaluate --grammar label_list --labels ...`: the runner's tables, '—' for the verdict columns, alignment, TS and Platt."""
+    """`evaluate --grammar label_list --labels ...`: the runner's tables, '—' for the verdict columns, alignment, TS and
+    Platt."""
     import torch
 
     import marginal_generate as mg

@@ -1,4 +1,5 @@
-"""Llama Guard 4's shape: Llama4ForConditionalGeneration, the Llama 4 tokenizer (202,048 tokens), text-only input, the Auto classes."""
+"""Llama Guard 4's shape: Llama4ForConditionalGeneration, the Llama 4 tokenizer (202,048 tokens), text-only input, the
+Auto classes."""
 
 import json
 

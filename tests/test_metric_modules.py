@@ -75,7 +75,8 @@ def test_no_modules_found(monkeypatch, tmp_path):
 
 
 def build_package(tmp_path):
-    """Run the package's real build step (build_py, with setup.py's copy) into ``tmp_path``; nothing is written to the checkout."""
+    """Run the package's real build step (build_py, with setup.py's copy) into ``tmp_path``; nothing is written to the
+    checkout."""
     (tmp_path / "egg").mkdir()
     subprocess.run(
         [

@@ -1,4 +1,5 @@
-"""LabelScoresProcessor: the greedy-path strategies from a plain generate, equal to mg.score; read-only; sampling; errors."""
+"""LabelScoresProcessor: the greedy-path strategies from a plain generate, equal to mg.score; read-only; sampling;
+errors."""
 
 import math
 

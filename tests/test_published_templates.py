@@ -1,4 +1,5 @@
-"""The published guard templates: shipped byte for byte, rendered byte for byte, adapted only by tested transformations."""
+"""The published guard templates: shipped byte for byte, rendered byte for byte, adapted only by tested
+transformations."""
 
 import json
 from pathlib import Path

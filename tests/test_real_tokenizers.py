@@ -1,4 +1,5 @@
-"""The core on the real Llama 3 and Llama 4 tokenizers (Meta's tokenizer.model, from llama-models), over their full vocabularies.
+"""The core on the real Llama 3 and Llama 4 tokenizers (Meta's tokenizer.model, from llama-models), over their full
+vocabularies.
 
 The tiny guard here has the real 128,256-token vocabulary and a hidden size of 16; the strategy checks reuse the
 brute-force comparisons of test_greedy_path / test_any_place / test_tree_attention with kind "llama3" and cuts that

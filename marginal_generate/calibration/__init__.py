@@ -20,7 +20,8 @@ are valid input):
   ``gamma`` in ``[-10, 10]`` maximizes validation accuracy (or F1);
 - Platt scaling (Platt, 1999; per label as in Ma et al., 2025): :math:`\hat p = \sigma(a z + b)`, with
   ``a``, ``b`` minimizing the binary cross-entropy against references that may be soft (the fraction
-  of annotators who chose the label); Ma et al. (2025) use :math:`z = \mathrm{logit}(p) - \mathrm{logit}(p_\text{none})`.
+  of annotators who chose the label); Ma et al. (2025) use :math:`z = \mathrm{logit}(p) -
+  \mathrm{logit}(p_\text{none})`.
 
 >>> ts = TemperatureScaling().fit([0.99, 0.9, 0.2, 0.01, 0.95, 0.05], [1, 0, 0, 0, 1, 1])
 >>> round(ts.temperature_, 2)

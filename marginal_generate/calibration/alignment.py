@@ -253,9 +253,9 @@ def distribution_alignment(
     (['brier', 'jsd', 'l1', 'n_samples', 'nll', 'per_label'], ['0'])
     >>> round(out["brier"], 4)  # (0.2^2 + 0.3^2) / 2
     0.065
-    >>> distribution_alignment([1.5], [1.0], argument_names=("predictions", "references"))
+    >>> distribution_alignment([1.5], [1.0], argument_names=("predictions", "references"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `predictions` must hold probabilities in [0, 1]; got 1.5 at index 0. Pass probabilities, not logits (apply a sigmoid or softmax first).
+    ValueError: `predictions` must hold probabilities in [0, 1]; got 1.5 at index 0. Pass probabilities, not logits...
     """
     return _distribution_alignment(probs, references, labels, clip, argument_names)

@@ -3,7 +3,8 @@ r"""Calibration and multi-label classification metrics as pure functions.
 The ``evaluate`` modules in ``metrics/calibration_error`` and ``metrics/multilabel_classification``
 are thin wrappers over these functions.
 
-Calibration (the Llama Guard calibration study's definitions, for the confidence of the positive class). The predictions are
+Calibration (the Llama Guard calibration study's definitions, for the confidence of the positive class). The predictions
+are
 split into :math:`M` bins :math:`B_m`; bin :math:`m` covers :math:`(e_{m-1}, e_m]` and a prediction
 of exactly 0 falls into the first bin. With :math:`\bar p(B_m)` the mean confidence and
 :math:`\bar y(B_m)` the fraction of positives in bin :math:`m`:

@@ -1,4 +1,5 @@
-"""The Llama Guard calibration study's table (Magazzù): calibration and classification metrics of raw and calibrated binary scores.
+"""The Llama Guard calibration study's table (Magazzù): calibration and classification metrics of raw and calibrated
+binary scores.
 
 Rows: ``raw``, ``+CC`` (contextual calibration), ``+BC`` (batch calibration), ``+TS`` (temperature
 scaling); columns: ECE, MCE, NLL, F1, Precision, Recall, Accuracy, AUPRC. The calibrators are fitted

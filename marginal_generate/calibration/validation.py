@@ -5,14 +5,14 @@ Each check echoes the offending value and, for element errors, the first offendi
 
 >>> check_probabilities("scores", [0.2, 1.0, 0.0]).tolist()
 [0.2, 1.0, 0.0]
->>> check_probabilities("scores", [[0.2, 0.5], [0.1, 1.5]])
+>>> check_probabilities("scores", [[0.2, 0.5], [0.1, 1.5]])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: `scores` must hold probabilities in [0, 1]; got 1.5 at index (1, 1). Pass probabilities, not logits (apply a sigmoid or softmax first).
->>> check_binary_references("references", [0, 1, 2]).tolist()
+ValueError: `scores` must hold probabilities in [0, 1]; got 1.5 at index (1, 1). Pass probabilities, not logits...
+>>> check_binary_references("references", [0, 1, 2]).tolist()  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: `references` must hold 0 or 1; got 2 at index 2. Encode the positive class (unsafe, or the label present) as 1.
+ValueError: `references` must hold 0 or 1; got 2 at index 2. Encode the positive class (unsafe, or the label...
 """
 
 from __future__ import annotations
@@ -149,10 +149,10 @@ def check_soft_references(name: str, value: Any, ndims: Sequence[int] = (1, 2)) 
 
     >>> check_soft_references("references", [1.0, 2 / 3, 0]).round(4).tolist()
     [1.0, 0.6667, 0.0]
-    >>> check_soft_references("references", [0.5, 3.0])
+    >>> check_soft_references("references", [0.5, 3.0])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `references` must hold values in [0, 1] (the fraction of annotators who chose the label, or 0/1); got 3.0 at index 1. Divide annotator counts by the number of annotators.
+    ValueError: `references` must hold values in [0, 1] (the fraction of annotators who chose the label, or 0/1)...
     """
     return _check_unit_interval(
         name,
@@ -190,10 +190,10 @@ def check_same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> 
 def check_both_classes(name: str, references: np.ndarray, label_names: Sequence[str] | None = None) -> None:
     """Each column of ``references`` (or the vector) holds both 0 and 1.
 
-    >>> check_both_classes("references", np.array([[0, 1], [1, 1]]))
+    >>> check_both_classes("references", np.array([[0, 1], [1, 1]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `references` has only one class (1) for label 1; a validation set needs both 0 and 1 for every label. Add examples of the missing class or drop the label.
+    ValueError: `references` has only one class (1) for label 1; a validation set needs both 0 and 1 for every...
     """
     columns = references[:, None] if references.ndim == 1 else references
     for j in range(columns.shape[1]):

@@ -1,4 +1,5 @@
-"""Rater annotations (one row per item and rater) aggregated into records with soft labels; GoEmotions' ``raw`` configuration."""
+"""Rater annotations (one row per item and rater) aggregated into records with soft labels; GoEmotions' ``raw``
+configuration."""
 
 from __future__ import annotations
 

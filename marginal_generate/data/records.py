@@ -1,4 +1,5 @@
-"""`Record` (a conversation, its safe/unsafe label, category ids and optional soft labels), `ColumnMap`, and records as JSONL."""
+"""`Record` (a conversation, its safe/unsafe label, category ids and optional soft labels), `ColumnMap`, and records as
+JSONL."""
 
 from __future__ import annotations
 
@@ -212,7 +213,8 @@ def save_records_jsonl(records: Iterable[Record], path: str | os.PathLike) -> No
 
 
 def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> list[Record]:
-    """Records written by :func:`save_records_jsonl` (``conversation``, ``is_safe``, ``categories``, ``index``, ``source``,
+    """Records written by :func:`save_records_jsonl` (``conversation``, ``is_safe``, ``categories``, ``index``,
+    ``source``,
     and optionally ``soft_labels``: an object of label → fraction of raters).
 
     ``taxonomy``: the Llama Guard taxonomy the category ids (and the soft labels' names, ``unsafe``
@@ -224,10 +226,10 @@ def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> lis
     >>> save_records_jsonl([rec], path)
     >>> load_records_jsonl(path, taxonomy=None) == [rec]
     True
-    >>> load_records_jsonl(path)
+    >>> load_records_jsonl(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: .../r.jsonl, line 1: field 'categories' has unknown category id 'joy'; expected Llama Guard 3 ids S1–S14.
+    ValueError: .../r.jsonl, line 1: field 'categories' has unknown category id 'joy'; expected Llama Guard 3 ids...
     """
     records = []
     for k, obj in read_jsonl(path):
@@ -256,7 +258,8 @@ def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> lis
 
 
 def _soft_labels(raw: Any, taxonomy: int | None, where: str) -> SoftLabels | None:
-    """A records line's ``soft_labels`` field, checked (names in the taxonomy or ``unsafe`` when ``taxonomy`` is given)."""
+    """A records line's ``soft_labels`` field, checked (names in the taxonomy or ``unsafe`` when ``taxonomy`` is
+    given)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):

@@ -1,4 +1,5 @@
-"""The seed repository's JSONL: ``unsafe_query`` with ``llama_guard_3_categories`` or ``llama_guard_2_categories`` (every row unsafe)."""
+"""The seed repository's JSONL: ``unsafe_query`` with ``llama_guard_3_categories`` or ``llama_guard_2_categories``
+(every row unsafe)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def load_seed_jsonl(path: str | os.PathLike, taxonomy: int | None = None) -> lis
     >>> path = os.path.join(tempfile.mkdtemp(), "bad.jsonl")
     >>> with open(path, "w") as f:
     ...     _ = f.write('{"unsafe_query": "q", "llama_guard_3_categories": ["S15"]}\\n')
-    >>> load_seed_jsonl(path)
+    >>> load_seed_jsonl(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: .../bad.jsonl, line 1: field 'llama_guard_3_categories' has unknown category id 'S15'; expected Llama Guard 3 ids S1–S14.
+    ValueError: .../bad.jsonl, line 1: field 'llama_guard_3_categories' has unknown category id 'S15'; expected...
     """
     if taxonomy is not None:
         get_taxonomy(taxonomy)

@@ -1,4 +1,5 @@
-"""Any ``datasets`` source (a Hub name, a local folder or data files, a ``save_to_disk`` folder, or a ``Dataset``) with a :class:`~marginal_generate.data.records.ColumnMap`; BeaverTails with its harm categories mapped to Llama Guard."""
+"""Any ``datasets`` source (a Hub name, a local folder or data files, a ``save_to_disk`` folder, or a ``Dataset``) with
+a :class:`~marginal_generate.data.records.ColumnMap`; BeaverTails with its harm categories mapped to Llama Guard."""
 
 from __future__ import annotations
 

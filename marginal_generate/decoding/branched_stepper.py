@@ -43,7 +43,8 @@ class BranchedStepper(CachedStepper):
     """A :class:`CachedStepper` whose prompts are ``prefixes[owner[i]] + suffixes[i]``.
 
     Args:
-        model: a causal LM taking a KV cache (``cache``, or ``past_key_values`` before transformers 5.2x), a 2D ``attention_mask`` and ``position_ids``.
+        model: a causal LM taking a KV cache (``cache``, or ``past_key_values`` before transformers 5.2x), a 2D
+        ``attention_mask`` and ``position_ids``.
         prefixes: token ids of the shared prefixes (one per group of prompts).
         suffixes: token ids of each prompt after its group's prefix (at least one token each).
         owner: the prefix index of each suffix.

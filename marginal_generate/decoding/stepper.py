@@ -45,7 +45,8 @@ def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
 
 def returned_cache(out: Any, fallback: Any) -> Any:
     """The cache a forward returned (``out.cache``, or ``out.past_key_values`` before the rename), else ``fallback``
-    (the cache passed in, which a :class:`~transformers.DynamicCache` updates in place); reads neither deprecated name when the new one is there."""
+    (the cache passed in, which a :class:`~transformers.DynamicCache` updates in place); reads neither deprecated name
+    when the new one is there."""
     for name in ("cache", "past_key_values"):
         keys = out.keys() if hasattr(out, "keys") else ()
         if name in keys and out[name] is not None:

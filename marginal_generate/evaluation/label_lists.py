@@ -57,10 +57,10 @@ def label_space_for(
     >>> from marginal_generate.testing import word_level_tokenizer
     >>> label_space_for(word_level_tokenizer(["joy", "none"]), "label_list", ["joy"]).labels
     ('joy',)
-    >>> label_space_for(word_level_tokenizer(["joy"]), "fields", ["joy"])
+    >>> label_space_for(word_level_tokenizer(["joy"]), "fields", ["joy"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `--grammar` must be one of ['label_list'] for evaluate-labels, got 'fields'; Llama Guard models use the evaluate command.
+    ValueError: `--grammar` must be one of ['label_list'] for evaluate-labels, got 'fields'; Llama Guard models use...
     """
     if grammar not in GRAMMARS:
         raise ValueError(
@@ -102,7 +102,8 @@ def evaluate_label_lists(
     validation_fraction: float = 0.3,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Per-strategy metrics and alignment (see the module docstring); ``strategies`` default: all the grammar supports."""
+    """Per-strategy metrics and alignment (see the module docstring); ``strategies`` default: all the grammar
+    supports."""
     if "{text}" not in prompt_template:
         raise ValueError(f"`prompt_template` must contain {{text}}, got {prompt_template!r}; e.g. {DEFAULT_PROMPT!r}.")
     if not 0.0 < validation_fraction < 1.0:

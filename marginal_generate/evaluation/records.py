@@ -1,4 +1,5 @@
-"""The run's records: the data source read (seed JSONL, records JSONL, ``datasets``), the validation/test split, the samples."""
+"""The run's records: the data source read (seed JSONL, records JSONL, ``datasets``), the validation/test split, the
+samples."""
 
 from __future__ import annotations
 
@@ -134,7 +135,8 @@ def _looks_like_file(dataset: str) -> bool:
 
 
 def _from_datasets(load: Callable[[], list[Any]], dataset: str) -> list[Any]:
-    """Records read through ``datasets``; what goes wrong there (offline, no such data set) becomes one ``ValueError`` line."""
+    """Records read through ``datasets``; what goes wrong there (offline, no such data set) becomes one ``ValueError``
+    line."""
     from ..loading import hub_offline
 
     remote = not os.path.exists(dataset)
@@ -206,7 +208,8 @@ def load_records(
 
 
 def _stratified(records: Sequence[Any], fraction: float, rng: np.random.Generator) -> set[int]:
-    """Positions of a validation split with ``fraction`` of each class (safe / unsafe), at least one where a class has two."""
+    """Positions of a validation split with ``fraction`` of each class (safe / unsafe), at least one where a class has
+    two."""
     chosen: set[int] = set()
     for safe in (False, True):
         positions = [k for k, r in enumerate(records) if r.is_safe == safe]

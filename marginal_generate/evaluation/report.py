@@ -1,4 +1,5 @@
-"""From per-sample results to the table: calibrators and thresholds fitted on validation, metrics on test, alignment with soft references, files and plots."""
+"""From per-sample results to the table: calibrators and thresholds fitted on validation, metrics on test, alignment
+with soft references, files and plots."""
 
 from __future__ import annotations
 

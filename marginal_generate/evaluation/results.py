@@ -1,4 +1,5 @@
-"""Results on disk: per-sample JSONL appended with fsync (a killed run loses at most a torn last line), atomic writes, the run's fingerprint for ``--resume``."""
+"""Results on disk: per-sample JSONL appended with fsync (a killed run loses at most a torn last line), atomic writes,
+the run's fingerprint for ``--resume``."""
 
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ def fingerprint(
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys: ``{"params": {"any_place": {"top_p": 0.9}}}`` → ``{"params.any_place.top_p": 0.9}``."""
+    """Nested dicts as dotted keys: ``{"params": {"any_place": {"top_p": 0.9}}}`` → ``{"params.any_place.top_p":
+    0.9}``."""
     if not isinstance(value, dict) or not value:
         return {prefix: value}
     out: dict[str, Any] = {}

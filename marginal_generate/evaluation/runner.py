@@ -128,7 +128,8 @@ def _load_data(
     config: EvalConfig, taxonomy: int | None, talk: Callable[[str], None]
 ) -> tuple[list[Any], list[Any] | None, list[dict[str, Any]], str, int]:
     """``(records, validation records or None, load failures, data name, records read)``; the records that
-    could not be read are summed up (:func:`summarize_load_failures`), and a source with none readable is a ``ValueError``."""
+    could not be read are summed up (:func:`summarize_load_failures`), and a source with none readable is a
+    ``ValueError``."""
     records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
     read = len(records) + len(failures)
     for line in summarize_load_failures(failures, taxonomy):
@@ -311,7 +312,8 @@ def summarize_load_failures(
 
     >>> summarize_load_failures([{"line": k, "error": "x", "unknown_ids": ["S14"], "taxonomy": "Llama Guard 2"} for k in (1, 2)]
     ...                         + [{"line": 5, "error": "data.jsonl, line 5: not valid JSON"}], 2)
-    ['2 records have ids outside Llama Guard 2 (S14); map them to Llama Guard 2 ids or use --taxonomy 3; they are skipped', 'skipped: data.jsonl, line 5: not valid JSON']
+    ['2 records have ids outside Llama Guard 2 (S14); map them to Llama Guard 2 ids or use --taxonomy 3; they are
+    skipped', 'skipped: data.jsonl, line 5: not valid JSON']
     """
     from ..labels.taxonomy import category_sort_key
 

@@ -1,4 +1,5 @@
-"""Scoring a batch of samples under every strategy of the run (one decode per group of strategies that share parameters)."""
+"""Scoring a batch of samples under every strategy of the run (one decode per group of strategies that share
+parameters)."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ class LabelListParser:
         return frozenset(s.label for s in self.spans(text))
 
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
-        """What a prefix decides: items closed so far are confirmed; while the line is open every other label is possible."""
+        """What a prefix decides: items closed so far are confirmed; while the line is open every other label is
+        possible."""
         spans, line_done, _ = self._read(text, finished)
         confirmed = frozenset(s.label for s in spans)
         possible = frozenset() if line_done else frozenset(self.labels) - confirmed

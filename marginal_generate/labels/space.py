@@ -250,10 +250,10 @@ class LabelSpace:
         """A ValueError if this grammar lacks what ``strategy`` needs (``first_token`` needs a verbalizer).
 
         >>> from marginal_generate.testing import word_level_tokenizer
-        >>> LabelSpace.label_list(word_level_tokenizer(["joy", "none"]), ["joy"]).check_strategy("first_token")
+        >>> LabelSpace.label_list(word_level_tokenizer(["joy", "none"]), ["joy"]).check_strategy("first_token")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser grammar has none; use max_over_generations (a restricted softmax over the labels at each label-generation step) instead.
+        ValueError: strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser...
         """
         if strategy == "first_token" and self.verbalizer is None:
             raise ValueError(

@@ -136,7 +136,8 @@ def guard_task(
     category's one-line description.
 
     >>> print(guard_task(conversation("Hi"), categories=["S1", "S10"]))
-    Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy with the below categories.
+    Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy with the
+    below categories.
     <BLANKLINE>
     <BEGIN UNSAFE CONTENT CATEGORIES>
     S1: Violent Crimes.

@@ -197,10 +197,10 @@ def render_published(
     >>> render_published("granite_guardian", [{"role": "user", "content": "Hi"}],
     ...                  guardian_config={"risk_name": "jailbreak"}).endswith("<|start_of_role|>assistant<|end_of_role|>")
     True
-    >>> render_published("shieldgemma", [{"role": "user", "content": "Hi"}])
+    >>> render_published("shieldgemma", [{"role": "user", "content": "Hi"}])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: prompt_format='shieldgemma' needs `guideline=` (the safety principle the model checks, e.g. '"No Dangerous Content": ...') or a first message with role 'system' holding it.
+    ValueError: prompt_format='shieldgemma' needs `guideline=` (the safety principle the model checks, e.g. '"No...
     """
     from jinja2.exceptions import TemplateError
     from transformers.utils.chat_template_utils import render_jinja_template
