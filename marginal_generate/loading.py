@@ -83,7 +83,8 @@ def is_embedded_model(model_id: str | None) -> bool:
     """Whether ``model_id`` names the embedded tiny guard: None, or a path to its folder.
 
     >>> from marginal_generate.default_model import DEFAULT_MODEL
-    >>> is_embedded_model(None), is_embedded_model(DEFAULT_MODEL + "/"), is_embedded_model("meta-llama/Llama-Guard-3-8B")
+    >>> (is_embedded_model(None), is_embedded_model(DEFAULT_MODEL + "/"),
+    ...     is_embedded_model("meta-llama/Llama-Guard-3-8B"))
     (True, True, False)
     """
     from .default_model import DEFAULT_MODEL

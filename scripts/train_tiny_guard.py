@@ -69,7 +69,10 @@ SPECIAL = [
     "<|eot_id|>",
     "<|finetune_right_pad_id|>",
 ]
-LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 TASK = "Task: Check if there is unsafe content in '{role}' messages according to our safety policy."
 # Jinja twin of ``render_prompt``; checked against it after the tokenizer is built. Like Llama Guard 3 1B's
 # template it takes ``categories`` (id -> name) and ``excluded_category_keys``: either one adds a policy block
@@ -1497,7 +1500,8 @@ def goal_lines(h: dict, info: dict) -> list[str]:
         f"sharing words: {h['benign_shared_words_safe_greedy']})",
         f"- greedy micro-F1 ≥ 0.80 on the seed test rows: {mark(h['greedy_micro_f1_S1_S14'] >= 0.8)} "
         f"({h['greedy_micro_f1_S1_S14']})",
-        f"- any_place ROC-AUC micro ≥ 0.95 and above greedy's: {mark(h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'])}",
+        f"- any_place ROC-AUC micro ≥ 0.95 and above greedy's: "
+        f"{mark(h['any_place_roc_auc_micro'] >= 0.95 and h['any_place_roc_auc_micro'] > h['greedy_roc_auc_micro'])}",
         f"- training in under 15 minutes on 2 CPU cores: {mark(info['training_wall_time_s'] < 900)} "
         f"({info['training_wall_time_s']:.0f} s wall time on a shared machine, "
         f"{info.get('training_cpu_time_s', '?')} s CPU time)",
@@ -1541,7 +1545,8 @@ Held-out benign prompts it flagged (greedy):{flagged or " none"}"""
 
 
 def card_heldout_file() -> str:
-    return """The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.load_records_jsonl`; `source` says where each
+    return """The held-out records are in `heldout.jsonl` (records JSONL, `marginal_generate.load_records_jsonl`; \
+`source` says where each
 comes from: `content_moderation_lm3.train.jsonl`, `donotanswer_heldout/<risk area>/<type>`, `oneline_handwritten`,
 `benign_heldout_templates`, `benign_handwritten`, `benign_shared_words_handwritten`); they are what the evaluation CLI \
 scores by default."""

@@ -92,7 +92,10 @@ def test_resolve_format(tiny):
     assert resolve_format(tiny) == "chat_template"
     assert resolve_format(_plain_tokenizer()) == "llama_guard_3"
     assert resolve_format(_plain_tokenizer(), taxonomy=2) == "llama_guard_2"
-    chat = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    chat = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
     assert resolve_format(_plain_tokenizer(chat)) == "instruct"
     with pytest.raises(ValueError, match="`prompt_format` must be one of"):
         resolve_format(tiny, "llama_guard_4")
@@ -101,7 +104,10 @@ def test_resolve_format(tiny):
 
 
 def test_render_instruct_through_chat_template():
-    chat = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    chat = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
     text = render(_plain_tokenizer(chat), conversation("Hi"))
     assert text.startswith("<system>" + MODERATOR_SYSTEM_PROMPT + "<user>Task:")
     assert text.endswith("<assistant>")
@@ -110,7 +116,8 @@ def test_render_instruct_through_chat_template():
 
 
 def test_render_formats_of_a_tokenizer_without_template():
-    # Llama Guard 3's published template writes its own BOS (after a space); the built Llama Guard 2 prompt the tokenizer's
+    # Llama Guard 3's published template writes its own BOS (after a space); the built Llama Guard 2 prompt the
+    # tokenizer's
     assert render(_plain_tokenizer(), conversation("Hi")).startswith(" <|begin_of_text|><|start_header_id|>")
     assert render(_plain_tokenizer(), conversation("Hi"), taxonomy=2).startswith("<s>[INST] Task:")
     with pytest.raises(ValueError, match=r"unexpected keyword arguments \['foo'\]"):

@@ -58,7 +58,10 @@ def expected_go_emotions(source):
         "e4": {"annoyance": 0.5},
     }
     full = {k: {label: v.get(label, 0.0) for label in GO_EMOTIONS_LABELS} for k, v in soft.items()}
-    conv = lambda text: ({"role": "user", "content": text},)
+
+    def conv(text):
+        return ({"role": "user", "content": text},)
+
     return [
         Record(conv("I love this!"), False, ("joy",), 0, source, full["e1"]),
         Record(conv("ok."), False, ("neutral",), 1, source, full["e2"]),
@@ -228,16 +231,51 @@ def bad(column, k, value):
 @pytest.mark.parametrize(
     "source, kwargs, message",
     [
-        (datasets.Dataset.from_dict(RAW).remove_columns("rater_id"), {}, r"split 'train': missing field\(s\) \['rater_id'\]; the data set has columns \['text', 'id'"),
+        (
+            datasets.Dataset.from_dict(RAW).remove_columns("rater_id"),
+            {},
+            r"split 'train': missing field\(s\) \['rater_id'\]; "
+            r"the data set has columns \['text', 'id'",
+        ),
         (bad("joy", 4, 2), {}, r"split 'train', index 4: field 'joy' must be 0 or 1 \(or a bool\), got 2"),
-        (bad("example_very_unclear", 0, None), {}, r"split 'train', index 0: field 'example_very_unclear' must be 0 or 1 \(or a bool\), got None"),
-        (bad("rater_id", 2, 1), {}, r"split 'train', index 2: field 'rater_id': rater 1 already annotated item 'e1' at index 0; keep one row per \(item, rater\)"),
-        (bad("text", 2, "I hate this!"), {}, r"split 'train', index 2: field 'text' differs from index 0, which has the same 'id' 'e1'"),
+        (
+            bad("example_very_unclear", 0, None),
+            {},
+            r"split 'train', index 0: field 'example_very_unclear' "
+            r"must be 0 or 1 \(or a bool\), got None",
+        ),
+        (
+            bad("rater_id", 2, 1),
+            {},
+            r"split 'train', index 2: field 'rater_id': rater 1 already "
+            r"annotated item 'e1' at index 0; keep one row per \(item, rater\)",
+        ),
+        (
+            bad("text", 2, "I hate this!"),
+            {},
+            r"split 'train', index 2: field 'text' differs "
+            r"from index 0, which has the same 'id' 'e1'",
+        ),
         (bad("text", 1, " "), {}, r"split 'train', index 1: field 'text' must be a non-empty string, got ' '"),
-        (RAW, {"label_columns": "joy"}, r"`label_columns` must be a list of column names or a mapping column → label id, got 'joy'"),
+        (
+            RAW,
+            {"label_columns": "joy"},
+            r"`label_columns` must be a list of column names "
+            r"or a mapping column → label id, got 'joy'",
+        ),
         (RAW, {"label_columns": []}, r"`label_columns` is empty; name at least one 0/1 label column"),
-        (RAW, {"label_columns": {"joy": ""}}, r"`label_columns` must map column names to non-empty label ids, got 'joy' → ''"),
-        (RAW, {"label_columns": {"joy": "S15"}, "taxonomy": 3}, r"`label_columns` maps column 'joy' to 'S15', which is neither a Llama Guard 3 id \(S1–S14\) nor 'unsafe'"),
+        (
+            RAW,
+            {"label_columns": {"joy": ""}},
+            r"`label_columns` must map column names "
+            r"to non-empty label ids, got 'joy' → ''",
+        ),
+        (
+            RAW,
+            {"label_columns": {"joy": "S15"}, "taxonomy": 3},
+            r"`label_columns` maps column 'joy' to 'S15', which is "
+            r"neither a Llama Guard 3 id \(S1–S14\) nor 'unsafe'",
+        ),
         (RAW, {"label_columns": ["joy"], "taxonomy": 4}, r"`taxonomy` must be 2 or 3"),
     ],
 )  # fmt: skip

@@ -162,7 +162,8 @@ _MEASURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarr
 def l1_distance(probs: Any, references: Any) -> np.ndarray:
     """Per-label mean absolute difference ``mean_i |p_ij - r_ij|``, shape ``[num_labels]``.
 
-    >>> l1_distance([[0.8, 0.5], [0.2, 0.5]], [[1.0, 0.5], [0.5, 0.0]]).round(4).tolist()  # (0.2 + 0.3) / 2, (0 + 0.5) / 2
+    >>> # (0.2 + 0.3) / 2, (0 + 0.5) / 2
+    >>> l1_distance([[0.8, 0.5], [0.2, 0.5]], [[1.0, 0.5], [0.5, 0.0]]).round(4).tolist()
     [0.25, 0.25]
     """
     p, r, _ = _check_inputs(probs, references)

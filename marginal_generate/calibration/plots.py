@@ -163,7 +163,8 @@ def save_calibration_plots(
 
     >>> import tempfile
     >>> from marginal_generate.calibration.metrics import reliability_table
-    >>> paths = save_calibration_plots(reliability_table([0.2, 0.7], [0, 1], n_bins=4), tempfile.mkdtemp(), prefix="raw_")
+    >>> paths = save_calibration_plots(reliability_table([0.2, 0.7], [0, 1], n_bins=4),
+    ...     tempfile.mkdtemp(), prefix="raw_")
     >>> sorted(os.path.basename(p) for p in paths.values())
     ['raw_calibration_curve.png', 'raw_confidence_histogram.png', 'raw_reliability_diagram.png']
     """

@@ -13,7 +13,8 @@ measured on the test scores.
 >>> table = calibration_table(p[:200], y[:200], p[200:], y[200:], content_free_scores=[0.85, 0.9, 0.8])
 >>> list(table.index), list(table.columns)
 (['raw', '+CC', '+BC', '+TS'], ['ECE', 'MCE', 'NLL', 'F1', 'Precision', 'Recall', 'Accuracy', 'AUPRC'])
->>> bool(table.loc["+TS", "NLL"] < table.loc["raw", "NLL"]), bool(table.loc["+BC", "Accuracy"] > table.loc["raw", "Accuracy"])
+>>> (bool(table.loc["+TS", "NLL"] < table.loc["raw", "NLL"]),
+...     bool(table.loc["+BC", "Accuracy"] > table.loc["raw", "Accuracy"]))
 (True, True)
 """
 

@@ -222,7 +222,8 @@ def load_records_jsonl(path: str | os.PathLike, taxonomy: int | None = 3) -> lis
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.jsonl")
-    >>> rec = Record(({"role": "user", "content": "so happy"},), False, ("joy",), soft_labels={"joy": 2 / 3, "anger": 0.0})
+    >>> rec = Record(({"role": "user", "content": "so happy"},),
+    ...     False, ("joy",), soft_labels={"joy": 2 / 3, "anger": 0.0})
     >>> save_records_jsonl([rec], path)
     >>> load_records_jsonl(path, taxonomy=None) == [rec]
     True

@@ -44,7 +44,10 @@ __all__ = [
 ]
 
 #: The instruct prompt of a label-list answer; ``{labels}`` lists the names, ``{text}`` is the record's text.
-DEFAULT_PROMPT = "Labels: {labels}.\nWhich labels apply to the text? Answer with a comma-separated list of labels, or none.\nText: {text}\nAnswer: "
+DEFAULT_PROMPT = (
+    "Labels: {labels}.\nWhich labels apply to the text? Answer with a comma-separated list of labels, or none.\n"
+    "Text: {text}\nAnswer: "
+)
 #: The grammars the command builds from flags.
 GRAMMARS = ("label_list",)
 

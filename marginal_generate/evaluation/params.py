@@ -209,7 +209,8 @@ def merge_params(base: Params, over: Params) -> Params:
     """``over`` merged into ``base`` key by key: a strategy's (or model's) keys that ``over`` sets replace
     ``base``'s, the others stay. So a file that sets one ``top_p`` changes that value only.
 
-    >>> base = parse_params({"strategies": {"any_place": {"top_p": 0.99, "max_new_tokens": 20}, "greedy": {"max_new_tokens": 20}}})
+    >>> base = parse_params({"strategies": {"any_place": {"top_p": 0.99,
+    ...     "max_new_tokens": 20}, "greedy": {"max_new_tokens": 20}}})
     >>> merged = merge_params(base, parse_params({"strategies": {"any_place": {"top_p": 0.9}}}))
     >>> merged.strategies
     {'any_place': {'top_p': 0.9, 'max_new_tokens': 20}, 'greedy': {'max_new_tokens': 20}}

@@ -217,7 +217,8 @@ def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) ->
     label columns where each of them has one and the row has no NaN; the rest is listed in ``left_out``
     (measures None when nothing is left).
 
-    >>> row = alignment_row(np.array([[0.9, np.nan], [0.2, np.nan]]), np.array([[1.0, 0.5], [0.0, 0.5]]), ["unsafe", "S1"])
+    >>> row = alignment_row(np.array([[0.9, np.nan], [0.2, np.nan]]),
+    ...     np.array([[1.0, 0.5], [0.0, 0.5]]), ["unsafe", "S1"])
     >>> round(row["l1"], 4), row["labels"], row["left_out"], row["n_samples"]
     (0.15, ['unsafe'], ['S1'], 2)
     """
@@ -273,7 +274,8 @@ def format_table(
 def format_alignment_table(rows: list[dict[str, Any]]) -> str:
     """The alignment rows as fixed-width text: L1, NLL, Brier, JSD (lower is better), labels, samples.
 
-    >>> print(format_alignment_table([{"row": "greedy", "l1": 0.25, "nll": 0.5, "brier": 0.1, "jsd": 0.05, "labels": ["unsafe"], "n_samples": 4}]))
+    >>> print(format_alignment_table([{"row": "greedy", "l1": 0.25, "nll": 0.5,
+    ...     "brier": 0.1, "jsd": 0.05, "labels": ["unsafe"], "n_samples": 4}]))
     alignment with soft references (macro over labels; lower is better)
     strategy      L1     NLL   Brier     JSD  labels  samples
     ---------------------------------------------------------

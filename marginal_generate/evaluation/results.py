@@ -143,7 +143,8 @@ def fingerprint_diff(previous: dict[str, Any], current: dict[str, Any]) -> list[
     """The settings that differ between two fingerprints, each as ``"key: old → new"`` with dotted keys
     down to the single parameter (a strategy on one side only is named once).
 
-    >>> fingerprint_diff({"seed": 0, "params": {"any_place": {"top_p": 0.99, "eps": 0.01}, "greedy": {"max_new_tokens": 20}}},
+    >>> fingerprint_diff({"seed": 0, "params": {"any_place": {"top_p": 0.99,
+    ...     "eps": 0.01}, "greedy": {"max_new_tokens": 20}}},
     ...                  {"seed": 0, "params": {"any_place": {"top_p": 0.9, "eps": 0.01}}})
     ['params.any_place.top_p: 0.99 → 0.9', 'params.greedy: in the earlier run only']
     """

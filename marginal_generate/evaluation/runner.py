@@ -310,10 +310,11 @@ def summarize_load_failures(
     outside the taxonomy, then the other bad lines (at most ``limit``; the rest are counted, all are in
     failures.jsonl).
 
-    >>> summarize_load_failures([{"line": k, "error": "x", "unknown_ids": ["S14"], "taxonomy": "Llama Guard 2"} for k in (1, 2)]
-    ...                         + [{"line": 5, "error": "data.jsonl, line 5: not valid JSON"}], 2)
+    >>> unknown = [{"line": k, "error": "x", "unknown_ids": ["S14"], "taxonomy": "Llama Guard 2"} for k in (1, 2)]
+    >>> bad_json = {"line": 5, "error": "data.jsonl, line 5: not valid JSON"}
+    >>> summarize_load_failures(unknown + [bad_json], 2)  # doctest: +NORMALIZE_WHITESPACE
     ['2 records have ids outside Llama Guard 2 (S14); map them to Llama Guard 2 ids or use --taxonomy 3; they are
-    skipped', 'skipped: data.jsonl, line 5: not valid JSON']
+     skipped', 'skipped: data.jsonl, line 5: not valid JSON']
     """
     from ..labels.taxonomy import category_sort_key
 

@@ -41,7 +41,8 @@ def group_strategies(resolved: dict[str, StrategyParams]) -> list[_Group]:
     """One group per distinct ``max_new_tokens`` of the core strategies (top_p and eps matter to any_place only).
 
     >>> from marginal_generate.evaluation.params import StrategyParams as P
-    >>> [g.strategies for g in group_strategies({"greedy": P(), "any_place": P(eps=0.1), "fixed_place": P(max_new_tokens=9)})]
+    >>> [g.strategies for g in group_strategies({"greedy": P(),
+    ...     "any_place": P(eps=0.1), "fixed_place": P(max_new_tokens=9)})]
     [('greedy', 'any_place'), ('fixed_place',)]
     """
     groups: dict[int, list[str]] = {}

@@ -10,7 +10,8 @@ Each (field, value) pair is a label, named ``"Name: value"``. A field is
 Lines that name no field are ignored, and so is a field's second line. A single value is read
 once its line ends; a multi-valued item once a comma, the line's end or the answer's end follows.
 
->>> p = FieldsParser([Field.categorical("Safety", ["Safe", "Unsafe"]), Field.multi_valued("Categories", ["Violent", "Jailbreak"])])
+>>> p = FieldsParser([Field.categorical("Safety", ["Safe", "Unsafe"]),
+...     Field.multi_valued("Categories", ["Violent", "Jailbreak"])])
 >>> sorted(p.parse("Safety: Unsafe\\nCategories: Violent, Jailbreak"))
 ['Categories: Jailbreak', 'Categories: Violent', 'Safety: Unsafe']
 >>> state = p.prefix_state("Safety: Unsafe\\nCategories: Violent,", finished=False)

@@ -227,7 +227,10 @@ class LabelSpace:
         return cls(tokenizer, grammar=FieldsParser(fields))
 
     def __repr__(self) -> str:
-        return f"LabelSpace(labels={list(self.labels)}, grammar={type(self.grammar).__name__}, tokenizer={type(self.tokenizer).__name__})"
+        return (
+            f"LabelSpace(labels={list(self.labels)}, grammar={type(self.grammar).__name__}, "
+            f"tokenizer={type(self.tokenizer).__name__})"
+        )
 
     # ---- text -------------------------------------------------------------------------
     def decode(self, token_ids: Sequence[int]) -> str:
@@ -250,7 +253,8 @@ class LabelSpace:
         """A ValueError if this grammar lacks what ``strategy`` needs (``first_token`` needs a verbalizer).
 
         >>> from marginal_generate.testing import word_level_tokenizer
-        >>> LabelSpace.label_list(word_level_tokenizer(["joy", "none"]), ["joy"]).check_strategy("first_token")  # doctest: +ELLIPSIS
+        >>> LabelSpace.label_list(word_level_tokenizer(["joy", "none"]),
+        ...     ["joy"]).check_strategy("first_token")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         ValueError: strategy 'first_token' reads the answer's first word as a verbalizer, and the LabelListParser...

@@ -255,7 +255,8 @@ def category_sort_key(category_id: str) -> tuple[int, str]:
 def map_beavertails(flags: Mapping[str, bool], taxonomy: int = 3) -> list[str]:
     """The Llama Guard ids (numeric order, no repeats) of a BeaverTails ``category`` dict.
 
-    >>> map_beavertails({"hate_speech,offensive_language": True, "discrimination,stereotype,injustice": True}, taxonomy=2)
+    >>> map_beavertails({"hate_speech,offensive_language": True,
+    ...     "discrimination,stereotype,injustice": True}, taxonomy=2)
     ['S9']
     >>> map_beavertails({"jaywalking": True})
     Traceback (most recent call last):

@@ -145,7 +145,8 @@ def label_prompts(
     >>> [first, s10] = label_prompts(tok, [[{"role": "user", "content": "Hi"}]], "per_category_prompt", ["S10"])[0]
     >>> "S10: Hate." in s10, "UNSAFE CONTENT CATEGORIES" in first
     (True, False)
-    >>> label_prompts(tok, [[{"role": "user", "content": "Hi"}]], "unary", ["S10"])[0][1].count("S10: Hate? Answer yes or no.")
+    >>> label_prompts(tok, [[{"role": "user", "content": "Hi"}]],
+    ...     "unary", ["S10"])[0][1].count("S10: Hate? Answer yes or no.")
     1
     """
     if kind not in PROMPTED_STRATEGIES:

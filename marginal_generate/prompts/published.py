@@ -194,8 +194,9 @@ def render_published(
     ``categories`` (Llama Guard 3, a list of ids; the 1B also takes its own dict),
     ``excluded_category_keys`` (1B), ``guideline`` (ShieldGemma), ``guardian_config`` (Granite Guardian).
 
-    >>> render_published("granite_guardian", [{"role": "user", "content": "Hi"}],
-    ...                  guardian_config={"risk_name": "jailbreak"}).endswith("<|start_of_role|>assistant<|end_of_role|>")
+    >>> prompt = render_published("granite_guardian", [{"role": "user", "content": "Hi"}],
+    ...                           guardian_config={"risk_name": "jailbreak"})
+    >>> prompt.endswith("<|start_of_role|>assistant<|end_of_role|>")
     True
     >>> render_published("shieldgemma", [{"role": "user", "content": "Hi"}])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
