@@ -135,7 +135,7 @@ def guard_task(
     ``categories`` restricts the listed categories (ids of ``taxonomy``); ``descriptions`` adds each
     category's one-line description.
 
-    >>> print(guard_task(conversation("Hi"), categories=["S1", "S10"]))
+    >>> print(guard_task(conversation("Hi"), categories=["S1", "S10"]))  # doctest: +NORMALIZE_WHITESPACE
     Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy with the
     below categories.
     <BLANKLINE>
@@ -204,9 +204,8 @@ def llama_guard_2_prompt(
 ) -> str:
     """The Llama Guard 2 prompt (S1–S11); the model answers after ``[/INST]``.
 
-    >>> llama_guard_2_prompt(conversation("Hi"), bos_token=None).split("\\n")[0]
-    "[INST] Task: Check if there is unsafe content in 'User' messages in conversations "
-        "according our safety policy with the below categories."
+    >>> llama_guard_2_prompt(conversation("Hi"), bos_token=None).split("\\n")[0]  # doctest: +ELLIPSIS
+    "[INST] Task: Check if there is unsafe content in 'User' messages in conversations according our safety policy..."
     >>> llama_guard_2_prompt(conversation("Hi")).endswith("violated categories. [/INST]")
     True
     """
