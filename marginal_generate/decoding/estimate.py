@@ -54,7 +54,7 @@ from ..labels import LabelSpace
 from ..parsing import PrefixState
 from .prefixes import PrefixReader
 
-__all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "written_labels", "check_estimate"]
+__all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "open_item", "check_estimate"]
 
 Estimate = Literal["best", "lower"]
 ESTIMATES: tuple[str, ...] = ("best", "lower")
@@ -103,28 +103,37 @@ class EstimateParams:
             raise ValueError(f"`rollout` must be in [0, 1] (a fraction of eps) or None, got {self.rollout!r}; 0.6 is the default.")
 
 
-def written_labels(space: LabelSpace, text: str, state: PrefixState) -> frozenset[str]:
-    """Labels whose text a prefix has written completely but not yet closed with a delimiter.
+def open_item(space: LabelSpace, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
+    """The item a prefix is writing: the labels it has written but not yet closed, and whether it may still be a label.
 
-    The first line reading ``unsafe`` before its newline, or the open item of the category line
-    reading a category id that the line has not confirmed yet (``S1`` may still become ``S10``).
+    The item is the first line before its newline, or the last item of the category line. It has
+    *written* ``unsafe``, or a category id that the line has not confirmed yet (``S1`` may still
+    become ``S10``), when its text is exactly that; it may still be a label while its text is the
+    start of one (``S``, ``S1``, or nothing yet after a comma). A prefix whose label set is decided
+    has no open item.
 
     >>> from marginal_generate.testing import word_level_tokenizer
-    >>> space = LabelSpace(word_level_tokenizer(["safe", "unsafe", "S1", "S10", ",", "\\n"]), categories=["S1", "S10"])
-    >>> def written(text): return sorted(written_labels(space, text, space.prefix_state(text, finished=False)))
-    >>> written("\\n\\nunsafe"), written("unsafe\\nS1"), written("unsafe\\nS1,S10"), written("unsafe\\nS1,")
-    (['unsafe'], ['S1'], ['S10'], [])
-    >>> written("unsafe\\nS1,S1"), written("unsafe\\nS1\\n"), written("safe")   # repeated, closed, decided
-    ([], [], [])
+    >>> space = LabelSpace(word_level_tokenizer(["safe", "unsafe", "S1", "S10", ",", "\\n", "x"]), categories=["S1", "S10"])
+    >>> def item(text):
+    ...     written, viable = open_item(space, text, space.prefix_state(text, finished=False))
+    ...     return sorted(written), viable
+    >>> item("\\n\\nunsafe"), item("unsafe\\nS1"), item("unsafe\\nS1,S10"), item("unsafe\\nS1,")
+    ((['unsafe'], True), (['S1'], True), (['S10'], True), ([], True))
+    >>> item("unsafe\\nS1,S1"), item("unsafe\\nS1x"), item("unsafe\\nS1\\n"), item("safe")   # repeated, junk, closed, decided
+    (([], True), ([], False), ([], False), ([], False))
     """
     if not state.possible:
-        return frozenset()
+        return frozenset(), False
     body = text.lstrip()
     newline = body.find("\n")
     if newline < 0:
-        return frozenset({space.positive}) if body.strip() == space.positive else frozenset()
-    item = body[newline + 1 :].rsplit(",", 1)[-1].strip()
-    return frozenset({item}) if item in state.possible and item in space.categories else frozenset()
+        return (frozenset({space.positive}) if body.strip() == space.positive else frozenset()), True
+    item = body[newline + 1 :].rsplit(",", 1)[-1]
+    written = item.strip()
+    if written in space.categories:
+        return (frozenset({written}) if written in state.possible else frozenset()), True
+    start = item.lstrip()
+    return frozenset(), any(c.startswith(start) for c in space.categories)
 
 
 class CutEstimator:
@@ -183,10 +192,10 @@ class CutEstimator:
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
                 continue
-            written = written_labels(self.space, text, child_state)
+            written, viable = open_item(self.space, text, child_state)
             self._give(row, written, mass)
             open_labels = child_state.possible - written
-            if self.params.answers and open_labels:
+            if self.params.answers and viable and open_labels:
                 self.votes.append((row, child_state.confirmed | written, open_labels, mass))
         return rollouts
 

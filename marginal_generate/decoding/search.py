@@ -99,11 +99,13 @@ def run_search(
     recorder: Any,
     logits_processor: LogitsProcessorList | None = None,
     top_completions: int = 10,
+    reader: PrefixReader | None = None,
 ) -> SearchResult:
     """Decode every prompt of ``stepper``; feed the greedy path to ``recorder``; search the tree if ``tree``.
 
     ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
     return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
+    ``reader``: reads the text and parser state of answer prefixes (default: a fresh memo).
     """
     batch = stepper.batch_size
     n_labels = len(space.labels)
@@ -112,7 +114,7 @@ def run_search(
     completions: list[list[tuple[str, float, bool]]] = [[] for _ in range(batch)]
     widths: list[int] = []
     expanded = 0
-    reader = PrefixReader(space)
+    reader = reader if reader is not None else PrefixReader(space)
     estimator = (
         CutEstimator(space, batch, eos_token_ids, max_new_tokens, tree.eps, tree.estimate, reader)
         if tree is not None and tree.estimate is not None
