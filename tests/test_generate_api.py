@@ -82,6 +82,7 @@ def test_mixin_model_class(setup):
         (dict(eps=-0.1), r"`eps` must be a number in \[0, 1\), got -0.1"),
         (dict(label_normalization="softmax"), r"`label_normalization` must be one of"),
         (dict(label_space="S1"), r"`label_space` must be a marginal_generate.LabelSpace, got str"),
+        (dict(estimate="upper"), r"`estimate` must be one of \['best', 'lower'\], got 'upper'; use 'best'"),
     ],
 )
 def test_bad_arguments(setup, kwargs, match):
@@ -124,3 +125,17 @@ def test_model_without_eos(setup):
             mg.score(model, inputs.input_ids, inputs.attention_mask, space, max_new_tokens=4)
     finally:
         model.generation_config.eos_token_id = saved
+
+
+def test_estimate_selects_what_probs_holds(setup):
+    tok, model, space, inputs = setup
+    best = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
+    lower = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place",
+                           estimate="lower", **KW)
+    assert (best.estimate, lower.estimate) == ("best", "lower")
+    assert torch.equal(lower.probs, lower.lower) and torch.equal(best.lower, lower.lower)
+    assert ((best.lower <= best.probs) & (best.probs <= best.upper)).all()
+    assert (best.probs > best.lower + 1e-6).any()  # the cut dropped mass, and the estimate placed some of it
+    assert best.to_dict()["estimate"] == "best" and "estimate" not in mg.score(
+        model, inputs.input_ids, inputs.attention_mask, space, ["greedy"], max_new_tokens=4, eos_token_ids={2}
+    )["greedy"].to_dict()
