@@ -54,11 +54,11 @@ CANDIDATES: dict[str, EstimateParams | None] = {
     "lower": None,
     "next token": EstimateParams(rollout=None, answers=False),
     "next token + answers": EstimateParams(rollout=None),
-    "next token + roll-outs 0.6": EstimateParams(rollout=0.6, answers=False),
+    "next token + roll-outs 0.8": EstimateParams(rollout=0.8, answers=False),
     "+ answers + roll-outs 0.8": EstimateParams(rollout=0.8),
+    "+ answers + roll-outs 0.7": EstimateParams(rollout=0.7),
     "+ answers + roll-outs 0.6": EstimateParams(rollout=0.6),
     "+ answers + roll-outs 0.4": EstimateParams(rollout=0.4),
-    "+ answers + roll-outs 0.6, 4/node": EstimateParams(rollout=0.6, per_node=4),
 }
 
 
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--exact-eps", type=float, default=1e-6)
     parser.add_argument("--exact-batch", type=int, default=15, help="prompts per exact walk (bounds its memory)")
     parser.add_argument("--max-new-tokens", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 

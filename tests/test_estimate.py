@@ -72,6 +72,10 @@ def test_heavy_children_are_rolled_out_and_give_their_mass_to_the_answer_they_re
     assert est.advance(0, *step, mass, ID["<eos>"], depth=5) is None  # S10 confirmed at the end
     assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.06, "S2": 0.04, "S10": 0.06})
     assert est.rollouts == 1
+    # the roll-out's answer {unsafe, S1, S10} now votes for a lighter child that wrote S1 elsewhere in the tree
+    assert est.answers[0] == {frozenset({"unsafe", "S1", "S10"}): 0.06}
+    cut(est, (ID["\n"], ID["unsafe"], ID["\n"]), [(ID["S1"], 0.02)])
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.08, "S2": 0.04, "S10": 0.08})
 
 
 def test_no_roll_outs_without_eps():

@@ -14,9 +14,10 @@ their parser state. For the heaviest dropped children of each cut node (at most
 - the labels a child **may still add**: children at least ``rollout * eps`` heavy are
   continued greedily to the end of their answer (extra rows of the same batched forwards) and
   give their mass to the labels of that answer; for the lighter ones, with ``answers``, the
-  tree's explored answers whose label set contains what the child has written vote: label
-  ``L`` gets ``mass * P(L | explored answers that contain them)``, and nothing where no
-  explored answer contains them;
+  explored answers (the tree's, and the roll-outs' weighted by the mass they stand for) whose
+  label set contains what the child has written vote: label ``L`` gets
+  ``mass * P(L | explored answers that contain them)``; nothing where no explored answer
+  contains them, or where the child's open item can no longer be a label (``S1x``);
 - a child that can no longer add a label, and the dropped mass not looked at, give nothing.
 
 Each child gives a label at most its own mass, and only a label its cut node may still add, so
@@ -91,7 +92,7 @@ class EstimateParams:
 
     per_node: int = 8
     floor: float = 0.05
-    rollout: float | None = 0.6
+    rollout: float | None = 0.8
     answers: bool = True
 
     def __post_init__(self) -> None:
@@ -100,7 +101,7 @@ class EstimateParams:
         if not 0.0 <= self.floor <= 1.0:
             raise ValueError(f"`floor` must be in [0, 1] (a fraction of eps), got {self.floor!r}; 0.05 is the default.")
         if self.rollout is not None and not 0.0 <= self.rollout <= 1.0:
-            raise ValueError(f"`rollout` must be in [0, 1] (a fraction of eps) or None, got {self.rollout!r}; 0.6 is the default.")
+            raise ValueError(f"`rollout` must be in [0, 1] (a fraction of eps) or None, got {self.rollout!r}; 0.8 is the default.")
 
 
 def open_item(space: LabelSpace, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
@@ -202,12 +203,17 @@ class CutEstimator:
     def advance(
         self, row: int, tokens: tuple[int, ...], state: PrefixState, mass: float, token: int, depth: int
     ) -> tuple[tuple[int, ...], PrefixState] | None:
-        """One greedy step of a roll-out; the continued prefix, or None once its label set is decided."""
+        """One greedy step of a roll-out; the continued prefix, or None once its label set is decided.
+
+        A roll-out that ends becomes an explored answer of its mass: it speaks for a branch the tree
+        dropped, so the lighter children that wrote the same labels find it when they vote.
+        """
         child = tokens + (token,)
         finished = token in self.eos_token_ids or depth + 1 >= self.max_new_tokens
         child_state = self.reader.read(child, finished)[1]
         self._give(row, child_state.confirmed - state.confirmed, mass)
         if finished or child_state.final:
+            self.on_answer(row, child_state.confirmed, mass)  # the dropped branch it stands for votes too
             return None
         return child, child_state
 
