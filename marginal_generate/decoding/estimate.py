@@ -10,7 +10,7 @@ their parser state. For the heaviest dropped children of each cut node (at most
 - a child whose last token **confirms** a label (the comma after ``S1``, the newline after
   ``unsafe``, EOS) gives it its mass: exact, since every continuation inherits the label;
 - a child that **has written** a label but not its delimiter yet (``S`` + ``7``) gives it its
-  mass: the next token confirms it almost always (0.998 of that mass on the embedded model);
+  mass: its next token (a delimiter or EOS) confirms it almost always;
 - the labels a child **may still add**: children at least ``rollout * eps`` heavy are
   continued greedily to the end of their answer (extra rows of the same batched forwards) and
   give their mass to the labels of that answer; for the lighter ones, with ``answers``, the

@@ -120,7 +120,7 @@ def run_search(
         if tree is not None and tree.estimate is not None
         else None
     )
-    spare = estimator.params.per_node if estimator is not None else 0
+    spare, floor = (estimator.params.per_node, estimator.floor) if estimator is not None else (0, 0.0)
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
     logits = stepper.prefill()
@@ -145,7 +145,7 @@ def run_search(
             expanded += len(tree_rows)
             node_probs = [frontier[i].prob for i in tree_rows]
             rows = logprobs[torch.tensor(tree_rows, device=logprobs.device)]
-            removed, children_of, dropped_of = expand_nodes(node_probs, rows, tree, spare)
+            removed, children_of, dropped_of = expand_nodes(node_probs, rows, tree, spare, floor)
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
                 if removed[j] > 0:
@@ -224,7 +224,7 @@ Children = list[list[tuple[int, float]]]
 
 
 def expand_nodes(
-    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams, spare: int = 0
+    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
 ) -> tuple[list[float], Children, Children]:
     """The children each node keeps, the mass each one loses to the cuts, and its heaviest dropped children.
 
@@ -232,8 +232,8 @@ def expand_nodes(
     more probable than it is below ``top_p``: :class:`~transformers.TopPLogitsWarper`'s rule) and
     its prefix probability is at least ``eps``. Only the ``node_prob / eps`` most probable tokens
     can pass the second test, so a ``topk`` of that many (plus ``spare``) replaces a sort of the
-    whole vocabulary. The dropped children are the ``spare`` most probable children not kept (of
-    probability above 0), as ``(token, prefix probability)``.
+    whole vocabulary. The dropped children are the ``spare`` most probable children not kept, of
+    those with a prefix probability above 0 and at least ``floor``, as ``(token, prefix probability)``.
 
     >>> logp = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
     >>> removed, kept, dropped = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1), spare=1)
@@ -254,7 +254,7 @@ def expand_nodes(
     kept = _pairs(keep, ids, child, len(node_probs))
     if spare <= 0:
         return removed, kept, [[] for _ in node_probs]
-    drop = ~keep & (child > 0)
+    drop = ~keep & (child > 0) & (child >= floor)
     drop &= drop.cumsum(-1) <= spare
     return removed, kept, _pairs(drop, ids, child, len(node_probs))
 
