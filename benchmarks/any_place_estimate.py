@@ -159,7 +159,7 @@ def main() -> None:
         ok = bool((result.lower <= high + 1e-9).all() and (low <= result.upper + 1e-9).all()
                   and (result.lower <= values).all() and (values <= result.upper).all())
         print(f"| {name:34} | {float(d.mean()):9.5f} | {float(d[:n_unsafe].mean()):7.5f} | {float(d[n_unsafe:].mean()):7.5f} |"
-              f" {float(d.max()):6.4f} | {str(ok):>9} | {result.rollouts:9d} | {sum(result.frontier_widths):5d} |"
+              f" {float(d.max()):6.4f} | {ok!s:>9} | {result.rollouts:9d} | {sum(result.frontier_widths):5d} |"
               f" {min(cpu[name]):6.3f} | {min(cpu[name]) / today_cpu:7.2f} | {min(cpu[name]) / base_cpu:7.2f} |"
               f" {min(wall[name]):6.3f} | {min(wall[name]) / today_wall:7.2f} |")
     default = next(name for name, params in CANDIDATES.items() if params == EstimateParams())
