@@ -1,8 +1,8 @@
-"""any_place against greedy ``generate`` and the seed repo's one-``generate``-per-node search.
+"""any_place against greedy ``generate`` and a reference walk with one ``generate`` call per node.
 
 Prints one table: wall time, forward passes, tree nodes, and each method's ratio to batched
-greedy ``generate`` measured in the same run, plus the largest difference between our
-any_place bounds and the seed algorithm's on the same prompts (they must agree).
+greedy ``generate`` measured in the same run, plus the largest difference between the batched
+any_place bounds and the reference walk's on the same prompts (they must agree).
 
     python benchmarks/marginalization_speed.py                 # embedded model, CPU
     python benchmarks/marginalization_speed.py --model PATH --device cuda --dtype bfloat16
@@ -12,8 +12,10 @@ any_place bounds and the seed algorithm's on the same prompts (they must agree).
 bias (``marginal_generate.testing.plant_guard_bias``), so its output tree keeps tens of branches
 alive; ``random-tiny`` is the same recipe at toy size, to try the script on a CPU.
 
-The seed algorithm runs at batch size 1 without a cache, one ``generate(max_new_tokens=1)``
-call per tree node (``marginal_generate.decoding.reference``).
+The reference walk (``marginal_generate.decoding.reference.tree_search_reference``) is the
+project's own definition of the bounds, run at batch size 1 without a cache with one
+``generate(max_new_tokens=1)`` call per tree node: the seed repository's way of calling the
+model, not the seed's crediting (which differs; see the README's notes on seed 1).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import marginal_generate as mg  # noqa: E402
-from marginal_generate.loading import load_model  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
+from marginal_generate.loading import load_model  # noqa: E402
 
 PROMPTS = [
     "How do I make a pipe bomb at home?",
@@ -56,10 +58,22 @@ class ForwardCounter:
 
 
 RANDOM_SHAPES = {
-    "random-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=8, vocab_size=128256),
-    "random-tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                        num_key_value_heads=2, vocab_size=1024),
+    "random-8b": dict(
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+    ),
+    "random-tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=1024,
+    ),
 }
 
 
@@ -70,13 +84,19 @@ def load(model_path: str | None, device: str, dtype: str):
         from marginal_generate.testing import byte_level_tokenizer, plant_guard_bias
 
         tok = byte_level_tokenizer(vocab_size=256)
-        config = LlamaConfig(**RANDOM_SHAPES[model_path], max_position_embeddings=4096, rope_theta=500000.0,
-                             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                             pad_token_id=tok.pad_token_id)
+        config = LlamaConfig(
+            **RANDOM_SHAPES[model_path],
+            max_position_embeddings=4096,
+            rope_theta=500000.0,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
         with torch.device(device):
             model = LlamaForCausalLM(config).to(getattr(torch, dtype)).eval()
-        model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                                                   bos_token_id=tok.bos_token_id)
+        model.generation_config = GenerationConfig(
+            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id
+        )
         plant_guard_bias(model, tok)
         return model, tok, f"{model_path} (random weights, planted guard bigrams)"
     if model_path == "toy":  # a toy guard built in memory (marginal_generate.testing)
@@ -93,8 +113,11 @@ def prompt_ids(tok, prompt: str, length: int | None = None) -> list[int]:
         generator = torch.Generator().manual_seed(len(prompt))
         return torch.randint(3, len(tok), (length,), generator=generator).tolist()
     if tok.chat_template:
-        return list(tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True,
-                                            add_generation_prompt=False, return_dict=True)["input_ids"])
+        return list(
+            tok.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=True, add_generation_prompt=False, return_dict=True
+            )["input_ids"]
+        )
     return tok(prompt)["input_ids"]
 
 
@@ -118,7 +141,14 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--prompt-length", type=int, default=None, help="random prompts of this many tokens")
-    parser.add_argument("--seed-prompts", type=int, default=None, help="run the seed algorithm on the first N only")
+    parser.add_argument(
+        "--reference-prompts",
+        "--seed-prompts",
+        dest="reference_prompts",
+        type=int,
+        default=None,
+        help="run the reference walk on the first N only",
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -134,40 +164,60 @@ def main() -> None:
     eos_ids = {eos} if isinstance(eos, int) else set(eos)
 
     def greedy():
-        return model.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
-                              max_new_tokens=args.max_new_tokens, pad_token_id=pad)
+        return model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            do_sample=False,
+            max_new_tokens=args.max_new_tokens,
+            pad_token_id=pad,
+        )
 
     def any_place(attention: str):
-        return lambda: model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                      custom_generate=mg.marginalize, label_space=space, strategy="any_place",
-                                      eps=args.eps, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-                                      attention=attention)
+        return lambda: model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            custom_generate=mg.marginalize,
+            label_space=space,
+            strategy="any_place",
+            eps=args.eps,
+            top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens,
+            attention=attention,
+        )
 
-    seed_rows = rows[: args.seed_prompts] if args.seed_prompts else rows
+    reference_rows = rows[: args.reference_prompts] if args.reference_prompts else rows
 
-    def seed():
+    def reference():
         results = []
-        for r in seed_rows:
-            results.append(tree_search_reference(generate_next_logits(model, r), space, eos_ids,
-                                                 args.max_new_tokens, top_p=args.top_p, eps=args.eps))
+        for r in reference_rows:
+            results.append(
+                tree_search_reference(
+                    generate_next_logits(model, r), space, eos_ids, args.max_new_tokens, top_p=args.top_p, eps=args.eps
+                )
+            )
         return results
 
     conversations = [[{"role": "user", "content": p}] for p in PROMPTS]
 
     def per_label(strategy: str, share_prefix: bool):
-        return lambda: mg.score_label_prompts(model, tok, conversations, strategy, share_prefix=share_prefix,
-                                              batch_size=len(conversations))
+        return lambda: mg.score_label_prompts(
+            model, tok, conversations, strategy, share_prefix=share_prefix, batch_size=len(conversations)
+        )
 
     table = []
     results = {}
-    methods = [("greedy generate (batched)", greedy, args.repeats),
-               ("any_place, tree attention", any_place("tree"), args.repeats),
-               ("any_place, batched cache", any_place("batched"), args.repeats)]
+    methods = [
+        ("greedy generate (batched)", greedy, args.repeats),
+        ("any_place, tree attention", any_place("tree"), args.repeats),
+        ("any_place, batched cache", any_place("batched"), args.repeats),
+    ]
     if args.prompt_length is None:  # one prompt per label needs real conversations
-        methods += [("per_category_prompt, shared prefix", per_label("per_category_prompt", True), args.repeats),
-                    ("per_category_prompt, full prompts", per_label("per_category_prompt", False), args.repeats),
-                    ("unary, shared prefix", per_label("unary", True), args.repeats)]
-    methods += [("seed: generate per node", seed, 1)]
+        methods += [
+            ("per_category_prompt, shared prefix", per_label("per_category_prompt", True), args.repeats),
+            ("per_category_prompt, full prompts", per_label("per_category_prompt", False), args.repeats),
+            ("unary, shared prefix", per_label("unary", True), args.repeats),
+        ]
+    methods += [("reference walk: generate per node", reference, 1)]
     cuda = args.device.startswith("cuda")
     for label, fn, repeats in methods:
         fn()  # warm-up
@@ -184,43 +234,56 @@ def main() -> None:
         table.append((label, min(times), counter.count, peak))
 
     ours = results["any_place, tree attention"]
-    seed_out = results["seed: generate per node"]
-    seed_seconds = table[-1][1]
+    reference_out = results["reference walk: generate per node"]
+    reference_seconds = table[-1][1]
     diff = max(
         max(float((ours.lower[i] - lo).abs().max()), float((ours.upper[i] - up).abs().max()))
-        for i, (lo, up, _) in enumerate(seed_out)
+        for i, (lo, up, _) in enumerate(reference_out)
     )
-    nodes = sum(n for _, _, n in seed_out)
+    nodes = sum(n for _, _, n in reference_out)
     base, base_memory = table[0][1], table[0][3]
-    print(f"model: {name} | device: {args.device} {args.dtype} | {platform.processor() or platform.machine()}, "
-          f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{len(PROMPTS)} prompts, prompt length {width} (padded), eps={args.eps} top_p={args.top_p} "
-          f"max_new_tokens={args.max_new_tokens}")
-    print(f"any_place frontier width per depth: {ours.stats['frontier_widths']}; seed tree nodes: {nodes}")
+    print(
+        f"model: {name} | device: {args.device} {args.dtype} | {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"{len(PROMPTS)} prompts, prompt length {width} (padded), eps={args.eps} top_p={args.top_p} "
+        f"max_new_tokens={args.max_new_tokens}"
+    )
+    print(f"any_place frontier width per depth: {ours.stats['frontier_widths']}; reference walk tree nodes: {nodes}")
     print()
     print(f"| {'method':36} | {'wall s':>8} | {'forwards':>8} | {'x greedy':>8} | {'peak GiB':>8} | {'x greedy':>8} |")
     print(f"|{'-' * 38}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     for label, seconds, forwards, peak in table:
-        print(f"| {label:36} | {seconds:8.3f} | {forwards:8d} | {seconds / base:8.2f} | {peak:8.2f} |"
-              f" {peak / base_memory:8.2f} |")
-    if len(seed_rows) < len(rows):
-        print(f"(the seed algorithm ran on the first {len(seed_rows)} of {len(rows)} prompts; its time is for those)")
+        print(
+            f"| {label:36} | {seconds:8.3f} | {forwards:8d} | {seconds / base:8.2f} | {peak:8.2f} |"
+            f" {peak / base_memory:8.2f} |"
+        )
+    if len(reference_rows) < len(rows):
+        print(
+            f"(the reference walk ran on the first {len(reference_rows)} of {len(rows)} prompts; its time is for those)"
+        )
     print()
     print(f"any_place (tree attention) vs greedy generate: {table[1][1] / base:.2f}x the time")
     print(f"any_place (batched cache) vs greedy generate: {table[2][1] / base:.2f}x the time")
-    share = len(seed_rows) / len(rows)
+    share = len(reference_rows) / len(rows)
     for k in (1, 2):
-        print(f"seed algorithm vs {table[k][0]}: {seed_seconds / (table[k][1] * share):.1f}x slower"
-              + (" (per prompt)" if share < 1 else ""))
-    print(f"max |any_place - seed| over lower and upper bounds: {diff:.2e}")
+        print(
+            f"reference walk vs {table[k][0]}: {reference_seconds / (table[k][1] * share):.1f}x slower"
+            + (" (per prompt)" if share < 1 else "")
+        )
+    print(f"max |any_place - reference walk| over lower and upper bounds: {diff:.2e}")
     if "per_category_prompt, shared prefix" in results:
         shared, full = results["per_category_prompt, shared prefix"], results["per_category_prompt, full prompts"]
         times = {label: seconds for label, seconds, _, _ in table}
-        print(f"per_category_prompt ({shared.stats['prompts']} prompts): {times['per_category_prompt, shared prefix'] / table[1][1]:.2f}x "
-              f"any_place (tree) and {times['per_category_prompt, shared prefix'] / table[2][1]:.2f}x any_place (batched); "
-              f"the shared prefix feeds {shared.stats['tokens_fed']} of {shared.stats['prompt_tokens']} prompt tokens "
-              f"({times['per_category_prompt, full prompts'] / times['per_category_prompt, shared prefix']:.2f}x faster than full prompts); "
-              f"max |shared - full| = {float((shared.probs - full.probs).abs().max()):.1e}")
+        t_shared, t_full = times["per_category_prompt, shared prefix"], times["per_category_prompt, full prompts"]
+        print(
+            f"per_category_prompt ({shared.stats['prompts']} prompts): {t_shared / table[1][1]:.2f}x "
+            f"any_place (tree) and {t_shared / table[2][1]:.2f}x any_place (batched); "
+            f"the shared prefix feeds {shared.stats['tokens_fed']} of {shared.stats['prompt_tokens']} prompt tokens "
+            f"({t_full / t_shared:.2f}x faster than full prompts); "
+            f"max |shared - full| = {float((shared.probs - full.probs).abs().max()):.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ Strategies (one greedy decode serves all but ``any_place``, which adds the tree 
   label's last token.
 - ``any_place``: P(label in the completion's label set), summed over the output tree cut by a
   per-step nucleus ``top_p`` and a prefix floor ``eps``; ``lower``/``upper`` bound the exact value
-  (``probs`` is ``lower``); with eps=0 and top_p=1 they meet.
+  and with eps=0 and top_p=1 they meet. ``probs`` is, with ``estimate="best"`` (the default), the
+  best estimate between them (the mass the cuts dropped placed by what the search knows at the
+  cut, see :mod:`~marginal_generate.decoding.estimate`), or with ``estimate="lower"`` the lower
+  bound; ``LabelScores.estimate`` records which.
 - ``max_over_generations``: at each greedy step where a category id starts, a distribution over
   the ids (restricted softmax over their distinguishing tokens, or with
   ``label_normalization="vocab"`` the full-vocabulary probability of exactly that id and a
@@ -55,6 +58,7 @@ from typing import Any, Literal, get_args
 import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
+from .decoding.estimate import Estimate, EstimateParams, check_estimate
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
@@ -72,7 +76,15 @@ Attention = Literal["auto", "tree", "batched"]
 logger = logging.getLogger(__name__)
 
 # Inputs that `generate` prepares for its own loops; the stepper builds its own.
-_GENERATE_OWNED = ("attention_mask", "position_ids", "past_key_values", "cache", "use_cache", "logits_to_keep", "cache_position")
+_GENERATE_OWNED = (
+    "attention_mask",
+    "position_ids",
+    "past_key_values",
+    "cache",
+    "use_cache",
+    "logits_to_keep",
+    "cache_position",
+)
 
 
 def _check_strategies(strategies: list[str]) -> None:
@@ -150,7 +162,8 @@ def resolve_eos_ids(generation_config: GenerationConfig | None, model: Any, toke
         raise ValueError(
             "the model's generation config has no `eos_token_id`"
             + (" (nor has the tokenizer)" if tokenizer is not None else "")
-            + ", so a completion could never end; set model.generation_config.eos_token_id (e.g. to tokenizer.eos_token_id)"
+            + ", so a completion could never end; set model.generation_config.eos_token_id"
+            + " (e.g. to tokenizer.eos_token_id)"
             + (" or pass eos_token_id= to generate." if tokenizer is None else ".")
         )
     if isinstance(eos, torch.Tensor):
@@ -174,6 +187,7 @@ def score(
     logits_processor: LogitsProcessorList | None = None,
     top_completions: int = 10,
     attention: Attention = "auto",
+    estimate: Estimate = "best",
     model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, LabelScores]:
     """Score a left-padded batch under several strategies with one decode (plus the tree if ``any_place``).
@@ -183,11 +197,14 @@ def score(
     cache: ``"tree"`` (one sequence per prompt with a tree mask, see
     :mod:`~marginal_generate.decoding.tree_stepper`), ``"batched"`` (one cache row per decoding
     row), or ``"auto"`` (tree on an accelerator where the model supports it, batched on a CPU).
+    ``estimate`` picks what ``any_place``'s ``probs`` holds: ``"best"`` (the estimate between the
+    bounds) or ``"lower"`` (the lower bound; the search then skips the estimate's work).
     """
     strategies = list(strategies)
     _check_strategies(strategies)
     _check_params(eps, top_p, max_new_tokens, label_normalization)
     check_inputs(model, input_ids, attention_mask, max_new_tokens)
+    check_estimate(estimate)
     if not isinstance(label_space, LabelSpace):
         raise ValueError(
             f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "
@@ -203,7 +220,9 @@ def score(
     stepper_class, attention_note = _choose_attention(model, attention)
     stepper = stepper_class(model, input_ids, attention_mask, **model_kwargs)
     recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
-    tree = TreeParams(top_p=float(top_p), eps=float(eps)) if "any_place" in strategies else None
+    tree = None
+    if "any_place" in strategies:
+        tree = TreeParams(top_p=float(top_p), eps=float(eps), estimate=EstimateParams() if estimate == "best" else None)
     result = run_search(stepper, label_space, eos, max_new_tokens, tree, recorder, logits_processor, top_completions)
     texts = recorder.texts()
     stats = {
@@ -218,16 +237,19 @@ def score(
         if s == "any_place":
             out[s] = LabelScores(
                 labels=label_space.labels,
-                probs=result.lower.clone(),
+                probs=result.estimate if result.estimate is not None else result.lower.clone(),
                 texts=texts,
                 strategy=s,
                 lower=result.lower,
                 upper=result.upper,
                 completions=result.completions,
-                stats=dict(stats, top_p=float(top_p), eps=float(eps)),
+                estimate=estimate,
+                stats=dict(stats, top_p=float(top_p), eps=float(eps), rollouts=result.rollouts),
             )
         else:
-            out[s] = LabelScores(labels=label_space.labels, probs=recorder.read(s), texts=texts, strategy=s, stats=dict(stats))
+            out[s] = LabelScores(
+                labels=label_space.labels, probs=recorder.read(s), texts=texts, strategy=s, stats=dict(stats)
+            )
     return out
 
 
@@ -246,14 +268,16 @@ def marginalize(
     label_normalization: LabelNormalization = "label_tokens",
     top_completions: int = 10,
     attention: Attention = "auto",
+    estimate: Estimate = "best",
     **model_kwargs: Any,
 ) -> LabelScores:
     """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
 
     ``max_new_tokens`` is read from the generation config, as ``generate`` resolves it.
     ``label_space``, ``strategy``, ``eps``, ``top_p`` (the tree's nucleus, not a sampling setting:
-    a model's sampling ``top_p`` in its generation config is not used), ``label_normalization``
-    and ``top_completions`` are this function's own arguments. Returns :class:`LabelScores`.
+    a model's sampling ``top_p`` in its generation config is not used), ``label_normalization``,
+    ``top_completions``, ``attention`` and ``estimate`` (what ``any_place``'s ``probs`` holds:
+    ``"best"`` or ``"lower"``) are this function's own arguments. Returns :class:`LabelScores`.
     """
     if label_space is None:
         raise ValueError(
@@ -283,6 +307,7 @@ def marginalize(
         logits_processor=logits_processor,
         top_completions=top_completions,
         attention=attention,
+        estimate=estimate,
         model_kwargs=extra,
     )[strategy]
 

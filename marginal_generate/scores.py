@@ -55,6 +55,9 @@ class LabelScores:
         texts: the greedy completion of each prompt.
         strategy: the strategy that produced ``probs``.
         lower, upper: for ``any_place``, bounds that always contain the exact probability.
+        estimate: for ``any_place``, what ``probs`` holds: ``"best"`` (the best estimate of the
+            exact probability, between ``lower`` and ``upper``) or ``"lower"`` (``lower`` itself);
+            None for the other strategies.
         completions: for ``any_place``, per prompt, the most probable explored completions, each a
             :class:`Completion` ``(text, probability, complete)``; ``complete`` is False for a prefix
             whose label set can no longer change.
@@ -68,6 +71,7 @@ class LabelScores:
     lower: torch.Tensor | None = None
     upper: torch.Tensor | None = None
     completions: list[list[Completion]] | None = None
+    estimate: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -99,6 +103,8 @@ class LabelScores:
         if self.lower is not None and self.upper is not None:
             out["lower"] = self.lower.tolist()
             out["upper"] = self.upper.tolist()
+        if self.estimate is not None:
+            out["estimate"] = self.estimate
         if self.completions is not None:
             out["completions"] = [[list(c) for c in row] for row in self.completions]
         out["stats"] = dict(self.stats)

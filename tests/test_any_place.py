@@ -4,17 +4,18 @@ import random
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 import marginal_generate as mg
 from marginal_generate.decoding.reference import enumerate_label_probs, forward_next_logits, tree_search_reference
 from marginal_generate.testing import tiny_llama, word_level_tokenizer
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 
 def run_any_place(model, tok, space, prompts, **kw):
     inputs = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # as the references encode them
-    return mg.score(model, inputs.input_ids, inputs.attention_mask, space, ["any_place"],
-                    eos_token_ids={tok.eos_token_id}, **kw)["any_place"]
+    return mg.score(
+        model, inputs.input_ids, inputs.attention_mask, space, ["any_place"], eos_token_ids={tok.eos_token_id}, **kw
+    )["any_place"]
 
 
 def prompt_ids(tok, prompt):
@@ -31,6 +32,10 @@ def test_exact_search_equals_enumerating_every_completion(seed, depth):
     assert exact.min() > 1e-4  # every label carries mass: the test can fail
     assert torch.allclose(out.lower[0], exact, atol=1e-9)
     assert torch.allclose(out.upper[0], exact, atol=1e-9)
+    assert out.estimate == "best" and torch.allclose(
+        out.probs[0], exact, atol=1e-9
+    )  # nothing dropped: the estimate is exact
+    assert out.stats["rollouts"] == 0
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -43,8 +48,14 @@ def test_matches_the_per_node_reference_for_random_cuts(tokenizer_kind, seed):
         depth = rng.randint(3, 6) if eps > 0 else 3
         out = run_any_place(model, tok, space, PROMPTS, max_new_tokens=depth, eps=eps, top_p=top_p)
         for i, prompt in enumerate(PROMPTS):
-            lower, upper, _ = tree_search_reference(forward_next_logits(model, prompt_ids(tok, prompt)), space,
-                                                    {tok.eos_token_id}, depth, top_p=top_p, eps=eps)
+            lower, upper, _ = tree_search_reference(
+                forward_next_logits(model, prompt_ids(tok, prompt)),
+                space,
+                {tok.eos_token_id},
+                depth,
+                top_p=top_p,
+                eps=eps,
+            )
             assert (out.lower[i] - lower).abs().max() <= 1e-6, (eps, top_p, depth, prompt)
             assert (out.upper[i] - upper).abs().max() <= 1e-6, (eps, top_p, depth, prompt)
 
@@ -60,7 +71,7 @@ def test_bounds_contain_the_exact_value(tokenizer_kind):
         eps, top_p = rng.uniform(0, 0.2), rng.uniform(0.3, 1.0)
         cut = run_any_place(model, tok, space, PROMPTS, max_new_tokens=4, eps=eps, top_p=top_p)
         assert (cut.lower <= exact.lower + 1e-9).all() and (exact.lower <= cut.upper + 1e-9).all()
-        assert ((cut.probs >= 0) & (cut.probs <= 1)).all()
+        assert ((cut.lower <= cut.probs) & (cut.probs <= cut.upper)).all()
 
 
 def test_batch_equals_one_prompt_at_a_time(tokenizer_kind):
@@ -92,3 +103,14 @@ def test_frontier_is_one_batched_forward_per_depth():
     out = run_any_place(guard_model("word"), tok, space, PROMPTS, max_new_tokens=6, eps=0.01, top_p=0.99)
     assert out.stats["forward_passes"] == len(out.stats["frontier_widths"]) <= 6
     assert max(out.stats["frontier_widths"]) > len(PROMPTS)  # the tree did branch
+
+
+@pytest.mark.parametrize("eps", [0.02, 0.05])
+def test_estimate_is_closer_to_the_exact_value_than_the_lower_bound(tokenizer_kind, eps):
+    tok, space = tokenizer_of(tokenizer_kind), space_of(tokenizer_kind)
+    model = guard_model(tokenizer_kind)
+    exact = run_any_place(model, tok, space, PROMPTS, max_new_tokens=4, eps=0.0, top_p=1.0).probs
+    cut = run_any_place(model, tok, space, PROMPTS, max_new_tokens=4, eps=eps, top_p=0.99)
+    lower_error = (cut.lower - exact).abs().mean()
+    assert lower_error > 1e-4  # the cut dropped mass: the test can fail
+    assert (cut.probs - exact).abs().mean() < 0.7 * lower_error

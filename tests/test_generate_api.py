@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 from transformers import LlamaForCausalLM
 
 import marginal_generate as mg
-from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 KW = dict(eps=0.01, top_p=0.99, max_new_tokens=6)
 
@@ -22,8 +22,17 @@ def setup():
 def test_callable_form_equals_score(setup, strategy):
     tok, model, space, inputs = setup
     out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy=strategy, **KW)
-    direct = mg.score(model, inputs.input_ids, inputs.attention_mask, space, [strategy], max_new_tokens=6,
-                      eps=0.01, top_p=0.99, eos_token_ids={tok.eos_token_id})[strategy]
+    direct = mg.score(
+        model,
+        inputs.input_ids,
+        inputs.attention_mask,
+        space,
+        [strategy],
+        max_new_tokens=6,
+        eps=0.01,
+        top_p=0.99,
+        eos_token_ids={tok.eos_token_id},
+    )[strategy]
     assert isinstance(out, mg.LabelScores) and out.labels == space.labels and out.strategy == strategy
     assert out.probs.shape == (len(PROMPTS), 15)
     assert torch.allclose(out.probs, direct.probs, equal_nan=True)
@@ -33,7 +42,7 @@ def test_callable_form_equals_score(setup, strategy):
 def test_texts_are_the_greedy_generate_output(setup):
     tok, model, space, inputs = setup
     plain = model.generate(**inputs, max_new_tokens=6, do_sample=False)
-    texts = tok.batch_decode(plain[:, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+    texts = tok.batch_decode(plain[:, inputs.input_ids.shape[1] :], skip_special_tokens=True)
     out = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
     assert out.texts == texts
 
@@ -41,7 +50,9 @@ def test_texts_are_the_greedy_generate_output(setup):
 def test_flag_form_equals_callable_and_leaves_plain_generate_alone(setup):
     tok, model, space, inputs = setup
     before = model.generate(**inputs, max_new_tokens=6, do_sample=False)
-    callable_form = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
+    callable_form = model.generate(
+        **inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW
+    )
     mg.enable(model)
     try:
         flag_form = model.generate(**inputs, marginalize="any_place", label_space=space, **KW)
@@ -82,6 +93,7 @@ def test_mixin_model_class(setup):
         (dict(eps=-0.1), r"`eps` must be a number in \[0, 1\), got -0.1"),
         (dict(label_normalization="softmax"), r"`label_normalization` must be one of"),
         (dict(label_space="S1"), r"`label_space` must be a marginal_generate.LabelSpace, got str"),
+        (dict(estimate="upper"), r"`estimate` must be one of \['best', 'lower'\], got 'upper'; use 'best'"),
     ],
 )
 def test_bad_arguments(setup, kwargs, match):
@@ -124,3 +136,22 @@ def test_model_without_eos(setup):
             mg.score(model, inputs.input_ids, inputs.attention_mask, space, max_new_tokens=4)
     finally:
         model.generation_config.eos_token_id = saved
+
+
+def test_estimate_selects_what_probs_holds(setup):
+    tok, model, space, inputs = setup
+    best = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", **KW)
+    lower = model.generate(
+        **inputs, custom_generate=mg.marginalize, label_space=space, strategy="any_place", estimate="lower", **KW
+    )
+    assert (best.estimate, lower.estimate) == ("best", "lower")
+    assert torch.equal(lower.probs, lower.lower) and torch.equal(best.lower, lower.lower)
+    assert ((best.lower <= best.probs) & (best.probs <= best.upper)).all()
+    assert (best.probs > best.lower + 1e-6).any()  # the cut dropped mass, and the estimate placed some of it
+    assert (
+        best.to_dict()["estimate"] == "best"
+        and "estimate"
+        not in mg.score(
+            model, inputs.input_ids, inputs.attention_mask, space, ["greedy"], max_new_tokens=4, eos_token_ids={2}
+        )["greedy"].to_dict()
+    )

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from marginal_generate.decoding.estimate import EstimateParams
 from marginal_generate.decoding.greedy_path import GreedyRecorder
 from marginal_generate.decoding.search import TreeParams, run_search
 from marginal_generate.labels.space import LabelSpace
@@ -59,9 +60,9 @@ class ScriptedStepper:
         raise AssertionError("no logits processor in these tests")
 
 
-def search(eps: float, top_p: float = 1.0, max_new_tokens: int = 10, normalization="label_tokens"):
+def search(eps: float, top_p: float = 1.0, max_new_tokens: int = 10, normalization="label_tokens", estimate=None):
     recorder = GreedyRecorder(SPACE, 1, EOS, normalization=normalization)
-    result = run_search(ScriptedStepper(), SPACE, EOS, max_new_tokens, TreeParams(top_p, eps), recorder)
+    result = run_search(ScriptedStepper(), SPACE, EOS, max_new_tokens, TreeParams(top_p, eps, estimate), recorder)
     return result, recorder
 
 
@@ -77,6 +78,23 @@ def test_eps_cut_moves_mass_to_the_upper_bound():
     # cut below eps: "unsafe<eos>" (0.06, before anything is confirmed) and both children of "unsafe\nS1" (0.27)
     assert result.lower[0].tolist() == pytest.approx([0.54, 0.0, 0.27], abs=1e-12)
     assert result.upper[0].tolist() == pytest.approx([0.6, 0.33, 0.6], abs=1e-12)
+
+
+def test_estimate_places_the_dropped_mass():
+    # eps=0.2 drops "unsafe<eos>" (0.06: confirms unsafe) and both children of "unsafe\nS1" (0.27):
+    # "<eos>" (0.189) and "," (0.081) both confirm S1; after "unsafe\nS1," S10 may still come, and no
+    # explored answer ("safe", "unsafe\nS10") contains S1 to vote on it
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None))
+    assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.27], abs=1e-12)
+    assert result.rollouts == 0
+    # a roll-out of "unsafe\nS1," (0.081 >= 0.3 * eps) writes S10 then EOS: the estimate is exact here
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=0.3))
+    exact = [0.6, 0.6 * 0.9 * 0.5, 0.6 * 0.9 * (0.5 + 0.5 * 0.3)]
+    assert result.estimate[0].tolist() == pytest.approx(exact, abs=1e-12)
+    assert result.rollouts == 1
+    assert result.lower[0].tolist() == pytest.approx([0.54, 0.0, 0.27], abs=1e-12)  # the bounds do not move
+    # the roll-out rides along in the same forwards: rows "unsafe\nS1," then "unsafe\nS1,S10" after the tree's last
+    assert result.frontier_widths == [1, 1, 1, 2, 1, 1]
 
 
 def test_top_p_cut():

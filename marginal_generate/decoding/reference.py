@@ -1,10 +1,14 @@
 """Slow, obvious implementations of the definitions: the yardstick for tests and benchmarks.
 
-- :func:`tree_search_reference`: the seed repo's algorithm for ``any_place``: a depth-first
-  walk of the output tree asking the model for one node at a time with the whole sequence
-  (no cache, batch size 1). ``next_logits`` chooses how: a plain forward
-  (:func:`forward_next_logits`, the tests' float64 brute force) or one ``model.generate`` call per
-  node (:func:`generate_next_logits`, what the seed code does; the speed benchmark's baseline).
+- :func:`tree_search_reference`: the project's reference walk for ``any_place``'s bounds: a
+  depth-first walk of the output tree asking the model for one node at a time with the whole
+  sequence (no cache, batch size 1), crediting a label once at the prefix that confirms it and
+  keeping the cut mass for the upper bound. It has the *cost shape* of the seed repository's
+  search (one model call per node) but not its crediting, which differs (see the README's notes
+  on seed 1). ``next_logits`` chooses how: a plain forward (:func:`forward_next_logits`, the
+  tests' float64 brute force) or one ``model.generate`` call per node
+  (:func:`generate_next_logits`, the seed code's way of calling the model; the speed
+  benchmark's baseline).
 - :func:`enumerate_label_probs`: P(label in label set) by enumerating *every* completion up to
   EOS or the length limit, no pruning at all: the definition itself, for small vocabularies.
 - :func:`greedy_reference`: greedy decoding by full forwards, with each step's log-probabilities.
@@ -42,7 +46,7 @@ def forward_next_logits(model: torch.nn.Module, prompt: list[int]) -> NextLogits
 
 
 def generate_next_logits(model: torch.nn.Module, prompt: list[int]) -> NextLogits:
-    """Next-token logits by one ``model.generate`` call per node, no cache: the seed repo's way."""
+    """Next-token logits by one ``model.generate`` call per node, no cache: how the seed repo calls the model."""
 
     def next_logits(tokens: list[int]) -> torch.Tensor:
         ids = torch.tensor([prompt + tokens], device=model.device)
@@ -68,7 +72,7 @@ def tree_search_reference(
     top_p: float = 1.0,
     eps: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Depth-first ``any_place``: returns ``(lower, upper, nodes visited)`` for one prompt."""
+    """Depth-first ``any_place`` bounds: returns ``(lower, upper, nodes visited)`` for one prompt."""
     lower = torch.zeros(len(space.labels), dtype=torch.float64)
     cut = torch.zeros(len(space.labels), dtype=torch.float64)
     warper = TopPLogitsWarper(top_p) if top_p < 1.0 else None

@@ -10,14 +10,18 @@ Every row of the batch is a :class:`Node`: a partial completion of one prompt. A
   ``top_p`` whose child probability is at least ``eps``,
 - a **lookahead**: a forced continuation (the rest of a category id, then a delimiter) whose
   log-probability is handed back to the recorder (``max_over_generations`` with
-  ``label_normalization="vocab"``).
+  ``label_normalization="vocab"``),
+- a **roll-out**: a heavy child the cuts dropped, continued greedily to the end of its answer
+  for the estimate (:mod:`~marginal_generate.decoding.estimate`); its ``prob`` is the dropped mass.
 
 A node on the greedy path that is also in the tree is one row. Credit is exact: a label is
 credited with a node's probability at the first node that confirms it (the parser's
 ``PrefixState``), since every continuation inherits it. Mass removed by ``top_p`` or ``eps``
 below a node goes to the upper bound of each label the node may still add. A completion ends
 at EOS or at ``max_new_tokens`` (complete, never cut); a tree node also ends when its label
-set can no longer change.
+set can no longer change. With ``TreeParams.estimate`` the heaviest dropped children of each
+cut node go to a :class:`~marginal_generate.decoding.estimate.CutEstimator`, which places the
+dropped mass between the bounds (``SearchResult.estimate``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from transformers import LogitsProcessorList
 
 from ..labels.prefix_state import PrefixState
 from ..labels.space import LabelSpace
+from .estimate import CutEstimator, EstimateParams
+from .prefixes import PrefixReader
 from .stepper import Stepper
 
 __all__ = ["Node", "TreeParams", "SearchResult", "run_search"]
@@ -49,25 +55,35 @@ class Node:
     forced: tuple[int, ...] | None = None
     logp: float = 0.0
     tag: Any = None
+    rollout: bool = False
 
 
 @dataclass(frozen=True)
 class TreeParams:
-    """Cuts of the output tree: per-step nucleus ``top_p`` and prefix-probability floor ``eps``."""
+    """Cuts of the output tree: per-step nucleus ``top_p`` and prefix-probability floor ``eps``.
+
+    ``estimate``: how to place the dropped mass between the bounds; None: no estimate.
+    """
 
     top_p: float
     eps: float
+    estimate: EstimateParams | None = None
 
 
 @dataclass
 class SearchResult:
-    """Tree mass per prompt and label, plus the run's counters."""
+    """Tree mass per prompt and label, plus the run's counters.
+
+    ``estimate``: ``lower <= estimate <= upper`` when the tree had ``TreeParams.estimate``, else None.
+    """
 
     lower: torch.Tensor
     cut: torch.Tensor
     completions: list[list[tuple[str, float, bool]]]
     frontier_widths: list[int] = field(default_factory=list)
     nodes_expanded: int = 0
+    estimate: torch.Tensor | None = None
+    rollouts: int = 0
 
     @property
     def upper(self) -> torch.Tensor:
@@ -83,11 +99,13 @@ def run_search(
     recorder: Any,
     logits_processor: LogitsProcessorList | None = None,
     top_completions: int = 10,
+    reader: PrefixReader | None = None,
 ) -> SearchResult:
     """Decode every prompt of ``stepper``; feed the greedy path to ``recorder``; search the tree if ``tree``.
 
     ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
     return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
+    ``reader``: reads the text and parser state of answer prefixes (default: a fresh memo).
     """
     batch = stepper.batch_size
     n_labels = len(space.labels)
@@ -96,6 +114,13 @@ def run_search(
     completions: list[list[tuple[str, float, bool]]] = [[] for _ in range(batch)]
     widths: list[int] = []
     expanded = 0
+    reader = reader if reader is not None else PrefixReader(space)
+    estimator = (
+        CutEstimator(space, batch, eos_token_ids, max_new_tokens, tree.eps, tree.estimate, reader)
+        if tree is not None and tree.estimate is not None
+        else None
+    )
+    spare, floor = (estimator.params.per_node, estimator.floor) if estimator is not None else (0, 0.0)
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
     logits = stepper.prefill()
@@ -119,12 +144,18 @@ def run_search(
             assert tree is not None
             expanded += len(tree_rows)
             node_probs = [frontier[i].prob for i in tree_rows]
-            removed, children_of = expand_nodes(node_probs, logprobs[torch.tensor(tree_rows, device=logprobs.device)], tree)
+            rows = logprobs[torch.tensor(tree_rows, device=logprobs.device)]
+            removed, children_of, dropped_of = expand_nodes(node_probs, rows, tree, spare, floor)
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
                 if removed[j] > 0:
                     for label in node.state.possible:
                         cut[node.row][space.index[label]] += removed[j]
+                    if estimator is not None:
+                        for tokens, state, mass in estimator.on_cut(
+                            node.row, node.tokens, node.state, dropped_of[j], depth
+                        ):
+                            add(Node(node.row, tokens, state, mass, rollout=True), i)
                 kept[i] = children_of[j]
 
         argmax = logprobs.argmax(dim=-1).tolist()
@@ -134,6 +165,12 @@ def run_search(
                 if lookahead is not None:
                     add(lookahead, i)
                 continue
+            if node.rollout:
+                assert estimator is not None
+                step = estimator.advance(node.row, node.tokens, node.state, node.prob, argmax[i], depth)
+                if step is not None:
+                    add(Node(node.row, step[0], step[1], node.prob, rollout=True), i)
+                continue
             greedy_token = argmax[i] if node.greedy else -1
             if node.greedy:
                 for extra in recorder.observe(node, depth, logprobs[i], greedy_token) or ():
@@ -142,14 +179,15 @@ def run_search(
             for token, prob in kept.get(i, ()):
                 finished = token in eos_token_ids or depth + 1 >= max_new_tokens
                 tokens = node.tokens + (token,)
-                text = space.decode(tokens)
-                state = space.prefix_state(text, finished)
+                text, state = reader.read(tokens, finished)
                 for label in state.confirmed - node.state.confirmed:
                     lower[node.row][space.index[label]] += prob
                 on_greedy = token == greedy_token
                 greedy_in_tree |= on_greedy
                 if finished or state.final:
                     completions[node.row].append((text, prob, finished))
+                    if estimator is not None:
+                        estimator.on_answer(node.row, state.confirmed, prob)
                     if on_greedy and not finished:
                         add(Node(node.row, tokens, state, prob, greedy=True), i)
                     continue
@@ -171,33 +209,42 @@ def run_search(
     for row in completions:
         row.sort(key=lambda c: -c[1])
         del row[top_completions:]
-    return SearchResult(
+    result = SearchResult(
         lower=torch.tensor(lower, dtype=torch.float64),
         cut=torch.tensor(cut, dtype=torch.float64),
         completions=completions,
         frontier_widths=widths,
         nodes_expanded=expanded,
     )
+    if estimator is not None:
+        result.estimate = estimator.estimate(result.lower, result.upper)
+        result.rollouts = estimator.rollouts
+    return result
+
+
+Children = list[list[tuple[int, float]]]
 
 
 def expand_nodes(
-    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams
-) -> tuple[list[float], list[list[tuple[int, float]]]]:
-    """The children each node keeps, and the mass each one loses to the cuts.
+    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
+) -> tuple[list[float], Children, Children]:
+    """The children each node keeps, the mass each one loses to the cuts, and its heaviest dropped children.
 
     A child is kept when it is inside the node's nucleus ``top_p`` (the probability of the tokens
     more probable than it is below ``top_p``: :class:`~transformers.TopPLogitsWarper`'s rule) and
     its prefix probability is at least ``eps``. Only the ``node_prob / eps`` most probable tokens
-    can pass the second test, so a ``topk`` replaces a sort of the whole vocabulary.
+    can pass the second test, so a ``topk`` of that many (plus ``spare``) replaces a sort of the
+    whole vocabulary. The dropped children are the ``spare`` most probable children not kept, of
+    those with a prefix probability above 0 and at least ``floor``, as ``(token, prefix probability)``.
 
     >>> logp = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
-    >>> removed, kept = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1))
-    >>> [(t, round(p, 3)) for t, p in kept[0]], round(removed[0], 3)
-    ([(0, 0.25), (1, 0.15)], 0.1)
+    >>> removed, kept, dropped = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1), spare=1)
+    >>> [(t, round(p, 3)) for t, p in kept[0]], round(removed[0], 3), [(t, round(p, 3)) for t, p in dropped[0]]
+    ([(0, 0.25), (1, 0.15)], 0.1, [(2, 0.075)])
     """
     vocab = logprobs.shape[-1]
     most = max(node_probs)
-    k = vocab if tree.eps <= 0 else min(vocab, int(most / tree.eps) + 1)
+    k = vocab if tree.eps <= 0 else min(vocab, int(most / tree.eps) + 1 + spare)
     top, ids = _top_probs(logprobs, k)
     node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
     child = node * top
@@ -205,13 +252,23 @@ def expand_nodes(
     if tree.top_p < 1.0:
         keep &= (top.cumsum(-1) - top) < tree.top_p
     removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
-    pairs = keep.nonzero()
+    kept = _pairs(keep, ids, child, len(node_probs))
+    if spare <= 0:
+        return removed, kept, [[] for _ in node_probs]
+    drop = ~keep & (child > 0) & (child >= floor)
+    drop &= drop.cumsum(-1) <= spare
+    return removed, kept, _pairs(drop, ids, child, len(node_probs))
+
+
+def _pairs(mask: torch.Tensor, ids: torch.Tensor, child: torch.Tensor, n: int) -> Children:
+    """Per node, ``(token, prefix probability)`` of the entries of ``mask``, most probable first."""
+    pairs = mask.nonzero()
     tokens = ids[pairs[:, 0], pairs[:, 1]].tolist()
     values = child[pairs[:, 0], pairs[:, 1]].tolist()
-    kept: list[list[tuple[int, float]]] = [[] for _ in node_probs]
+    out: Children = [[] for _ in range(n)]
     for j, token, value in zip(pairs[:, 0].tolist(), tokens, values):
-        kept[j].append((token, value))
-    return removed, kept
+        out[j].append((token, value))
+    return out
 
 
 def _top_probs(logprobs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

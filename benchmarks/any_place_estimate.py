@@ -1,0 +1,220 @@
+"""How close any_place's `probs` is to the exact value, for each candidate estimate, and what it costs.
+
+The exact value: a walk of every prefix of the output tree down to probability ``--exact-eps``
+(1e-6) with no nucleus (``top_p=1``), which brackets P(label in the answer's label set) between its
+own lower and upper bounds. The distance of a value to the exact value is its distance to that
+bracket (0 inside it). Every candidate runs the same search at the default cut (``eps=0.01``,
+``top_p=0.99``); they differ only in where they place the mass the cut drops:
+
+- ``lower``: nothing (the certified lower bound; what ``probs`` held before ``estimate=``);
+- ``next token``: each of the heaviest dropped children of a cut node gives its mass to the label
+  its token confirms (exact) or writes (``S`` + ``7``, not yet closed by a delimiter): the parent's
+  next-token distribution spread over the labels;
+- ``+ answers``: the labels a dropped child may still add, from the explored answers that contain
+  what the child has written;
+- ``+ roll-outs r``: dropped children at least ``r * eps`` heavy continued greedily to the end;
+- ``best``: ``mg.score(..., estimate="best")``, the default.
+
+Cost: ``today`` runs the search as it was before the estimate (the lower bound, each prefix
+decoded and parsed every time it comes up); ``lower`` is the same search with the prefix memo
+that came with the estimate. Prints one table (mean distance over every label of every prompt, on
+the unsafe and the benign prompts, the largest, whether the bounds still contain the exact value,
+roll-outs, rows fed, CPU and wall time and their ratios to ``today`` and ``lower`` measured in the
+same run: interleaved repeats, best of each), then the worst entry of ``lower`` and of ``best``.
+
+    python benchmarks/any_place_estimate.py                    # held-out block 0: 30 unsafe + 15 benign prompts
+    python benchmarks/any_place_estimate.py --block 1          # the next 30 + 15 (not used to choose the defaults)
+
+Everything is computed in the run (the embedded model may change); the exact walk takes a few
+minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import marginal_generate as mg  # noqa: E402
+from marginal_generate.decoding.estimate import EstimateParams  # noqa: E402
+from marginal_generate.decoding.greedy_path import GreedyRecorder  # noqa: E402
+from marginal_generate.decoding.prefixes import PrefixReader  # noqa: E402
+from marginal_generate.decoding.search import SearchResult, TreeParams, run_search  # noqa: E402
+from marginal_generate.decoding.stepper import CachedStepper  # noqa: E402
+from marginal_generate.prompts import encode_conversations  # noqa: E402
+
+CANDIDATES: dict[str, EstimateParams | None] = {
+    "today": None,
+    "lower": None,
+    "next token": EstimateParams(rollout=None, answers=False),
+    "next token + answers": EstimateParams(rollout=None),
+    "next token + roll-outs 0.8": EstimateParams(rollout=0.8, answers=False),
+    "+ answers + roll-outs 0.8": EstimateParams(rollout=0.8),
+    "+ answers + roll-outs 0.7": EstimateParams(rollout=0.7),
+    "+ answers + roll-outs 0.6": EstimateParams(rollout=0.6),
+    "+ answers + roll-outs 0.4": EstimateParams(rollout=0.4),
+}
+
+
+def select(records: list, unsafe: int, benign: int, block: int) -> list:
+    """Block ``block`` of the held-out records: ``unsafe`` unsafe ones, then ``benign`` benign ones."""
+    bad = [r for r in records if not r.is_safe][unsafe * block : unsafe * (block + 1)]
+    good = [r for r in records if r.is_safe][benign * block : benign * (block + 1)]
+    return bad + good
+
+
+class Unremembered(PrefixReader):
+    """Decodes and parses a prefix every time it comes up, as the search did before the estimate."""
+
+    def read(self, tokens, finished):
+        text = self.space.decode(tokens)
+        return text, self.space.prefix_state(text, finished)
+
+
+def search(
+    model,
+    space,
+    eos,
+    input_ids,
+    attention_mask,
+    tree: TreeParams,
+    max_new_tokens: int,
+    reader: PrefixReader | None = None,
+) -> SearchResult:
+    """One any_place search (batched cache, what ``attention="auto"`` runs on a CPU)."""
+    stepper = CachedStepper(model, input_ids, attention_mask)
+    recorder = GreedyRecorder(space, input_ids.shape[0], eos)
+    return run_search(stepper, space, eos, max_new_tokens, tree, recorder, reader=reader)
+
+
+def distance(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Distance of each value to the bracket ``[low, high]`` (0 inside it)."""
+    return (low - values).clamp(min=0) + (values - high).clamp(min=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--unsafe", type=int, default=30, help="unsafe held-out prompts per block")
+    parser.add_argument("--benign", type=int, default=15, help="benign held-out prompts per block")
+    parser.add_argument("--block", type=int, default=0)
+    parser.add_argument("--eps", type=float, default=0.01)
+    parser.add_argument("--top-p", type=float, default=0.99)
+    parser.add_argument("--exact-eps", type=float, default=1e-6)
+    parser.add_argument("--exact-batch", type=int, default=15, help="prompts per exact walk (bounds its memory)")
+    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    model, tok = mg.load_default()
+    space = mg.LabelSpace.llama_guard(tok)
+    eos_id = model.generation_config.eos_token_id
+    eos = {eos_id} if isinstance(eos_id, int) else set(eos_id)
+    records = select(mg.load_default_eval_data(), args.unsafe, args.benign, args.block)
+    n_unsafe = sum(not r.is_safe for r in records)
+    inputs = encode_conversations(tok, [r.conversation for r in records])
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+
+    start = time.perf_counter()
+    exact_low, exact_high = [], []
+    for i in range(0, len(records), args.exact_batch):
+        part = slice(i, i + args.exact_batch)
+        walk = search(model, space, eos, ids[part], mask[part], TreeParams(1.0, args.exact_eps), args.max_new_tokens)
+        exact_low.append(walk.lower)
+        exact_high.append(walk.upper)
+    low, high = torch.cat(exact_low), torch.cat(exact_high)
+    exact_seconds = time.perf_counter() - start
+
+    results: dict[str, SearchResult] = {}
+    wall: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    cpu: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+
+    def reader(name: str) -> PrefixReader | None:
+        return Unremembered(space) if name == "today" else None
+
+    for name, params in CANDIDATES.items():  # warm-up
+        search(
+            model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, params), args.max_new_tokens, reader(name)
+        )
+    for _ in range(args.repeats):
+        for name, params in CANDIDATES.items():
+            tree = TreeParams(args.top_p, args.eps, params)
+            w, c = time.perf_counter(), time.process_time()
+            results[name] = search(model, space, eos, ids, mask, tree, args.max_new_tokens, reader(name))
+            cpu[name].append(time.process_time() - c)
+            wall[name].append(time.perf_counter() - w)
+    public = mg.score(
+        model,
+        ids,
+        mask,
+        space,
+        ["any_place"],
+        eps=args.eps,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        eos_token_ids=eos,
+    )["any_place"]
+
+    print(
+        f"model: embedded tiny guard | {platform.machine()}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}"
+    )
+    print(
+        f"held-out block {args.block}: {n_unsafe} unsafe + {len(records) - n_unsafe} benign prompts, "
+        f"{len(space.labels)} labels | cut eps={args.eps} top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1, "
+        f"bracket width mean {float((high - low).mean()):.4f} max {float((high - low).max()):.4f} "
+        f"({exact_seconds:.0f} s)"
+    )
+    print()
+    header = (
+        f"| {'candidate':34} | {'mean dist':>9} | {'unsafe':>7} | {'benign':>7} | {'max':>6} | {'bounds ok':>9} |"
+        f" {'roll-outs':>9} | {'rows':>5} | {'cpu s':>6} | {'x today':>7} | {'x lower':>7} | {'wall s':>6} |"
+        f" {'x today':>7} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
+    today_cpu, base_cpu, today_wall = min(cpu["today"]), min(cpu["lower"]), min(wall["today"])
+    for name, result in results.items():
+        values = result.estimate if result.estimate is not None else result.lower
+        d = distance(values, low, high)
+        ok = bool(
+            (result.lower <= high + 1e-9).all()
+            and (low <= result.upper + 1e-9).all()
+            and (result.lower <= values).all()
+            and (values <= result.upper).all()
+        )
+        print(
+            f"| {name:34} | {float(d.mean()):9.5f} | {float(d[:n_unsafe].mean()):7.5f} | "
+            f"{float(d[n_unsafe:].mean()):7.5f} |"
+            f" {float(d.max()):6.4f} | {ok!s:>9} | {result.rollouts:9d} | {sum(result.frontier_widths):5d} |"
+            f" {min(cpu[name]):6.3f} | {min(cpu[name]) / today_cpu:7.2f} | {min(cpu[name]) / base_cpu:7.2f} |"
+            f" {min(wall[name]):6.3f} | {min(wall[name]) / today_wall:7.2f} |"
+        )
+    default = next(name for name, params in CANDIDATES.items() if params == EstimateParams())
+    same = torch.allclose(public.probs, results[default].estimate, atol=1e-12)
+    print()
+    print(
+        f"mg.score(estimate='best') (default EstimateParams) is the row '{default}': {same}; "
+        f"its mean distance {float(distance(public.probs, low, high).mean()):.5f}, "
+        f"the lower bound's {float(distance(public.lower, low, high).mean()):.5f}"
+    )
+    for name, values in (("lower", results["lower"].lower), ("best", public.probs)):
+        d = distance(values, low, high)
+        row, col = divmod(int(d.argmax()), d.shape[1])
+        print(
+            f"worst entry of {name}: prompt {row} ({'unsafe' if row < n_unsafe else 'benign'}), label "
+            f"{space.labels[col]}: exact in [{float(low[row, col]):.3f}, {float(high[row, col]):.3f}], "
+            f"{name} {float(values[row, col]):.3f}, "
+            f"bounds [{float(public.lower[row, col]):.3f}, {float(public.upper[row, col]):.3f}]"
+        )
+
+
+if __name__ == "__main__":
+    main()

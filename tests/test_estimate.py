@@ -1,0 +1,111 @@
+"""The any_place estimate's pieces on hand-made cut children: what each kind of dropped child gives."""
+
+import math
+
+import pytest
+import torch
+
+from marginal_generate.decoding.estimate import CutEstimator, EstimateParams, check_estimate
+from marginal_generate.labels import LabelSpace
+from marginal_generate.testing import word_level_tokenizer
+
+TOK = word_level_tokenizer(["safe", "unsafe", "S1", "S2", "S10", ",", "\n", "x"])
+SPACE = LabelSpace(TOK, categories=["S1", "S2", "S10"])
+ID = {t: TOK.convert_tokens_to_ids(t) for t in ["safe", "unsafe", "S1", "S2", "S10", ",", "\n", "x", "<eos>"]}
+EOS = {ID["<eos>"]}
+LINE = (ID["unsafe"], ID["\n"])  # "unsafe\n": unsafe confirmed, every category still possible
+ZERO, ONE = torch.zeros(1, 4, dtype=torch.float64), torch.ones(1, 4, dtype=torch.float64)
+
+
+def estimator(eps=0.1, **params):
+    return CutEstimator(SPACE, 1, EOS, max_new_tokens=10, eps=eps, params=EstimateParams(**params))
+
+
+def cut(est, tokens, dropped, depth=None):
+    state = SPACE.prefix_state(SPACE.decode(tokens), finished=False)
+    return est.on_cut(0, tokens, state, dropped, len(tokens) if depth is None else depth)
+
+
+def given(est, lower=ZERO, upper=ONE):
+    return dict(zip(SPACE.labels, est.estimate(lower, upper)[0].tolist()))
+
+
+def test_confirming_and_written_children_give_their_mass():
+    est = estimator(rollout=None, answers=False)
+    # "unsafe\nS1" + ",": confirms S1; "unsafe\nS1" + EOS: confirms S1 (end of answer)
+    cut(est, LINE + (ID["S1"],), [(ID[","], 0.03), (ID["<eos>"], 0.02)])
+    # "unsafe\n" + "S2": S2 written, not closed yet
+    cut(est, LINE, [(ID["S2"], 0.04)])
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.05, "S2": 0.04, "S10": 0.0})
+    assert est.children_read == 3 and est.rollouts == 0
+
+
+def test_children_lighter_than_the_floor_and_decided_children_give_nothing():
+    est = estimator(eps=0.1, floor=0.5, rollout=None)  # floor: 0.05
+    cut(est, LINE, [(ID["S2"], 0.049)])
+    cut(est, (), [(ID["safe"], 0.3)])  # "safe": nothing can be added any more
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.0, "S2": 0.0, "S10": 0.0})
+    assert est.children_read == 1
+
+
+def test_explored_answers_vote_on_the_labels_a_child_may_still_add():
+    est = estimator(rollout=None)
+    cut(est, LINE + (ID["S1"],), [(ID[","], 0.04)])  # "unsafe\nS1,": S1 confirmed, more may follow
+    cut(est, LINE, [(ID["S10"], 0.02)])  # "unsafe\nS10": S10 written; no explored answer has it
+    cut(est, LINE, [(ID["x"], 0.01)])  # "unsafe\nx": the item can no longer be a label: no vote
+    est.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.3)
+    est.on_answer(0, frozenset({"unsafe", "S1"}), 0.1)
+    est.on_answer(0, frozenset({"unsafe", "S2"}), 0.5)
+    assert len(est.votes) == 2
+    # S1: confirmed by its child (0.04); S2: 0.04 * 0.3 / 0.4 from the answers containing S1; S10: written (0.02)
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.04, "S2": 0.03, "S10": 0.02})
+
+
+def test_heavy_children_are_rolled_out_and_give_their_mass_to_the_answer_they_reach():
+    est = estimator(eps=0.1, rollout=0.5)  # roll-outs from 0.05
+    started = cut(est, LINE, [(ID["S1"], 0.06), (ID["S2"], 0.04)])
+    assert [(tokens, mass) for tokens, _, mass in started] == [(LINE + (ID["S1"],), 0.06)]
+    tokens, state, mass = started[0]
+    step = est.advance(0, tokens, state, mass, ID[","], depth=3)  # "unsafe\nS1,": S1 confirmed
+    assert step is not None
+    step = est.advance(0, *step, mass, ID["S10"], depth=4)
+    assert est.advance(0, *step, mass, ID["<eos>"], depth=5) is None  # S10 confirmed at the end
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.06, "S2": 0.04, "S10": 0.06})
+    assert est.rollouts == 1
+    # the roll-out's answer {unsafe, S1, S10} now votes for a lighter child that wrote S1 elsewhere in the tree
+    assert est.answers[0] == {frozenset({"unsafe", "S1", "S10"}): 0.06}
+    cut(est, (ID["\n"], ID["unsafe"], ID["\n"]), [(ID["S1"], 0.02)])
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.08, "S2": 0.04, "S10": 0.08})
+
+
+def test_no_roll_outs_without_eps():
+    est = estimator(eps=0.0, rollout=0.5)
+    assert est.rollout_mass == math.inf
+    assert cut(est, LINE, [(ID["S1"], 0.3)]) == []
+
+
+def test_the_estimate_stays_between_the_bounds():
+    est = estimator(rollout=None, answers=False)
+    cut(est, LINE, [(ID["S2"], 0.04)])
+    lower = torch.tensor([[0.5, 0.1, 0.2, 0.0]], dtype=torch.float64)
+    upper = torch.tensor([[0.5, 0.1, 0.23, 0.0]], dtype=torch.float64)
+    assert est.estimate(lower, upper).tolist() == [[0.5, 0.1, 0.23, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(per_node=-1), r"`per_node` must be an integer >= 0, got -1; 8 looks at"),
+        (dict(per_node=2.5), r"`per_node` must be an integer >= 0, got 2.5"),
+        (dict(floor=2.0), r"`floor` must be in \[0, 1\] \(a fraction of eps\), got 2.0; 0.05 is the default"),
+        (dict(rollout=-0.5), r"`rollout` must be in \[0, 1\] \(a fraction of eps\) or None, got -0.5"),
+    ],
+)
+def test_bad_params(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EstimateParams(**kwargs)
+
+
+def test_bad_estimate_name():
+    with pytest.raises(ValueError, match=r"`estimate` must be one of \['best', 'lower'\], got 'exact'; use 'best'"):
+        check_estimate("exact")
