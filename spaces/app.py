@@ -315,7 +315,7 @@ def _id_key(label: str) -> tuple[int, str]:
     return (int(digits), label) if digits.isdigit() else (10**6, label)
 
 
-BOUNDS_HEADERS = ["label", "lower", "score", "upper", "width"]
+BOUNDS_HEADERS = ["label", "lower", "estimate", "upper", "width"]
 
 
 def bounds_table(
@@ -326,7 +326,7 @@ def bounds_table(
     taxonomy: Taxonomy,
     digits: int = 4,
 ) -> list[list[Any]]:
-    """Rows ``[label, lower, score, upper, width]`` of the any_place bounds (``lower <= exact <= upper``),
+    """Rows ``[label, lower, estimate, upper, width]`` of the any_place bounds (``lower <= exact <= upper``),
     rounded to ``digits``.
 
     >>> bounds_table(["unsafe", "S10"], [0.5, 0.25], [0.5, 0.25], [0.75, 0.5], get_taxonomy(3))
@@ -828,7 +828,7 @@ def build_demo(engine: Engine | None = None) -> Any:
         )
         bounds = gr.Dataframe(
             headers=BOUNDS_HEADERS,
-            label="any_place bounds: lower ≤ exact ≤ upper (uncalibrated)",
+            label="any_place: the estimate between certified bounds, lower ≤ exact ≤ upper (uncalibrated)",
             interactive=False,
             wrap=True,
             max_height=800,

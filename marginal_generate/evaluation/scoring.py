@@ -140,8 +140,11 @@ class Scorer:
                 for i in range(len(prompts)):
                     out[i]["scores"][name] = _plain(result.probs[i].tolist())
                     out[i].setdefault("text", result.texts[i])
-                    if result.upper is not None:
+                    if result.lower is not None and result.upper is not None:
+                        # any_place: probs is the estimate (result.estimate); the certified bounds go along
+                        out[i].setdefault("lower", {})[name] = _plain(result.lower[i].tolist())
                         out[i].setdefault("upper", {})[name] = _plain(result.upper[i].tolist())
+                        out[i].setdefault("estimate", {})[name] = result.estimate
         if self.prompted:
             if conversations is None or len(conversations) != len(prompts):
                 raise ValueError(
