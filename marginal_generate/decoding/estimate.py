@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -59,7 +59,7 @@ from .prefixes import PrefixReader
 __all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "open_item", "check_estimate"]
 
 Estimate = Literal["best", "lower"]
-ESTIMATES: tuple[str, ...] = ("best", "lower")
+ESTIMATES: tuple[str, ...] = get_args(Estimate)
 
 
 def check_estimate(estimate: object) -> None:
@@ -221,7 +221,7 @@ class CutEstimator:
             self._give(row, written, mass)
             open_labels = child_state.possible - written
             if self.params.answers and viable and open_labels:
-                self.votes.append((row, child_state.confirmed | written, open_labels, mass))
+                self.votes.append((row, child_state.confirmed | written, open_labels, mass))  # what it holds, may add
         return rollouts
 
     def advance(
@@ -242,19 +242,19 @@ class CutEstimator:
         return child, child_state
 
     def on_answer(self, row: int, labels: frozenset[str], mass: float) -> None:
-        """An explored answer of the tree with its label set and probability."""
+        """An explored answer (of the tree, or a finished roll-out) with its label set and mass."""
         self.answers[row][labels] += mass
 
     def estimate(self, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """``lower`` plus what the dropped mass gives each label, kept inside ``[lower, upper]``."""
         credit = [row[:] for row in self.credit]
         shares: dict[tuple[int, frozenset[str]], tuple[float, dict[str, float]]] = {}
-        for row, written, open_labels, mass in self.votes:
-            key = (row, written)
+        for row, holds, open_labels, mass in self.votes:
+            key = (row, holds)
             if key not in shares:
                 total, per_label = 0.0, defaultdict(float)
                 for labels, m in self.answers[row].items():
-                    if written <= labels:
+                    if holds <= labels:
                         total += m
                         for label in labels:
                             per_label[label] += m
