@@ -108,10 +108,6 @@ def _check_params(eps: float, top_p: float, max_new_tokens: int | None, label_no
         )
 
 
-def _stepper_class(model: Any, attention: str) -> type[CachedStepper]:
-    return _choose_attention(model, attention)[0]
-
-
 def _choose_attention(model: Any, attention: str) -> tuple[type[CachedStepper], str | None]:
     """The stepper for ``attention``, and why ``auto`` did not take tree attention where that is the model's doing."""
     if attention not in get_args(Attention):
