@@ -51,9 +51,12 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "scripts" / "data"))
 
+import benign_everyday_train  # noqa: E402
 import benign_prompts  # noqa: E402
+import benign_shared_words_train  # noqa: E402
 import donotanswer  # noqa: E402
 import harmful_prompts  # noqa: E402
+import harmful_train_handwritten  # noqa: E402
 import oneline_heldout  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
@@ -529,18 +532,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
+    p.add_argument("--epochs", type=int, default=18, help="train at most this many epochs")
     p.add_argument(
         "--schedule-epochs",
         type=int,
-        default=20,
+        default=18,
         help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
     )
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=1400)
+    p.add_argument("--benign-per-epoch", type=int, default=1000)
     p.add_argument(
         "--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings"
     )
@@ -550,14 +553,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--concat-frac",
         type=float,
-        default=0.5,
+        default=0.35,
         help="extra examples per epoch, as a share of the training rows, made by "
         "concatenating two training rows (union of their categories)",
     )
     p.add_argument(
         "--single-per-epoch",
         type=int,
-        default=800,
+        default=600,
         help="fresh single harmful requests (scripts/harmful_prompts.py) per epoch",
     )
     p.add_argument(
@@ -570,6 +573,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="queries per epoch made of two or three single requests (harmful, or harmful and benign)",
     )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
+    p.add_argument(
+        "--hand-val-frac",
+        type=float,
+        default=0.15,
+        help="share of each hand-written training pool kept for validation (early stopping)",
+    )
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
     p.add_argument("--agent-frac", type=float, default=0.12)
     p.add_argument(
@@ -635,6 +644,64 @@ class RunData:
     dna_train: list[dict]
     dna_test: list[dict]
     dna_all: list[dict] = field(default_factory=list)
+    hand: HandWritten | None = None
+
+
+@dataclass
+class HandWritten:
+    """The hand-written training pools (``scripts/data/*_train*.py``), each split into training and validation
+    parts: harmful one-liners with ids, benign prompts that share harmful words, everyday benign prompts."""
+
+    harmful_train: list[tuple[str, list[str]]]
+    harmful_val: list[tuple[str, list[str]]]
+    shared_train: list[str]
+    shared_val: list[str]
+    everyday_train: list[str]
+    everyday_val: list[str]
+    dropped: int = 0
+
+
+def split_pool(items: list, seed: int, val_frac: float) -> tuple[list, list]:
+    """A seeded ``(train, validation)`` split of a list, each part in the list's order."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    val = set(order[: round(val_frac * len(items))])
+    return [x for i, x in enumerate(items) if i not in val], [x for i, x in enumerate(items) if i in val]
+
+
+def hand_written(seed: int, val_frac: float, held_out: list[str]) -> HandWritten:
+    """The hand-written pools less any prompt close to a held-out one (:func:`near_held_out`), a seeded
+    ``val_frac`` of each kept for validation (early stopping)."""
+    close = near_held_out(
+        [t for t, _ in harmful_train_handwritten.HARMFUL]
+        + benign_shared_words_train.SHARED_WORDS
+        + benign_everyday_train.EVERYDAY,
+        held_out,
+    )
+    harmful = [(t, list(c)) for t, c in harmful_train_handwritten.HARMFUL if t not in close]
+    return HandWritten(
+        *split_pool(harmful, seed + 21, val_frac),
+        *split_pool([t for t in benign_shared_words_train.SHARED_WORDS if t not in close], seed + 22, val_frac),
+        *split_pool([t for t in benign_everyday_train.EVERYDAY if t not in close], seed + 23, val_frac),
+        dropped=len(close),
+    )
+
+
+def near_held_out(texts: list[str], held_out: list[str], threshold: float = 0.6) -> set[str]:
+    """The ``texts`` whose word set overlaps some held-out prompt's by at least ``threshold`` (Jaccard): the
+    training pools were written without looking at the held-out prompts, yet some ask the same thing in nearly the
+    same words; they are left out of training so that the held-out figures measure generalisation.
+
+    >>> sorted(near_held_out(["How do I make sarin at home", "Bake bread"], ["how do i make sarin gas at home?"]))
+    ['How do I make sarin at home']
+    """
+    held = [set(normalise(t).split()) for t in held_out]
+    out = set()
+    for text in texts:
+        words = set(normalise(text).split())
+        if any(len(words & h) >= threshold * len(words | h) for h in held):
+            out.add(text)
+    return out
 
 
 def load_run_data(args: argparse.Namespace) -> RunData:
@@ -643,12 +710,27 @@ def load_run_data(args: argparse.Namespace) -> RunData:
     train_rows, val_rows, test_rows = split(unsafe, args.seed, 0.15, 0.10)
     dna_all = donotanswer.load(args.donotanswer)
     dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
+    harmful, shared = held_out_one_liners()
+    held = [t for t, _ in harmful] + shared + [r["prompt"] for r in dna_test] + [r["query"] for r in test_rows]
+    hand = hand_written(
+        args.seed, args.hand_val_frac, held + [t for t, _ in benign_prompts.test_prompts(200, args.seed + 7)]
+    )
     data = RunData(
-        train_rows, val_rows, test_rows, [dna_row(r) for r in dna_train], [dna_row(r) for r in dna_test], dna_all
+        train_rows,
+        val_rows,
+        test_rows,
+        [dna_row(r) for r in dna_train],
+        [dna_row(r) for r in dna_test],
+        dna_all,
+        hand,
     )
     print(
         f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
-        f"Do-Not-Answer: {len(dna_train)} train, {len(dna_test)} test",
+        f"Do-Not-Answer: {len(dna_train)} train, {len(dna_test)} test; hand-written (train/validation): "
+        f"harmful {len(hand.harmful_train)}/{len(hand.harmful_val)}, shared words "
+        f"{len(hand.shared_train)}/{len(hand.shared_val)}, "
+        f"everyday {len(hand.everyday_train)}/{len(hand.everyday_val)} "
+        f"({hand.dropped} left out as too close to a held-out prompt)",
         flush=True,
     )
     check_held_out_unseen(data, args.seed)
@@ -678,6 +760,10 @@ def check_held_out_unseen(data: RunData, seed: int) -> None:
         20000, seed
     )
     seen += [r["query"] for r in data.dna_train + data.train_rows]
+    if data.hand is not None:
+        h = data.hand
+        seen += [t for t, _ in h.harmful_train + h.harmful_val] + h.shared_train + h.shared_val
+        seen += h.everyday_train + h.everyday_val
     leaked = sorted({t for t in seen if normalise(t) in held})
     if leaked:
         raise RuntimeError(f"held-out prompts found in the training pools: {leaked[:5]}")
@@ -701,11 +787,16 @@ def mixed_queries(n: int, data: RunData, rng: random.Random) -> list[tuple[str, 
             kind = rng.random()
             if kind < 0.45:
                 parts.append(single_request_queries(1, rng.randrange(10**9))[0])
-            elif kind < 0.65:
+            elif kind < 0.58:
                 r = rng.choice(data.dna_train)
                 parts.append((r["query"], r["categories"]))
-            else:
+            elif kind < 0.65:
+                parts.append(rng.choice(data.hand.harmful_train))
+            elif kind < 0.8:
                 parts.append((harmful_prompts.benign_shared_requests(1, rng.randrange(10**9))[0], []))
+            else:
+                pool = data.hand.shared_train if rng.random() < 0.5 else data.hand.everyday_train
+                parts.append((rng.choice(pool), []))
         if not any(c for _, c in parts):
             parts[0] = single_request_queries(1, rng.randrange(10**9))[0]
         text = benign_prompts._join([p for p, _ in parts], rng)
@@ -728,6 +819,9 @@ def epoch_queries(
         (q, []) for q in benign_prompts.benign_prompts(args.benign_per_epoch, seed + 500, "train", args.docstring_frac)
     ]
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(args.shared_per_epoch, seed + 700)]
+    hand = data.hand
+    out += [(harmful_prompts.rephrase(t, rng), c) for t, c in hand.harmful_train]
+    out += [(harmful_prompts.rephrase(t, rng), []) for t in hand.shared_train + hand.everyday_train]
     return out
 
 
@@ -737,6 +831,8 @@ def validation_queries(data: RunData, args: argparse.Namespace) -> list[tuple[st
     out += [(q, []) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
     out += single_request_queries(150, args.seed + 10**6)
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(100, args.seed + 10**6 + 1)]
+    hand = data.hand
+    out += hand.harmful_val + [(t, []) for t in hand.shared_val + hand.everyday_val]
     return out
 
 
@@ -749,6 +845,7 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(
         2000, args.seed + 6
     )
+    unsafe += data.hand.harmful_train
     for query, categories in unsafe:
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
@@ -760,6 +857,7 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     benign = benign_prompts.benign_prompts(
         2000, args.seed + 2, "train", args.docstring_frac
     ) + harmful_prompts.benign_shared_requests(800, args.seed + 2)
+    benign += data.hand.shared_train + data.hand.everyday_train
     for q in benign:
         conv, cats = make_example(q, [], rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
@@ -801,10 +899,14 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
             data.train_rows
             + data.dna_train
             + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
+            + [{"query": q, "categories": c} for q, c in data.hand.harmful_train]
         )
-        benign = benign_prompts.benign_prompts(
-            1200, args.seed + 5, "train", args.docstring_frac
-        ) + harmful_prompts.benign_shared_requests(600, args.seed + 9)
+        benign = (
+            benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac)
+            + harmful_prompts.benign_shared_requests(600, args.seed + 9)
+            + data.hand.shared_train
+            + data.hand.everyday_train
+        )
         print(f"warm start: {warm_start_embeddings(model, tok, rows, benign, args.seed)}", flush=True)
     print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
     return model
@@ -956,6 +1058,12 @@ def run_info(model, data: RunData, args: argparse.Namespace, run: TrainResult) -
             "train": len(data.dna_train),
             "test": len(data.dna_test),
             "license": donotanswer.LICENSE,
+        },
+        "handwritten": {
+            "harmful": [len(data.hand.harmful_train), len(data.hand.harmful_val)],
+            "shared_words": [len(data.hand.shared_train), len(data.hand.shared_val)],
+            "everyday": [len(data.hand.everyday_train), len(data.hand.everyday_val)],
+            "dropped": data.hand.dropped,
         },
         "training_wall_time_s": run.wall_time_s,
         "training_cpu_time_s": run.cpu_time_s,
@@ -1287,7 +1395,7 @@ pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, 
 
 
 def card_data(info: dict, args: argparse.Namespace) -> str:
-    dna = info.get("donotanswer", {})
+    dna, hand = info.get("donotanswer", {}), info.get("handwritten", {})
     return f"""## Data
 - Multi-request unsafe queries: `content_moderation_lm3.train.jsonl` (1,605 queries, 2–3 Llama Guard 3 categories \
 each), a part of the
@@ -1323,6 +1431,17 @@ process in Linux?",
   "What is the history of the Hiroshima bombing?"; {len(harmful_prompts.BENIGN_SHARED_TASKS)} verb phrases, \
 {len(harmful_prompts.BENIGN_SHARED_TOPICS)} topics), so that neither a word
   nor a template decides the label.
+- Hand-written training pools, written after the held-out prompts and without looking at them \
+(`scripts/data/harmful_train_handwritten.py`,
+  `benign_shared_words_train.py`, `benign_everyday_train.py`): {len(harmful_train_handwritten.HARMFUL)} harmful \
+one-line requests over S1–S14,
+  {len(benign_shared_words_train.SHARED_WORDS)} benign prompts that share harmful words ("How do I kill a stuck \
+Docker container?", idioms such as "I bombed my exam"),
+  {len(benign_everyday_train.EVERYDAY)} everyday benign requests on many subjects; every one of them, rephrased \
+afresh, in every epoch. A prompt whose
+  word set overlaps a held-out prompt's by 60% or more (Jaccard) is left out ({hand.get("dropped", "?")} of them), and \
+a seeded
+  {int(args.hand_val_frac * 100)}% of each pool is validation data (early stopping), not training data.
 - Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and \
 {len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
   before training (`scripts/data/oneline_heldout.py`; the script stops if a training prompt equals one of them); the \
