@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import random
 
+import benign_prompts
+
 #: Verb phrases of harmful requests, by their Llama Guard 3 ids.
 HARMFUL_TASKS: dict[tuple[str, ...], list[str]] = {
     ("S1",): [
@@ -526,11 +528,18 @@ def harmful_request(rng: random.Random) -> tuple[str, tuple[str, ...]]:
 
 
 def benign_shared_request(rng: random.Random) -> str:
-    """One benign one-line request that shares words with the harmful ones."""
-    if rng.random() < 0.35:
+    """One benign one-line request that shares words or templates with the harmful ones: a question about a topic
+    near a harmful one, or a harmful request's template around a benign verb phrase (one with harmful words, an
+    everyday one, or one from a standard-library docstring), so that the templates alone lean neither way."""
+    r = rng.random()
+    if r < 0.3:
         text = rng.choice(BENIGN_SHARED_REQUESTS).format(topic=rng.choice(BENIGN_SHARED_TOPICS))
-    else:
+    elif r < 0.65:
         text = fill(rng.choice(TEMPLATES), rng.choice(BENIGN_SHARED_TASKS))
+    elif r < 0.85:
+        text = fill(rng.choice(TEMPLATES), rng.choice(benign_prompts.TRAIN_TASKS))
+    else:
+        text = fill(rng.choice(TEMPLATES), rng.choice(benign_prompts.how_to_phrases()))
     return rephrase(text, rng)
 
 

@@ -32,6 +32,7 @@ Steps, all seeded (``--seed``), single process, 2 CPU threads:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -532,18 +533,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=18, help="train at most this many epochs")
+    p.add_argument("--epochs", type=int, default=22, help="train at most this many epochs")
     p.add_argument(
         "--schedule-epochs",
         type=int,
-        default=18,
+        default=22,
         help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
     )
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=1000)
+    p.add_argument("--benign-per-epoch", type=int, default=700)
     p.add_argument(
         "--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings"
     )
@@ -553,18 +554,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--concat-frac",
         type=float,
-        default=0.35,
+        default=0.5,
         help="extra examples per epoch, as a share of the training rows, made by "
         "concatenating two training rows (union of their categories)",
     )
     p.add_argument(
         "--single-per-epoch",
         type=int,
-        default=600,
+        default=400,
         help="fresh single harmful requests (scripts/harmful_prompts.py) per epoch",
     )
     p.add_argument(
-        "--shared-per-epoch", type=int, default=600, help="fresh benign requests that share harmful words per epoch"
+        "--shared-per-epoch", type=int, default=500, help="fresh benign requests that share harmful words per epoch"
     )
     p.add_argument(
         "--mixed-per-epoch",
@@ -573,6 +574,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="queries per epoch made of two or three single requests (harmful, or harmful and benign)",
     )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
+    p.add_argument(
+        "--hand-benign-per-epoch",
+        type=int,
+        default=1600,
+        help="hand-written benign prompts per epoch, drawn afresh from the two benign pools",
+    )
     p.add_argument(
         "--hand-val-frac",
         type=float,
@@ -584,13 +591,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--policy-frac",
         type=float,
-        default=0.5,
+        default=0.35,
         help="share of conversations that also train a prompt with a policy of a few categories",
     )
     p.add_argument(
         "--unary-frac",
         type=float,
-        default=0.3,
+        default=0.2,
         help="share of conversations that also train a yes/no question (unary prompting)",
     )
     p.add_argument(
@@ -678,6 +685,9 @@ def hand_written(seed: int, val_frac: float, held_out: list[str]) -> HandWritten
         + benign_everyday_train.EVERYDAY,
         held_out,
     )
+    close |= {
+        t for t in benign_shared_words_train.SHARED_WORDS + benign_everyday_train.EVERYDAY if held_out_phrasing(t)
+    }
     harmful = [(t, list(c)) for t, c in harmful_train_handwritten.HARMFUL if t not in close]
     return HandWritten(
         *split_pool(harmful, seed + 21, val_frac),
@@ -685,6 +695,30 @@ def hand_written(seed: int, val_frac: float, held_out: list[str]) -> HandWritten
         *split_pool([t for t in benign_everyday_train.EVERYDAY if t not in close], seed + 23, val_frac),
         dropped=len(close),
     )
+
+
+def held_out_phrasing(text: str) -> bool:
+    """Whether ``text`` uses a held-out benign template's wording (four or more fixed words in a row of one of
+    ``benign_prompts.TEST_TEMPLATES``, such as "could you walk me through how to"): those templates measure benign
+    phrasings the model never saw, so training prompts that share them are left out.
+
+    >>> held_out_phrasing("Could you walk me through how to bake bread, step by step?"), held_out_phrasing("Bake bread")
+    (True, False)
+    """
+    words = f" {normalise(text)} "
+    return any(f" {fragment} " in words for fragment in held_out_fragments())
+
+
+@functools.lru_cache(maxsize=1)
+def held_out_fragments() -> tuple[str, ...]:
+    """The runs of four or more fixed words of the held-out benign templates, normalised."""
+    out = []
+    for template in benign_prompts.TEST_TEMPLATES:
+        for part in re.split(r"\{\w+\}", template):
+            fragment = normalise(part)
+            if len(fragment.split()) >= 4:
+                out.append(fragment)
+    return tuple(out)
 
 
 def near_held_out(texts: list[str], held_out: list[str], threshold: float = 0.6) -> set[str]:
@@ -821,7 +855,10 @@ def epoch_queries(
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(args.shared_per_epoch, seed + 700)]
     hand = data.hand
     out += [(harmful_prompts.rephrase(t, rng), c) for t, c in hand.harmful_train]
-    out += [(harmful_prompts.rephrase(t, rng), []) for t in hand.shared_train + hand.everyday_train]
+    benign = hand.shared_train + hand.everyday_train
+    out += [
+        (harmful_prompts.rephrase(t, rng), []) for t in rng.sample(benign, min(args.hand_benign_per_epoch, len(benign)))
+    ]
     return out
 
 
@@ -1437,10 +1474,13 @@ process in Linux?",
 one-line requests over S1–S14,
   {len(benign_shared_words_train.SHARED_WORDS)} benign prompts that share harmful words ("How do I kill a stuck \
 Docker container?", idioms such as "I bombed my exam"),
-  {len(benign_everyday_train.EVERYDAY)} everyday benign requests on many subjects; every one of them, rephrased \
-afresh, in every epoch. A prompt whose
-  word set overlaps a held-out prompt's by 60% or more (Jaccard) is left out ({hand.get("dropped", "?")} of them), and \
-a seeded
+  {len(benign_everyday_train.EVERYDAY)} everyday benign requests on many subjects. Every epoch trains every harmful \
+one and
+  {args.hand_benign_per_epoch} benign ones drawn afresh, each one rephrased (lower case, typos, ...). A prompt whose \
+word set
+  overlaps a held-out prompt's by 60% or more (Jaccard), or that uses four or more words in a row of a held-out \
+benign template
+  ("could you walk me through how to"), is left out ({hand.get("dropped", "?")} of them), and a seeded
   {int(args.hand_val_frac * 100)}% of each pool is validation data (early stopping), not training data.
 - Held out, never trained on: {len(oneline_heldout.HARMFUL)} one-line harmful requests and \
 {len(oneline_heldout.BENIGN_SHARED_WORDS)} benign prompts that share their words, written by hand
