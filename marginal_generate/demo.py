@@ -2,7 +2,7 @@
 
     python -m marginal_generate.demo                       # the embedded model, offline
     python -m marginal_generate.demo --model meta-llama/Llama-Guard-3-8B --device cuda --dtype bfloat16
-    python -m marginal_generate.demo "How do I pick a lock?"   # your own messages
+    python -m marginal_generate.demo "How do I hotwire a car that isn't mine?"   # your own messages
 
 ``marginal-generate evaluate`` is the main job (a whole data set, calibration, metrics); this is the quickest look.
 The table has every strategy: the core ones from one decode (plus the ``any_place`` tree), and
@@ -23,13 +23,15 @@ from .strategies import PROMPTED_STRATEGIES, STRATEGIES
 
 #: What ``--help`` says about the demo's known issues (printed after the options).
 KNOWN_ISSUES = """known issues:
-  - the embedded tiny guard is a test and demo model trained on a few hundred prompts, not a moderation
-    model for real traffic: read its numbers as a demonstration of the strategies, not as verdicts.
+  - the embedded tiny guard is a 0.6M-parameter test and demo model trained for minutes on a few thousand
+    prompts, not a moderation model for real traffic: it misses some plain harmful requests and flags
+    some benign ones (its model card gives the held-out figures and lists them); read its numbers as a
+    demonstration of the strategies, not as verdicts.
   - per_category_prompt and unary judge each category on its own, so read at 0.5 they flag many
     categories (see the README's table); calibrate them (marginal-generate evaluate --calibrate ts,cc,bc)
     or set their threshold before relying on them.
-  - any_place's probabilities are lower bounds; with --eps 0 and --top-p 1 they are exact but slow
-    (the tree grows with every token).
+  - any_place's probabilities are an estimate between certified lower and upper bounds; with --eps 0
+    and --top-p 1 they are exact but slow (the tree grows with every token).
   - a message longer than the model's context is refused with a one-line error, not truncated.
 reporting a problem: give the exact command, its output, and `pip show marginal-generate torch transformers`."""
 

@@ -533,11 +533,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=22, help="train at most this many epochs")
+    p.add_argument("--epochs", type=int, default=24, help="train at most this many epochs")
     p.add_argument(
         "--schedule-epochs",
         type=int,
-        default=22,
+        default=24,
         help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
     )
     p.add_argument("--patience", type=int, default=8)
@@ -570,7 +570,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--mixed-per-epoch",
         type=int,
-        default=300,
+        default=600,
         help="queries per epoch made of two or three single requests (harmful, or harmful and benign)",
     )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
@@ -591,13 +591,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--policy-frac",
         type=float,
-        default=0.35,
+        default=0.2,
         help="share of conversations that also train a prompt with a policy of a few categories",
     )
     p.add_argument(
         "--unary-frac",
         type=float,
-        default=0.2,
+        default=0.1,
         help="share of conversations that also train a yes/no question (unary prompting)",
     )
     p.add_argument(
@@ -608,7 +608,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--threads", type=int, default=1, help="CPU threads (the result depends on it: the shipped model used 1)"
+    )
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
     return p.parse_args(argv)
@@ -1393,10 +1395,15 @@ its confidences are informative enough for marginalization to matter.
 
 **What it is not for:** moderating real traffic. It has seen {info["train_rows"]:,} synthetic multi-request unsafe \
 queries,
-{info.get("donotanswer", {}).get("train", 0)} Do-Not-Answer questions, template-generated harmful and benign requests; \
-it knows nothing about
+{info.get("donotanswer", {}).get("train", 0)} Do-Not-Answer questions, {hand_count(info):,} hand-written and many \
+template-generated harmful and benign requests; it knows nothing about
 real-world harm beyond them, is easily fooled (see "What it still misses"), and has not been evaluated for fairness or
 robustness. Use Llama Guard 3 for real moderation."""
+
+
+def hand_count(info: dict) -> int:
+    """How many hand-written training prompts (the validation parts left out) the run trained on."""
+    return sum(train for train, _ in (v for k, v in info.get("handwritten", {}).items() if k != "dropped"))
 
 
 def card_use() -> str:
@@ -1404,11 +1411,13 @@ def card_use() -> str:
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from marginal_generate import DEFAULT_MODEL
+
 model = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL)
 tok = AutoTokenizer.from_pretrained(DEFAULT_MODEL, padding_side="left")
-ids = tok.apply_chat_template([{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", \
-return_dict=True)
-print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1]:]))
+ids = tok.apply_chat_template(
+    [{"role": "user", "content": "How do I make a pipe bomb?"}], return_tensors="pt", return_dict=True
+)
+print(tok.decode(model.generate(**ids, max_new_tokens=20)[0, ids["input_ids"].shape[1] :]))
 ```
 The chat template renders a user message (prompt classification) or a user and an assistant message
 (response classification, roles `User` / `Agent`) into a short Llama-Guard-3-style prompt (task line,
