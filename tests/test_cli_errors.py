@@ -249,6 +249,11 @@ def test_written_to_lists_every_file(finished):
 
 
 def test_taxonomy_2_on_llama_guard_3_data_is_one_summary_line(tmp_path):
+    from marginal_generate import load_records_jsonl
+
+    records = load_records_jsonl(DEFAULT_EVAL_DATA)
+    outside = sum(any(c in ("S12", "S13", "S14") for c in r.categories) for r in records)
+    assert outside > 0
     proc = cli(
         "--taxonomy",
         "2",
@@ -263,20 +268,24 @@ def test_taxonomy_2_on_llama_guard_3_data_is_one_summary_line(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     summary = (
-        "113 records have ids outside Llama Guard 2 (S12, S13, S14); map them to Llama Guard 2 ids or use --taxonomy 3"
+        f"{outside} records have ids outside Llama Guard 2 (S12, S13, S14); map them to Llama Guard 2 ids or use "
+        "--taxonomy 3"
     )
     assert proc.stderr.count(summary) == 1
     assert "unknown category id" not in proc.stderr  # not one line per record
-    assert "491 records read, 113 skipped; 8 samples (6 test, 2 validation); taxonomy Llama Guard 2" in proc.stderr
+    assert (
+        f"{len(records)} records read, {outside} skipped; 8 samples (6 test, 2 validation); taxonomy Llama Guard 2"
+        in proc.stderr
+    )
     assert "categories (S1–S11, Llama Guard 2)" in proc.stdout
     assert (
-        "done: 8 samples (8 scored now, 0 from an earlier run; 0 of them failed; 113 record(s) of the data skipped)"
-        in proc.stdout
+        f"done: 8 samples (8 scored now, 0 from an earlier run; 0 of them failed; {outside} record(s) of the data "
+        "skipped)" in proc.stdout
     )
     counts = json.loads((tmp_path / "out" / "metrics.json").read_text())["samples"]
     assert (
         counts["test"] + counts["validation"] + counts["failed"] == counts["total"] == 8
-        and counts["skipped_records"] == 113
+        and counts["skipped_records"] == outside
     )
 
 
