@@ -652,8 +652,8 @@ class RunData:
     test_rows: list[dict]
     dna_train: list[dict]
     dna_test: list[dict]
+    hand: HandWritten
     dna_all: list[dict] = field(default_factory=list)
-    hand: HandWritten | None = None
 
 
 @dataclass
@@ -668,6 +668,11 @@ class HandWritten:
     everyday_train: list[str]
     everyday_val: list[str]
     dropped: int = 0
+
+    @property
+    def benign_train(self) -> list[str]:
+        """The training parts of both benign pools (shared words first)."""
+        return self.shared_train + self.everyday_train
 
 
 def split_pool(items: list, seed: int, val_frac: float) -> tuple[list, list]:
@@ -748,17 +753,15 @@ def load_run_data(args: argparse.Namespace) -> RunData:
     dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
     harmful, shared = held_out_one_liners()
     held = [t for t, _ in harmful] + shared + [r["prompt"] for r in dna_test] + [r["query"] for r in test_rows]
-    hand = hand_written(
-        args.seed, args.hand_val_frac, held + [t for t, _ in benign_prompts.test_prompts(200, args.seed + 7)]
-    )
+    hand = hand_written(args.seed, args.hand_val_frac, held + [t for t, _ in held_out_benign(args.seed)])
     data = RunData(
         train_rows,
         val_rows,
         test_rows,
         [dna_row(r) for r in dna_train],
         [dna_row(r) for r in dna_test],
-        dna_all,
         hand,
+        dna_all,
     )
     print(
         f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
@@ -783,6 +786,12 @@ def held_out_one_liners() -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]
     return oneline_heldout.HARMFUL, oneline_heldout.BENIGN_SHARED_WORDS
 
 
+def held_out_benign(seed: int) -> list[tuple[str, str]]:
+    """The held-out benign prompts of ``heldout.jsonl`` from unseen templates and the hand-written list, with
+    their sources."""
+    return benign_prompts.test_prompts(200, seed + 7)
+
+
 def check_held_out_unseen(data: RunData, seed: int) -> None:
     """Fail if a held-out prompt is also a training prompt (generated pools sampled widely, Do-Not-Answer train
     part)."""
@@ -796,10 +805,9 @@ def check_held_out_unseen(data: RunData, seed: int) -> None:
         20000, seed
     )
     seen += [r["query"] for r in data.dna_train + data.train_rows]
-    if data.hand is not None:
-        h = data.hand
-        seen += [t for t, _ in h.harmful_train + h.harmful_val] + h.shared_train + h.shared_val
-        seen += h.everyday_train + h.everyday_val
+    h = data.hand
+    seen += [t for t, _ in h.harmful_train + h.harmful_val] + h.shared_train + h.shared_val
+    seen += h.everyday_train + h.everyday_val
     leaked = sorted({t for t in seen if normalise(t) in held})
     if leaked:
         raise RuntimeError(f"held-out prompts found in the training pools: {leaked[:5]}")
@@ -857,7 +865,7 @@ def epoch_queries(
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(args.shared_per_epoch, seed + 700)]
     hand = data.hand
     out += [(harmful_prompts.rephrase(t, rng), c) for t, c in hand.harmful_train]
-    benign = hand.shared_train + hand.everyday_train
+    benign = hand.benign_train
     out += [
         (harmful_prompts.rephrase(t, rng), []) for t in rng.sample(benign, min(args.hand_benign_per_epoch, len(benign)))
     ]
@@ -896,7 +904,7 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     benign = benign_prompts.benign_prompts(
         2000, args.seed + 2, "train", args.docstring_frac
     ) + harmful_prompts.benign_shared_requests(800, args.seed + 2)
-    benign += data.hand.shared_train + data.hand.everyday_train
+    benign += data.hand.benign_train
     for q in benign:
         conv, cats = make_example(q, [], rng, args.agent_frac, True)
         corpus.append(render_prompt(conv) + answer_text(cats))
@@ -943,8 +951,7 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
         benign = (
             benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac)
             + harmful_prompts.benign_shared_requests(600, args.seed + 9)
-            + data.hand.shared_train
-            + data.hand.everyday_train
+            + data.hand.benign_train
         )
         print(f"warm start: {warm_start_embeddings(model, tok, rows, benign, args.seed)}", flush=True)
     print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
@@ -1159,9 +1166,7 @@ def write_heldout(path: Path, data: RunData, seed: int) -> None:
     ]
     harmful, shared = held_out_one_liners()
     records += [user_record(text, list(cats), k, ONELINE_SOURCE) for k, (text, cats) in enumerate(harmful)]
-    records += [
-        user_record(text, [], k, source) for k, (text, source) in enumerate(benign_prompts.test_prompts(200, seed + 7))
-    ]
+    records += [user_record(text, [], k, source) for k, (text, source) in enumerate(held_out_benign(seed))]
     records += [user_record(text, [], k, SHARED_SOURCE) for k, text in enumerate(shared)]
     mg.save_records_jsonl(records, path)
 
