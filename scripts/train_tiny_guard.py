@@ -589,6 +589,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=600,
         help="benign queries per epoch made of two or three benign requests",
     )
+    p.add_argument(
+        "--dna-repeats",
+        type=int,
+        default=1,
+        help="times every Do-Not-Answer training prompt is trained per epoch, rephrased afresh each time",
+    )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument(
         "--hand-benign-per-epoch",
@@ -910,7 +916,11 @@ def epoch_queries(
     out = [(r["query"], r["categories"]) for r in data.train_rows]
     out += [concat_rows(*rng.sample(data.train_rows, 2)) for _ in range(round(args.concat_frac * len(data.train_rows)))]
     out += single_request_queries(args.single_per_epoch, seed + 100)
-    out += [(harmful_prompts.rephrase(r["query"], rng), r["categories"]) for r in data.dna_train]
+    out += [
+        (harmful_prompts.rephrase(r["query"], rng), r["categories"])
+        for _ in range(args.dna_repeats)
+        for r in data.dna_train
+    ]
     out += mixed_queries(args.mixed_per_epoch, data, rng)
     out += benign_mixed_queries(args.benign_mixed_per_epoch, data.hand.shared_train, data.hand.everyday_train, rng)
     out += [
@@ -1635,8 +1645,8 @@ keeps the labels exact:
 with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds \
 {int(args.concat_frac * info["train_rows"])} queries made by
 concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
-typos, ...) afresh every epoch. Token embeddings warm-started from a bag-of-tokens (fastText-style) classifier of the \
-training
+typos, ...) afresh every epoch ({getattr(args, "dna_repeats", 1)} time(s) each). Token embeddings warm-started from \
+a bag-of-tokens (fastText-style) classifier of the training
 queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr \
 {args.lr}, weight decay {args.weight_decay},
 {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over \
