@@ -540,14 +540,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vocab-size", type=int, default=3072)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=24, help="train at most this many epochs")
+    p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
     p.add_argument(
         "--schedule-epochs",
         type=int,
-        default=24,
+        default=20,
         help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
     )
     p.add_argument("--patience", type=int, default=8)
@@ -564,7 +564,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--concat-frac",
         type=float,
-        default=0.5,
+        default=0.3,
         help="extra examples per epoch, as a share of the training rows, made by "
         "concatenating two training rows (union of their categories)",
     )
@@ -592,14 +592,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--dna-repeats",
         type=int,
-        default=1,
+        default=2,
         help="times every Do-Not-Answer training prompt is trained per epoch, rephrased afresh each time",
     )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument(
         "--hand-benign-per-epoch",
         type=int,
-        default=1600,
+        default=1700,
         help="hand-written benign prompts per epoch, drawn afresh from the two benign pools",
     )
     p.add_argument(

@@ -256,9 +256,7 @@ GOALS = {
 }
 #: The goals the shipped model misses, with what it measured (strict: a model that meets one must drop it here).
 MISSED_GOALS: dict[str, str] = {
-    "donotanswer_recall_any_place": "issue #16: 0.751 on the held-out Do-Not-Answer questions",
-    "benign_all_safe_greedy": "issue #16: 0.827 of the held-out benign prompts judged safe",
-    "benign_all_safe_any_place": "issue #16: 0.827 of the held-out benign prompts judged safe",
+    "donotanswer_recall_any_place": "issue #16: 0.798 on the held-out Do-Not-Answer questions",
 }
 
 
