@@ -23,11 +23,13 @@ Steps, all seeded (``--seed``), in two data-parallel processes of one CPU thread
    ``\\n\\nunsafe\\nS3,S1`` then ``<|eot_id|>``), loss on the answer only, the category order
    shuffled in every epoch, augmentation that keeps labels exact (an unsafe query's sentences
    shuffled; extra queries made of two training rows with the union of their categories),
-   fresh benign prompts every epoch, some user+agent conversations
+   fresh benign prompts every epoch (single ones and several in one message), Do-Not-Answer questions and the
+   hand-written pools of ``scripts/data/*_train*.py``, some user+agent conversations
    (a refusal is safe, a compliant answer is unsafe); keep the epoch with the lowest
    validation loss and stop after ``--patience`` epochs without improvement;
 4. save in Hub layout and evaluate on the held-out data (greedy micro-F1 over S1–S14, safe/unsafe
-   accuracy, any_place ROC-AUC micro), writing the figures to ``metrics.json``.
+   accuracy, any_place ROC-AUC micro, recall and benign figures of the one-line prompts), writing the figures to
+   ``training.json`` and the model card (``README.md``).
 """
 
 from __future__ import annotations
