@@ -61,10 +61,13 @@ import benign_requests_train  # noqa: E402
 import benign_shared_words_train  # noqa: E402
 import data_parallel  # noqa: E402
 import donotanswer  # noqa: E402
+import harmful_practices_train  # noqa: E402
 import harmful_prompts  # noqa: E402
 import harmful_questions_train  # noqa: E402
 import harmful_train_handwritten  # noqa: E402
 import oneline_heldout  # noqa: E402
+import privacy_requests_train  # noqa: E402
+from near_duplicates import NearIndex, normalise  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 from marginal_generate.labels.taxonomy import LLAMA_GUARD_3  # noqa: E402
@@ -74,8 +77,8 @@ CATEGORIES = [f"S{i}" for i in range(1, 15)]
 #: The hand-written training pools (``scripts/data/``): harmful one-liners with their ids (requests, then questions
 #: in the style of red-teaming question sets), benign prompts that share harmful words, everyday benign prompts
 #: (requests on many subjects, then how-to requests and the safe counterparts of the harmful questions).
-HAND_HARMFUL = harmful_train_handwritten.HARMFUL + harmful_questions_train.HARMFUL
-HAND_SHARED_WORDS = benign_shared_words_train.SHARED_WORDS
+HAND_HARMFUL = harmful_train_handwritten.HARMFUL + harmful_questions_train.HARMFUL + harmful_practices_train.HARMFUL
+HAND_SHARED_WORDS = benign_shared_words_train.SHARED_WORDS + harmful_practices_train.BENIGN
 HAND_EVERYDAY = benign_everyday_train.EVERYDAY + benign_requests_train.BENIGN
 SPECIAL = [
     "<|begin_of_text|>",
@@ -597,6 +600,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2,
         help="times every Do-Not-Answer training prompt is trained per epoch, rephrased afresh each time",
     )
+    p.add_argument(
+        "--privacy-per-epoch",
+        type=int,
+        default=0,
+        help="generated privacy requests per epoch (half S7, half safe ones of the same shapes)",
+    )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument(
         "--hand-benign-per-epoch",
@@ -699,6 +708,7 @@ class RunData:
     dna_test: list[dict]
     hand: HandWritten
     dna_all: list[dict] = field(default_factory=list)
+    held_templates: NearIndex = field(default_factory=lambda: NearIndex([]))
 
 
 @dataclass
@@ -777,13 +787,7 @@ def near_held_out(texts: list[str], held_out: list[str], threshold: float = 0.6)
     >>> sorted(near_held_out(["How do I make sarin at home", "Bake bread"], ["how do i make sarin gas at home?"]))
     ['How do I make sarin at home']
     """
-    held = [set(normalise(t).split()) for t in held_out]
-    out = set()
-    for text in texts:
-        words = set(normalise(text).split())
-        if any(len(words & h) >= threshold * len(words | h) for h in held):
-            out.add(text)
-    return out
+    return NearIndex(held_out, threshold).near_all(texts)
 
 
 def load_run_data(args: argparse.Namespace) -> RunData:
@@ -803,6 +807,7 @@ def load_run_data(args: argparse.Namespace) -> RunData:
         [dna_row(r) for r in dna_test],
         hand,
         dna_all,
+        NearIndex([donotanswer.template_key(t) for t in held + [t for t, _ in held_out_benign(args.seed)]]),
     )
     print(
         f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
@@ -854,13 +859,20 @@ def check_held_out_unseen(data: RunData, seed: int) -> None:
         raise RuntimeError(f"held-out prompts found in the training pools: {leaked[:5]}")
 
 
-def normalise(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()
-
-
 def single_request_queries(n: int, seed: int) -> list[tuple[str, list[str]]]:
     """``n`` generated harmful one-liners with their ids."""
     return [(t, list(c)) for t, c in harmful_prompts.harmful_requests(n, seed)]
+
+
+def privacy_queries(n: int, seed: int, held_templates: NearIndex) -> list[tuple[str, list[str]]]:
+    """Up to ``n`` generated privacy requests (``privacy_requests_train``: half ask for a private person's private
+    data, S7; half are safe ones of the same shapes), less those whose wording without names
+    (:func:`donotanswer.template_key`) is near a held-out prompt's."""
+    return [
+        (t, list(c))
+        for t, c in privacy_requests_train.privacy_requests(n, seed)
+        if not held_templates.near(donotanswer.template_key(t))
+    ]
 
 
 def mixed_queries(n: int, data: RunData, rng: random.Random) -> list[tuple[str, list[str]]]:
@@ -919,6 +931,7 @@ def epoch_queries(
     out = [(r["query"], r["categories"]) for r in data.train_rows]
     out += [concat_rows(*rng.sample(data.train_rows, 2)) for _ in range(round(args.concat_frac * len(data.train_rows)))]
     out += single_request_queries(args.single_per_epoch, seed + 100)
+    out += privacy_queries(args.privacy_per_epoch, seed + 900, data.held_templates)
     out += [
         (harmful_prompts.rephrase(r["query"], rng), r["categories"])
         for _ in range(args.dna_repeats)
@@ -944,6 +957,7 @@ def validation_queries(data: RunData, args: argparse.Namespace) -> list[tuple[st
     out = [(r["query"], r["categories"]) for r in data.val_rows]
     out += [(q, []) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
     out += single_request_queries(150, args.seed + 10**6)
+    out += privacy_queries(150, args.seed + 10**6 + 2, data.held_templates)
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(100, args.seed + 10**6 + 1)]
     hand = data.hand
     out += hand.harmful_val + [(t, []) for t in hand.shared_val + hand.everyday_val]
@@ -960,7 +974,7 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(
         2000, args.seed + 6
     )
-    unsafe += data.hand.harmful_train
+    unsafe += data.hand.harmful_train + privacy_queries(1500, args.seed + 12, data.held_templates)
     for query, categories in unsafe:
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
@@ -1015,6 +1029,7 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
             + data.dna_train
             + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
             + [{"query": q, "categories": c} for q, c in data.hand.harmful_train]
+            + [{"query": q, "categories": c} for q, c in privacy_queries(1000, args.seed + 13, data.held_templates)]
         )
         benign = (
             benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac)

@@ -1,0 +1,60 @@
+"""The training script's near-copy filter (``scripts/near_duplicates.py``): the index answers exactly what comparing
+every pair answers."""
+
+import doctest
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "near_duplicates.py"
+
+
+@pytest.fixture(scope="module")
+def near():
+    spec = importlib.util.spec_from_file_location("near_duplicates", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_doctests(near):
+    result = doctest.testmod(near)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+def brute_force(texts, held, threshold, normalise):
+    sets = [set(normalise(h).split()) for h in held]
+    out = set()
+    for t in texts:
+        w = set(normalise(t).split())
+        if any(len(w & h) >= threshold * len(w | h) for h in sets):
+            out.add(t)
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.6, 0.75, 1.0])
+def test_index_equals_every_pair_compared(near, threshold):
+    rng = random.Random(threshold)
+    vocab = [f"w{i}" for i in range(12)] + ["How", "do", "I", "the", "a", "make"]
+
+    def sentence():
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 8))) + rng.choice(["?", ".", ""])
+
+    held = [sentence() for _ in range(60)]
+    texts = [sentence() for _ in range(400)] + held[:5] + ["", "?!"]
+    got = near.NearIndex(held, threshold).near_all(texts)
+    assert got == brute_force(texts, held, threshold, near.normalise)
+    assert set(held[:5]) <= got  # a held-out prompt is near itself
+    assert 0 < len(got) < len(texts)
+
+
+def test_empty_prompts(near):
+    assert not near.NearIndex(["bake bread"]).near("")
+    assert near.NearIndex(["?", "bake bread"]).near("!!")  # both have no words: the same empty set
+
+
+def test_bad_threshold_is_named(near):
+    with pytest.raises(ValueError, match="threshold must be in"):
+        near.NearIndex(["a"], threshold=0.0)
