@@ -70,6 +70,7 @@ import privacy_requests_train  # noqa: E402
 from near_duplicates import NearIndex, normalise  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
+from marginal_generate.decoding.stepper import cache_argument, returned_cache  # noqa: E402
 from marginal_generate.labels.taxonomy import LLAMA_GUARD_3  # noqa: E402
 from marginal_generate.prompts.label_prompts import unary_question  # noqa: E402
 
@@ -77,8 +78,8 @@ CATEGORIES = [f"S{i}" for i in range(1, 15)]
 #: The hand-written training pools (``scripts/data/``): harmful one-liners with their ids (requests, then questions
 #: in the style of red-teaming question sets), benign prompts that share harmful words, everyday benign prompts
 #: (requests on many subjects, then how-to requests and the safe counterparts of the harmful questions).
-HAND_HARMFUL = harmful_train_handwritten.HARMFUL + harmful_questions_train.HARMFUL + harmful_practices_train.HARMFUL
-HAND_SHARED_WORDS = benign_shared_words_train.SHARED_WORDS + harmful_practices_train.BENIGN
+HAND_HARMFUL = harmful_train_handwritten.HARMFUL + harmful_questions_train.HARMFUL
+HAND_SHARED_WORDS = benign_shared_words_train.SHARED_WORDS
 HAND_EVERYDAY = benign_everyday_train.EVERYDAY + benign_requests_train.BENIGN
 SPECIAL = [
     "<|begin_of_text|>",
@@ -438,7 +439,7 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
     common = max(0, min(common, min(len(r[0]) for r in rows) - 1))
     past = None
     if common > 0:
-        past = model.model(input_ids=ids[:1, :common], use_cache=True).past_key_values
+        past = returned_cache(model.model(input_ids=ids[:1, :common], use_cache=True), None)
         for layer in past.layers:
             layer.keys = layer.keys.expand(n, -1, -1, -1)
             layer.values = layer.values.expand(n, -1, -1, -1)
@@ -452,7 +453,7 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
         input_ids=ids[:, common:],
         attention_mask=mask[:, None],
         position_ids=pos[:, common:],
-        past_key_values=past,
+        **cache_argument(model.model, past),
         use_cache=common > 0,
     ).last_hidden_state
     rows_idx, cols, sets = [], [], []
@@ -548,18 +549,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=20, help="train at most this many epochs")
+    p.add_argument("--epochs", type=int, default=22, help="train at most this many epochs")
     p.add_argument(
         "--schedule-epochs",
         type=int,
-        default=20,
+        default=22,
         help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
     )
     p.add_argument("--patience", type=int, default=8)
     p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=700)
+    p.add_argument("--benign-per-epoch", type=int, default=500)
     p.add_argument(
         "--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings"
     )
@@ -606,11 +607,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="generated privacy requests per epoch (half S7, half safe ones of the same shapes)",
     )
+    p.add_argument(
+        "--practices-pool",
+        action="store_true",
+        help="also train on scripts/data/harmful_practices_train.py (off: see its docstring for the runs that did)",
+    )
     p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
     p.add_argument(
         "--hand-benign-per-epoch",
         type=int,
-        default=1700,
+        default=1300,
         help="hand-written benign prompts per epoch, drawn afresh from the two benign pools",
     )
     p.add_argument(
@@ -738,18 +744,21 @@ def split_pool(items: list, seed: int, val_frac: float) -> tuple[list, list]:
     return [x for i, x in enumerate(items) if i not in val], [x for i, x in enumerate(items) if i in val]
 
 
-def hand_written(seed: int, val_frac: float, held_out: list[str]) -> HandWritten:
+def hand_written(seed: int, val_frac: float, held_out: list[str], practices: bool = False) -> HandWritten:
     """The hand-written pools less any prompt close to a held-out one (:func:`near_held_out`), a seeded
-    ``val_frac`` of each kept for validation (early stopping)."""
+    ``val_frac`` of each kept for validation (early stopping); with ``practices``, ``harmful_practices_train``'s two
+    lists join the harmful and the shared-words pools."""
+    harmful_pool = HAND_HARMFUL + (harmful_practices_train.HARMFUL if practices else [])
+    shared_pool = HAND_SHARED_WORDS + (harmful_practices_train.BENIGN if practices else [])
     close = near_held_out(
-        [t for t, _ in HAND_HARMFUL] + HAND_SHARED_WORDS + HAND_EVERYDAY,
+        [t for t, _ in harmful_pool] + shared_pool + HAND_EVERYDAY,
         held_out,
     )
-    close |= {t for t in HAND_SHARED_WORDS + HAND_EVERYDAY if held_out_phrasing(t)}
-    harmful = [(t, list(c)) for t, c in HAND_HARMFUL if t not in close]
+    close |= {t for t in shared_pool + HAND_EVERYDAY if held_out_phrasing(t)}
+    harmful = [(t, list(c)) for t, c in harmful_pool if t not in close]
     return HandWritten(
         *split_pool(harmful, seed + 21, val_frac),
-        *split_pool([t for t in HAND_SHARED_WORDS if t not in close], seed + 22, val_frac),
+        *split_pool([t for t in shared_pool if t not in close], seed + 22, val_frac),
         *split_pool([t for t in HAND_EVERYDAY if t not in close], seed + 23, val_frac),
         dropped=len(close),
     )
@@ -798,7 +807,9 @@ def load_run_data(args: argparse.Namespace) -> RunData:
     dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
     harmful, shared = held_out_one_liners()
     held = [t for t, _ in harmful] + shared + [r["prompt"] for r in dna_test] + [r["query"] for r in test_rows]
-    hand = hand_written(args.seed, args.hand_val_frac, held + [t for t, _ in held_out_benign(args.seed)])
+    hand = hand_written(
+        args.seed, args.hand_val_frac, held + [t for t, _ in held_out_benign(args.seed)], args.practices_pool
+    )
     data = RunData(
         train_rows,
         val_rows,
@@ -957,7 +968,8 @@ def validation_queries(data: RunData, args: argparse.Namespace) -> list[tuple[st
     out = [(r["query"], r["categories"]) for r in data.val_rows]
     out += [(q, []) for q in benign_prompts.benign_prompts(200, args.seed + 4, "train", args.docstring_frac)]
     out += single_request_queries(150, args.seed + 10**6)
-    out += privacy_queries(150, args.seed + 10**6 + 2, data.held_templates)
+    if args.privacy_per_epoch:
+        out += privacy_queries(150, args.seed + 10**6 + 2, data.held_templates)
     out += [(q, []) for q in harmful_prompts.benign_shared_requests(100, args.seed + 10**6 + 1)]
     hand = data.hand
     out += hand.harmful_val + [(t, []) for t in hand.shared_val + hand.everyday_val]
@@ -974,7 +986,9 @@ def tokenizer_corpus(data: RunData, args: argparse.Namespace) -> list[str]:
     unsafe = [(r["query"], r["categories"]) for r in data.train_rows + data.dna_train] + single_request_queries(
         2000, args.seed + 6
     )
-    unsafe += data.hand.harmful_train + privacy_queries(1500, args.seed + 12, data.held_templates)
+    unsafe += data.hand.harmful_train
+    if args.privacy_per_epoch:
+        unsafe += privacy_queries(1500, args.seed + 12, data.held_templates)
     for query, categories in unsafe:
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         corpus.append(render_prompt(conv).replace("<|begin_of_text|>", "") + answer_text(cats))
@@ -1029,8 +1043,10 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
             + data.dna_train
             + [{"query": q, "categories": c} for q, c in single_request_queries(1500, args.seed + 8)]
             + [{"query": q, "categories": c} for q, c in data.hand.harmful_train]
-            + [{"query": q, "categories": c} for q, c in privacy_queries(1000, args.seed + 13, data.held_templates)]
         )
+        if args.privacy_per_epoch:
+            privacy = privacy_queries(1000, args.seed + 13, data.held_templates)
+            rows += [{"query": q, "categories": c} for q, c in privacy]
         benign = (
             benign_prompts.benign_prompts(1200, args.seed + 5, "train", args.docstring_frac)
             + harmful_prompts.benign_shared_requests(600, args.seed + 9)
@@ -1577,7 +1593,8 @@ that differ only in a name form
 {args.benign_mixed_per_epoch} made of two or three
   benign requests only (`safe`), so that asking several things in one message is not itself a sign of harm (the seed
   rows are all unsafe).
-- Benign: prompts generated by `scripts/benign_prompts.py` from {len(benign_prompts.TRAIN_TEMPLATES)} templates and \
+{card_optional_pools(args)}- Benign: prompts generated by `scripts/benign_prompts.py` from \
+{len(benign_prompts.TRAIN_TEMPLATES)} templates and \
 {len(benign_prompts.TRAIN_TASKS) + len(benign_prompts.TRAIN_CONCEPTS) + len(benign_prompts.TRAIN_THINGS)} topics, \
 {int(args.docstring_frac * 100)}% of them
   built from the first sentences of the Python standard library's docstrings \
@@ -1615,6 +1632,29 @@ held-out
 - About {int(args.agent_frac * 100)}% of training conversations add an agent turn: a refusal after an unsafe query is \
 `safe`,
   a compliant answer keeps the query's categories, a helpful answer to a benign query is `safe`."""
+
+
+def card_optional_pools(args: argparse.Namespace) -> str:
+    """Bullets for the optional training pools this run used (``--privacy-per-epoch``, ``--practices-pool``)."""
+    out = ""
+    if args.privacy_per_epoch:
+        out += f"""- Privacy requests generated by `scripts/data/privacy_requests_train.py`, \
+{args.privacy_per_epoch} fresh ones per epoch: half ask for a private
+  person's private data ({len(privacy_requests_train.ITEM_FRAMES)} request frames and \
+{len(privacy_requests_train.STATUS_FRAMES)} yes/no frames over {len(privacy_requests_train.PRIVATE_ITEMS)} kinds of \
+data and {len(privacy_requests_train.PRIVATE_STATUSES)} private
+  facts about {len(privacy_requests_train.RELATIONS)} relations and invented names: S7), half are safe ones of the \
+same shapes (the user's own data, what a kind of
+  data is for, harmless requests naming a relative or colleague, public facts about public figures). One whose wording
+  without names is near a held-out prompt's is left out.
+"""
+    if args.practices_pool:
+        out += f"""- `scripts/data/harmful_practices_train.py` joins the hand-written pools: \
+{len(harmful_practices_train.HARMFUL)} harmful requests about dangerous
+  health practice, self-harm, hurting a named person, illegal goods and fraud, and \
+{len(harmful_practices_train.BENIGN)} benign ones sharing their words.
+"""
+    return out
 
 
 def card_mapping() -> str:

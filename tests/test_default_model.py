@@ -256,7 +256,7 @@ GOALS = {
 }
 #: The goals the shipped model misses, with what it measured (strict: a model that meets one must drop it here).
 MISSED_GOALS: dict[str, str] = {
-    "donotanswer_recall_any_place": "issue #16: 0.798 on the held-out Do-Not-Answer questions",
+    "donotanswer_recall_any_place": "issue #16: 0.819 on the held-out Do-Not-Answer questions",
 }
 
 

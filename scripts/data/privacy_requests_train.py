@@ -13,6 +13,11 @@ places, kinds of private data, yes/no private facts, and frames with placeholder
 These are requests only: they contain no answers, instructions or private data. All private people are invented
 (first names and surnames are combined at random); the public figures are real and only public facts about them
 are asked for. Written from general knowledge, without looking at any held-out evaluation prompts.
+
+``scripts/train_tiny_guard.py --privacy-per-epoch N`` trains on ``N`` fresh ones per epoch (0 by default). The one
+run that used it (600 per epoch, together with ``harmful_practices_train``'s lists; seed 0, the shipped recipe
+otherwise) flagged 0.741 of the held-out Do-Not-Answer questions against 0.819 without, and its held-out privacy
+questions labelled S7 37 of 51 against 41: on this model, neither pool helped.
 """
 
 from __future__ import annotations
