@@ -646,12 +646,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not initialise the token embeddings from a bag-of-tokens classifier",
     )
     p.add_argument("--attention-dropout", type=float, default=0.1)
-    p.add_argument(
-        "--ema-decay",
-        type=float,
-        default=0.0,
-        help="validate and keep an exponential moving average of the weights (decay per step; 0: the trained weights)",
-    )
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument(
         "--threads",
@@ -1119,16 +1113,7 @@ def validation_loss(model, examples: list, pad_id: int, rank: int = 0, world: in
 
 
 def run_epoch(
-    model,
-    opt,
-    sched,
-    examples: list,
-    batch_size: int,
-    pad_id: int,
-    rng: random.Random,
-    rank: int = 0,
-    world: int = 1,
-    ema=None,
+    model, opt, sched, examples: list, batch_size: int, pad_id: int, rng: random.Random, rank: int = 0, world: int = 1
 ) -> float:
     """One pass over ``examples`` in length-sorted shuffled batches; the mean training loss.
 
@@ -1148,8 +1133,6 @@ def run_epoch(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        if ema is not None:
-            ema.update_parameters(model)
     if world > 1:
         (running,) = data_parallel.sum_values(running)
     return running / len(chunks)
@@ -1162,29 +1145,21 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: 
     n_per_epoch = len(epoch_queries(data, args, 0, random.Random(0)))
     opt, sched = make_optimizer(model, args, math.ceil(n_per_epoch / args.batch_size))
     best, best_state, best_epoch, bad, history = float("inf"), None, -1, 0, []
-    ema = (
-        torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema_decay), use_buffers=True
-        )
-        if args.ema_decay
-        else None
-    )
-    scored = ema.module if ema is not None else model  # the weights validated, kept and saved
     model.train()
     for epoch in range(args.epochs):
         rng = random.Random(args.seed * 1000 + epoch)
         examples = examples_for(
             epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac
         )
-        train_loss = run_epoch(model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng, rank, world, ema)
-        vl = validation_loss(scored, val_examples, tok.pad_token_id, rank, world)
+        train_loss = run_epoch(model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng, rank, world)
+        vl = validation_loss(model, val_examples, tok.pad_token_id, rank, world)
         history.append(
             {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)}
         )
         print(f"epoch {epoch + 1}: train {train_loss:.4f}  val {vl:.4f}  ({time.time() - t0:.0f}s)", flush=True)
         if vl < best - 1e-4:
             best, best_epoch, bad = vl, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
             if bad >= args.patience and epoch + 1 >= args.min_epochs:
@@ -1734,8 +1709,8 @@ queries{"" if args.warm_start else " (off in this run)"}; attention dropout {arg
 {args.lr}, weight decay {args.weight_decay},
 {args.warmup} warm-up steps, cosine), batch {args.batch_size}, at most {args.epochs} epochs of a schedule over \
 {max(args.epochs, args.schedule_epochs or 0)}, keep the epoch with
-the lowest validation loss{card_ema(args)} (best epoch {info["best_epoch"]}, validation loss \
-{info["best_val_loss"]}). Training wall time
+the lowest validation loss (best epoch {info["best_epoch"]}, validation loss {info["best_val_loss"]}). Training wall \
+time
 {info["training_wall_time_s"]:.0f} s, setup included, in {info.get("procs", 1)} data-parallel process(es) of \
 {info["threads"]} CPU thread(s) each on a 2-core machine
 ({info.get("machine_load", "load not recorded")} at the end; {info.get("training_cpu_time_s", "?")} s of CPU time, all \
@@ -1745,12 +1720,6 @@ processes together). Reproduce with
     python scripts/train_tiny_guard.py --seed {info["seed"]}
 
 (same seed, same data → same metrics)."""
-
-
-def card_ema(args: argparse.Namespace) -> str:
-    """What ``--ema-decay`` changed, if it was on: the validated and kept weights are the moving average."""
-    decay = getattr(args, "ema_decay", 0.0)
-    return f" of an exponential moving average of the weights (decay {decay} per step)" if decay else ""
 
 
 def result_rows(h: dict) -> list[tuple[str, str, str, object]]:
