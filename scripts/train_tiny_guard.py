@@ -807,9 +807,8 @@ def load_run_data(args: argparse.Namespace) -> RunData:
     dna_train, dna_test = donotanswer.split(dna_all, args.seed, args.dna_test_frac)
     harmful, shared = held_out_one_liners()
     held = [t for t, _ in harmful] + shared + [r["prompt"] for r in dna_test] + [r["query"] for r in test_rows]
-    hand = hand_written(
-        args.seed, args.hand_val_frac, held + [t for t, _ in held_out_benign(args.seed)], args.practices_pool
-    )
+    held += [t for t, _ in held_out_benign(args.seed)]
+    hand = hand_written(args.seed, args.hand_val_frac, held, args.practices_pool)
     data = RunData(
         train_rows,
         val_rows,
@@ -818,7 +817,7 @@ def load_run_data(args: argparse.Namespace) -> RunData:
         [dna_row(r) for r in dna_test],
         hand,
         dna_all,
-        NearIndex([donotanswer.template_key(t) for t in held + [t for t, _ in held_out_benign(args.seed)]]),
+        NearIndex([donotanswer.template_key(t) for t in held]),
     )
     print(
         f"seed rows: {len(train_rows)} train, {len(val_rows)} validation, {len(test_rows)} test; "
