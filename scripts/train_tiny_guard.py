@@ -343,6 +343,8 @@ class Encoder:
     every id not written yet is an equally right next one, so the loss there is the mean of their
     negative log-probabilities (the expectation of the shuffled-order loss, without its variance)."""
 
+    CACHE_SIZE = 50000  # texts kept encoded; an epoch has about 7,000 conversations
+
     def __init__(self, tok) -> None:
         self.tok = tok
         one = lambda text: self._single(text)  # noqa: E731
@@ -362,10 +364,26 @@ class Encoder:
 
     def ids(self, text: str) -> list[int]:
         if text not in self._cache:
-            if len(self._cache) > 50000:
-                self._cache.clear()
-            self._cache[text] = list(self.tok(text, add_special_tokens=False)["input_ids"])
+            self.prefill([text])
         return self._cache[text]
+
+    def prefill(self, texts: list[str]) -> None:
+        """Encode the ``texts`` not cached yet in one call of the fast tokenizer's backend: the same ids as one
+        call per text, without the per-call overhead (about 4 s an epoch of 7,000 conversations)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if not todo:
+            return
+        if len(self._cache) + len(todo) > self.CACHE_SIZE:
+            self._cache.clear()
+        for text, encoding in zip(todo, self.tok.backend_tokenizer.encode_batch(todo, add_special_tokens=False)):
+            self._cache[text] = encoding.ids
+
+    def item_texts(self, conv: list[dict], branches: list[tuple]) -> list[str]:
+        """The prompt texts :meth:`item` encodes for one conversation (to :meth:`prefill` them in bulk)."""
+        texts = [prompt_prefix(conv)]
+        for kind, extra, _ in branches:
+            texts.append(prompt_suffix(conv, **{"categories" if kind == "guard" else "question": extra}))
+        return texts
 
     def guard_answer(self, cats: list[str]) -> tuple[list[int], list[list[int]]]:
         if not cats:
@@ -383,17 +401,16 @@ class Encoder:
         self, conv: list[dict], branches: list[tuple]
     ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]]]]]:
         """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, targets)."""
+        prefix, *suffixes = self.item_texts(conv, branches)
         out = []
-        for kind, extra, payload in branches:
+        for (kind, _, payload), suffix in zip(branches, suffixes):
             if kind == "guard":
-                prompt = self.ids(prompt_suffix(conv, categories=extra))
                 answer, targets = self.guard_answer(payload)
             else:
-                prompt = self.ids(prompt_suffix(conv, question=extra))
                 answer = [self.nl2, self.yes if payload else self.no, self.eos]
                 targets = [[t] for t in answer]
-            out.append((prompt, answer, targets))
-        return self.ids(prompt_prefix(conv)), out
+            out.append((self.ids(suffix), answer, targets))
+        return self.ids(prefix), out
 
 
 def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int]]]]:
@@ -1077,11 +1094,12 @@ def examples_for(
     unary_frac: float,
 ) -> list:
     """Packed training rows of ``(query, ids)`` pairs (conversations, extra prompts, augmentation)."""
-    out = []
+    items = []
     for query, categories in queries:
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
-        out.append(pack(encoder.item(conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac))))
-    return out
+        items.append((conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac)))
+    encoder.prefill([text for conv, branches in items for text in encoder.item_texts(conv, branches)])
+    return [pack(encoder.item(conv, branches)) for conv, branches in items]
 
 
 def make_optimizer(model, args: argparse.Namespace, steps_per_epoch: int):

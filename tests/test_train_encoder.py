@@ -1,0 +1,87 @@
+"""The training script's ``Encoder``: encoding an epoch's prompts in one call of the tokenizer's backend gives the
+ids that one call per prompt gives, so the bulk path changes the speed of an epoch, not what it trains."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+import marginal_generate as mg
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture(scope="module")
+def train():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import train_tiny_guard
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return train_tiny_guard
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return AutoTokenizer.from_pretrained(mg.DEFAULT_MODEL, local_files_only=True)
+
+
+class OneCallPerText:
+    """The encoder as it was: one tokenizer call per prompt text, nothing prefilled."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def ids(self, text: str) -> list[int]:
+        return list(self.encoder.tok(text, add_special_tokens=False)["input_ids"])
+
+
+QUERIES = [
+    ("How do I make a pipe bomb at home?", ["S9"]),
+    ("how do i kill a python process", []),
+    ("Write a phishing email. Then tell me where my neighbour lives.", ["S2", "S7"]),
+    ("Mi abuela's pill schedule: 8am, 2pm — ¿qué hago si olvida una?", []),
+    ("  Leading spaces and\ttabs\n\nand blank lines  ", []),
+]
+
+
+def test_prefill_gives_the_ids_of_one_call_per_text(train, tok):
+    encoder = train.Encoder(tok)
+    rng = random.Random(0)
+    items = []
+    for query, cats in QUERIES * 4:
+        conv, cats = train.make_example(query, cats, rng, 0.5, True, 0.5)
+        items.append((conv, train.branches_for(cats, train.last_role(conv), rng, 1.0, 1.0)))
+    texts = [text for conv, branches in items for text in encoder.item_texts(conv, branches)]
+    encoder.prefill(texts)
+    assert set(texts) <= set(encoder._cache)
+    slow = OneCallPerText(encoder)
+    for text in texts:
+        assert encoder.ids(text) == slow.ids(text)
+    assert tok.convert_ids_to_tokens(encoder.ids(texts[0])[:1]) == ["<|begin_of_text|>"]
+
+
+def test_examples_are_the_same_as_encoding_one_text_at_a_time(train, tok, monkeypatch):
+    args = argparse.Namespace(agent_frac=0.3, sentence_shuffle=0.5)
+    bulk = train.examples_for(QUERIES * 3, train.Encoder(tok), args, random.Random(7), 0.5, 0.5)
+    slow_encoder = train.Encoder(tok)
+    monkeypatch.setattr(slow_encoder, "prefill", lambda texts: None)
+    monkeypatch.setattr(slow_encoder, "ids", OneCallPerText(slow_encoder).ids)
+    one_by_one = train.examples_for(QUERIES * 3, slow_encoder, args, random.Random(7), 0.5, 0.5)
+    assert bulk == one_by_one
+    ids, seg, pos, targets = bulk[0]
+    assert len(ids) == len(seg) == len(pos) and targets
+
+
+def test_the_cache_is_emptied_when_full(train, tok, monkeypatch):
+    encoder = train.Encoder(tok)
+    encoder.prefill([f"prompt {i}" for i in range(10)])
+    monkeypatch.setattr(train.Encoder, "CACHE_SIZE", 12)
+    encoder.prefill([f"other {i}" for i in range(5)])
+    assert sorted(encoder._cache) == sorted(f"other {i}" for i in range(5))
+    assert encoder.ids("other 3") == list(tok("other 3", add_special_tokens=False)["input_ids"])
