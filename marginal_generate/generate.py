@@ -58,6 +58,7 @@ from typing import Any, Literal, get_args
 import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
+from .decoding.eos import eos_ids
 from .decoding.estimate import Estimate, EstimateParams, check_estimate
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.search import TreeParams, run_search
@@ -68,7 +69,7 @@ from .labels.space import LabelSpace
 from .scores import LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy, check_search_param
 
-__all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin", "resolve_eos_ids"]
+__all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "MarginalGenerationMixin"]
 
 LabelNormalization = Literal["label_tokens", "vocab"]
 Attention = Literal["auto", "tree", "batched"]
@@ -147,26 +148,6 @@ def _text_model(model: Any, model_kwargs: dict[str, Any]) -> Any:
     return inner
 
 
-def resolve_eos_ids(generation_config: GenerationConfig | None, model: Any, tokenizer: Any = None) -> set[int]:
-    """EOS ids from ``generation_config``, else the model's generation config, else ``tokenizer`` (when given)."""
-    eos = generation_config.eos_token_id if generation_config is not None else None
-    if eos is None:
-        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None and tokenizer is not None:
-        eos = getattr(tokenizer, "eos_token_id", None)
-    if eos is None:
-        raise ValueError(
-            "the model's generation config has no `eos_token_id`"
-            + (" (nor has the tokenizer)" if tokenizer is not None else "")
-            + ", so a completion could never end; set model.generation_config.eos_token_id"
-            + " (e.g. to tokenizer.eos_token_id)"
-            + (" or pass eos_token_id= to generate." if tokenizer is None else ".")
-        )
-    if isinstance(eos, torch.Tensor):
-        eos = eos.tolist()
-    return {int(e) for e in ([eos] if isinstance(eos, int) else eos)}
-
-
 @torch.no_grad()
 def score(
     model: Any,
@@ -210,7 +191,7 @@ def score(
         label_space.check_strategy(s)
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
-    eos = eos_token_ids if eos_token_ids is not None else resolve_eos_ids(None, model)
+    eos = eos_ids(eos_token_ids, model=model)
     model_kwargs = dict(model_kwargs or {})
     model = _text_model(model, model_kwargs)
     stepper_class, attention_note = _choose_attention(model, attention)
@@ -299,7 +280,7 @@ def marginalize(
         top_p=top_p,
         eps=eps,
         label_normalization=label_normalization,
-        eos_token_ids=resolve_eos_ids(config, model),
+        eos_token_ids=eos_ids(generation_config=config, model=model),
         logits_processor=logits_processor,
         top_completions=top_completions,
         attention=attention,

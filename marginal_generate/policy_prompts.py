@@ -31,8 +31,8 @@ from typing import Any
 import torch
 
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
+from .decoding.eos import eos_ids
 from .decoding.stepper import CachedStepper
-from .generate import resolve_eos_ids
 from .labels.space import LabelSpace
 from .padding import left_pad
 from .prompted import read_first_word
@@ -115,7 +115,7 @@ def score_policy_prompts(
     labels = tuple(policies)
     verbalizer = LabelSpace.yes_no(tokenizer, labels[0], yes=yes, no=no).verbalizer_ids
     assert verbalizer is not None
-    eos = resolve_eos_ids(None, model, tokenizer)
+    eos = eos_ids(model=model, tokenizer=tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
     groups = []
     for conv in conversations:

@@ -52,6 +52,7 @@ import torch
 from transformers import LogitsProcessor
 
 import marginal_generate as mg
+from marginal_generate.decoding.eos import eos_ids
 from marginal_generate.decoding.greedy_path import (
     GREEDY_PATH_STRATEGIES,
     GreedyRecorder,
@@ -102,7 +103,7 @@ class LabelScoresProcessor(LogitsProcessor):
                 f"`label_normalization` must be 'label_tokens' for a logits processor, got {label_normalization!r}."
             )
         self.label_space = label_space
-        self.eos_token_ids = _eos_set(eos_token_id, label_space)
+        self.eos_token_ids = eos_ids(eos_token_id, tokenizer=label_space.tokenizer)
         self.reset()
 
     def reset(self) -> None:
@@ -238,20 +239,3 @@ def _check_strategy(strategy: Any) -> None:
             f"conversations, {strategy!r})."
         )
     raise ValueError(f"`strategy` must be one of {list(GREEDY_PATH_STRATEGIES)}, got {strategy!r}.")
-
-
-def _eos_set(eos_token_id: Any, label_space: Any) -> set[int]:
-    eos = eos_token_id
-    if eos is None:
-        eos = getattr(label_space.tokenizer, "eos_token_id", None)
-    if eos is None:
-        raise ValueError(
-            "`eos_token_id` is None and the label space's tokenizer has no eos_token_id, so a completion could never "
-            "end; pass eos_token_id=model.generation_config.eos_token_id."
-        )
-    if isinstance(eos, torch.Tensor):
-        eos = eos.tolist()
-    values = [eos] if isinstance(eos, int) else list(eos)
-    if not values or not all(isinstance(e, int) and e >= 0 for e in values):
-        raise ValueError(f"`eos_token_id` must be an id >= 0 or a list of them, got {eos_token_id!r}.")
-    return {int(e) for e in values}

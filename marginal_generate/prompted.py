@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
+from .decoding.eos import eos_ids
 from .decoding.stepper import CachedStepper
-from .generate import resolve_eos_ids
 from .inputs import check_conversations, check_prompt_lengths
 from .labels.space import LabelSpace, first_token_ids
 from .labels.taxonomy import get_taxonomy
@@ -132,7 +132,7 @@ def score_label_prompts(
     ids = tuple(get_taxonomy(taxonomy).ids if categories is None else categories)
     texts = label_prompts(tokenizer, conversations, strategy, ids, prompt_format, taxonomy)
     verbalizer = _verbalizer(tokenizer, strategy, ids)
-    eos = resolve_eos_ids(None, model, tokenizer)
+    eos = eos_ids(model=model, tokenizer=tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
     width = 1 + len(ids)
     probs = torch.empty((len(texts), width), dtype=torch.float64)

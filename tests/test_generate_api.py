@@ -132,7 +132,7 @@ def test_model_without_eos(setup):
     saved = model.generation_config.eos_token_id
     model.generation_config.eos_token_id = None
     try:
-        with pytest.raises(ValueError, match=r"generation config has no `eos_token_id`"):
+        with pytest.raises(ValueError, match=r"end-of-sequence id \(model\.generation_config\.eos_token_id is None\)"):
             mg.score(model, inputs.input_ids, inputs.attention_mask, space, max_new_tokens=4)
     finally:
         model.generation_config.eos_token_id = saved

@@ -220,3 +220,23 @@ def test_evaluate_label_list_errors(trained, tmp_path, capsys):
 
     with pytest.raises(ValueError, match=r"`grammar` must be one of \['llama_guard', 'label_list'\], got 'fields'"):
         EvalConfig(grammar="fields")
+
+
+def test_label_lists_end_on_the_model_s_eos_ids(trained, monkeypatch):
+    """An instruct model ends on every EOS id of its generation config (Llama 3: three), not only the tokenizer's."""
+    _, tok, model = trained
+    import marginal_generate.evaluation.label_lists as label_lists
+
+    seen = []
+    real_score = label_lists.score
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["eos_token_ids"])
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(label_lists, "score", spy)
+    monkeypatch.setattr(model.generation_config, "eos_token_id", [tok.eos_token_id, 5])
+    records = synthetic_records(6, seed=3)
+    space = label_space_for(tok, "label_list", EMOTIONS)
+    evaluate_label_lists(model, tok, space, records, ["greedy"], prompt_template=TEMPLATE)
+    assert seen and all(ids == {tok.eos_token_id, 5} for ids in seen)

@@ -206,7 +206,7 @@ def test_errors(byte_setup):
         ValueError, match=r"`label_normalization` must be 'label_tokens' for a logits processor, got 'tokens'"
     ):
         mg.LabelScoresProcessor(space, label_normalization="tokens")
-    with pytest.raises(ValueError, match=r"`eos_token_id` must be an id >= 0 or a list of them, got -1"):
+    with pytest.raises(ValueError, match=r"`eos_token_id` must be a token id >= 0 or a list of them, got -1"):
         mg.LabelScoresProcessor(space, eos_token_id=-1)
     proc = mg.LabelScoresProcessor(space)
     inputs = tok(PROMPTS[:2], return_tensors="pt", padding=True)

@@ -261,7 +261,7 @@ def test_eos_comes_from_the_tokenizer_when_the_model_has_none(toy):
     try:
         assert torch.equal(score_label_prompts(model, tok, CONVS[:1], "unary", ["S9"]).probs, expected)
         tok.eos_token = None
-        with pytest.raises(ValueError, match=r"generation config has no `eos_token_id` \(nor has the tokenizer\)"):
+        with pytest.raises(ValueError, match=r"generation_config\.eos_token_id and tokenizer\.eos_token_id are None"):
             score_label_prompts(model, tok, CONVS[:1], "unary", ["S9"])
     finally:
         model.generation_config.eos_token_id, tok.eos_token = saved, saved_tok

@@ -29,6 +29,7 @@ import torch
 from ..calibration.alignment import distribution_alignment
 from ..calibration.metrics import multilabel_classification_metrics
 from ..calibration.platt import PlattScaling
+from ..decoding.eos import eos_ids
 from ..generate import score
 from ..labels.space import LabelSpace
 from ..strategies import STRATEGIES
@@ -117,7 +118,7 @@ def evaluate_label_lists(
         strategies = [s for s in STRATEGIES if s != "first_token" or space.verbalizer is not None]
     labels = list(space.labels)
     prompts = [prompt_template.format(text=_text(r), labels=", ".join(labels)) for r in records]
-    eos = {tokenizer.eos_token_id}
+    eos = eos_ids(model=model, tokenizer=tokenizer)
     probs: dict[str, list[torch.Tensor]] = {s: [] for s in strategies}
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
