@@ -331,7 +331,7 @@ def check_tokenizer(tok) -> None:
         )
         whole = tok(render_prompt(conv, policy), add_special_tokens=False)["input_ids"]
         assert encoder.ids(prompt_prefix(conv)) + encoder.ids(prompt_suffix(conv, policy)) == whole
-        answer, _ = encoder.guard_answer(["S10", "S3"])
+        answer, _, _ = encoder.guard_answer(["S10", "S3"])
         assert answer == tok("\n\nunsafe\nS10,S3", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
 
 
@@ -385,17 +385,28 @@ class Encoder:
             texts.append(prompt_suffix(conv, **{"categories" if kind == "guard" else "question": extra}))
         return texts
 
-    def guard_answer(self, cats: list[str]) -> tuple[list[int], list[list[int]]]:
+    def guard_answer(self, cats: list[str]) -> tuple[list[int], list[list[int]], list[list[int]]]:
+        """The answer's tokens, the target set of each, and the tokens each position must avoid: at a category id,
+        the ids already written (Llama Guard names a category once; see ``packed_loss``'s ``avoid_weight``).
+
+        Without that, the shipped model of 2026-11 wrote a repeated id (``unsafe\\nS7,S7``) in about one held-out
+        answer in ten: the target set alone spreads the probability over the ids still to write, and the one layer
+        did not learn to push the written ones down. With ``--avoid-repeats 1`` (shipped) 0.973 of the held-out
+        answers are in the format; runs with 5 and 8 gave 0.994 but kept fewer one-category policy answers within
+        the policy (0.886 and 0.825 of 360, against 0.861), and the one with 5 judged "How do I make a pipe bomb?"
+        safe."""
         if not cats:
             tokens = [self.nl2, self.safe, self.eos]
-            return tokens, [[t] for t in tokens]
+            return tokens, [[t] for t in tokens], [[] for _ in tokens]
         tokens, targets = [self.nl2, self.unsafe, self.nl], [[self.nl2], [self.unsafe], [self.nl]]
+        avoid: list[list[int]] = [[], [], []]
         for k, c in enumerate(cats):
             lead = self.separator if k else [self.s]
             tokens += [*lead, self.digit[c]]
             targets += [[t] for t in lead] + [[self.digit[r] for r in cats[k:]]]
-        tokens.append(self.eos), targets.append([self.eos])
-        return tokens, targets
+            avoid += [[] for _ in lead] + [[self.digit[r] for r in cats[:k]]]
+        tokens.append(self.eos), targets.append([self.eos]), avoid.append([])
+        return tokens, targets, avoid
 
     def item(
         self, conv: list[dict], branches: list[tuple]
@@ -405,27 +416,28 @@ class Encoder:
         out = []
         for (kind, _, payload), suffix in zip(branches, suffixes):
             if kind == "guard":
-                answer, targets = self.guard_answer(payload)
+                answer, targets, avoid = self.guard_answer(payload)
             else:
                 answer = [self.nl2, self.yes if payload else self.no, self.eos]
-                targets = [[t] for t in answer]
-            out.append((self.ids(suffix), answer, targets))
+                targets, avoid = [[t] for t in answer], [[] for _ in answer]
+            out.append((self.ids(suffix), answer, targets, avoid))
         return self.ids(prefix), out
 
 
-def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int]]]]:
+def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int], list[int]]]]:
     """One sequence: the prefix, then every branch; segment ids (0 prefix, k branch k), positions
-    (each branch continues the prefix's), and (predicting position, target set) for every answer token."""
+    (each branch continues the prefix's), and (predicting position, target set, tokens to avoid) for every answer
+    token."""
     prefix, branches = item
     ids, seg, pos = list(prefix), [0] * len(prefix), list(range(len(prefix)))
     targets = []
-    for k, (prompt, answer, sets) in enumerate(branches, start=1):
+    for k, (prompt, answer, sets, avoid) in enumerate(branches, start=1):
         start = len(ids)
         ids += prompt + answer
         seg += [k] * (len(prompt) + len(answer))
         pos += range(len(prefix), len(prefix) + len(prompt) + len(answer))
-        for i, target in enumerate(sets):
-            targets.append((start + len(prompt) + i - 1, target))
+        for i, (target, shun) in enumerate(zip(sets, avoid)):
+            targets.append((start + len(prompt) + i - 1, target, shun))
     return ids, seg, pos, targets
 
 
@@ -438,8 +450,9 @@ def batches(items: list, batch_size: int, rng: random.Random):
     return chunks
 
 
-def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
-    """Cross-entropy (against target sets) on the answer tokens of packed rows.
+def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean", avoid_weight: float = 0.0):
+    """Cross-entropy (against target sets) on the answer tokens of packed rows, plus ``avoid_weight`` times the
+    unlikelihood ``-log(1 - p)`` of every token a position must avoid (Welleck et al. 2019, arXiv 1908.04319).
 
     The batch's common prefix (the template's first tokens) is computed once and broadcast; each
     branch sees its conversation's prefix and itself (a float 4D mask), so a conversation is encoded
@@ -473,15 +486,20 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean"):
         **cache_argument(model.model, past),
         use_cache=common > 0,
     ).last_hidden_state
-    rows_idx, cols, sets = [], [], []
+    rows_idx, cols, sets, shun = [], [], [], []
     for b, r in enumerate(rows):
-        for position, target in r[3]:
-            rows_idx.append(b), cols.append(position - common), sets.append(target)
+        for position, target, avoid in r[3]:
+            rows_idx.append(b), cols.append(position - common), sets.append(target), shun.append(avoid)
     width_t = max(len(t) for t in sets)
     tgt = torch.tensor([t + [t[0]] * (width_t - len(t)) for t in sets])
     keep = torch.tensor([[1.0] * len(t) + [0.0] * (width_t - len(t)) for t in sets])
     logp = torch.log_softmax(model.lm_head(hidden[torch.tensor(rows_idx), torch.tensor(cols)]).float(), dim=-1)
     losses = -(logp.gather(1, tgt) * keep).sum(1) / keep.sum(1)
+    pairs = [(k, t) for k, avoid in enumerate(shun) for t in avoid]
+    if avoid_weight and pairs:
+        at, token = torch.tensor(pairs).T
+        p = logp[at, token].exp().clamp(max=1 - 1e-6)
+        losses = losses.index_add(0, at, -avoid_weight * torch.log1p(-p))
     return losses.sum() if reduction == "sum" else losses.mean()
 
 
@@ -662,6 +680,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="do not initialise the token embeddings from a bag-of-tokens classifier",
     )
+    p.add_argument(
+        "--avoid-repeats",
+        type=float,
+        default=1.0,
+        help="weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30)",
+    )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument(
@@ -715,7 +739,8 @@ def reevaluate(args: argparse.Namespace) -> dict:
     info = json.loads((args.out / "training.json").read_text())
     info["heldout"] = evaluate(args.out)
     print(json.dumps(info["heldout"], indent=1))
-    write_info_and_card(args.out, info, argparse.Namespace(**{**vars(args), **info["args"]}))
+    recorded = {"avoid_repeats": 0.0, **info["args"]}  # runs recorded before --avoid-repeats had none
+    write_info_and_card(args.out, info, argparse.Namespace(**{**vars(args), **recorded}))
     return info
 
 
@@ -1130,7 +1155,16 @@ def validation_loss(model, examples: list, pad_id: int, rank: int = 0, world: in
 
 
 def run_epoch(
-    model, opt, sched, examples: list, batch_size: int, pad_id: int, rng: random.Random, rank: int = 0, world: int = 1
+    model,
+    opt,
+    sched,
+    examples: list,
+    batch_size: int,
+    pad_id: int,
+    rng: random.Random,
+    rank: int = 0,
+    world: int = 1,
+    avoid_weight: float = 0.0,
 ) -> float:
     """One pass over ``examples`` in length-sorted shuffled batches; the mean training loss.
 
@@ -1142,7 +1176,7 @@ def run_epoch(
         opt.zero_grad(set_to_none=True)
         rows = data_parallel.share([examples[i] for i in idx], rank, world)
         if rows:
-            loss = packed_loss(model, rows, pad_id, reduction="sum") / sum(len(examples[i][3]) for i in idx)
+            loss = packed_loss(model, rows, pad_id, "sum", avoid_weight) / sum(len(examples[i][3]) for i in idx)
             loss.backward()
             running += loss.item()
         if world > 1:
@@ -1168,7 +1202,9 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: 
         examples = examples_for(
             epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac
         )
-        train_loss = run_epoch(model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng, rank, world)
+        train_loss = run_epoch(
+            model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng, rank, world, args.avoid_repeats
+        )
         vl = validation_loss(model, val_examples, tok.pad_token_id, rank, world)
         history.append(
             {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": vl, "elapsed_s": round(time.time() - t0, 1)}
@@ -1319,7 +1355,6 @@ def user_record(text: str, categories: list[str], index: int, source: str):
 
 # ---- evaluation -------------------------------------------------------------------------------
 LABELS = ("unsafe", *CATEGORIES)
-ANSWER = re.compile(r"\n\n(safe|unsafe\nS\d+(,S\d+)*)")
 
 
 def evaluate(model_dir: Path, batch_size: int = 32) -> dict:
@@ -1374,8 +1409,19 @@ def record_groups(records: list) -> dict[str, list[int]]:
     }
 
 
+def well_formed_answer(parser: mg.LlamaGuardParser, text: str) -> bool:
+    """Whether an answer (up to EOS) is in Llama Guard 3's format: a blank line, then ``safe``, or ``unsafe`` and
+    distinct ids joined by commas (``LlamaGuardParser.well_formed``), nothing more.
+
+    >>> p = mg.LlamaGuardParser(("S1", "S2"))
+    >>> [well_formed_answer(p, t) for t in ["\\n\\nunsafe\\nS2,S1", "\\n\\nunsafe\\nS2,S2", "safe"]]
+    [True, False, False]
+    """
+    return text.startswith("\n\n") and parser.well_formed(text)
+
+
 def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list[list[float]], int]:
-    """Greedy answers as 0/1 label vectors, and how many are well formed (``safe`` or ``unsafe`` and ids, then EOS)."""
+    """Greedy answers as 0/1 label vectors, and how many are well formed (:func:`well_formed_answer`, then EOS)."""
     parser = mg.LlamaGuardParser(tuple(CATEGORIES))
     out_rows, well_formed = [], 0
     for i in range(0, len(records), batch_size):
@@ -1383,8 +1429,8 @@ def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
         for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-            well_formed += tok.eos_token_id in row and bool(
-                ANSWER.fullmatch(tok.decode(row[: row.index(tok.eos_token_id)]))
+            well_formed += tok.eos_token_id in row and well_formed_answer(
+                parser, tok.decode(row[: row.index(tok.eos_token_id)])
             )
             got = parser.parse(tok.decode(row, skip_special_tokens=True))
             out_rows.append([1.0 if lab in got else 0.0 for lab in LABELS])
@@ -1705,13 +1751,24 @@ pattern names capitals; the first match wins):
 {rules}"""
 
 
+def avoid_sentence(args: argparse.Namespace) -> str:
+    """The card's words on the unlikelihood loss against repeating an id (empty when the run had it off)."""
+    weight = getattr(args, "avoid_repeats", 0.0)
+    if not weight:
+        return ""
+    return (
+        f"; an id already written is pushed down where the next id is written (unlikelihood loss "
+        f"-log(1 - p), weight {weight}), so that greedy decoding does not write an id twice"
+    )
+
+
 def card_training(info: dict, args: argparse.Namespace) -> str:
     return f"""## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
 of their negative log-probabilities), so a query with several categories puts real probability on each of them as
-the first id. Besides its plain prompt, {int(args.policy_frac * 100)}% of the conversations of an epoch also train a \
-prompt with a policy of
+the first id{avoid_sentence(args)}. Besides its plain prompt, {int(args.policy_frac * 100)}% of the \
+conversations of an epoch also train a prompt with a policy of
 one to six categories (the answer keeps only the categories of that policy) and {int(args.unary_frac * 100)}% a yes/no \
 question about one
 category or about the message being unsafe; a conversation's prompts are packed in one sequence that encodes the
@@ -1813,7 +1870,7 @@ def result_rows(h: dict) -> list[tuple[str, str, str, object]]:
             f"{h.get('unary_roc_auc_micro')} / {h.get('unary_unsafe_roc_auc')}",
         ),
         (
-            "greedy answers in the output format (`safe`, or `unsafe` and ids, then EOS)",
+            "greedy answers in the output format (`safe`, or `unsafe` and distinct ids, then EOS)",
             "every held-out record",
             str(h["n_records"]),
             h["greedy_well_formed"],

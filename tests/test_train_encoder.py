@@ -85,3 +85,44 @@ def test_the_cache_is_emptied_when_full(train, tok, monkeypatch):
     encoder.prefill([f"other {i}" for i in range(5)])
     assert sorted(encoder._cache) == sorted(f"other {i}" for i in range(5))
     assert encoder.ids("other 3") == list(tok("other 3", add_special_tokens=False)["input_ids"])
+
+
+def test_a_category_position_avoids_the_ids_already_written(train, tok):
+    encoder = train.Encoder(tok)
+    tokens, targets, avoid = encoder.guard_answer(["S10", "S3", "S7"])
+    assert tok.decode(tokens[:-1]) == "\n\nunsafe\nS10,S3,S7" and tokens[-1] == tok.eos_token_id
+    digit = {c: encoder.digit[c] for c in ("S10", "S3", "S7")}
+    at_ids = [k for k, t in enumerate(tokens) if t in digit.values()]
+    assert [targets[k] for k in at_ids] == [
+        [digit["S10"], digit["S3"], digit["S7"]],
+        [digit["S3"], digit["S7"]],
+        [digit["S7"]],
+    ]
+    assert [avoid[k] for k in at_ids] == [[], [digit["S10"]], [digit["S10"], digit["S3"]]]
+    assert all(avoid[k] == [] for k in range(len(tokens)) if k not in at_ids)
+    assert encoder.guard_answer([])[2] == [[], [], []]
+
+
+def test_the_avoid_weight_adds_the_unlikelihood_of_a_repeated_id(train, tok):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=1, pad_token_id=tok.pad_token_id, attention_dropout=0.0,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    encoder = train.Encoder(tok)
+    conv = [{"role": "user", "content": "two bad things"}]
+    row = train.pack(encoder.item(conv, [("guard", None, ["S10", "S3"])]))
+    ids, _, _, targets = row
+    plain = train.packed_loss(model, [row], tok.pad_token_id, "sum")
+    with_avoid = train.packed_loss(model, [row], tok.pad_token_id, "sum", avoid_weight=1000.0)
+    ((position, _, avoid),) = [t for t in targets if t[2]]
+    with torch.no_grad():
+        probs = model(torch.tensor([ids])).logits[0, position].softmax(-1)
+    expected = -1000.0 * torch.log1p(-probs[avoid[0]])
+    assert avoid == [encoder.digit["S10"]]
+    assert float(with_avoid - plain) == pytest.approx(float(expected), rel=1e-4)
+    assert float(with_avoid - plain) > 0

@@ -83,6 +83,32 @@ class LlamaGuardParser:
         """The label set of a complete answer."""
         return frozenset(s.label for s in self.spans(text))
 
+    def well_formed(self, text: str) -> bool:
+        """Whether a complete answer is exactly in the output format: after leading whitespace, ``negative``, or
+        ``positive``, a newline and distinct category ids joined by commas, and nothing else.
+
+        :meth:`parse` is lenient (spaces around ids, a repeated id, extra lines); this is the strict reading that
+        an output-format check counts.
+
+        >>> p = LlamaGuardParser(categories=("S1", "S2"))
+        >>> [p.well_formed(t) for t in ["\\n\\nsafe", "\\n\\nunsafe\\nS2,S1", "unsafe\\nS2,S2", "unsafe\\nS1, S2"]]
+        [True, True, False, False]
+        >>> bad = ["unsafe", "unsafe\\n", "unsafe\\nS1,", "unsafe\\nS3", "safe\\n", "unsafe\\nS1\\n"]
+        >>> [p.well_formed(t) for t in bad]
+        [False, False, False, False, False, False]
+        """
+        body = text.lstrip()
+        if body == self.negative:
+            return True
+        head, newline, ids = body.partition("\n")
+        items = ids.split(",")
+        return (
+            head == self.positive
+            and bool(newline)
+            and all(item in self._category_set for item in items)
+            and len(set(items)) == len(items)
+        )
+
     def item_starts(self, text: str) -> list[int]:
         """Character offsets where each item of the category line starts, spaces skipped.
 
