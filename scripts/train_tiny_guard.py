@@ -410,8 +410,9 @@ class Encoder:
 
     def item(
         self, conv: list[dict], branches: list[tuple]
-    ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]]]]]:
-        """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, targets)."""
+    ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]], list[list[int]]]]]:
+        """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, the target set and the
+        tokens to avoid of every answer token)."""
         prefix, *suffixes = self.item_texts(conv, branches)
         out = []
         for (kind, _, payload), suffix in zip(branches, suffixes):
