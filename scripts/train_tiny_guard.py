@@ -1410,19 +1410,9 @@ def record_groups(records: list) -> dict[str, list[int]]:
     }
 
 
-def well_formed_answer(parser: mg.LlamaGuardParser, text: str) -> bool:
-    """Whether an answer (up to EOS) is in Llama Guard 3's format: a blank line, then ``safe``, or ``unsafe`` and
-    distinct ids joined by commas (``LlamaGuardParser.well_formed``), nothing more.
-
-    >>> p = mg.LlamaGuardParser(("S1", "S2"))
-    >>> [well_formed_answer(p, t) for t in ["\\n\\nunsafe\\nS2,S1", "\\n\\nunsafe\\nS2,S2", "safe"]]
-    [True, False, False]
-    """
-    return text.startswith("\n\n") and parser.well_formed(text)
-
-
 def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list[list[float]], int]:
-    """Greedy answers as 0/1 label vectors, and how many are well formed (:func:`well_formed_answer`, then EOS)."""
+    """Greedy answers as 0/1 label vectors, and how many are well formed (a blank line, then ``safe``, or ``unsafe``
+    and distinct ids: ``LlamaGuardParser.well_formed``; then EOS)."""
     parser = mg.LlamaGuardParser(tuple(CATEGORIES))
     out_rows, well_formed = [], 0
     for i in range(0, len(records), batch_size):
@@ -1430,8 +1420,8 @@ def greedy_predictions(model, tok, records: list, batch_size: int) -> tuple[list
         with torch.no_grad():
             out = model.generate(**inputs, max_new_tokens=20, do_sample=False)
         for row in out[:, inputs["input_ids"].shape[1] :].tolist():
-            well_formed += tok.eos_token_id in row and well_formed_answer(
-                parser, tok.decode(row[: row.index(tok.eos_token_id)])
+            well_formed += tok.eos_token_id in row and parser.well_formed(
+                tok.decode(row[: row.index(tok.eos_token_id)]), lead="\n\n"
             )
             got = parser.parse(tok.decode(row, skip_special_tokens=True))
             out_rows.append([1.0 if lab in got else 0.0 for lab in LABELS])
@@ -1754,12 +1744,11 @@ pattern names capitals; the first match wins):
 
 def avoid_sentence(args: argparse.Namespace) -> str:
     """The card's words on the unlikelihood loss against repeating an id (empty when the run had it off)."""
-    weight = getattr(args, "avoid_repeats", 0.0)
-    if not weight:
+    if not args.avoid_repeats:
         return ""
     return (
         f"; an id already written is pushed down where the next id is written (unlikelihood loss "
-        f"-log(1 - p), weight {weight}), so that greedy decoding does not write an id twice"
+        f"-log(1 - p), weight {args.avoid_repeats}), so that greedy decoding does not write an id twice"
     )
 
 

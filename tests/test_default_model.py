@@ -23,7 +23,7 @@ PARSER = mg.LlamaGuardParser(tuple(f"S{k}" for k in range(1, 15)))
 
 def well_formed(text: str | None) -> bool:
     """A blank line, then ``safe``, or ``unsafe`` and distinct ids S1-S14 joined by commas (EOS cut off)."""
-    return text is not None and text.startswith("\n\n") and PARSER.well_formed(text)
+    return text is not None and PARSER.well_formed(text, lead="\n\n")
 
 
 STRATEGIES = list(marginal_generate.STRATEGIES)

@@ -83,9 +83,10 @@ class LlamaGuardParser:
         """The label set of a complete answer."""
         return frozenset(s.label for s in self.spans(text))
 
-    def well_formed(self, text: str) -> bool:
+    def well_formed(self, text: str, lead: str = "") -> bool:
         """Whether a complete answer is exactly in the output format: after leading whitespace, ``negative``, or
-        ``positive``, a newline and distinct category ids joined by commas, and nothing else.
+        ``positive``, a newline and distinct category ids joined by commas, and nothing else. With ``lead`` the
+        answer must also start with it (Llama Guard 3 writes a blank line first: ``lead="\\n\\n"``).
 
         :meth:`parse` is lenient (spaces around ids, a repeated id, extra lines); this is the strict reading that
         an output-format check counts.
@@ -96,7 +97,11 @@ class LlamaGuardParser:
         >>> bad = ["unsafe", "unsafe\\n", "unsafe\\nS1,", "unsafe\\nS3", "safe\\n", "unsafe\\nS1\\n"]
         >>> [p.well_formed(t) for t in bad]
         [False, False, False, False, False, False]
+        >>> p.well_formed("\\n\\nsafe", lead="\\n\\n"), p.well_formed("safe", lead="\\n\\n")
+        (True, False)
         """
+        if not text.startswith(lead):
+            return False
         body = text.lstrip()
         if body == self.negative:
             return True
