@@ -1,0 +1,37 @@
+"""``scripts/linear_baselines.py``: the figures it prints and its error on a directory that is not a run."""
+
+import doctest
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "linear_baselines.py"
+
+
+@pytest.fixture(scope="module")
+def baselines():
+    spec = importlib.util.spec_from_file_location("linear_baselines", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_doctests(baselines):
+    result = doctest.testmod(baselines)
+    assert result.attempted >= 2 and result.failed == 0
+
+
+def test_recipe_args_of_the_shipped_model_are_its_training_args(baselines):
+    import json
+
+    import marginal_generate as mg
+
+    args = baselines.recipe_args(Path(mg.DEFAULT_MODEL))
+    recorded = json.loads((Path(mg.DEFAULT_MODEL) / "training.json").read_text())["args"]
+    assert {k: getattr(args, k) for k in recorded} == recorded
+
+
+def test_a_directory_without_training_json_is_named(baselines, tmp_path):
+    with pytest.raises(SystemExit, match=r"training\.json not found: --model must be a directory written by"):
+        baselines.recipe_args(tmp_path)
