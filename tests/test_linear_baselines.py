@@ -1,20 +1,15 @@
 """``scripts/linear_baselines.py``: the figures it prints and its error on a directory that is not a run."""
 
 import doctest
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "linear_baselines.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def baselines():
-    spec = importlib.util.spec_from_file_location("linear_baselines", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("linear_baselines")
 
 
 def test_doctests(baselines):

@@ -2,21 +2,15 @@
 every pair answers."""
 
 import doctest
-import importlib.util
 import random
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "near_duplicates.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def near():
-    spec = importlib.util.spec_from_file_location("near_duplicates", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("near_duplicates")
 
 
 def test_doctests(near):

@@ -1,0 +1,19 @@
+"""The repository's scripts (``scripts/*.py``), loaded as modules by path for their tests."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a fresh module named ``name``, registered in ``sys.modules`` under that name
+    (``doctest`` finds a module's tests through it: a copy imported earlier by another script, such as
+    ``train_tiny_guard``'s ``near_duplicates``, would hide them)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
