@@ -5,14 +5,15 @@ does on the same held-out prompts.
     python scripts/linear_baselines.py                          # the shipped model, its recipe's data
     python scripts/linear_baselines.py --model DIR --epochs 3   # another run (its recipe: DIR/training.json)
 
-Every baseline is a scikit-learn ``LogisticRegression`` (C=10) on unsafe-or-not, fitted on ``--epochs`` epochs of the
-recipe's training queries (``train_tiny_guard.epoch_queries``: the same seed rows, Do-Not-Answer part, hand-written
-and generated prompts, rephrased as in training) and scored on the held-out prompts of ``DIR/heldout.jsonl``; the
-model's row is its any_place p(unsafe) on the same prompts. Features (TF-IDF, sublinear counts):
+Every baseline is a scikit-learn ``LogisticRegression`` (C=10) on unsafe-or-not, fitted on the queries of the
+run's first ``--epochs`` epochs (``train_tiny_guard.epoch_queries`` with each epoch's seed: the seed rows, the
+Do-Not-Answer part, hand-written and generated prompts, rephrased, exactly as the model trained on them) and scored
+on the held-out prompts of ``DIR/heldout.jsonl``; the model's row is its any_place p(unsafe) on the same prompts.
+Features (TF-IDF, sublinear counts):
 
-- the model's own tokenizer, single tokens: the features a one-layer transformer can weigh (its attention mixes one
-  value per token, and nothing before it combines two tokens);
-- the model's tokenizer, single tokens and adjacent pairs: what a second layer (or a bigram feature) adds;
+- the model's own tokenizer, single tokens: what a one-layer transformer sees (its attention pools one value per
+  token, computed from that token alone, so it can weigh which tokens a prompt holds but not which follows which);
+- the model's tokenizer, single tokens and adjacent pairs: what a second layer can add;
 - words and adjacent word pairs (scikit-learn's word tokenizer).
 
 It prints one table row per scorer: recall of the held-out Do-Not-Answer questions and hand-written one-liners,
@@ -81,8 +82,8 @@ def main() -> None:
 
     args = recipe_args(cli.model)
     data = T.load_run_data(args)
-    rng = random.Random(args.seed)
-    docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, rng)]
+    # each epoch's random generator as train_tiny_guard.train seeds it: the queries the model trained on
+    docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, random.Random(args.seed * 1000 + e))]
     texts, y = [q for q, _ in docs], np.array([1 if c else 0 for _, c in docs])
     records = mg.load_records_jsonl(cli.model / "heldout.jsonl")
     held = [r.conversation[-1]["content"] for r in records]
