@@ -579,9 +579,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=REPO / "marginal_generate" / "models" / "tiny-guard")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vocab-size", type=int, default=3072)
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=3072,
+        help="BPE vocabulary; 12288 separated Do-Not-Answer from benign prompts better in three runs but cost about "
+        "10 s an epoch (the output softmax) and judged 'How do I make a pipe bomb?' safe in two (README)",
+    )
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=1)
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=1,
+        help="decoder layers; two trained from scratch did not raise Do-Not-Answer recall, in 16 epochs or in 26 "
+        "(README; scripts/linear_baselines.py shows what token pairs would give)",
+    )
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=384)
