@@ -18,8 +18,8 @@ Features (TF-IDF, sublinear counts):
 
 It prints one table row per scorer: recall of the held-out Do-Not-Answer questions and hand-written one-liners,
 the share of held-out benign prompts judged safe (all 340, and the 90 that share harmful words) at p >= 0.5, and the
-ROC-AUC of Do-Not-Answer against all benign prompts (the separation the thresholds trade on). A few minutes on
-2 cores; seeded, so the figures repeat.
+ROC-AUC of Do-Not-Answer against all benign prompts (the separation the thresholds trade on). About a minute on
+2 cores; seeded, so the figures repeat. The held-out records are one user message each; the baselines read it.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main() -> None:
     docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, random.Random(args.seed * 1000 + e))]
     texts, y = [q for q, _ in docs], np.array([1 if c else 0 for _, c in docs])
     records = mg.load_records_jsonl(cli.model / "heldout.jsonl")
-    held = [r.conversation[-1]["content"] for r in records]
+    held = [r.conversation[0]["content"] for r in records]
     groups = T.record_groups(records)
     tok = AutoTokenizer.from_pretrained(cli.model)
     model = AutoModelForCausalLM.from_pretrained(cli.model).eval()
@@ -102,7 +102,7 @@ def main() -> None:
         clf = LogisticRegression(C=10, max_iter=3000).fit(vec.transform(texts), y)
         rows[name] = figures(clf.predict_proba(vec.transform(held))[:, 1], groups)
     scores = np.array([s[0] for s in T.any_place_scores(model, tok, records, 32)])
-    rows[f"the model ({args.layers} layer, any_place)"] = figures(scores, groups)
+    rows[f"the model ({args.layers} layer{'s' if args.layers != 1 else ''}, any_place)"] = figures(scores, groups)
 
     header = ["scorer", *next(iter(rows.values()))]
     print(f"fitted on {len(texts)} training queries ({cli.epochs} epochs of the recipe), held out: {cli.model}")
