@@ -9,10 +9,13 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def load_script(name: str) -> ModuleType:
-    """``scripts/<name>.py`` as a fresh module named ``name``, registered in ``sys.modules`` under that name
-    (``doctest`` finds a module's tests through it: a copy imported earlier by another script, such as
-    ``train_tiny_guard``'s ``near_duplicates``, would hide them)."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    """``scripts/<name>.py`` (``name`` may have a folder: ``data/privacy_requests_train``) as a fresh module named
+    after the file, registered in ``sys.modules`` under that name (``doctest`` finds a module's tests through it:
+    a copy imported earlier by another script, such as ``train_tiny_guard``'s ``near_duplicates``, would hide
+    them)."""
+    path = SCRIPTS / f"{name}.py"
+    name = path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

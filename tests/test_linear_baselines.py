@@ -1,6 +1,5 @@
 """``scripts/linear_baselines.py``: the figures it prints and its error on a directory that is not a run."""
 
-import doctest
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,6 @@ from script_modules import load_script
 @pytest.fixture(scope="module")
 def baselines():
     return load_script("linear_baselines")
-
-
-def test_doctests(baselines):
-    result = doctest.testmod(baselines)
-    assert result.attempted >= 2 and result.failed == 0
 
 
 def test_recipe_args_of_the_shipped_model_are_its_training_args(baselines):

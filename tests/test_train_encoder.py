@@ -105,14 +105,10 @@ def test_a_category_position_avoids_the_ids_already_written(train, tok):
 
 def test_the_avoid_weight_adds_the_unlikelihood_of_a_repeated_id(train, tok):
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=1, pad_token_id=tok.pad_token_id, attention_dropout=0.0,
-    )  # fmt: skip
-    model = LlamaForCausalLM(config).eval()
+    from marginal_generate.testing import tiny_llama
+
+    model = tiny_llama(tok, seed=0, num_layers=1, logit_scale=1.0).eval()  # flat: p of the repeat far from 0
     encoder = train.Encoder(tok)
     conv = [{"role": "user", "content": "two bad things"}]
     row = train.pack(encoder.item(conv, [("guard", None, ["S10", "S3"])]))
