@@ -235,6 +235,20 @@ def concat_rows(a: dict, b: dict) -> tuple[str, list[str]]:
     )
 
 
+def drop_words(query: str, rate: float, rng: random.Random) -> str:
+    """``query`` with each whitespace-separated word dropped with probability ``rate``, at least two kept
+    (augmentation: a request stays recognisable from most of its words, so the model must not hang on one).
+
+    >>> drop_words("How do I make a pipe bomb at home?", 0.3, random.Random(1))
+    'do I a pipe bomb at'
+    >>> drop_words("Hello there", 0.99, random.Random(0))
+    'Hello there'
+    """
+    words = query.split()
+    kept = [w for w in words if rng.random() >= rate]
+    return " ".join(kept) if len(kept) >= 2 else query
+
+
 def make_example(
     query: str,
     categories: list[str],
@@ -594,6 +608,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="decoder layers; two trained from scratch did not raise Do-Not-Answer recall, in 16 epochs or in 26 "
         "(README; scripts/linear_baselines.py shows what token pairs would give)",
     )
+    p.add_argument(
+        "--position-heads",
+        type=int,
+        default=0,
+        help="first-layer heads wired to look 1, 2, ... tokens back by position alone (see wire_position_heads); "
+        "with --layers 2 and 2 such heads, 16 epochs took 1,017 s and flagged the same 0.777 of Do-Not-Answer (README)",
+    )
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=384)
@@ -699,6 +720,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1.0,
         help="weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30)",
     )
+    p.add_argument(
+        "--word-dropout",
+        type=float,
+        default=0.0,
+        help="drop each word of half the training queries with this probability (see drop_words; 0: off)",
+    )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument(
@@ -752,7 +779,8 @@ def reevaluate(args: argparse.Namespace) -> dict:
     info = json.loads((args.out / "training.json").read_text())
     info["heldout"] = evaluate(args.out)
     print(json.dumps(info["heldout"], indent=1))
-    recorded = {"avoid_repeats": 0.0, **info["args"]}  # runs recorded before --avoid-repeats had none
+    # runs recorded before these options existed trained without them
+    recorded = {"avoid_repeats": 0.0, "word_dropout": 0.0, "position_heads": 0, **info["args"]}
     write_info_and_card(args.out, info, argparse.Namespace(**{**vars(args), **recorded}))
     return info
 
@@ -1089,8 +1117,11 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
         attention_dropout=args.attention_dropout,
+        attention_bias=args.position_heads > 0,
     )
     model = LlamaForCausalLM(config)
+    if args.position_heads:
+        wire_position_heads(model.model.layers[0].self_attn, args.position_heads, config)
     if args.warm_start:
         rows = (
             data.train_rows
@@ -1109,6 +1140,54 @@ def new_model(tok, data: RunData, args: argparse.Namespace):
         print(f"warm start: {warm_start_embeddings(model, tok, rows, benign, args.seed)}", flush=True)
     print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
     return model
+
+
+def wire_position_heads(attention, count: int, config, margin: float = 8.0) -> None:
+    """Make the first ``count`` heads of ``attention`` look at the token ``h + 1`` places back (head ``h``), by
+    position alone: their queries and keys become constant biases (their weights zero, the biases frozen), and RoPE
+    turns ``q . k`` into ``sum_i A cos((d - h - 1) theta_i)`` of the distance ``d``, which peaks at ``d = h + 1``
+    and is at least ``margin`` (in attention logits) above every other distance up to 1,023.
+
+    A one-layer model pools one value per token, so it never sees which token follows which (README, "The
+    embedded model"); with these heads the first layer's MLP sees a token with the one or two before it, and the
+    second layer pools those pairs. The heads' other weights, and every other head, train as usual.
+
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> config = LlamaConfig(vocab_size=16, hidden_size=32, intermediate_size=32, num_hidden_layers=1,
+    ...     num_attention_heads=4, num_key_value_heads=2, attention_bias=True, attn_implementation="eager")
+    >>> model = LlamaForCausalLM(config).eval()
+    >>> wire_position_heads(model.model.layers[0].self_attn, 2, config)
+    >>> att = model(torch.randint(0, 16, (1, 12)), output_attentions=True).attentions[0][0]
+    >>> [int(att[h, 11].argmax()) for h in range(2)], bool(att[:2, 11].max(-1).values.min() > 0.99)
+    ([10, 9], True)
+    """
+    head_dim = attention.head_dim
+    groups = attention.num_key_value_groups
+    if attention.q_proj.bias is None or count > config.num_attention_heads:
+        raise ValueError(f"position heads need attention biases and at most {config.num_attention_heads} heads")
+    half = head_dim // 2
+    theta = config.rope_parameters["rope_theta"] ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    distances = torch.arange(1024, dtype=torch.float64)
+    # the worst margin of sum_i cos((d - offset) theta_i) over d != offset is offset-independent (about 0.51 for
+    # eight frequencies); scale A so that it becomes ``margin`` after the 1/sqrt(head_dim) scaling
+    profile = torch.cos((distances[None, :] - 1) * theta[:, None]).sum(0)
+    worst = float(profile[1] - torch.cat([profile[:1], profile[2:]]).max())
+    amplitude = margin * head_dim**0.5 / worst
+    key = amplitude**0.5
+    with torch.no_grad():
+        for h in range(count):
+            kv = h // groups
+            q_rows = slice(h * head_dim, (h + 1) * head_dim)
+            k_rows = slice(kv * head_dim, (kv + 1) * head_dim)
+            attention.q_proj.weight[q_rows] = 0.0
+            attention.k_proj.weight[k_rows] = 0.0
+            k_bias = torch.zeros(head_dim, dtype=torch.float64)
+            k_bias[:half] = key
+            q_bias = torch.cat([key * torch.cos((h + 1) * theta), -key * torch.sin((h + 1) * theta)])
+            attention.k_proj.bias[k_rows] = k_bias.float()
+            attention.q_proj.bias[q_rows] = q_bias.float()
+    attention.q_proj.bias.requires_grad_(False)
+    attention.k_proj.bias.requires_grad_(False)
 
 
 # ---- training loop ----------------------------------------------------------------------------
@@ -1134,6 +1213,8 @@ def examples_for(
     """Packed training rows of ``(query, ids)`` pairs (conversations, extra prompts, augmentation)."""
     items = []
     for query, categories in queries:
+        if args.word_dropout and rng.random() < 0.5:
+            query = drop_words(query, args.word_dropout, rng)
         conv, cats = make_example(query, categories, rng, args.agent_frac, True, args.sentence_shuffle)
         items.append((conv, branches_for(cats, last_role(conv), rng, policy_frac, unary_frac)))
     encoder.prefill([text for conv, branches in items for text in encoder.item_texts(conv, branches)])
@@ -1620,11 +1701,19 @@ answers `yes` or `no`. These are what the `per_category_prompt` and `unary` stra
 `marginal_generate.score_label_prompts` send."""
 
 
+def position_heads_sentence(args: argparse.Namespace) -> str:
+    """The card's words on ``--position-heads`` (empty when the run did not use it)."""
+    n = getattr(args, "position_heads", 0)
+    if not n:
+        return ""
+    return f"the first layer's first {n} heads look 1 to {n} tokens back by position alone (frozen biases),\n"
+
+
 def card_architecture(args: argparse.Namespace) -> str:
     return f"""## Model
 hidden {args.hidden}, {args.layers} layer{"s" if args.layers != 1 else ""}, {args.heads} heads ({args.kv_heads} \
 key-value heads), intermediate {args.intermediate},
-tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
+{position_heads_sentence(args)}tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
 `<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
 
@@ -1764,6 +1853,23 @@ def avoid_sentence(args: argparse.Namespace) -> str:
     )
 
 
+def word_dropout_sentence(args: argparse.Namespace) -> str:
+    """The card's sentence on ``--word-dropout`` (empty when the run did not use it).
+
+    >>> word_dropout_sentence(argparse.Namespace(word_dropout=0.0))
+    ''
+    >>> word_dropout_sentence(argparse.Namespace(word_dropout=0.15)).split(";")[0]
+    ' Word dropout: in half the queries of an epoch each word is dropped with probability 0.15 (at least two kept)'
+    """
+    if not args.word_dropout:
+        return ""
+    return (
+        f" Word dropout: in half the queries of an epoch each word is dropped with probability {args.word_dropout} "
+        "(at least two kept); this one can drop the word a label rests on, so unlike the others it does not keep "
+        "the labels exact."
+    )
+
+
 def card_training(info: dict, args: argparse.Namespace) -> str:
     return f"""## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
@@ -1779,7 +1885,8 @@ keeps the labels exact:
 with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds \
 {int(args.concat_frac * info["train_rows"])} queries made by
 concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
-typos, ...) afresh every epoch ({args.dna_repeats} time(s) each). Token embeddings warm-started from \
+typos, ...) afresh every epoch ({args.dna_repeats} time(s) each).{word_dropout_sentence(args)} Token embeddings \
+warm-started from \
 a bag-of-tokens (fastText-style) classifier of the training
 queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr \
 {args.lr}, weight decay {args.weight_decay},
