@@ -723,8 +723,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--word-dropout",
         type=float,
-        default=0.0,
-        help="drop each word of half the training queries with this probability (see drop_words; 0: off)",
+        default=0.15,
+        help="drop each word of half the training queries with this probability (see drop_words; 0: off, as the "
+        "runs before 2026-11-30 evening)",
     )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
