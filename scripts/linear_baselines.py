@@ -8,7 +8,8 @@ does on the same held-out prompts.
 Every baseline is a scikit-learn ``LogisticRegression`` (C=10) on unsafe-or-not, fitted on the queries of the
 run's first ``--epochs`` epochs (``train_tiny_guard.epoch_queries`` with each epoch's seed: the seed rows, the
 Do-Not-Answer part, hand-written and generated prompts, rephrased, as the model trained on them but whole: the
-run's ``--word-dropout`` is not applied) and scored on the held-out prompts of ``DIR/heldout.jsonl``; the model's row is its any_place p(unsafe) on the same prompts.
+run's ``--word-dropout`` is not applied) and scored on the held-out prompts of ``DIR/heldout.jsonl``; the model's
+row is its any_place p(unsafe) on the same prompts.
 Features (TF-IDF, sublinear counts):
 
 - the model's own tokenizer, single tokens: what a one-layer transformer sees (its attention pools one value per

@@ -1714,7 +1714,8 @@ def card_architecture(args: argparse.Namespace) -> str:
     return f"""## Model
 hidden {args.hidden}, {args.layers} layer{"s" if args.layers != 1 else ""}, {args.heads} heads ({args.kv_heads} \
 key-value heads), intermediate {args.intermediate},
-{position_heads_sentence(args)}tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with `tokenizers` on the training prompts, Llama 3
+{position_heads_sentence(args)}tied embeddings, vocabulary {args.vocab_size} (byte-level BPE trained with \
+`tokenizers` on the training prompts, Llama 3
 pre-tokenizer regex, special tokens `<|begin_of_text|>`, `<|start_header_id|>`, `<|end_header_id|>`,
 `<|eot_id|>` (EOS), `<|end_of_text|>`, `<|finetune_right_pad_id|>` (padding)), float32."""
 
