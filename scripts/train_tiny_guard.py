@@ -743,7 +743,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0.0 <= args.word_dropout < 1.0:
+        p.error(f"--word-dropout {args.word_dropout}: give a probability in [0, 1), e.g. 0.15 (0 turns it off)")
+    if args.position_heads and (args.position_heads > args.heads or args.layers < 2):
+        p.error(
+            f"--position-heads {args.position_heads}: needs --layers 2 or more (a later layer pools what they see) "
+            f"and at most --heads ({args.heads})"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_prefill_gives_the_ids_of_one_call_per_text(train, tok):
 
 
 def test_examples_are_the_same_as_encoding_one_text_at_a_time(train, tok, monkeypatch):
-    args = argparse.Namespace(agent_frac=0.3, sentence_shuffle=0.5)
+    args = argparse.Namespace(agent_frac=0.3, sentence_shuffle=0.5, word_dropout=0.0)
     bulk = train.examples_for(QUERIES * 3, train.Encoder(tok), args, random.Random(7), 0.5, 0.5)
     slow_encoder = train.Encoder(tok)
     monkeypatch.setattr(slow_encoder, "prefill", lambda texts: None)
@@ -122,3 +123,30 @@ def test_the_avoid_weight_adds_the_unlikelihood_of_a_repeated_id(train, tok):
     assert avoid == [encoder.digit["S10"]]
     extra = float((with_avoid - plain).detach())
     assert extra == pytest.approx(float(expected), rel=1e-4) and extra > 0
+
+
+def test_word_dropout_shortens_some_queries(train, tok):
+    """``--word-dropout 0.5``: some queries lose words (the packed rows get shorter), none is emptied."""
+    enc = train.Encoder(tok)
+    plain = train.examples_for(QUERIES, enc, train.parse_args(["--word-dropout", "0"]), random.Random(7), 0.0, 0.0)
+    dropped = train.examples_for(
+        QUERIES * 4, enc, train.parse_args(["--word-dropout", "0.5"]), random.Random(7), 0.0, 0.0
+    )
+    assert len(dropped) == 4 * len(plain)
+    assert min(len(row[0]) for row in dropped) < min(len(row[0]) for row in plain)
+    assert train.drop_words("one two three", 0.99, random.Random(0)) == "one two three"  # never fewer than two
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--word-dropout", "1"], r"--word-dropout 1.0: give a probability in \[0, 1\)"),
+        (["--word-dropout", "-0.1"], r"--word-dropout -0.1: give a probability in \[0, 1\)"),
+        (["--position-heads", "2"], r"--position-heads 2: needs --layers 2 or more"),
+        (["--position-heads", "9", "--layers", "2"], r"at most --heads \(8\)"),
+    ],
+)
+def test_bad_options_are_refused_with_what_to_give(train, argv, message, capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(argv)
+    assert re.search(message, capsys.readouterr().err)
