@@ -84,7 +84,7 @@ def main() -> None:
     args = recipe_args(cli.model)
     data = T.load_run_data(args)
     # each epoch's random generator as train_tiny_guard.train seeds it: the queries the model trained on
-    docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, random.Random(args.seed * 1000 + e))]
+    docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, random.Random(T.epoch_seed(args, e)))]
     texts, y = [q for q, _ in docs], np.array([1 if c else 0 for _, c in docs])
     records = mg.load_records_jsonl(cli.model / "heldout.jsonl")
     held = [r.conversation[0]["content"] for r in records]

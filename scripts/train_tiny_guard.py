@@ -1024,12 +1024,22 @@ def benign_mixed_queries(
     return out
 
 
+def epoch_seed(args: argparse.Namespace, epoch: int) -> int:
+    """The seed of epoch ``epoch`` (from 0): its random generator's (``train``) and its generated pools' base
+    (``epoch_queries``); ``scripts/linear_baselines.py`` rebuilds the same queries from it.
+
+    >>> epoch_seed(argparse.Namespace(seed=3), 2)
+    3002
+    """
+    return args.seed * 1000 + epoch
+
+
 def epoch_queries(
     data: RunData, args: argparse.Namespace, epoch: int, rng: random.Random
 ) -> list[tuple[str, list[str]]]:
     """The ``(query, ids)`` of one epoch: seed rows and their concatenations, single requests (generated and
     Do-Not-Answer, rephrased), mixed queries, benign prompts and benign prompts that share harmful words."""
-    seed = args.seed * 1000 + epoch
+    seed = epoch_seed(args, epoch)
     out = [(r["query"], r["categories"]) for r in data.train_rows]
     out += [concat_rows(*rng.sample(data.train_rows, 2)) for _ in range(round(args.concat_frac * len(data.train_rows)))]
     out += single_request_queries(args.single_per_epoch, seed + 100)
@@ -1301,7 +1311,7 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: 
     best, best_state, best_epoch, bad, history = float("inf"), None, -1, 0, []
     model.train()
     for epoch in range(args.epochs):
-        rng = random.Random(args.seed * 1000 + epoch)
+        rng = random.Random(epoch_seed(args, epoch))
         examples = examples_for(
             epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac
         )
@@ -1712,7 +1722,7 @@ answers `yes` or `no`. These are what the `per_category_prompt` and `unary` stra
 
 def position_heads_sentence(args: argparse.Namespace) -> str:
     """The card's words on ``--position-heads`` (empty when the run did not use it)."""
-    n = getattr(args, "position_heads", 0)
+    n = args.position_heads
     if not n:
         return ""
     return f"the first layer's first {n} heads look 1 to {n} tokens back by position alone (frozen biases),\n"

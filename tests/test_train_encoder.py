@@ -6,25 +6,17 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import sys
-from pathlib import Path
 
 import pytest
+from script_modules import load_script
 from transformers import AutoTokenizer
 
 import marginal_generate as mg
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
 
 @pytest.fixture(scope="module")
 def train():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import train_tiny_guard
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return train_tiny_guard
+    return load_script("train_tiny_guard")
 
 
 @pytest.fixture(scope="module")
