@@ -355,12 +355,17 @@ class Encoder:
 
     A target set has one token, except at a category id: with the ids listed in a random order,
     every id not written yet is an equally right next one, so the loss there is the mean of their
-    negative log-probabilities (the expectation of the shuffled-order loss, without its variance)."""
+    negative log-probabilities (the expectation of the shuffled-order loss, without its variance).
+
+    Every answer token also has a loss weight: ``unsafe_weight`` on the verdict ``unsafe`` of the plain guard prompt
+    (``--unsafe-weight``), 1 elsewhere. Prompts with a policy of a few categories keep 1: weighed there too, the
+    model wrote ids outside a one-category policy more often (runs of 2026-12-01)."""
 
     CACHE_SIZE = 50000  # texts kept encoded; an epoch has about 7,000 conversations
 
-    def __init__(self, tok) -> None:
+    def __init__(self, tok, unsafe_weight: float = 1.0) -> None:
         self.tok = tok
+        self.unsafe_weight = unsafe_weight
         one = lambda text: self._single(text)  # noqa: E731
         self.nl2, self.safe, self.unsafe, self.nl, self.s = (one(t) for t in ("\n\n", "safe", "unsafe", "\n", "S"))
         self.yes, self.no = one("yes"), one("no")
@@ -424,35 +429,38 @@ class Encoder:
 
     def item(
         self, conv: list[dict], branches: list[tuple]
-    ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]], list[list[int]]]]]:
-        """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, the target set and the
-        tokens to avoid of every answer token)."""
+    ) -> tuple[list[int], list[tuple[list[int], list[int], list[list[int]], list[list[int]], list[float]]]]:
+        """A conversation's shared prefix and its branches (suffix prompt ids, answer ids, the target set, the
+        tokens to avoid and the loss weight of every answer token)."""
         prefix, *suffixes = self.item_texts(conv, branches)
         out = []
-        for (kind, _, payload), suffix in zip(branches, suffixes):
+        for (kind, extra, payload), suffix in zip(branches, suffixes):
             if kind == "guard":
                 answer, targets, avoid = self.guard_answer(payload)
             else:
                 answer = [self.nl2, self.yes if payload else self.no, self.eos]
                 targets, avoid = [[t] for t in answer], [[] for _ in answer]
-            out.append((self.ids(suffix), answer, targets, avoid))
+            weights = [1.0] * len(answer)
+            if kind == "guard" and extra is None and payload:
+                weights[1] = self.unsafe_weight  # the verdict: answer[1] is ``unsafe``
+            out.append((self.ids(suffix), answer, targets, avoid, weights))
         return self.ids(prefix), out
 
 
-def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int], list[int]]]]:
+def pack(item) -> tuple[list[int], list[int], list[int], list[tuple[int, list[int], list[int], float]]]:
     """One sequence: the prefix, then every branch; segment ids (0 prefix, k branch k), positions
-    (each branch continues the prefix's), and (predicting position, target set, tokens to avoid) for every answer
-    token."""
+    (each branch continues the prefix's), and (predicting position, target set, tokens to avoid, loss weight) for
+    every answer token."""
     prefix, branches = item
     ids, seg, pos = list(prefix), [0] * len(prefix), list(range(len(prefix)))
     targets = []
-    for k, (prompt, answer, sets, avoid) in enumerate(branches, start=1):
+    for k, (prompt, answer, sets, avoid, weights) in enumerate(branches, start=1):
         start = len(ids)
         ids += prompt + answer
         seg += [k] * (len(prompt) + len(answer))
         pos += range(len(prefix), len(prefix) + len(prompt) + len(answer))
-        for i, (target, shun) in enumerate(zip(sets, avoid)):
-            targets.append((start + len(prompt) + i - 1, target, shun))
+        for i, (target, shun, weight) in enumerate(zip(sets, avoid, weights)):
+            targets.append((start + len(prompt) + i - 1, target, shun, weight))
     return ids, seg, pos, targets
 
 
@@ -465,9 +473,18 @@ def batches(items: list, batch_size: int, rng: random.Random):
     return chunks
 
 
-def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean", avoid_weight: float = 0.0):
+def packed_loss(
+    model,
+    rows: list,
+    pad_id: int,
+    reduction: str = "mean",
+    avoid_weight: float = 0.0,
+    weigh: bool = False,
+):
     """Cross-entropy (against target sets) on the answer tokens of packed rows, plus ``avoid_weight`` times the
     unlikelihood ``-log(1 - p)`` of every token a position must avoid (Welleck et al. 2019, arXiv 1908.04319).
+    With ``weigh`` (training, not validation), each answer token's cross-entropy is multiplied by its loss weight
+    (see ``Encoder``).
 
     The batch's common prefix (the template's first tokens) is computed once and broadcast; each
     branch sees its conversation's prefix and itself (a float 4D mask), so a conversation is encoded
@@ -501,15 +518,18 @@ def packed_loss(model, rows: list, pad_id: int, reduction: str = "mean", avoid_w
         **cache_argument(model.model, past),
         use_cache=common > 0,
     ).last_hidden_state
-    rows_idx, cols, sets, shun = [], [], [], []
+    rows_idx, cols, sets, shun, weights = [], [], [], [], []
     for b, r in enumerate(rows):
-        for position, target, avoid in r[3]:
+        for position, target, avoid, weight in r[3]:
             rows_idx.append(b), cols.append(position - common), sets.append(target), shun.append(avoid)
+            weights.append(weight)
     width_t = max(len(t) for t in sets)
     tgt = torch.tensor([t + [t[0]] * (width_t - len(t)) for t in sets])
     keep = torch.tensor([[1.0] * len(t) + [0.0] * (width_t - len(t)) for t in sets])
     logp = torch.log_softmax(model.lm_head(hidden[torch.tensor(rows_idx), torch.tensor(cols)]).float(), dim=-1)
     losses = -(logp.gather(1, tgt) * keep).sum(1) / keep.sum(1)
+    if weigh:
+        losses = losses * torch.tensor(weights)
     pairs = [(k, t) for k, avoid in enumerate(shun) for t in avoid]
     if avoid_weight and pairs:
         at, token = torch.tensor(pairs).T
@@ -727,6 +747,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="drop each word of half the training queries with this probability (see drop_words; 0: off, as the "
         "runs before 2026-11-30 evening)",
     )
+    p.add_argument(
+        "--unsafe-weight",
+        type=float,
+        default=1.0,
+        help="weight of the loss on the verdict token 'unsafe' (a missed harmful request costs this many flagged "
+        "benign ones; 1: off, as the runs before 2026-12-01)",
+    )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument(
@@ -746,6 +773,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0.0 <= args.word_dropout < 1.0:
         p.error(f"--word-dropout {args.word_dropout}: give a probability in [0, 1), e.g. 0.15 (0 turns it off)")
+    if args.unsafe_weight <= 0:
+        p.error(
+            f"--unsafe-weight {args.unsafe_weight}: give a positive weight, e.g. 1.5 (1 weighs both verdicts alike)"
+        )
     if args.position_heads and (args.position_heads > args.heads or args.layers < 2):
         p.error(
             f"--position-heads {args.position_heads}: needs --layers 2 or more (a later layer pools what they see) "
@@ -789,7 +820,7 @@ def reevaluate(args: argparse.Namespace) -> dict:
     info["heldout"] = evaluate(args.out)
     print(json.dumps(info["heldout"], indent=1))
     # runs recorded before these options existed trained without them
-    recorded = {"avoid_repeats": 0.0, "word_dropout": 0.0, "position_heads": 0, **info["args"]}
+    recorded = {"avoid_repeats": 0.0, "word_dropout": 0.0, "position_heads": 0, "unsafe_weight": 1.0, **info["args"]}
     write_info_and_card(args.out, info, argparse.Namespace(**{**vars(args), **recorded}))
     return info
 
@@ -1169,7 +1200,10 @@ def wire_position_heads(attention, count: int, config, margin: float = 8.0) -> N
 
     A one-layer model pools one value per token, so it never sees which token follows which (README, "The
     embedded model"); with these heads the first layer's MLP sees a token with the one or two before it, and the
-    second layer pools those pairs. The heads' other weights, and every other head, train as usual.
+    second layer pools those pairs. The heads' other weights, and every other head, train as usual (the zeroed
+    weights too: only the biases are frozen). A key-value head serves ``num_key_value_groups`` query heads, so
+    wiring head ``h`` sets the keys of key-value head ``h // groups``; a free head that shares it (``count`` not a
+    multiple of the group size) starts with the same position-only keys. Only ``count`` 2 with groups of 2 was run.
 
     >>> from transformers import LlamaConfig, LlamaForCausalLM
     >>> config = LlamaConfig(vocab_size=16, hidden_size=32, intermediate_size=32, num_hidden_layers=1,
@@ -1278,6 +1312,7 @@ def run_epoch(
     rank: int = 0,
     world: int = 1,
     avoid_weight: float = 0.0,
+    weigh: bool = False,
 ) -> float:
     """One pass over ``examples`` in length-sorted shuffled batches; the mean training loss.
 
@@ -1289,7 +1324,7 @@ def run_epoch(
         opt.zero_grad(set_to_none=True)
         rows = data_parallel.share([examples[i] for i in idx], rank, world)
         if rows:
-            loss = packed_loss(model, rows, pad_id, "sum", avoid_weight) / sum(len(examples[i][3]) for i in idx)
+            loss = packed_loss(model, rows, pad_id, "sum", avoid_weight, weigh) / sum(len(examples[i][3]) for i in idx)
             loss.backward()
             running += loss.item()
         if world > 1:
@@ -1304,7 +1339,7 @@ def run_epoch(
 
 def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: int = 0, world: int = 1) -> TrainResult:
     """Train epoch by epoch on fresh examples, keep the epoch with the lowest validation loss, stop early."""
-    encoder = Encoder(tok)
+    encoder = Encoder(tok, args.unsafe_weight)
     val_examples = examples_for(validation_queries(data, args), encoder, args, random.Random(args.seed + 3), 0.0, 0.0)
     n_per_epoch = len(epoch_queries(data, args, 0, random.Random(0)))
     opt, sched = make_optimizer(model, args, math.ceil(n_per_epoch / args.batch_size))
@@ -1316,7 +1351,17 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: 
             epoch_queries(data, args, epoch, rng), encoder, args, rng, args.policy_frac, args.unary_frac
         )
         train_loss = run_epoch(
-            model, opt, sched, examples, args.batch_size, tok.pad_token_id, rng, rank, world, args.avoid_repeats
+            model,
+            opt,
+            sched,
+            examples,
+            args.batch_size,
+            tok.pad_token_id,
+            rng,
+            rank,
+            world,
+            args.avoid_repeats,
+            weigh=args.unsafe_weight != 1.0,
         )
         vl = validation_loss(model, val_examples, tok.pad_token_id, rank, world)
         history.append(
@@ -1890,7 +1935,26 @@ def word_dropout_sentence(args: argparse.Namespace) -> str:
     )
 
 
+def unsafe_weight_sentence(args: argparse.Namespace) -> str:
+    """The card's sentence on ``--unsafe-weight`` (empty when the run weighed both verdicts alike).
+
+    >>> unsafe_weight_sentence(argparse.Namespace(unsafe_weight=1.0))
+    ''
+    >>> unsafe_weight_sentence(argparse.Namespace(unsafe_weight=1.6)).split(";")[0]
+    ' The loss on the verdict token `unsafe` weighs 1.6 times that on `safe`'
+    """
+    if args.unsafe_weight == 1.0:
+        return ""
+    return (
+        f" The loss on the verdict token `unsafe` weighs {args.unsafe_weight} times that on `safe`; a missed harmful "
+        f"request costs {args.unsafe_weight} flagged benign ones, which moves the point where greedy decoding "
+        f"writes `unsafe` to about p(unsafe) {1 / (1 + args.unsafe_weight):.2f} of an unweighted model (it "
+        "does not make the scores separate harmful from benign prompts any better)."
+    )
+
+
 def card_training(info: dict, args: argparse.Namespace) -> str:
+    options = word_dropout_sentence(args) + unsafe_weight_sentence(args)
     return f"""## Training
 Loss on the answer tokens only; the order of the category ids in the target is shuffled in every epoch (the data
 lists them in numeric order), and at each category id the target is every id not written yet (the loss is the mean
@@ -1905,7 +1969,7 @@ keeps the labels exact:
 with probability {args.sentence_shuffle} an unsafe query's sentences are shuffled, every epoch adds \
 {int(args.concat_frac * info["train_rows"])} queries made by
 concatenating two training rows (the union of their categories), and Do-Not-Answer prompts are rephrased (lower case,
-typos, ...) afresh every epoch ({args.dna_repeats} time(s) each).{word_dropout_sentence(args)} Token embeddings \
+typos, ...) afresh every epoch ({args.dna_repeats} time(s) each).{options} Token embeddings \
 warm-started from \
 a bag-of-tokens (fastText-style) classifier of the training
 queries{"" if args.warm_start else " (off in this run)"}; attention dropout {args.attention_dropout}; AdamW (lr \

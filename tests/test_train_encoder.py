@@ -108,13 +108,41 @@ def test_the_avoid_weight_adds_the_unlikelihood_of_a_repeated_id(train, tok):
     ids, _, _, targets = row
     plain = train.packed_loss(model, [row], tok.pad_token_id, "sum")
     with_avoid = train.packed_loss(model, [row], tok.pad_token_id, "sum", avoid_weight=1000.0)
-    ((position, _, avoid),) = [t for t in targets if t[2]]
+    ((position, _, avoid, weight),) = [t for t in targets if t[2]]
     with torch.no_grad():
         probs = model(torch.tensor([ids])).logits[0, position].softmax(-1)
     expected = -1000.0 * torch.log1p(-probs[avoid[0]])
-    assert avoid == [encoder.digit["S10"]]
+    assert avoid == [encoder.digit["S10"]] and weight == 1.0
     extra = float((with_avoid - plain).detach())
     assert extra == pytest.approx(float(expected), rel=1e-4) and extra > 0
+
+
+def test_the_unsafe_weight_scales_the_plain_prompts_verdict_only(train, tok):
+    """``Encoder(tok, 3.0)``: the training loss of an unsafe answer to the plain prompt grows by twice its verdict
+    token's cross-entropy; a safe answer, and an unsafe one to a prompt with a policy, keep weight 1; and the
+    validation loss (``weigh`` off) is the unweighted one."""
+    import torch
+
+    from marginal_generate.testing import tiny_llama
+
+    model = tiny_llama(tok, seed=0, num_layers=1, logit_scale=1.0).eval()
+    encoder = train.Encoder(tok, unsafe_weight=3.0)
+    conv = [{"role": "user", "content": "a request"}]
+    policy = {"S9": train.DEFAULT_POLICY["S9"]}
+    unsafe = train.pack(encoder.item(conv, [("guard", None, ["S9"]), ("guard", policy, ["S9"])]))
+    safe = train.pack(encoder.item(conv, [("guard", None, [])]))
+    verdicts = [t for t in unsafe[3] if t[1] == [encoder.unsafe]]
+    assert [t[3] for t in verdicts] == [3.0, 1.0]
+    assert {t[3] for t in unsafe[3] if t[1] != [encoder.unsafe]} == {t[3] for t in safe[3]} == {1.0}
+    plain_verdict = verdicts[0][0]
+    with torch.no_grad():
+        logits = model(torch.tensor([unsafe[0]])).logits[0, plain_verdict]
+        verdict = -logits.log_softmax(-1)[encoder.unsafe]
+        plain = train.packed_loss(model, [unsafe], tok.pad_token_id, "sum")
+        heavier = train.packed_loss(model, [unsafe], tok.pad_token_id, "sum", weigh=True)
+        same = train.packed_loss(model, [safe], tok.pad_token_id, "sum", weigh=True)
+        assert float(heavier - plain) == pytest.approx(2 * float(verdict), rel=1e-4)
+        assert float(same) == pytest.approx(float(train.packed_loss(model, [safe], tok.pad_token_id, "sum")))
 
 
 def test_word_dropout_shortens_some_queries(train, tok):
@@ -134,6 +162,7 @@ def test_word_dropout_shortens_some_queries(train, tok):
     [
         (["--word-dropout", "1"], r"--word-dropout 1.0: give a probability in \[0, 1\)"),
         (["--word-dropout", "-0.1"], r"--word-dropout -0.1: give a probability in \[0, 1\)"),
+        (["--unsafe-weight", "0"], r"--unsafe-weight 0.0: give a positive weight"),
         (["--position-heads", "2"], r"--position-heads 2: needs --layers 2 or more"),
         (["--position-heads", "9", "--layers", "2"], r"at most --heads \(8\)"),
     ],
