@@ -737,22 +737,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--avoid-repeats",
         type=float,
-        default=1.0,
-        help="weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30)",
+        default=3.0,
+        help="weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30; "
+        "1 until 2026-12-01)",
     )
     p.add_argument(
         "--word-dropout",
         type=float,
-        default=0.15,
+        default=0.25,
         help="drop each word of half the training queries with this probability (see drop_words; 0: off, as the "
-        "runs before 2026-11-30 evening)",
+        "runs before 2026-11-30 evening; 0.15 until 2026-12-01)",
     )
     p.add_argument(
         "--unsafe-weight",
         type=float,
-        default=1.0,
-        help="weight of the loss on the verdict token 'unsafe' (a missed harmful request costs this many flagged "
-        "benign ones; 1: off, as the runs before 2026-12-01)",
+        default=1.6,
+        help="weight of the loss on the plain prompt's verdict token 'unsafe' (a missed harmful request costs this "
+        "many flagged benign ones; 1: off, as the runs before 2026-12-01)",
     )
     p.add_argument("--attention-dropout", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.1)
@@ -2127,7 +2128,10 @@ split over turns;
 - long or mixed inputs: a harmful sentence inside a long benign text; anything but English;
 - categories: it often names a neighbouring category (S1 for S9, S2 for S7), and Do-Not-Answer's types were mapped by \
 hand (see above);
-- benign questions about a harmful topic in words it saw mostly in harmful requests.
+- benign questions about a harmful topic in words it saw mostly in harmful requests;
+- assistant replies (response classification): the replies it trained on are refusals, or the user's request echoed back
+  ("Sure, here is how: ..."), so it judges a reply mostly by the request before it: a harmful reply in words of its own
+  is often judged safe, and a refusal of a harmful request sometimes unsafe. No held-out figure measures this.
 
 Held-out one-line harmful requests it judged safe (greedy):{missed or " none"}
 
