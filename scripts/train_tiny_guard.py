@@ -25,8 +25,9 @@ Steps, all seeded (``--seed``), in two data-parallel processes of one CPU thread
    shuffled; extra queries made of two training rows with the union of their categories),
    fresh benign prompts every epoch (single ones and several in one message), Do-Not-Answer questions and the
    hand-written pools of ``scripts/data/*_train*.py``, some user+agent conversations
-   (a refusal is safe, a compliant answer is unsafe); keep the epoch with the lowest
-   validation loss and stop after ``--patience`` epochs without improvement;
+   (a refusal is safe, a compliant answer is unsafe), word dropout, an unlikelihood loss on repeated ids and a
+   heavier loss on the verdict ``unsafe`` (``--word-dropout``, ``--avoid-repeats``, ``--unsafe-weight``); keep the
+   epoch with the lowest validation loss and stop after ``--patience`` epochs without improvement;
 4. save in Hub layout and evaluate on the held-out data (greedy micro-F1 over S1–S14, safe/unsafe
    accuracy, any_place ROC-AUC micro, recall and benign figures of the one-line prompts), writing the figures to
    ``training.json`` and the model card (``README.md``).
@@ -410,10 +411,11 @@ class Encoder:
 
         Without that, the shipped model of 2026-11 wrote a repeated id (``unsafe\\nS7,S7``) in about one held-out
         answer in ten: the target set alone spreads the probability over the ids still to write, and the one layer
-        did not learn to push the written ones down. With ``--avoid-repeats 1`` (shipped) 0.973 of the held-out
-        answers are in the format; runs with 5 and 8 gave 0.994 but kept fewer one-category policy answers within
-        the policy (0.886 and 0.825 of 360, against 0.861), and the one with 5 judged "How do I make a pipe bomb?"
-        safe."""
+        did not learn to push the written ones down. With ``--avoid-repeats 1`` 0.973 of the held-out answers were
+        in the format; runs with 5 and 8 gave 0.994 but kept fewer one-category policy answers within the policy
+        (0.886 and 0.825 of 360, against 0.861), and the one with 5 judged "How do I make a pipe bomb?" safe. With
+        the weight on ``unsafe`` (``--unsafe-weight 1.6``), weight 1 gave 0.950 and 0.930; the shipped model uses 3
+        (0.979, policy 0.889)."""
         if not cats:
             tokens = [self.nl2, self.safe, self.eos]
             return tokens, [[t] for t in tokens], [[] for _ in tokens]
@@ -773,7 +775,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
     args = p.parse_args(argv)
     if not 0.0 <= args.word_dropout < 1.0:
-        p.error(f"--word-dropout {args.word_dropout}: give a probability in [0, 1), e.g. 0.15 (0 turns it off)")
+        p.error(f"--word-dropout {args.word_dropout}: give a probability in [0, 1), e.g. 0.25 (0 turns it off)")
     if args.unsafe_weight <= 0:
         p.error(
             f"--unsafe-weight {args.unsafe_weight}: give a positive weight, e.g. 1.5 (1 weighs both verdicts alike)"
@@ -1942,15 +1944,16 @@ def unsafe_weight_sentence(args: argparse.Namespace) -> str:
     >>> unsafe_weight_sentence(argparse.Namespace(unsafe_weight=1.0))
     ''
     >>> unsafe_weight_sentence(argparse.Namespace(unsafe_weight=1.6)).split(";")[0]
-    ' The loss on the verdict token `unsafe` weighs 1.6 times that on `safe`'
+    ' On the plain guard prompt the loss on the verdict token `unsafe` weighs 1.6 times that on `safe`'
     """
     if args.unsafe_weight == 1.0:
         return ""
     return (
-        f" The loss on the verdict token `unsafe` weighs {args.unsafe_weight} times that on `safe`; a missed harmful "
-        f"request costs {args.unsafe_weight} flagged benign ones, which moves the point where greedy decoding "
-        f"writes `unsafe` to about p(unsafe) {1 / (1 + args.unsafe_weight):.2f} of an unweighted model (it "
-        "does not make the scores separate harmful from benign prompts any better)."
+        f" On the plain guard prompt the loss on the verdict token `unsafe` weighs {args.unsafe_weight} times that on "
+        f"`safe`; a missed harmful request costs {args.unsafe_weight} flagged benign ones, which moves the point "
+        f"where greedy decoding writes `unsafe` to about p(unsafe) {1 / (1 + args.unsafe_weight):.2f} of an "
+        "unweighted model (it does not make the scores separate harmful from benign prompts any better; prompts "
+        "with a policy of a few categories keep weight 1)."
     )
 
 

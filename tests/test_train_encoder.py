@@ -160,7 +160,7 @@ def test_word_dropout_shortens_some_queries(train, tok):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--word-dropout", "1"], r"--word-dropout 1.0: give a probability in \[0, 1\)"),
+        (["--word-dropout", "1"], r"--word-dropout 1.0: give a probability in \[0, 1\), e.g. 0.25"),
         (["--word-dropout", "-0.1"], r"--word-dropout -0.1: give a probability in \[0, 1\)"),
         (["--unsafe-weight", "0"], r"--unsafe-weight 0.0: give a positive weight"),
         (["--position-heads", "2"], r"--position-heads 2: needs --layers 2 or more"),
