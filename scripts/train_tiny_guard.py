@@ -778,7 +778,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--word-dropout {args.word_dropout}: give a probability in [0, 1), e.g. 0.25 (0 turns it off)")
     if args.unsafe_weight <= 0:
         p.error(
-            f"--unsafe-weight {args.unsafe_weight}: give a positive weight, e.g. 1.5 (1 weighs both verdicts alike)"
+            f"--unsafe-weight {args.unsafe_weight}: give a positive weight, e.g. 1.6 (the default; 1 weighs both "
+            "verdicts alike)"
         )
     if args.position_heads and (args.position_heads > args.heads or args.layers < 2):
         p.error(
