@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import train_tiny_guard as T  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 
@@ -43,18 +46,13 @@ REPLIES: list[tuple[str, str, bool]] = [
 
 
 def probe(model, tok) -> list[float]:
-    """any_place p(unsafe) of every reply in ``REPLIES`` (one batch)."""
-    convs = [mg.conversation(user, reply) for user, reply, _ in REPLIES]
-    out = model.generate(
-        **mg.encode_conversations(tok, convs),
-        custom_generate=mg.marginalize,
-        label_space=mg.LabelSpace.llama_guard(tok),
-        strategy="any_place",
-        eps=0.01,
-        top_p=0.99,
-        max_new_tokens=20,
-    )
-    return out.probs[:, 0].tolist()
+    """any_place p(unsafe) of every reply in ``REPLIES``, as the model card's evaluation scores
+    (``train_tiny_guard.any_place_scores``, one batch)."""
+    records = [
+        mg.Record(conversation=tuple(mg.conversation(user, reply)), is_safe=not unsafe, index=k, source="probe")
+        for k, (user, reply, unsafe) in enumerate(REPLIES)
+    ]
+    return [row[0] for row in T.any_place_scores(model, tok, records, len(records))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1316,19 +1316,21 @@ def run_epoch(
     rank: int = 0,
     world: int = 1,
     avoid_weight: float = 0.0,
-    weigh: bool = False,
 ) -> float:
     """One pass over ``examples`` in length-sorted shuffled batches; the mean training loss.
 
-    The loss of a batch is the mean over its answer tokens; with ``world`` ranks each computes the sum over its
-    share of the batch divided by the batch's token count, and the gradients are summed across ranks."""
+    The loss of a batch is the mean over its answer tokens, each weighed by its loss weight (``Encoder``); with
+    ``world`` ranks each computes the sum over its share of the batch divided by the batch's token count, and the
+    gradients are summed across ranks."""
     running, chunks = 0.0, batches(examples, batch_size, rng)
     params = [p for p in model.parameters() if p.requires_grad]
     for idx in chunks:
         opt.zero_grad(set_to_none=True)
         rows = data_parallel.share([examples[i] for i in idx], rank, world)
         if rows:
-            loss = packed_loss(model, rows, pad_id, "sum", avoid_weight, weigh) / sum(len(examples[i][3]) for i in idx)
+            loss = packed_loss(model, rows, pad_id, "sum", avoid_weight, weigh=True) / sum(
+                len(examples[i][3]) for i in idx
+            )
             loss.backward()
             running += loss.item()
         if world > 1:
@@ -1365,7 +1367,6 @@ def train(model, tok, data: RunData, args: argparse.Namespace, t0: float, rank: 
             rank,
             world,
             args.avoid_repeats,
-            weigh=args.unsafe_weight != 1.0,
         )
         vl = validation_loss(model, val_examples, tok.pad_token_id, rank, world)
         history.append(

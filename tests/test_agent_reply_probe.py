@@ -1,13 +1,9 @@
 """``scripts/agent_reply_probe.py``: the count the README's runs table quotes for the shipped model, the Space's
 example among its replies, and its error on a folder that is not a model."""
 
-import ast
-from pathlib import Path
-
 import pytest
 from script_modules import load_script
-
-REPO = Path(__file__).resolve().parents[1]
+from space_examples import space_examples
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +12,8 @@ def probe():
 
 
 def test_the_first_reply_is_the_spaces_example(probe):
-    tree = ast.parse((REPO / "spaces" / "app.py").read_text(encoding="utf-8"))
-    (examples,) = [
-        ast.literal_eval(n.value)
-        for n in tree.body
-        if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", None) == "EXAMPLES"
-    ]
     user, reply, unsafe = probe.REPLIES[0]
-    assert [user, reply] in examples and unsafe
+    assert [user, reply] in space_examples() and unsafe
 
 
 def test_the_shipped_model_gets_four_of_six(probe, capsys):
