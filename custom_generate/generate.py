@@ -31,6 +31,7 @@ from typing import Any
 from transformers import LogitsProcessorList
 
 import marginal_generate as mg
+from marginal_generate.decoding.eos import eos_ids
 
 __all__ = ["generate"]
 
@@ -89,8 +90,8 @@ def generate(
             raise ValueError(f"`{name}` is not supported by marginal-generate's custom_generate; leave it unset.")
     config = copy.deepcopy(generation_config if generation_config is not None else model.generation_config)
     model_kwargs = config.update(**kwargs)  # generation-config fields update the copy; the rest are model inputs
-    if config.eos_token_id is None and tokenizer is not None:
-        config.eos_token_id = tokenizer.eos_token_id
+    # the one lookup of the end-of-sequence ids: generate's eos_token_id=, the model's config, then the tokenizer's
+    config.eos_token_id = sorted(eos_ids(generation_config=config, tokenizer=tokenizer))
     if logits_processor is not None and not isinstance(logits_processor, LogitsProcessorList):
         logits_processor = LogitsProcessorList(logits_processor)
     return mg.marginalize(

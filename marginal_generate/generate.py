@@ -191,7 +191,7 @@ def score(
         label_space.check_strategy(s)
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
-    eos = eos_ids(eos_token_ids, model=model)
+    eos = eos_ids(eos_token_ids, name="eos_token_ids", model=model)
     model_kwargs = dict(model_kwargs or {})
     model = _text_model(model, model_kwargs)
     stepper_class, attention_note = _choose_attention(model, attention)

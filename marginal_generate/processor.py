@@ -51,14 +51,12 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-import marginal_generate as mg
-from marginal_generate.decoding.eos import eos_ids
-from marginal_generate.decoding.greedy_path import (
-    GREEDY_PATH_STRATEGIES,
-    GreedyRecorder,
-)
-from marginal_generate.decoding.search import Node
-from marginal_generate.scores import LabelScores
+from .decoding.eos import eos_ids
+from .decoding.greedy_path import GREEDY_PATH_STRATEGIES, GreedyRecorder
+from .decoding.search import Node
+from .labels.space import LabelSpace
+from .scores import LabelScores
+from .strategies import PROMPTED_STRATEGIES
 
 __all__ = ["LabelScoresProcessor"]
 
@@ -87,7 +85,7 @@ class LabelScoresProcessor(LogitsProcessor):
         eos_token_id: int | list[int] | tuple[int, ...] | None = None,
         label_normalization: str = "label_tokens",
     ) -> None:
-        if not isinstance(label_space, mg.LabelSpace):
+        if not isinstance(label_space, LabelSpace):
             raise ValueError(
                 f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "
                 "build one with mg.LabelSpace.llama_guard(tokenizer)."
@@ -233,7 +231,7 @@ def _check_strategy(strategy: Any) -> None:
             "logits processor sees): use model.generate(..., custom_generate=mg.marginalize, label_space=space, "
             "strategy='any_place')."
         )
-    if strategy in mg.PROMPTED_STRATEGIES:
+    if strategy in PROMPTED_STRATEGIES:
         raise ValueError(
             f"strategy {strategy!r} prompts the model once per label: use mg.score_label_prompts(model, tokenizer, "
             f"conversations, {strategy!r})."
