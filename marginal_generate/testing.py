@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,7 @@ __all__ = [
     "llama4_tokenizer",
     "tiny_llama4",
     "LLAMA_MODELS_HINT",
+    "cache_dir",
 ]
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
@@ -299,13 +299,35 @@ _META = {
 }
 
 
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where files that can be rebuilt (the converted Llama tokenizers) are kept.
+
+    ``$MARGINAL_GENERATE_CACHE`` if set, else ``marginal-generate`` in the user cache folder:
+    ``$XDG_CACHE_HOME``, else ``~/.cache`` (where huggingface_hub keeps its own). The hyphen matters:
+    a folder named like the package (``marginal_generate``, as under the temp folder before) is
+    imported instead of the package by Python started in the folder that holds it.
+
+    >>> cache_dir({"XDG_CACHE_HOME": "/var/cache"}).as_posix()
+    '/var/cache/marginal-generate'
+    >>> cache_dir({"MARGINAL_GENERATE_CACHE": "/data/mg", "XDG_CACHE_HOME": "/var/cache"}).as_posix()
+    '/data/mg'
+    >>> cache_dir({}) == Path.home() / ".cache" / "marginal-generate"
+    True
+    """
+    env = os.environ if environ is None else environ
+    if env.get("MARGINAL_GENERATE_CACHE"):
+        return Path(env["MARGINAL_GENERATE_CACHE"]).expanduser()
+    base = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "marginal-generate"
+
+
 def _meta_tokenizer(family: str) -> PreTrainedTokenizerFast:
     """Meta's ``tokenizer.model`` of ``family`` as a fast tokenizer, converted once and kept on disk.
 
     The conversion (``TikTokenConverter``: BPE merges from the ranks, Meta's split pattern, byte-level
     pieces, then Meta's special tokens in Meta's order, so at Meta's ids) takes 10–20 s; the
-    ``tokenizer.json`` it produces is kept under ``$MARGINAL_GENERATE_CACHE`` (default: the temp
-    folder) per llama-models and transformers version, and loads in about a second.
+    ``tokenizer.json`` it produces is kept under :func:`cache_dir` per llama-models and transformers
+    version, and loads in about a second. Where the cache cannot be written the tokenizer is built anyway.
     """
     import importlib
     import importlib.metadata
@@ -320,8 +342,7 @@ def _meta_tokenizer(family: str) -> PreTrainedTokenizerFast:
         raise ImportError(f"{family}_tokenizer() needs {LLAMA_MODELS_HINT}") from err
     model_file = Path(meta_module.__file__).parent / "tokenizer.model"
     version = importlib.metadata.version("llama-models")
-    cache = Path(os.environ.get("MARGINAL_GENERATE_CACHE", Path(tempfile.gettempdir()) / "marginal_generate"))
-    saved = cache / f"{family}-llama_models-{version}-transformers-{transformers.__version__}" / "tokenizer.json"
+    saved = cache_dir() / f"{family}-llama_models-{version}-transformers-{transformers.__version__}" / "tokenizer.json"
     meta = meta_module.Tokenizer(model_file)
     if saved.exists():
         inner = Tokenizer.from_file(str(saved))
@@ -340,10 +361,13 @@ def _meta_tokenizer(family: str) -> PreTrainedTokenizerFast:
                 ),
             ]
         )
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        partial = saved.with_name(f"tokenizer.json.tmp{os.getpid()}")
-        inner.save(str(partial))
-        os.replace(partial, saved)
+        try:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            partial = saved.with_name(f"tokenizer.json.tmp{os.getpid()}")
+            inner.save(str(partial))
+            os.replace(partial, saved)
+        except OSError:  # a read-only home: build it again next time
+            pass
     tok = PreTrainedTokenizerFast(
         tokenizer_object=inner, bos_token=bos, eos_token=eos, pad_token=pad, clean_up_tokenization_spaces=False
     )
