@@ -60,6 +60,7 @@ __all__ = [
     "tiny_llama4",
     "LLAMA_MODELS_HINT",
     "cache_dir",
+    "free_port",
 ]
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>"]
@@ -288,6 +289,21 @@ def plant_guard_bias(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
 
     model.register_forward_hook(add_bias, with_kwargs=True)
     return table
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` now (the system's pick for port 0), for a test's server or rendezvous.
+
+    Another process may take it before the caller binds it: callers retry on "address already in use".
+
+    >>> 0 < free_port() < 65536
+    True
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 LLAMA_MODELS_HINT = "the real Llama tokenizers come from Meta's llama-models package: pip install llama-models tiktoken"

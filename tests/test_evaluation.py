@@ -17,6 +17,7 @@ import pytest
 from marginal_generate.cli import main
 from marginal_generate.evaluation.results import read_jsonl_results
 from marginal_generate.evaluation.scoring import make_batches
+from marginal_generate.testing import free_port
 
 SLICE = ["--num-samples", "16", "--batch-size", "4", "--no-plots", "--no-progress"]
 
@@ -111,22 +112,27 @@ def test_kill_9_then_resume_gives_the_same_table(tmp_path, baseline):
 @pytest.mark.slow
 def test_two_processes_give_the_same_table(tmp_path, baseline):
     base_dir, base = baseline
-    launcher = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-    ]
-    proc = run_cli(tmp_path, env={"ACCELERATE_USE_CPU": "true"}, launcher=launcher)
+    for _ in range(3):  # a free rendezvous port: the default 29500 may be another job's (its rank 1 aborted)
+        launcher = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--main_process_port",
+            str(free_port()),
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+        ]
+        proc = run_cli(tmp_path, "--overwrite", env={"ACCELERATE_USE_CPU": "true"}, launcher=launcher)
+        if "address already in use" not in proc.stderr.lower():  # else taken between the probe and the bind
+            break
     assert proc.returncode == 0, proc.stderr
     assert "2 process(es)" in proc.stderr
     assert (tmp_path / "metrics.csv").read_text() == (base_dir / "metrics.csv").read_text()
