@@ -213,7 +213,7 @@ def test_resume_names_only_the_keys_that_differ(finished, tmp_path):
 def test_resume_counts_agree_and_the_embedded_model_path_is_the_default(finished, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(finished[0], out)
-    part = out / "samples.rank0.jsonl"
+    part = out / "scores.jsonl"
     part.write_text("".join(part.read_text().splitlines(keepends=True)[:4]))  # as if killed after 4 samples
     proc = cli(
         "--output-dir",
@@ -240,9 +240,8 @@ def test_written_to_lists_every_file(finished):
     on_disk = sorted(p.name for p in out.iterdir() if p.is_file())
     pngs = len(list((out / "plots").glob("*.png")))
     assert listed == [*on_disk, f"plots/*.png ({pngs})"] and pngs == 2
-    assert {"run.json", "samples.rank0.jsonl", "scores.jsonl", "metrics.json", "metrics.csv", "failures.jsonl"} <= set(
-        on_disk
-    )
+    assert {"run.json", "scores.jsonl", "metrics.json", "metrics.csv", "failures.jsonl"} <= set(on_disk)
+    assert not [name for name in on_disk if name.startswith("samples.rank")]  # the journal is merged into scores.jsonl
 
 
 # -- the taxonomy, matplotlib --------------------------------------------------------------------------

@@ -105,8 +105,9 @@ def test_kill_9_then_resume_gives_the_same_table(tmp_path, baseline):
     assert "already done" in resumed.stderr and "torn" in resumed.stderr
     assert (tmp_path / "metrics.csv").read_text() == (base_dir / "metrics.csv").read_text()
     assert sorted(samples_of(tmp_path)) == list(range(16))  # none missing, none twice
-    results, dropped = read_jsonl_results([str(part)])
-    assert sorted(results) == list(range(16)) and dropped == 0  # the torn line was cut before appending
+    results, dropped = read_jsonl_results([str(tmp_path / "scores.jsonl")])
+    assert sorted(results) == list(range(16)) and dropped == 0  # the torn line was dropped in the merge
+    assert not part.exists()  # the journal is merged into scores.jsonl
 
 
 @pytest.mark.slow
@@ -137,7 +138,7 @@ def test_two_processes_give_the_same_table(tmp_path, baseline):
     assert "2 process(es)" in proc.stderr
     assert (tmp_path / "metrics.csv").read_text() == (base_dir / "metrics.csv").read_text()
     assert proc.stdout.count("cat F1 micro") == 1  # only the main process prints
-    assert os.path.exists(tmp_path / "samples.rank1.jsonl")
+    assert not list(tmp_path.glob("samples.rank*.jsonl"))  # each process's journal is merged into scores.jsonl
     assert sorted(samples_of(tmp_path)) == list(range(16))
     table = lambda text: [line for line in text.splitlines() if line and not line.startswith(("written", "done"))]  # noqa: E731
     assert table(proc.stdout) == table(base)

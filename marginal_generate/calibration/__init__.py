@@ -23,6 +23,10 @@ are valid input):
   of annotators who chose the label); Ma et al. (2025) use :math:`z = \mathrm{logit}(p) -
   \mathrm{logit}(p_\text{none})`.
 
+Contextual and batch calibration divide by a mean score (content-free, or of the batch): a label where it is
+exactly 0 or 1 is refused with a ``ValueError`` naming it (the shift would be infinite and send every score to
+0.5, 0 or 1), which is what 0/1 decisions such as greedy's give.
+
 >>> ts = TemperatureScaling().fit([0.99, 0.9, 0.2, 0.01, 0.95, 0.05], [1, 0, 0, 0, 1, 1])
 >>> round(ts.temperature_, 2)
 3.6

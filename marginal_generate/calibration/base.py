@@ -28,7 +28,18 @@ from .validation import (
     check_same_shape,
 )
 
-__all__ = ["Calibrator", "load_calibrator", "logit", "sigmoid", "columns", "as_param", "param_vector", "plain"]
+__all__ = [
+    "Calibrator",
+    "load_calibrator",
+    "logit",
+    "sigmoid",
+    "columns",
+    "as_param",
+    "param_vector",
+    "plain",
+    "degenerate_means",
+    "check_means_inside",
+]
 
 FORMAT_VERSION = 1
 
@@ -55,6 +66,39 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     ez = np.exp(z[~pos])
     out[~pos] = ez / (1.0 + ez)
     return out
+
+
+def degenerate_means(means: Any) -> np.ndarray:
+    """Which mean scores are 0 or 1 (within eps): a calibrator that shifts the logit by ``logit(mean)`` (contextual,
+    batch) would shift by an infinite amount there, which sends every score to 0.5 or to 0 or 1.
+
+    >>> degenerate_means(np.array([0.0, 0.3, 1.0])).tolist()
+    [True, False, True]
+    """
+    means = np.asarray(means, dtype=np.float64)
+    return (means <= EPS) | (means >= 1.0 - EPS)
+
+
+def check_means_inside(name: str, means: Any, binary: bool, method: str) -> None:
+    """A ``ValueError`` naming ``name`` when a mean score is 0 or 1 (:func:`degenerate_means`); ``method`` is the
+    calibration that would divide by it.
+
+    >>> check_means_inside("content_free_scores", [0.2, 0.0], False, "contextual calibration")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `content_free_scores` average 0 on label 1; contextual calibration divides by that mean, so it is...
+    """
+    means = np.atleast_1d(np.asarray(means, dtype=np.float64))
+    bad = np.flatnonzero(degenerate_means(means))
+    if bad.size:
+        j = int(bad[0])
+        more = f" (and on {bad.size - 1} more label(s))" if bad.size > 1 else ""
+        where = "" if binary else f" on label {j}{more}"
+        raise ValueError(
+            f"`{name}` average {means[j]:g}{where}; {method} divides by that mean, so it is undefined there (every "
+            "score would move to 0.5, 0 or 1). Leave such labels uncalibrated, or use TemperatureScaling or "
+            "PlattScaling."
+        )
 
 
 def columns(array: np.ndarray) -> np.ndarray:

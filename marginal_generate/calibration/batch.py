@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .base import Calibrator, as_param, columns, logit, param_vector, sigmoid
+from .base import Calibrator, as_param, check_means_inside, columns, logit, param_vector, sigmoid
 from .metrics import mean_binary_cross_entropy
 from .validation import check_choice
 
@@ -71,11 +71,15 @@ class BatchCalibration(Calibrator):
         return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
 
     def fit(self, scores: Any, references: Any) -> BatchCalibration:
-        """Choose ``gamma`` (per label) on validation scores and 0/1 references; store their mean."""
+        """Choose ``gamma`` (per label) on validation scores and 0/1 references; store their mean.
+
+        A label whose scores average exactly 0 or 1 is refused (a ``ValueError`` naming it): the shift by
+        ``logit(mean)`` would be infinite."""
         p, y = self._check_fit(scores, references)
         pc, yc = columns(p), columns(y)
         grid = np.asarray(self.gammas)
         prior = pc.mean(axis=0)
+        check_means_inside("scores", prior, p.ndim == 1, "batch calibration")
         gammas = []
         for j in range(pc.shape[1]):
             z = logit(pc[:, j])[None, :] - grid[:, None] * logit(prior[j])  # [g, n]
@@ -90,10 +94,15 @@ class BatchCalibration(Calibrator):
         return self
 
     def transform(self, scores: Any) -> Any:
-        """``sigmoid(logit(scores) - gamma * logit(p(y=1 | C)))``, per label."""
+        """``sigmoid(logit(scores) - gamma * logit(p(y=1 | C)))``, per label; with ``prior="batch"`` a label whose
+        scores in this batch average exactly 0 or 1 is refused, as in :meth:`fit`."""
         p = self._check_transform(scores)
         gamma = param_vector(self.gamma_)
-        prior = columns(p).mean(axis=0) if self.prior == "batch" else param_vector(self.prior_)
+        if self.prior == "batch":
+            prior = columns(p).mean(axis=0)
+            check_means_inside("scores", prior, p.ndim == 1, "batch calibration (prior='batch')")
+        else:
+            prior = param_vector(self.prior_)
         shift = gamma * logit(prior)
         out = sigmoid(logit(p) - (shift[0] if p.ndim == 1 else shift))
         return self._wrap_like(out, scores)

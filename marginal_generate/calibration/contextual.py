@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Calibrator, as_param, columns, logit, param_vector, sigmoid
+from .base import Calibrator, as_param, check_means_inside, columns, logit, param_vector, sigmoid
 from .validation import check_probabilities
 
 __all__ = ["ContextualCalibration", "CONTENT_FREE_INPUTS"]
@@ -59,11 +59,20 @@ class ContextualCalibration(Calibrator):
     def fit_content_free(self, content_free_scores: Any) -> ContextualCalibration:
         """Fit from the model's ``p(y=1)`` on each content-free input: ``[m]`` binary or ``[m, k]``.
 
-        A content-free score of exactly 0 or 1 is clipped to ``[eps, 1 - eps]``.
+        A label whose content-free scores average exactly 0 or 1 is refused (a ``ValueError`` naming it):
+        contextual calibration divides by that mean, which would send every score of the label to 0.5 or to 1.
+        This is what a strategy of 0/1 decisions (greedy) gives on content-free inputs.
+
+        >>> ContextualCalibration().fit_content_free([0.0, 0.0, 0.0])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: `content_free_scores` average 0; contextual calibration divides by that mean, so it is undefined...
         """
         q = check_probabilities("content_free_scores", content_free_scores)
+        bias = columns(q).mean(axis=0)
+        check_means_inside("content_free_scores", bias, q.ndim == 1, "contextual calibration")
         self.num_labels_ = None if q.ndim == 1 else q.shape[1]
-        self.bias_ = as_param(columns(q).mean(axis=0), q.ndim == 1)
+        self.bias_ = as_param(bias, q.ndim == 1)
         return self
 
     def fit(self, scores: Any, references: Any = None) -> ContextualCalibration:

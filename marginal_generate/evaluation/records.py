@@ -4,6 +4,7 @@ samples."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -14,7 +15,7 @@ import numpy as np
 
 from .config import Sample
 
-__all__ = ["load_records", "make_samples"]
+__all__ = ["load_records", "make_samples", "sample_digest"]
 
 
 def _load_tolerant(
@@ -235,3 +236,28 @@ def make_samples(
         return test + [Sample(len(records) + k, r, "validation") for k, r in enumerate(validation)]
     val = _stratified(records, fraction, np.random.default_rng(seed + 1))
     return [Sample(k, r, "validation" if k in val else "test") for k, r in enumerate(records)]
+
+
+def sample_digest(sample: Sample) -> str:
+    """A short SHA-256 of what a sample is scored and measured on: its record's conversation, labels (``is_safe``,
+    categories, soft labels) and its split. Stored with each result, so that ``--resume`` can tell which scored
+    samples the data no longer holds (:func:`~marginal_generate.evaluation.results.check_same_data`).
+
+    >>> from marginal_generate.data import Record
+    >>> record = Record(conversation=({"role": "user", "content": "hi"},), is_safe=True)
+    >>> sample_digest(Sample(0, record, "test")) == sample_digest(Sample(5, record, "test"))
+    True
+    >>> sample_digest(Sample(0, record, "test")) == sample_digest(Sample(0, record, "validation"))
+    False
+    """
+    r = sample.record
+    soft = getattr(r, "soft_labels", None)
+    content = {
+        "conversation": [dict(m) for m in r.conversation],
+        "is_safe": bool(r.is_safe),
+        "categories": list(r.categories),
+        "soft_labels": None if soft is None else {k: float(v) for k, v in dict(soft).items()},
+        "split": sample.split,
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -1,10 +1,17 @@
 """Results on disk: per-sample JSONL appended with fsync (a killed run loses at most a torn last line), atomic writes,
-the run's fingerprint for ``--resume``."""
+the run's fingerprint (settings and data) for ``--resume``.
+
+While a run scores, each process appends its results to its journal ``samples.rank<k>.jsonl``; at the end (and when
+a run is resumed) the main process merges them into the one per-sample file, ``scores.jsonl`` (one line per sample,
+in sample order), and removes the journals. A sample that failed is scored again on ``--resume``: a later line
+replaces an earlier failure.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -17,9 +24,15 @@ from .params import (
 
 __all__ = [
     "RESULT_GLOB",
+    "SCORES_FILE",
     "append_jsonl",
     "repair_jsonl",
     "read_jsonl_results",
+    "result_files",
+    "write_results",
+    "consolidate_results",
+    "data_fingerprint",
+    "check_same_data",
     "write_atomic",
     "fingerprint",
     "fingerprint_diff",
@@ -29,7 +42,10 @@ __all__ = [
 ]
 
 
+#: The journals of a run that is scoring (one per process); merged into :data:`SCORES_FILE` and removed at the end.
 RESULT_GLOB = "samples.rank*.jsonl"
+#: The per-sample results of a run: one JSON line per sample, in sample order.
+SCORES_FILE = "scores.jsonl"
 
 
 def append_jsonl(fd: int, obj: dict[str, Any]) -> None:
@@ -57,20 +73,23 @@ def repair_jsonl(path: str) -> int:
 
 
 def read_jsonl_results(paths: Iterable[str]) -> tuple[dict[int, dict[str, Any]], int]:
-    """Per-sample results from result files: ``{sample id: result}`` (first occurrence wins) and the
-    number of lines dropped (a torn last line, or a line that is no JSON object with a ``sample`` key).
+    """Per-sample results from result files read in the order given: ``{sample id: result}`` and the number of
+    lines dropped (a torn last line, or a line that is no JSON object with a ``sample`` key). The first result of a
+    sample stands unless it is a failure (an ``error`` key): a later line replaces a failure (the sample was scored
+    again on ``--resume``).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "samples.rank0.jsonl")
     >>> with open(path, "w") as f:
-    ...     _ = f.write('{"sample": 0, "x": 1}\\n{"sample": 0, "x": 2}\\n{"sample": 1, "x"')
+    ...     _ = f.write('{"sample": 0, "x": 1}\\n{"sample": 0, "x": 2}\\n{"sample": 1, "error": "E"}\\n'
+    ...                 '{"sample": 1, "x": 3}\\n{"sample": 2, "x"')
     >>> results, dropped = read_jsonl_results([path])
     >>> results, dropped
-    ({0: {'sample': 0, 'x': 1}}, 1)
+    ({0: {'sample': 0, 'x': 1}, 1: {'sample': 1, 'x': 3}}, 1)
     """
     out: dict[int, dict[str, Any]] = {}
     dropped = 0
-    for path in sorted(paths):
+    for path in paths:
         with open(path, "rb") as f:
             data = f.read()
         lines = data.split(b"\n")
@@ -87,8 +106,32 @@ def read_jsonl_results(paths: Iterable[str]) -> tuple[dict[int, dict[str, Any]],
             if not isinstance(obj, dict) or not isinstance(obj.get("sample"), int):
                 dropped += 1
                 continue
-            out.setdefault(obj["sample"], obj)
+            earlier = out.get(obj["sample"])
+            if earlier is None or "error" in earlier:
+                out[obj["sample"]] = obj
     return out, dropped
+
+
+def result_files(out: str) -> list[str]:
+    """The result files of the run in ``out``, oldest first: ``scores.jsonl`` (if any), then the journals."""
+    scores = os.path.join(out, SCORES_FILE)
+    return ([scores] if os.path.exists(scores) else []) + sorted(glob.glob(os.path.join(out, RESULT_GLOB)))
+
+
+def write_results(out: str, results: Iterable[dict[str, Any]]) -> None:
+    """Write ``results`` as ``scores.jsonl`` (atomically), then remove the journals they were merged from."""
+    text = "".join(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n" for r in results)
+    write_atomic(os.path.join(out, SCORES_FILE), text)
+    for path in glob.glob(os.path.join(out, RESULT_GLOB)):
+        os.remove(path)
+
+
+def consolidate_results(out: str) -> tuple[dict[int, dict[str, Any]], int]:
+    """Merge the result files of ``out`` into ``scores.jsonl`` (in sample order; torn lines dropped) and remove the
+    journals; returns what :func:`read_jsonl_results` read."""
+    results, dropped = read_jsonl_results(result_files(out))
+    write_results(out, (results[k] for k in sorted(results)))
+    return results, dropped
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -100,12 +143,30 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def data_fingerprint(digests: dict[int, str]) -> dict[str, Any]:
+    """What identifies the data of a run: the number of samples and a SHA-256 over each sample's record digest
+    (:func:`~marginal_generate.evaluation.records.sample_digest`, in sample order).
+
+    >>> data_fingerprint({0: "ab", 1: "cd"})["samples"], data_fingerprint({0: "ab"}) != data_fingerprint({0: "ac"})
+    (2, True)
+    """
+    text = "\n".join(f"{k} {digests[k]}" for k in sorted(digests))
+    return {"samples": len(digests), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
 def fingerprint(
-    config: EvalConfig, resolved: dict[str, StrategyParams], dtype: str, taxonomy: int, prompt_format: str | None = None
+    config: EvalConfig,
+    resolved: dict[str, StrategyParams],
+    dtype: str,
+    taxonomy: int,
+    prompt_format: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What identifies a run (``run.json``); ``prompt_format`` is the format ``config.prompt_format`` resolved to
-    (``auto`` -> the published template's name, ``chat_template``, ...)."""
+    (``auto`` -> the published template's name, ``chat_template``, ...); ``data`` is :func:`data_fingerprint` of the
+    samples, compared on ``--resume`` by :func:`check_same_data`."""
     return {
+        **({"data": data} if data is not None else {}),
         "model": config.model,
         "dataset": config.dataset,
         "split": config.split,
@@ -125,6 +186,11 @@ def fingerprint(
             if config.grammar != "llama_guard"
             else {}
         ),
+        **(
+            {"separator": config.separator, "none": config.none}
+            if (config.separator, config.none) != (",", "none")
+            else {}
+        ),
     }
 
 
@@ -139,9 +205,14 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _without_data(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fingerprint.items() if k != "data"}
+
+
 def fingerprint_diff(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The settings that differ between two fingerprints, each as ``"key: old → new"`` with dotted keys
-    down to the single parameter (a strategy on one side only is named once).
+    down to the single parameter (a strategy on one side only is named once); the data is compared by
+    :func:`check_same_data`.
 
     >>> fingerprint_diff({"seed": 0, "params": {"any_place": {"top_p": 0.99,
     ...     "eps": 0.01}, "greedy": {"max_new_tokens": 20}}},
@@ -149,6 +220,7 @@ def fingerprint_diff(previous: dict[str, Any], current: dict[str, Any]) -> list[
     ['params.any_place.top_p: 0.99 → 0.9', 'params.greedy: in the earlier run only']
     """
     out = []
+    previous, current = _without_data(previous), _without_data(current)
     old_params, new_params = previous.get("params") or {}, current.get("params") or {}
     for name in sorted(set(old_params) ^ set(new_params)):
         out.append(f"params.{name}: " + ("in the earlier run only" if name in old_params else "not in the earlier run"))
@@ -164,10 +236,7 @@ def fingerprint_diff(previous: dict[str, Any], current: dict[str, Any]) -> list[
 def earlier_run(out: str) -> str | None:
     """What earlier run ``out`` holds, in words ("a finished run (metrics.json, 480 samples)"), or None."""
     metrics = os.path.join(out, "metrics.json")
-    scored = 0
-    for path in glob.glob(os.path.join(out, RESULT_GLOB)):
-        with open(path, "rb") as f:
-            scored += f.read().count(b"\n")
+    scored = len(read_jsonl_results(result_files(out))[0])
     if os.path.exists(metrics):
         return f"a finished run (metrics.json, {scored} samples scored)"
     if scored:
@@ -201,8 +270,48 @@ def check_output_dir(config: EvalConfig) -> None:
             )
 
 
-def prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: Any, say: Callable[[str], None]) -> None:
-    """Create the output directory; start fresh, or check that ``--resume`` continues the same run."""
+def check_same_data(
+    out: str, previous: dict[str, Any] | None, current: dict[str, Any], digests: dict[int, str]
+) -> None:
+    """On ``--resume``: a ``ValueError`` that says what changed when the data of the run in ``out`` (``previous``,
+    from its ``run.json``) is not the data now (``current``, with each sample's record ``digests``): scores
+    already on disk would otherwise be paired with stale labels."""
+    if previous == current:
+        return
+    fix = "pass --overwrite to score it afresh, or another --output-dir."
+    if previous is None:
+        raise ValueError(
+            f"`--resume`: the run in {out} has no fingerprint of its data (an earlier version wrote it), so it "
+            f"cannot be checked against the data now; {fix}"
+        )
+    scored, _ = read_jsonl_results(result_files(out))
+    changed = [k for k in sorted(scored) if scored[k].get("record_digest") != digests.get(k)]
+    parts = []
+    if changed:
+        first = scored[changed[0]]
+        parts.append(
+            f"{len(changed)} of the {len(scored)} sample(s) scored there now hold another record or split "
+            f"(the first: sample {first['sample']}, record index {first.get('index')})"
+        )
+    if previous.get("samples") != current["samples"]:
+        parts.append(f"it had {previous.get('samples')} samples, the data now gives {current['samples']}")
+    if not parts:
+        parts.append("the records not yet scored changed")
+    raise ValueError(
+        f"`--resume`: the data changed since the run in {out} was started ({'; '.join(parts)}), so its scores "
+        f"would be paired with stale labels; {fix}"
+    )
+
+
+def prepare_output_dir(
+    config: EvalConfig,
+    fingerprint: dict[str, Any],
+    state: Any,
+    say: Callable[[str], None],
+    digests: dict[int, str] | None = None,
+) -> None:
+    """Create the output directory; start fresh, or check that ``--resume`` continues the same run (same settings,
+    same data: ``digests`` are the samples' record digests) and merge its results into ``scores.jsonl``."""
     out = config.output_dir
     run_json = os.path.join(out, "run.json")
     if state.is_main_process:
@@ -217,14 +326,19 @@ def prepare_output_dir(config: EvalConfig, fingerprint: dict[str, Any], state: A
                     f"`--resume`: {out} holds a run with other settings ({', '.join(diff)}); "
                     "resume with the same options, pass --overwrite to replace it, or pass another --output-dir."
                 )
+            if "data" in fingerprint:
+                check_same_data(out, previous.get("data"), fingerprint["data"], digests or {})
+            _, dropped = consolidate_results(out)
+            if dropped:
+                say(f"resume: dropped {dropped} torn or unreadable line(s)")
         else:
-            if existing:
+            if existing or os.path.exists(os.path.join(out, SCORES_FILE)):
                 say(f"note: {out} held results of an earlier run; --overwrite: starting afresh")
             for path in [*existing, *glob.glob(os.path.join(out, "plots", "*.png"))]:
                 os.remove(path)
             for name in (
                 "content_free.json",
-                "scores.jsonl",
+                SCORES_FILE,
                 "failures.jsonl",
                 "metrics.csv",
                 "metrics.json",

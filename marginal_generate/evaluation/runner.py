@@ -8,14 +8,18 @@ Flow (one direction)::
         ──metrics on test──▶ table (terminal, CSV, JSON) + reliability diagrams (PNG)
         ──alignment with soft references (records with ``soft_labels``)──▶ second table + alignment.json
 
-Nothing lost: every sample's result is appended to ``samples.rank<k>.jsonl`` in the output
-directory as soon as its batch is scored, one ``os.write`` of one complete line followed by
-``fsync``. A run killed at any moment leaves at most a torn last line, which is dropped (and cut
-from the file) when the run is started again with ``resume=True``; samples already on disk are
-skipped. Batches are formed over *all* samples, before done ones are skipped, so a sample is
-always scored in the same batch (same padding, same numbers) whether the run was interrupted or
-not, and whatever the number of processes. A sample that fails (too long for the model's
-context, a bad record) is recorded with its index and the reason; the run goes on.
+Nothing lost: every sample's result is appended to the process's journal ``samples.rank<k>.jsonl`` in the
+output directory as soon as its batch is scored, one ``os.write`` of one complete line followed by
+``fsync``. A run killed at any moment leaves at most a torn last line, which is dropped when the run is
+started again with ``resume=True``; samples already on disk are skipped, samples that failed are scored
+again. At the end (and at the start of a resumed run) the journals are merged into ``scores.jsonl``, one
+line per sample, and removed. A resumed run must have the same settings and the same data (each result
+carries its record's digest; ``run.json`` a fingerprint of all of them). Batches are formed over *all*
+samples, before done ones are skipped, so a sample is always scored in the same batch (same padding, same
+numbers) whether the run was interrupted or not, and whatever the number of processes. A sample that fails
+(too long for the model's context, a bad record) is recorded with its index and the reason; the run goes
+on. A run in which every test sample failed is a ``ValueError`` (how many, the first error, what to do)
+raised after its files are written.
 
 Data-parallel: under ``accelerate launch`` each process (:class:`accelerate.PartialState`) takes
 its share of the pending batches (``split_between_processes``); the per-sample results are
@@ -42,7 +46,6 @@ Platt scaling is fitted on the soft references where the validation samples have
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import sys
@@ -62,22 +65,25 @@ from ..loading import (
 )
 from ..prompts.formats import resolve_format
 from .config import EvalConfig
+from .label_lists import check_labels
 from .params import (
     UNCERTAINTY_STRATEGIES,
     Params,
     StrategyParams,
     load_params,
 )
-from .records import load_records, make_samples
+from .records import load_records, make_samples, sample_digest
 from .report import Report, build_report, write_outputs
 from .results import (
-    RESULT_GLOB,
     append_jsonl,
     check_output_dir,
+    data_fingerprint,
     fingerprint,
     prepare_output_dir,
     read_jsonl_results,
     repair_jsonl,
+    result_files,
+    write_results,
 )
 from .scoring import Scorer, content_free_scores, make_batches, result_base, score_batch
 
@@ -112,7 +118,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     model, tokenizer, dtype = load_model(config.model, device, config.dtype)
     if config.grammar == "label_list":
         assert config.labels is not None
-        space = LabelSpace.label_list(tokenizer, config.labels)
+        space = LabelSpace.label_list(tokenizer, config.labels, separator=config.separator, none=config.none)
     else:
         space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
     threads_before = torch.get_num_threads()
@@ -139,6 +145,9 @@ def _load_data(
             f"no record of {data_name} could be read ({len(failures)} bad line(s), "
             "listed above); fix the data or the options."
         )
+    if config.grammar == "label_list":  # --labels that no record carries: a ValueError, or a note per name
+        for line in check_labels(config.labels or [], records, data_name):
+            talk(line)
     validation = None
     if config.validation_data is not None:
         validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
@@ -182,10 +191,16 @@ def _run(
             "set --validation-fraction > 0, pass --validation-data, or give the "
             "uncertainty strategies a numeric threshold in --params."
         )
+    digests = {s.id: sample_digest(s) for s in samples}
     run_fingerprint = fingerprint(
-        config, resolved, dtype, taxonomy, resolve_format(tokenizer, config.prompt_format, taxonomy)
-    )  # type: ignore[arg-type]
-    prepare_output_dir(config, run_fingerprint, state, talk)
+        config,
+        resolved,
+        dtype,
+        taxonomy,
+        resolve_format(tokenizer, config.prompt_format, taxonomy),  # type: ignore[arg-type]
+        data=data_fingerprint(digests),
+    )
+    prepare_output_dir(config, run_fingerprint, state, talk, digests)
 
     talk(
         f"evaluate: model {config.model or 'embedded tiny guard'} ({dtype}, "
@@ -197,9 +212,11 @@ def _run(
     scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template)
 
     # -- encode, and skip what is on disk ---------------------------------------------------------
-    done, dropped = read_jsonl_results(glob.glob(os.path.join(config.output_dir, RESULT_GLOB)))
+    earlier, dropped = read_jsonl_results(result_files(config.output_dir))
     if dropped and main:
         talk(f"resume: dropped {dropped} torn or unreadable line(s)")
+    done = {k: r for k, r in earlier.items() if "error" not in r}  # a sample that failed is scored again
+    retried = sum(1 for s in samples if "error" in earlier.get(s.id, {}))
     encoded: dict[int, list[int]] = {}
     encode_failures: dict[int, str] = {}
     for s in samples:
@@ -212,8 +229,11 @@ def _run(
     pending_failures = [k for k in encode_failures if k not in done]
     state.wait_for_everyone()  # everyone has read the files before anyone appends
     already = sum(1 for s in samples if s.id in done)
-    if config.resume and main and done:
-        talk(f"resume: {already} sample(s) already done, {len(samples) - already} to score")
+    if config.resume and main and earlier:
+        talk(
+            f"resume: {already} sample(s) already done, {len(samples) - already} to score"
+            + (f" ({retried} of them failed before and are scored again)" if retried else "")
+        )
     order = np.random.default_rng(config.seed).permutation(len(pending))  # balance long and short batches
     pending = [pending[k] for k in order]
 
@@ -248,17 +268,16 @@ def _run(
     if not main:
         return None
 
-    # -- merge -------------------------------------------------------------------------------------
-    merged, _ = read_jsonl_results(glob.glob(os.path.join(config.output_dir, RESULT_GLOB)))
-    for r in gathered:
-        merged.setdefault(r["sample"], r)
+    # -- merge: the journals into scores.jsonl -------------------------------------------------------
+    merged, _ = read_jsonl_results(result_files(config.output_dir))
+    for r in gathered:  # results of processes that do not share this disk
+        if "error" in merged.get(r["sample"], {"error": None}):
+            merged[r["sample"]] = r
     missing = [s.id for s in samples if s.id not in merged]
     if missing:
         raise RuntimeError(f"internal error: {len(missing)} sample(s) have no result after the run: {missing[:10]}")
     results = [merged[s.id] for s in samples]
-    with open(os.path.join(config.output_dir, "scores.jsonl"), "w", encoding="utf-8") as f:
-        for r in results:
-            f.write(json.dumps(r, allow_nan=False, ensure_ascii=False) + "\n")
+    write_results(config.output_dir, results)
     sample_failures = [
         {"sample": r["sample"], "index": r["index"], "split": r["split"], "error": r["error"]}
         for r in results
@@ -266,11 +285,14 @@ def _run(
     ]
     failures += sample_failures
     ok = [r for r in results if "error" not in r]
-    for f_ in sample_failures:
-        talk(f"failed: sample {f_['sample']} (index {f_['index']}): {f_['error']}")
-    with open(os.path.join(config.output_dir, "failures.jsonl"), "w", encoding="utf-8") as f:
+    failures_path = os.path.join(config.output_dir, "failures.jsonl")
+    with open(failures_path, "w", encoding="utf-8") as f:
         for f_ in failures:
             f.write(json.dumps(f_) + "\n")
+    if not any(r["split"] == "test" for r in ok):
+        raise ValueError(nothing_scored(samples, ok, sample_failures, failures_path))
+    for line in summarize_sample_failures(sample_failures):
+        talk(line)
 
     content_free = content_free_scores(config, scorer) if "cc" in config.calibrate else None
     rows, details = build_report(config, resolved, space, ok, content_free, talk)
@@ -301,6 +323,48 @@ def _run(
     return Report(
         rows, details, wall, len(samples), scored_now, failures, resumed, details.get("alignment", {}).get("rows", [])
     )
+
+
+def nothing_scored(
+    samples: list[Any], ok: list[dict[str, Any]], failures: list[dict[str, Any]], failures_path: str
+) -> str:
+    """The one line of a run whose test samples all failed: how many, the first error, what to do.
+
+    >>> from marginal_generate.evaluation.config import Sample
+    >>> failed = [{"sample": 0, "index": 4, "split": "test", "error": "KeyError: 'oops'"}]
+    >>> print(nothing_scored([Sample(0, None, "test")], [], failed, "out/failures.jsonl"))
+    all 1 samples failed, so there is nothing to measure; the first (sample 0, record index 4): KeyError: 'oops'. Fix \
+that and rerun: --resume scores the failed samples again if the options are unchanged, --overwrite starts afresh \
+(every failure is in out/failures.jsonl).
+    """
+    n_test = sum(s.split == "test" for s in samples)
+    what = (
+        f"all {len(samples)} samples failed"
+        if not ok
+        else f"all {n_test} test samples failed ({len(failures)} of {len(samples)} samples in all)"
+    )
+    first = failures[0]
+    return (
+        f"{what}, so there is nothing to measure; the first (sample {first['sample']}, record index "
+        f"{first['index']}): {first['error']}. Fix that and rerun: --resume scores the failed samples again if the "
+        f"options are unchanged, --overwrite starts afresh (every failure is in {failures_path})."
+    )
+
+
+def summarize_sample_failures(failures: list[dict[str, Any]], limit: int = 10) -> list[str]:
+    """The lines that report samples that failed: at most ``limit``, the rest counted (all are in failures.jsonl).
+
+    >>> print(*summarize_sample_failures([{"sample": k, "index": k + 3, "error": "E"} for k in range(3)], 2), sep="\\n")
+    failed: sample 0 (index 3): E
+    failed: sample 1 (index 4): E
+    ... and 1 more failed sample(s) (all in failures.jsonl; --resume scores them again)
+    """
+    lines = [f"failed: sample {f['sample']} (index {f['index']}): {f['error']}" for f in failures[:limit]]
+    if len(failures) > limit:
+        lines.append(
+            f"... and {len(failures) - limit} more failed sample(s) (all in failures.jsonl; --resume scores them again)"
+        )
+    return lines
 
 
 def summarize_load_failures(

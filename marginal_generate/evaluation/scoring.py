@@ -15,6 +15,7 @@ from .params import (
     UNCERTAINTY_STRATEGIES,
     StrategyParams,
 )
+from .records import sample_digest
 from .results import write_atomic
 
 __all__ = [
@@ -94,7 +95,13 @@ class Scorer:
 
         if self.prompt_template is not None:  # a label-list model: the record's text in the instruct prompt
             body = "\n".join(m["content"] for m in record.conversation)
-            text = self.prompt_template.format(text=body, labels=", ".join(self.space.labels))
+            try:
+                text = self.prompt_template.format(text=body, labels=", ".join(self.space.labels))
+            except (KeyError, IndexError, ValueError) as err:
+                raise ValueError(
+                    f"`--prompt-template` {self.prompt_template!r} cannot be filled in ({type(err).__name__}: {err}); "
+                    "it may name only {text} and {labels}; write a literal brace twice ({{ or }})"
+                ) from None
         else:
             text = render(self.tokenizer, list(record.conversation), self.prompt_format, self.taxonomy)
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -185,6 +192,7 @@ class Scorer:
 
 
 def result_base(sample: Sample) -> dict[str, Any]:
+    """What every result line of a sample holds: its id, record index, split, references and record digest."""
     r = sample.record
     base = {
         "sample": sample.id,
@@ -192,6 +200,7 @@ def result_base(sample: Sample) -> dict[str, Any]:
         "split": sample.split,
         "unsafe": 0 if r.is_safe else 1,
         "categories": list(r.categories),
+        "record_digest": sample_digest(sample),
     }
     if getattr(r, "soft_labels", None) is not None:
         base["soft_labels"] = dict(r.soft_labels)
