@@ -57,6 +57,7 @@ from .labels import (
     PrefixState,
 )
 from .metric_modules import load_metric, metric_path
+from .policy import Policy, Target, fit_policy, load_policy
 from .processor import LabelScoresProcessor
 from .prompted import score_label_prompts
 from .prompts import conversation, encode_conversations, render
@@ -117,4 +118,8 @@ __all__ = [
     "LabelScoresProcessor",
     "metric_path",
     "load_metric",
+    "fit_policy",
+    "load_policy",
+    "Policy",
+    "Target",
 ]
