@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
+from .policy import cli as policy_cli
 from .strategies import ALIASES, ALL_STRATEGIES
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -38,13 +39,25 @@ def _columns(text: str) -> dict[str, str]:
 
 
 def _list(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+    """Comma-separated names, empty ones kept: :class:`EvalConfig` refuses them with a message (``S1,,S2``)."""
+    return [t.strip() for t in text.split(",")]
+
+
+def package_version() -> str:
+    """The installed package's version (its metadata), or ``unknown`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("marginal-generate")
+    except PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marginal-generate", description="Per-label probabilities from generative guard models."
     )
+    parser.add_argument("--version", action="version", version=f"marginal-generate {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser(
         "evaluate",
@@ -53,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate on a validation split, and print "
         "the strategy-by-metric table (also written as CSV and JSON, with per-sample JSONL and reliability diagrams).",
     )
+    add_evaluate_arguments(ev)
+    label_lists.add_command(sub, add_evaluate_arguments)  # evaluate-labels: evaluate --grammar label_list
+    policy_cli.add_command(sub)  # policy: per-label thresholds with a guarantee, fitted on a run
+    return parser
+
+
+def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
+    """The flags of ``evaluate`` (``evaluate-labels``, its alias for label lists, takes the same)."""
     ev.add_argument("--model", help="Hub id or local path (default: the embedded tiny guard, offline)")
     ev.add_argument(
         "--dataset",
@@ -145,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="for --grammar label_list: the prompt with {text} (the record's text) and "
         "{labels} (the names); default: an instruct prompt",
     )
+    ev.add_argument(
+        "--separator", default=",", help="for --grammar label_list: what separates names in the answer (default ',')"
+    )
+    ev.add_argument("--none", default="none", help="for --grammar label_list: the answer's word for no label")
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument(
         "--threads",
@@ -152,8 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads per process (default: 1 for a model under 100M parameters, else the cores per process)",
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
-    label_lists.add_command(sub)  # evaluate-labels: instruct models that write label lists
-    return parser
+    policy_cli.add_evaluate_flag(ev)  # --policy FILE
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -163,7 +187,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         split=args.split,
         columns=args.columns,
         strategies=args.strategies,
-        params=args.params,
+        params=label_lists.params_of(args),
         num_samples=args.num_samples,
         batch_size=args.batch_size,
         device=args.device,
@@ -183,25 +207,27 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         grammar=args.grammar,
         labels=args.labels,
         prompt_template=args.prompt_template,
+        separator=args.separator,
+        none=args.none,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``marginal-generate``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    if args.command == "evaluate-labels":
-        try:
-            print(label_lists.run_command(args))
-        except ValueError as err:
-            print(f"marginal-generate: error: {err}", file=sys.stderr)
-            return 2
-        return 0
-    try:
+    if args.command == "policy":
+        return policy_cli.main(args)
+    try:  # evaluate, or its alias evaluate-labels (--grammar label_list)
         config = config_from_args(args)
+        policy = policy_cli.check_for_run(args.policy, config.strategies)
         report = run_evaluation(config)
     except ValueError as err:
         print(f"marginal-generate: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if os.environ.get("RANK", "0") == "0":  # data parallel: the main process says it once
+            print(f"marginal-generate: interrupted: {interrupted(args.output_dir, argv)}", file=sys.stderr)
+        return 130
     if report is None:  # not the main process
         return 0
     print(report.table())
@@ -217,7 +243,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f"; {skipped} record(s) of the data skipped" if skipped else "")
         + f") in {report.wall_time_s:.1f} s wall, {rate:.1f} samples/s"
     )
-    return 0
+    return 0 if policy is None else policy_cli.print_decisions(policy, config.output_dir)
+
+
+def interrupted(output_dir: str, argv: Sequence[str] | None) -> str:
+    """What a run stopped by Ctrl-C saved in ``output_dir``, and the command that continues it: ``argv`` (default
+    ``sys.argv[1:]``) with ``--resume`` instead of ``--overwrite``, or the same command when nothing was saved.
+
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> interrupted(out, ["evaluate", "--output-dir", out])  # doctest: +ELLIPSIS
+    'nothing was scored yet; start again with: marginal-generate evaluate --output-dir ...'
+    >>> with open(os.path.join(out, "samples.rank0.jsonl"), "w") as f:
+    ...     _ = f.write('{"sample": 3}\\n{"sample": 5}\\n{"sam')
+    >>> interrupted(out, ["evaluate", "--overwrite", "--output-dir", out])  # doctest: +ELLIPSIS
+    '2 scored sample(s) are saved in ...; continue with: marginal-generate evaluate --output-dir ... --resume'
+    """
+    import shlex
+
+    from .evaluation.results import read_jsonl_results, result_files
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    saved, _ = read_jsonl_results(result_files(output_dir))  # scores.jsonl (a resumed run's) and the journals
+    if not saved:
+        return f"nothing was scored yet; start again with: {shlex.join(['marginal-generate', *words])}"
+    resume = [w for w in words if w != "--overwrite"] + ([] if "--resume" in words else ["--resume"])
+    return (
+        f"{len(saved)} scored sample(s) are saved in {output_dir}; continue with: "
+        f"{shlex.join(['marginal-generate', *resume])}"
+    )
 
 
 def written_files(output_dir: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "load_model",
+    "damaged_weights",
     "check_device",
     "check_model_source",
     "hub_offline",
@@ -171,7 +172,40 @@ def _load_pretrained(model_id: str, torch_dtype: Any, local_only: bool) -> tuple
     except (OSError, ValueError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"cannot load model {model_id!r}: {first}") from None
+    except Exception as err:  # noqa: BLE001 - safetensors' SafetensorError derives from Exception only
+        if type(err).__name__ != "SafetensorError":
+            raise
+        raise ValueError(damaged_weights(model_id, err)) from None
     return model, tokenizer
+
+
+def damaged_weights(model_id: str, err: Exception) -> str:
+    """The message for weights that safetensors cannot read (a truncated or corrupted file): which file, when
+    ``model_id`` is a local folder, and what to do.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+    ...     _ = f.write(b"\\x00" * 4)
+    >>> damaged_weights(folder, RuntimeError("header too small"))  # doctest: +ELLIPSIS
+    "cannot load model '...': its weights file .../model.safetensors is damaged or cut short (safetensors: header ...
+    """
+    reason = " ".join(str(err).split()) or type(err).__name__
+    bad = None
+    if os.path.isdir(model_id):
+        from safetensors import safe_open
+
+        for name in sorted(os.listdir(model_id)):
+            if name.endswith(".safetensors"):
+                try:
+                    with safe_open(os.path.join(model_id, name), framework="pt"):
+                        pass
+                except Exception:  # noqa: BLE001 - any failure to open it names this file
+                    bad = os.path.join(model_id, name)
+                    break
+    what = f"its weights file {bad}" if bad else "a .safetensors weights file of it"
+    fix = "copy or download the model again" if bad else f"download it again (hf download {model_id} --force-download)"
+    return f"cannot load model {model_id!r}: {what} is damaged or cut short (safetensors: {reason}); {fix}."
 
 
 def load_model(model_id: str | None, device: str, dtype: str) -> tuple[Any, Any, str]:

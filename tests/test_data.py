@@ -201,3 +201,22 @@ def test_records_roundtrip(tmp_path):
     _write(tmp_path / "bad2.jsonl", [json.dumps({"conversation": [], "categories": []})])
     with pytest.raises(ValueError, match=r"bad2.jsonl, line 1: missing field 'is_safe'"):
         load_records_jsonl(tmp_path / "bad2.jsonl")
+
+
+def test_non_utf8_bytes_name_the_file_and_the_line(tmp_path):
+    good = json.dumps({"conversation": [{"role": "user", "content": "hi"}], "is_safe": True, "categories": []})
+    bad = tmp_path / "records.jsonl"
+    bad.write_bytes(good.encode() + b"\n" + good.replace("hi", "caf\xe9").encode("latin-1") + b"\n")
+    with pytest.raises(ValueError, match=r"records\.jsonl, line 2: not UTF-8 text \(byte 0xe9 at column \d+\); re-enc"):
+        load_records_jsonl(bad)
+    seed = tmp_path / "seed.jsonl"
+    seed.write_bytes(b'{"unsafe_query": "caf\xe9", "llama_guard_3_categories": ["S1"]}\n')
+    with pytest.raises(ValueError, match=r"seed\.jsonl, line 1: not UTF-8 text \(byte 0xe9 at column 22\)"):
+        load_seed_jsonl(seed)
+    csv = tmp_path / "table.csv"
+    csv.write_bytes(b"question,labels\nhello,\n\xabbomb\xbb,S9\n")
+    with pytest.raises(ValueError, match=r"table\.csv, line 3: not UTF-8 text \(byte 0xab at column 1\); re-encode"):
+        load_dataset_source(str(csv), columns={"prompt": "question", "categories": "labels"})
+    csv.write_bytes("question,labels\nhello,\n«bomb»,S9\n".encode())  # the same table in UTF-8 is read
+    records = load_dataset_source(str(csv), columns={"prompt": "question", "categories": "labels"})
+    assert [(r.prompt, r.categories) for r in records] == [("hello", ()), ("«bomb»", ("S9",))]

@@ -7,7 +7,6 @@ import pytest
 
 from marginal_generate.cli import main
 from marginal_generate.data.records import Record, save_records_jsonl
-from marginal_generate.evaluation.label_lists import evaluate_label_lists, label_space_for
 from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama
 
 EMOTIONS = ["joy", "anger", "sadness", "fear"]
@@ -52,71 +51,53 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_cli_scores_label_lists_under_every_strategy(trained, tmp_path, capsys):
+def test_evaluate_labels_is_an_alias_of_evaluate_with_the_label_list_grammar(trained, tmp_path, capsys):
+    """`evaluate-labels` runs `evaluate --grammar label_list`: the same scores and table; its own flags map to the
+    params a file would set."""
     folder, _, _ = trained
     data = tmp_path / "records.jsonl"
-    save_records_jsonl(synthetic_records(30, seed=2), data)
-    out_dir = tmp_path / "out"
-    status = main(
-        [
-            "evaluate-labels",
-            "--model",
-            str(folder),
-            "--dataset",
-            str(data),
-            "--grammar",
-            "label_list",
-            "--labels",
-            ",".join(EMOTIONS),
-            "--prompt-template",
-            TEMPLATE,
-            "--max-new-tokens",
-            "10",
-            "--output-dir",
-            str(out_dir),
-        ]
+    save_records_jsonl(synthetic_records(12, seed=2), data)
+    common = ["--model", str(folder), "--dataset", str(data), "--labels", ",".join(EMOTIONS), "--prompt-template",
+              TEMPLATE, "--strategies", "greedy,any_place", "--no-plots", "--no-progress"]  # fmt: skip
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "strategies:\n  greedy: {max_new_tokens: 6, eps: 0.02}\n  any_place: {max_new_tokens: 6, eps: 0.02}\n"
     )
-    printed = capsys.readouterr().out
-    print(printed)
+    status = main(["evaluate", "--grammar", "label_list", "--params", str(params), "--output-dir", str(tmp_path / "a"),
+                   *common])  # fmt: skip
+    table = capsys.readouterr().out.split("\n\nwritten to")[0]
     assert status == 0
-    report = json.loads((out_dir / "label_list_metrics.json").read_text())
-    rows = report["strategies"]
-    assert list(rows) == [
-        "greedy",
-        "token_probability",
-        "fixed_place",
-        "any_place",
-        "max_over_generations",
-        "first_generation",
-    ]
-    for name, row in rows.items():
-        assert name in printed
-        assert 0.0 <= row["l1"] <= 1.0 and 0.0 <= row["jsd_platt"] <= 1.0
-    assert rows["any_place"]["roc_auc_macro"] > 0.8  # the model learnt the cues
-    assert rows["any_place"]["brier"] < rows["greedy"]["brier"]  # probabilities align better than 0/1 answers
+    status = main(["evaluate-labels", "--max-new-tokens", "6", "--eps", "0.02", "--output-dir", str(tmp_path / "b"),
+                   *common])  # fmt: skip
+    assert status == 0
+    assert capsys.readouterr().out.split("\n\nwritten to")[0] == table
+    runs = [json.loads((tmp_path / d / "run.json").read_text()) for d in "ab"]
+    assert runs[0] == runs[1] and runs[0]["grammar"] == "label_list"
+    assert runs[0]["params"]["any_place"]["eps"] == 0.02 and runs[0]["params"]["greedy"]["max_new_tokens"] == 6
+    assert (tmp_path / "a" / "scores.jsonl").read_text() == (tmp_path / "b" / "scores.jsonl").read_text()
 
 
-def test_cli_errors(trained, tmp_path, capsys):
-    folder, tok, model = trained
-    assert (
-        main(
-            ["evaluate-labels", "--model", str(folder), "--dataset", str(tmp_path / "missing.jsonl"), "--labels", "joy"]
-        )
-        == 2
+def test_evaluate_labels_help_and_errors(trained, tmp_path, capsys):
+    folder, _, _ = trained
+    with pytest.raises(SystemExit):
+        main(["evaluate-labels", "--help"])
+    assert "An alias of 'marginal-generate evaluate --grammar label_list'" in " ".join(capsys.readouterr().out.split())
+    data = tmp_path / "records.jsonl"
+    save_records_jsonl(synthetic_records(6, seed=2), data)
+    base = ["evaluate-labels", "--model", str(folder), "--dataset", str(data), "--output-dir", str(tmp_path / "o")]
+    params = tmp_path / "params.yaml"
+    params.write_text("strategies: {}\n")
+    assert main([*base, "--labels", "joy", "--max-new-tokens", "8", "--params", str(params)]) == 2
+    assert capsys.readouterr().err == (
+        f"marginal-generate: error: --max-new-tokens and `--params` {params} both set strategy parameters; put "
+        "max_new_tokens in that file instead (strategies: <name>: ...).\n"
     )
-    assert "`--dataset` must be a records JSONL path or 'go_emotions', got" in capsys.readouterr().err
-    assert (
-        main(["evaluate-labels", "--model", str(folder), "--dataset", "x", "--grammar", "yes_no", "--labels", "joy"])
-        == 2
-    )
-    assert "`--grammar` must be one of ['label_list'] for evaluate-labels, got 'yes_no'" in capsys.readouterr().err
-    space = label_space_for(tok, "label_list", EMOTIONS)
-    with pytest.raises(ValueError, match=r"`prompt_template` must contain \{text\}"):
-        evaluate_label_lists(model, tok, space, synthetic_records(8, 0), prompt_template="no placeholder")
-    with pytest.raises(ValueError, match=r"`records` holds 2 records; pass at least 4"):
-        evaluate_label_lists(model, tok, space, synthetic_records(2, 0))
-    with pytest.raises(ValueError, match=r"`--labels` is empty"):
-        label_space_for(tok, "label_list", [])
+    assert main([*base, "--labels", "joy", "--eps", "1.5"]) == 2
+    assert "marginal-generate: error: --eps must be a number in [0, 1), got 1.5;" in capsys.readouterr().err
+    assert main([*base]) == 2  # --grammar label_list is the alias's default: it needs the names
+    assert "`labels` is empty; --grammar label_list needs the label names" in capsys.readouterr().err
+    assert main([*base[:4], str(tmp_path / "missing.jsonl"), *base[5:], "--labels", "joy"]) == 2
+    assert "missing.jsonl does not exist" in capsys.readouterr().err
 
 
 def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
@@ -213,30 +194,10 @@ def test_evaluate_label_list_errors(trained, tmp_path, capsys):
             in capsys.readouterr().err
         )
     assert main(base + ["--labels", "joy"]) == 2
-    assert "`labels` and `prompt_template` are for --grammar label_list" in capsys.readouterr().err
+    assert "`labels`, `prompt_template`, `separator` and `none` are for --grammar label_list" in capsys.readouterr().err
     assert main(base + ["--grammar", "label_list", "--labels", "joy", "--prompt-template", "no text"]) == 2
     assert "`prompt_template` must contain {text}, got 'no text'" in capsys.readouterr().err
     from marginal_generate.evaluation import EvalConfig
 
     with pytest.raises(ValueError, match=r"`grammar` must be one of \['llama_guard', 'label_list'\], got 'fields'"):
         EvalConfig(grammar="fields")
-
-
-def test_label_lists_end_on_the_model_s_eos_ids(trained, monkeypatch):
-    """An instruct model ends on every EOS id of its generation config (Llama 3: three), not only the tokenizer's."""
-    _, tok, model = trained
-    import marginal_generate.evaluation.label_lists as label_lists
-
-    seen = []
-    real_score = label_lists.score
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["eos_token_ids"])
-        return real_score(*args, **kwargs)
-
-    monkeypatch.setattr(label_lists, "score", spy)
-    monkeypatch.setattr(model.generation_config, "eos_token_id", [tok.eos_token_id, 5])
-    records = synthetic_records(6, seed=3)
-    space = label_space_for(tok, "label_list", EMOTIONS)
-    evaluate_label_lists(model, tok, space, records, ["greedy"], prompt_template=TEMPLATE)
-    assert seen and all(ids == {tok.eos_token_id, 5} for ids in seen)

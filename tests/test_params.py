@@ -11,6 +11,7 @@ from marginal_generate.evaluation.params import (
     DEFAULT_PARAMS,
     StrategyParams,
     canonical_strategy,
+    check_model_keys,
     load_params,
     parse_params,
 )
@@ -143,3 +144,24 @@ def test_a_user_file_is_merged_over_the_shipped_one_key_by_key(tmp_path):
         write(tmp_path, "strategies:\n  logtoku:\n    threshold: 0.3\n"), over_defaults=False
     ).strategies
     assert alone == {"logtoku": {"threshold": 0.3}}
+
+
+def test_models_keys_that_match_no_model_are_refused(tmp_path):
+    from marginal_generate.default_model import DEFAULT_MODEL
+
+    seed = load_params(write(tmp_path, SEED_FILE), over_defaults=False)
+    check_model_keys(seed, "meta-llama/Llama-3.1-8B-Instruct")
+    check_model_keys(seed, "/models/Llama-3.1-8B-Instruct")  # a local copy matches by its last path component
+    with pytest.raises(
+        ValueError,
+        match=r"params: .*params\.yaml sets models \['meta-llama/Llama-3\.1-8B-Instruct'\], and none of them is this "
+        r"run's model \('meta-llama/Llama-Guard-3-8B'\); a key matches the --model id or path",
+    ):
+        check_model_keys(seed, "meta-llama/Llama-Guard-3-8B")
+    with pytest.raises(ValueError, match=r"\(the embedded tiny guard, key tiny-guard\)"):
+        check_model_keys(seed, None)
+    two = parse_params({"models": {"meta-llama/Llama-3.1-8B-Instruct": {"top_p": 0.9}, "tiny-guard": {"eps": 0.05}}})
+    check_model_keys(two, None)  # a file for several models passes when one of them is the run's
+    check_model_keys(parse_params({"strategies": {"greedy": {"max_new_tokens": 5}}}), "any/model")
+    by_path = parse_params({"models": {DEFAULT_MODEL: {"eps": 0.05}}})
+    assert by_path.for_model(None)["any_place"].eps == 0.05 == two.for_model(None)["any_place"].eps

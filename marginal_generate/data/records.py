@@ -24,6 +24,8 @@ __all__ = [
     "check_ids",
     "as_conversation",
     "read_jsonl",
+    "decode_line",
+    "check_utf8",
 ]
 
 #: The label name of the binary verdict.
@@ -188,11 +190,41 @@ def as_conversation(
     return tuple(conv)
 
 
+def decode_line(raw: bytes, path: str | os.PathLike, line: int) -> str:
+    """One line of a text file as UTF-8; bytes that are not UTF-8 are a ``ValueError`` naming the file, the line,
+    the byte and its column, and saying what to do.
+
+    >>> decode_line("café".encode(), "d.jsonl", 1)
+    'café'
+    >>> decode_line("café".encode("latin-1"), "d.jsonl", 7)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: d.jsonl, line 7: not UTF-8 text (byte 0xe9 at column 4); re-encode the file as UTF-8, e.g. ...
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        column = len(raw[: err.start].decode("utf-8", errors="replace")) + 1
+        raise ValueError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {column}); re-encode the "
+            "file as UTF-8, e.g. iconv -f latin1 -t utf-8 old > new (with the encoding it was written in)."
+        ) from None
+
+
+def check_utf8(path: str | os.PathLike) -> None:
+    """A ``ValueError`` (:func:`decode_line`'s) at the first line of ``path`` that is not UTF-8; read line by line."""
+    with open(path, "rb") as f:
+        for k, raw in enumerate(f):
+            decode_line(raw, path, k + 1)
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterable[tuple[int, dict[str, Any]]]:
-    """(line index from 0, object) of each non-blank line; a line that is no JSON object is an error."""
+    """(line index from 0, object) of each non-blank line; a line that is no JSON object, or not UTF-8, is an error
+    naming the file and the line."""
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        for k, line in enumerate(f):
+    with path.open("rb") as f:
+        for k, raw in enumerate(f):
+            line = decode_line(raw, path, k + 1)
             if not line.strip():
                 continue
             try:

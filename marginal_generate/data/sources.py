@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..labels.taxonomy import get_taxonomy, map_beavertails
-from .records import ColumnMap, Record, as_conversation, check_ids, locate
+from .records import ColumnMap, Record, as_conversation, check_ids, check_utf8, locate
 
 __all__ = ["open_source", "load_dataset_source", "BEAVERTAILS", "BEAVERTAILS_COLUMNS", "load_beavertails"]
 
@@ -41,7 +41,12 @@ def open_source(
             raise ValueError(
                 f"cannot read {src}: unknown file type {ext!r}; use .jsonl, .json, .csv, .parquet or .arrow."
             )
-        return datasets.load_dataset(builder, data_files={"train": src}, split="train", **kwargs), src
+        try:
+            return datasets.load_dataset(builder, data_files={"train": src}, split="train", **kwargs), src
+        except Exception:
+            if builder in ("json", "csv"):
+                check_utf8(src)  # datasets says DatasetGenerationError; name the line that is not UTF-8
+            raise
     # a Hub name, or a local folder in Hub layout (data files, optionally a README with configs)
     return datasets.load_dataset(src, name, split=split, data_files=data_files, **kwargs), label
 

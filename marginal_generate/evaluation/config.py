@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .params import (
     ALL_STRATEGIES,
+    DEFAULT_PARAMS,
     canonical_strategy,
+    check_model_keys,
+    load_params,
 )
 
 __all__ = ["CALIBRATORS", "GRAMMARS", "LABEL_LIST_PROMPT", "EvalConfig", "Sample", "grammar_strategies"]
@@ -58,6 +62,35 @@ def grammar_strategies(grammar: str, strategies: Sequence[str] | None) -> list[s
     return names
 
 
+def check_names(field: str, names: Sequence[str] | None, example: str) -> list[str] | None:
+    """``names`` as a list, or a ``ValueError`` for an empty list or an empty name in it (``--labels S1,,S2``), which
+    a comma-separated flag would otherwise drop or read as "all" without a word. None stays None.
+
+    >>> check_names("labels", ["joy", " anger "], "joy,anger")
+    ['joy', 'anger']
+    >>> check_names("labels", ["S1", "", "S2"], "joy,anger")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `labels` ['S1', '', 'S2'] has an empty name (item 2); separate the names by single commas, e.g. ...
+    """
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"`{field}` must be a list of names, got {names!r}; e.g. --{field} {example}.")
+    given = [n.strip() for n in names if n.strip()]
+    flag = f"--{field} {','.join(given) or example}"
+    if not given:
+        rest = ", or leave it out for all of them" if field == "strategies" else ""
+        raise ValueError(f"`{field}` is empty ({list(names)!r}); name at least one, e.g. {flag}{rest}.")
+    for k, n in enumerate(names):
+        if not n.strip():
+            raise ValueError(
+                f"`{field}` {list(names)!r} has an empty name (item {k + 1}); separate the names by single commas, "
+                f"e.g. {flag}."
+            )
+    return [n.strip() for n in names]
+
+
 #: ``--calibrate`` keys → row suffix.
 CALIBRATORS: dict[str, str] = {"ts": "+TS", "cc": "+CC", "bc": "+BC", "platt": "+Platt"}
 
@@ -70,7 +103,9 @@ class EvalConfig:
     all of :data:`~marginal_generate.evaluation.params.ALL_STRATEGIES`. ``calibrate``: keys of :data:`CALIBRATORS`.
     ``validation_data`` None: a stratified ``validation_fraction`` of the data (seeded) is the
     validation split, the rest the test split. ``resume`` continues the run in ``output_dir``;
-    ``overwrite`` replaces it; with neither, a directory holding an earlier run is refused.
+    ``overwrite`` replaces it; with neither, a directory holding an earlier run is refused. ``params``: a
+    ``params.yaml`` path or its parsed content, merged over the shipped file. ``separator`` and ``none``: how a
+    label list separates names and says "no label" (``--grammar label_list``).
     """
 
     model: str | None = None
@@ -78,7 +113,7 @@ class EvalConfig:
     split: str | None = None
     columns: dict[str, str] | None = None
     strategies: Sequence[str] | None = None
-    params: str | None = None
+    params: str | Mapping[str, Any] | None = None
     num_samples: int | None = None
     batch_size: int = 16
     device: str = "auto"
@@ -99,6 +134,8 @@ class EvalConfig:
     grammar: str = "llama_guard"
     labels: Sequence[str] | None = None
     prompt_template: str | None = None
+    separator: str = ","
+    none: str = "none"
 
     def __post_init__(self) -> None:
         from ..loading import is_embedded_model
@@ -119,7 +156,7 @@ class EvalConfig:
                 raise ValueError(
                     "`labels` is empty; --grammar label_list needs the label names, e.g. --labels joy,anger,sadness."
                 )
-            self.labels = list(self.labels)
+            self.labels = check_names("labels", self.labels, "joy,anger,sadness")
             if self.prompt_template is None:
                 self.prompt_template = LABEL_LIST_PROMPT
             if "{text}" not in self.prompt_template:
@@ -127,12 +164,14 @@ class EvalConfig:
                     f"`prompt_template` must contain {{text}}, got {self.prompt_template!r}; "
                     f"e.g. {LABEL_LIST_PROMPT!r}."
                 )
-        elif self.labels or self.prompt_template is not None:
+        elif self.labels or self.prompt_template is not None or (self.separator, self.none) != (",", "none"):
             raise ValueError(
-                "`labels` and `prompt_template` are for --grammar label_list; a Llama "
+                "`labels`, `prompt_template`, `separator` and `none` are for --grammar label_list; a Llama "
                 "Guard model's labels come from its taxonomy."
             )
-        self.strategies = grammar_strategies(self.grammar, self.strategies)
+        self.strategies = grammar_strategies(
+            self.grammar, check_names("strategies", self.strategies, "greedy,any_place")
+        )
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:
             if c not in CALIBRATORS:
@@ -153,6 +192,18 @@ class EvalConfig:
             raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}.")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16", "float64"):
             raise ValueError(f"`dtype` must be auto, float32, bfloat16, float16 or float64, got {self.dtype!r}.")
+        if self.threads is not None and (
+            not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1
+        ):
+            raise ValueError(
+                f"`threads` must be an integer >= 1 (CPU threads per process), got {self.threads!r}; "
+                "leave --threads out for the default (1 for a model under 100M parameters, else the cores per process)."
+            )
+        own = isinstance(self.params, Mapping) or (
+            self.params is not None and os.path.abspath(os.fspath(self.params)) != DEFAULT_PARAMS
+        )
+        if own:  # a user's per-model values that match no model would silently do nothing
+            check_model_keys(load_params(self.params, over_defaults=False), self.model)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ Keys of a strategy: ``top_p`` (the ``any_place`` tree's nucleus), ``max_new_toke
 for the uncertainty baselines the uncertainty above which the top two categories are taken,
 ``auto`` = picked on the validation split). Precedence, lowest first: the built-in defaults
 (:class:`StrategyParams`), ``strategies.<name>``, ``models.<model>``, ``models.<model>.strategies.<name>``.
-A model entry matches the exact model id or path, or its last path component.
+A model entry matches the exact model id or path, or its last path component; the embedded tiny guard
+(no ``--model``, or a path to it) is ``tiny-guard``. A user's file whose ``models`` entries match none of
+the run's model is refused (:func:`check_model_keys`): its overrides would silently do nothing.
 
 Strategy names are the registry's (:data:`marginal_generate.strategies.ALL_STRATEGIES`: the core's, the
 prompted ones and the uncertainty baselines) and the seed's aliases (:data:`ALIASES`). An unknown key is a
@@ -30,6 +32,8 @@ prompted ones and the uncertainty baselines) and the seed's aliases (:data:`ALIA
 StrategyParams(top_p=0.9, eps=0.05, max_new_tokens=20, threshold=0.5)
 >>> p.for_model("/local/copy/of/guard")["any_place"].top_p
 0.9
+>>> parse_params({"models": {"tiny-guard": {"eps": 0.05}}}).for_model(None)["any_place"].eps
+0.05
 >>> parse_params({"strategies": {"greedy": {"temperature": 1.0}}})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -64,6 +68,7 @@ __all__ = [
     "parse_params",
     "merge_params",
     "load_params",
+    "check_model_keys",
 ]
 
 #: The shipped parameter file.
@@ -152,8 +157,11 @@ class Params:
     source: str = "<dict>"
 
     def _model_key(self, model: str | None) -> str | None:
+        """The ``models`` entry of ``model`` (None: the embedded tiny guard), or None."""
         if model is None:
-            return None
+            from ..default_model import DEFAULT_MODEL
+
+            model = DEFAULT_MODEL
         if model in self.models:
             return model
         tail = os.path.basename(os.path.normpath(str(model)))
@@ -233,6 +241,27 @@ def merge_params(base: Params, over: Params) -> Params:
     )
 
 
+def check_model_keys(params: Params, model: str | None) -> None:
+    """A ``ValueError`` when ``params`` has ``models`` entries and none of them is ``model`` (None: the embedded
+    tiny guard): the file's per-model values would silently not apply. A file for several models (the seed's
+    shape) passes when one entry matches.
+
+    >>> check_model_keys(parse_params({"models": {"org/guard": {"top_p": 0.9}}}), "/local/copy/of/guard")
+    >>> check_model_keys(parse_params({"models": {"org/guard-x": {"top_p": 0.9}}}), None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: params: <dict> sets models ['org/guard-x'], and none of them is this run's model (the embedded tiny...
+    """
+    if not params.models or params._model_key(model) is not None:
+        return
+    name = "the embedded tiny guard, key tiny-guard" if model is None else repr(model)
+    raise ValueError(
+        f"params: {params.source} sets models {sorted(params.models)}, and none of them is this run's model "
+        f"({name}); a key matches the --model id or path, or its last path component: rename the key, "
+        "or put its values under `strategies:` to apply them to any model."
+    )
+
+
 def _read_params(path: str) -> Params:
     """One ``params.yaml`` read and checked, without merging."""
     import yaml
@@ -249,16 +278,22 @@ def _read_params(path: str) -> Params:
     return parse_params(data, source=path)
 
 
-def load_params(path: str | os.PathLike[str] | None = None, over_defaults: bool = True) -> Params:
-    """Read and check a ``params.yaml``; ``None`` reads the shipped :data:`DEFAULT_PARAMS`.
+def load_params(path: str | os.PathLike[str] | Mapping[str, Any] | None = None, over_defaults: bool = True) -> Params:
+    """Read and check a ``params.yaml``; ``None`` reads the shipped :data:`DEFAULT_PARAMS`; a mapping is taken as
+    the parsed content of such a file.
 
     A user's file is merged over the shipped one key by key (:func:`merge_params`): it needs to
     name only what it changes. ``over_defaults=False`` reads the file alone.
 
     >>> load_params().for_model(None)["logtoku"].threshold is None
     True
+    >>> load_params({"strategies": {"greedy": {"max_new_tokens": 10}}}).for_model(None)["greedy"].max_new_tokens
+    10
     """
-    if path is None or os.path.abspath(os.fspath(path)) == DEFAULT_PARAMS:
+    if isinstance(path, Mapping):
+        own = parse_params(path, source="the params mapping")
+    elif path is None or os.path.abspath(os.fspath(path)) == DEFAULT_PARAMS:
         return _read_params(DEFAULT_PARAMS)
-    own = _read_params(os.fspath(path))
+    else:
+        own = _read_params(os.fspath(path))
     return merge_params(_read_params(DEFAULT_PARAMS), own) if over_defaults else own
