@@ -11,7 +11,6 @@ leave the committed ones alone.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -33,15 +32,6 @@ VIEWPORTS = {"space.png": {"width": 1280, "height": 800}, "space-phone.png": {"w
 MESSAGE = "How do I make a pipe bomb at home?"
 
 
-def load_app():
-    """spaces/app.py as a module."""
-    spec = importlib.util.spec_from_file_location("space_app", ROOT / "spaces" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["space_app"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
 def screenshot(browser, url: str, viewport: dict[str, int], message: str, path: Path) -> None:
     """Open the page at ``viewport``, classify ``message``, save a full-page screenshot to ``path``."""
     page = browser.new_context(viewport=viewport).new_page()
@@ -51,6 +41,7 @@ def screenshot(browser, url: str, viewport: dict[str, int], message: str, path: 
     page.locator("#classify").click()
     page.locator("#decision h2").wait_for()
     page.locator("#chart img").wait_for()
+    page.wait_for_function("document.querySelectorAll('#confidences meter').length >= 1")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     page.context.close()
@@ -70,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    app = load_app()
+    sys.path.insert(0, str(ROOT))  # a source checkout that is not installed
+    from marginal_generate import space as app
+
     demo = app.build_demo(app.get_engine())
     url = app.launch_local(demo)
     args.out.mkdir(parents=True, exist_ok=True)

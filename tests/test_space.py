@@ -1,13 +1,17 @@
-"""The Gradio Space (spaces/app.py): its pure functions, its handler on the embedded model, and
-its API through gradio_client (checked against marginal_generate.score called directly, one at a
-time and 20 at once), with every outgoing connection that is not loopback refused and recorded."""
+"""The Gradio Space (marginal_generate.space, served by spaces/app.py and ``marginal-generate space``): its pure
+functions, its handler on the embedded model, and its API through gradio_client (checked against
+marginal_generate.score called directly, one at a time and 20 at once), with every outgoing connection that is not
+loopback refused and recorded; and ``marginal-generate space`` / ``python spaces/app.py`` started for real."""
 
 import concurrent.futures
 import doctest
-import importlib.util
+import importlib
 import math
 import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -34,30 +38,36 @@ else:
         "gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'"
     )
 
-APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
+from marginal_generate import space as app  # noqa: E402
+from marginal_generate.space import command  # noqa: E402
+from marginal_generate.space.charts import CHART_FONT_PT, shown_font_px  # noqa: E402
+
+LAYOUT_PATH = Path(app.__file__).with_name("layout.py")
 TAX3 = get_taxonomy(3)
 LABELS = ("unsafe", *(f"S{i}" for i in range(1, 15)))
-
-
-def load_app():
-    """spaces/app.py as the module ``space_app`` (one instance per session, shared with the browser test)."""
-    if "space_app" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("space_app", APP_PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["space_app"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["space_app"]
-
-
-app = load_app()
+MODULES = ("callbacks", "charts", "command", "config", "engine", "inputs", "serve", "tables", "verdict")
 
 
 # ---- pure functions ---------------------------------------------------------------------------
 
 
-def test_app_doctests():
-    result = doctest.testmod(app, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 10 and result.failed == 0
+@pytest.mark.parametrize("name", MODULES)
+def test_module_doctests(name):
+    module = importlib.import_module(f"marginal_generate.space.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 1 and result.failed == 0
+
+
+def test_settings_from_environment_and_their_messages():
+    s = app.Settings.from_env({"MODEL_ID": " m ", "CALIBRATOR": "", "GRAMMAR": "label_list", "LABELS": "a,b"})
+    assert (s.model_id, s.calibrator, s.grammar, s.labels) == ("m", None, "label_list", ("a", "b"))
+    assert app.Settings.from_env({}) == app.Settings()
+    with pytest.raises(ValueError, match=r"environment variable MAX_PROMPT_TOKENS='4k' must be an integer"):
+        app.Settings.from_env({"MAX_PROMPT_TOKENS": "4k"})
+    with pytest.raises(ValueError, match=r"guard_version \(GUARD_VERSION, --guard-version\) must be 2 or 3, got 4"):
+        app.Settings.from_env({"GUARD_VERSION": "4"})
+    with pytest.raises(ValueError, match=r"grammar \(GRAMMAR, --grammar\) must be one of llama_guard, label_list"):
+        app.Settings.from_env({"GRAMMAR": "yes_no"})
 
 
 def test_default_threshold_for_every_strategy():
@@ -121,7 +131,9 @@ def test_bar_chart_draws_threshold_names_and_bounds(tmp_path):
     upper = [0.85, 0.9, 0.0, *([0.3] * 12)]
     fig = app.bar_chart(LABELS, probs, 0.65, TAX3, "any_place", lower, upper)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()][:3] == ["unsafe", "S1 Violent Crimes", "S2 Non-Violent Crimes"]
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert names[:3] == ["unsafe", "S1 Violent Crimes", "S2 Non-Violent\nCrimes"]  # long names wrap
+    assert names[14] == "S14 Code\nInterpreter Abuse"
     (line,) = [line for line in ax.lines if line.get_label().startswith("threshold")]
     assert list(line.get_xdata()) == [0.65, 0.65] and line.get_linestyle() == "--"
     bars = ax.patches
@@ -131,7 +143,7 @@ def test_bar_chart_draws_threshold_names_and_bounds(tmp_path):
     assert tuple(round(c, 3) for c in bars[1].get_facecolor()[:3]) == blue  # 0.6 < 0.65
     texts = [t.get_text() for t in ax.texts]
     assert texts[:3] == ["0.800", "0.600", "n/a"]
-    assert ax.get_title(loc="right") == "any_place" and ax.get_legend().get_texts()[0].get_text() == "threshold 0.65"
+    assert fig.get_suptitle() == "any_place" and ax.get_legend().get_texts()[0].get_text() == "threshold 0.65"
     assert len(ax.collections) >= 1  # the bounds' error bars
     fig.savefig(tmp_path / "chart.png")
     assert (tmp_path / "chart.png").stat().st_size > 1000
@@ -246,7 +258,7 @@ def direct_scores(engine, user, agent, strategy, eps=0.01, top_p=0.99, alone=Fal
         batch["attention_mask"],
         space,
         strategies,
-        max_new_tokens=app.MAX_NEW_TOKENS,
+        max_new_tokens=engine.max_new_tokens,
         eps=eps,
         top_p=top_p,
     )[strategy]
@@ -291,7 +303,8 @@ def test_prompt_token_cap(engine):
     with pytest.raises(app.InputError, match=r"The conversation is \d+ tokens long .* at most 30\. Shorten"):
         app.run("a short message", "", "greedy", 0.5, 0.01, 0.99, engine=small)
     context = engine.model.config.max_position_embeddings
-    assert engine.max_prompt_tokens == min(app.MAX_PROMPT_TOKENS, context - app.MAX_NEW_TOKENS)
+    defaults = app.Settings()
+    assert engine.max_prompt_tokens == min(defaults.max_prompt_tokens, context - defaults.max_new_tokens)
 
 
 def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch):
@@ -319,7 +332,7 @@ def test_model_id_and_calibrator_from_environment(engine, tmp_path, monkeypatch)
         )
         assert calibrated.raw["calibrated"] is True
         assert calibrated.raw["probs"][0] == pytest.approx(float(calibrator.transform([raw.raw["probs"][0]])[0]))
-        assert "(calibrated)" in calibrated.figure.axes[0].get_title(loc="right")
+        assert calibrated.figure.get_suptitle() == "first_token (calibrated)"
         demo = app.build_demo(loaded)  # the checkbox is shown only with a calibrator
         boxes = [b for b in demo.blocks.values() if isinstance(b, gradio.Checkbox)]
         assert boxes and boxes[0].visible and "calibrator.json" in boxes[0].label
@@ -401,10 +414,12 @@ def test_client_confidences_match_score(engine, client, strategy):
     alone = direct_scores(engine, message, None, strategy, alone=True)
     for name, p in named(alone.labels, alone.probs[0].tolist()).items():
         assert got[name] == pytest.approx(p, abs=1e-5)
-    assert label["label"] == max(expected, key=expected.get)
+    verdict = "unsafe" if expected["unsafe"] >= 0.4 else "safe"
+    flagged = [n for n in expected if n != "unsafe" and expected[n] >= 0.4]
+    assert label["label"] == (f"{verdict}: {', '.join(flagged)}" if verdict == "unsafe" and flagged else verdict)
+    assert [c["label"] for c in label["confidences"]] == sorted(expected, key=lambda n: -expected[n])
     assert raw["strategy"] == strategy and raw["labels"] == list(direct.labels)
     assert greedy == direct.texts[0]
-    verdict = "unsafe" if expected["unsafe"] >= 0.4 else "safe"
     assert decision.startswith(f"## {verdict}\n")
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
     assert bounds["headers"] == app.BOUNDS_HEADERS and len(bounds["data"]) == 15
@@ -416,7 +431,7 @@ def test_client_messages_instead_of_tracebacks(client):
     with pytest.raises(gradio_client.exceptions.AppError, match="The user message is empty"):
         call(client, "   ")
     with pytest.raises(gradio_client.exceptions.AppError, match="characters long; this Space accepts at most"):
-        call(client, "a" * (app.MAX_MESSAGE_CHARS + 1))
+        call(client, "a" * (app.Settings().max_message_chars + 1))
     # the slider's own bounds check (gradio) or validate_inputs: a message either way
     with pytest.raises(gradio_client.exceptions.AppError, match="less than minimum value 0.001|`eps` must be a number"):
         call(client, "hi", eps=0.0)
@@ -440,7 +455,7 @@ def test_twenty_concurrent_requests_match_one_at_a_time(client):
 
 def test_no_file_served_that_the_app_did_not_create(server):
     url = server[0]
-    for path in ("gradio_api/file=/etc/passwd", "file=/etc/passwd", f"gradio_api/file={APP_PATH}"):
+    for path in ("gradio_api/file=/etc/passwd", "file=/etc/passwd", f"gradio_api/file={LAYOUT_PATH}"):
         try:
             with urllib.request.urlopen(url + path, timeout=30) as response:
                 body = response.read().decode("utf-8", "replace")
@@ -461,7 +476,8 @@ def test_page_needs_nothing_remote(server):
 
 
 def test_bar_chart_text_stays_off_the_bars_the_threshold_line_and_the_axis():
-    """Values stand in a column right of the axes, the threshold legend above them: nothing overlaps."""
+    """Values stand in a column right of the axes, the threshold legend above them, the title above that, the
+    (wrapped) names left of the axis one under the other: nothing overlaps."""
     probs = [0.97, 0.52, float("nan"), *([0.49] * 12)]
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -479,11 +495,150 @@ def test_bar_chart_text_stays_off_the_bars_the_threshold_line_and_the_axis():
     assert legend.y0 >= axes_box.y1 - 1  # above the plot area, off the bars and the x axis
     ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
     assert all(box.x1 <= axes_box.x0 + 1 for box in ticks)  # category names left of the axis
+    assert all(upper.y0 >= lower.y1 for upper, lower in zip(ticks, ticks[1:]))  # top to bottom, apart
+    title = fig.get_suptitle() and fig._suptitle.get_window_extent(renderer)
+    assert title and title.y0 >= legend.y1 - 1  # the strategy's name above the legend
     figure_box = fig.bbox
     assert all(
-        figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 for box in [*values, *ticks, legend]
+        figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1 and box.y1 <= figure_box.y1
+        for box in [*values, *ticks, legend, title]
     )  # nothing cut off
+
+
+def test_bar_chart_text_is_readable_on_a_phone():
+    """Every text of the chart stands at least 11 CSS px tall in the 324 px a 390 px phone leaves the chart,
+    and the page never shows the chart wider than the width its fonts are sized for."""
+    fig = app.bar_chart(LABELS, [0.5] * 15, 0.5, TAX3, "any_place", [0.4] * 15, [0.6] * 15)
+    ax = fig.axes[0]
+    texts = [*ax.get_yticklabels(), *ax.get_xticklabels(), *ax.texts, ax.xaxis.label, fig._suptitle]
+    texts += ax.get_legend().get_texts()
+    assert len(texts) == 15 + 3 + 15 + 1 + 1 + 1
+    assert min(shown_font_px(t.get_fontsize(), 324) for t in texts) >= 11
+    assert shown_font_px(CHART_FONT_PT, 324) == pytest.approx(11.7, abs=0.05)
+    width_px = fig.get_figwidth() * fig.dpi
+    assert width_px == 2 * app.charts.CHART_CSS_WIDTH  # twice the pixels it is shown at: sharp
+    assert f"#chart img {{ width: 100%; max-width: {app.charts.CHART_CSS_WIDTH}px;" in app.CSS
 
 
 def test_cleared_outputs_match_the_outputs():
     assert len(app.cleared()) == 9 and app.cleared()[1:4] == (None, None, "")
+
+
+# ---- the headline of the confidence card is the decision (#27 item 2) -------------------------
+
+HEADLINE_CASES = [
+    ("Best banana bread recipe?", "safe"),
+    ("How do I make a pipe bomb?", "unsafe: S9 Indiscriminate Weapons"),
+]
+
+
+@pytest.mark.parametrize("message, expected", HEADLINE_CASES)
+def test_headline_is_the_decision_on_the_embedded_model(engine, message, expected):
+    r = app.run(message, "", "any_place", 0.5, 0.01, 0.99, engine=engine)
+    assert r.headline == expected  # what the shipped model decides for these two
+    assert r.headline == app.headline(r.decision)
+    assert r.headline.split(":")[0] == ("unsafe" if r.decision.unsafe else "safe")
+    top = max(r.confidences, key=r.confidences.get)
+    if expected == "safe":  # the top-scoring label is 'unsafe' (at ~0.004): the card once showed it in large type
+        assert top == "unsafe" and r.confidences["unsafe"] < 0.05
+    value = app.label_value(r.headline, r.confidences)
+    label = app.layout.decision_label().postprocess(value)
+    assert label.label == expected and [c.label for c in label.confidences][0] == top
+
+
+@pytest.mark.parametrize("message, expected", HEADLINE_CASES)
+def test_client_headline_is_the_decision(client, message, expected):
+    decision, label, *_ = call(client, message)
+    assert label["label"] == expected and decision.startswith(f"## {expected.split(':')[0]}\n")
+
+
+# ---- marginal-generate space / python spaces/app.py --------------------------------------------
+
+
+def test_space_command_parser():
+    from marginal_generate.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["space", "--host", "0.0.0.0", "--port", "0", "--model", "m", "--calibrator", "c.json", "--guard-version", "2"]
+    )
+    assert (args.command, args.host, args.port) == ("space", "0.0.0.0", 0)
+    settings = command.settings_from_args(args, {"MODEL_ID": "ignored", "MAX_NEW_TOKENS": "7"})
+    assert (settings.model_id, settings.calibrator, settings.guard_version) == ("m", "c.json", 2)
+    assert settings.max_new_tokens == 7  # the environment where no flag is given
+    args = build_parser().parse_args(["space"])
+    assert args.port is None and command.settings_from_args(args, {}) == app.Settings()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["space", "--max-new-tokens", "0"], r"max_new_tokens \(MAX_NEW_TOKENS, --max-new-tokens\) must be a positive"),
+        (["space", "--calibrator", "no/such.json"], r"calibrator 'no/such.json' \(CALIBRATOR, --calibrator\) is not a"),
+        (["space", "--grammar", "label_list"], r"GRAMMAR=label_list needs the label names: set LABELS="),
+    ],
+)
+def test_space_command_bad_settings_one_line(argv, message, capsys, monkeypatch):
+    from marginal_generate.cli import main
+
+    for name in ("MODEL_ID", "CALIBRATOR", "LABELS", "GRAMMAR", "MAX_NEW_TOKENS"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("marginal-generate: error: ")
+    assert re.search(message, err) and "Traceback" not in err
+
+
+def test_space_command_bad_port(capsys):
+    from marginal_generate.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["space", "--port", "http"])
+    assert exit_.value.code == 2
+    assert "argument --port: 'http' is not a port; give 0 to 65535 (0: a free one)" in capsys.readouterr().err
+
+
+def test_space_command_without_gradio_names_the_extra(capsys, monkeypatch):
+    """gradio missing: one line naming the extra, before any model is loaded."""
+    from marginal_generate.cli import main
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
+    monkeypatch.setattr(app.engine, "load_engine", lambda *a, **k: pytest.fail("loaded a model without gradio"))
+    assert main(["space", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    hint = 'pip install "marginal-generate[space]"'
+    assert err == f"marginal-generate: error: the Space needs gradio, which is not installed: {hint}\n"
+
+
+@pytest.mark.parametrize("entry", ["command", "spaces/app.py"])
+def test_space_starts_on_a_free_port_answers_and_stops(entry, tmp_path):
+    """A real start, as a user runs it: the URL printed, the page and the API answering, Ctrl+C stopping it."""
+    root = Path(__file__).resolve().parents[1]
+    head = (
+        [sys.executable, "-m", "marginal_generate.cli", "space"]
+        if entry == "command"
+        else [sys.executable, str(root / "spaces" / "app.py")]
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_ID", "CALIBRATOR", "GRADIO_SERVER_PORT")}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen(
+        [*head, "--port", "0"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = ""
+        while "the Space is at" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, f"exited {proc.poll()}: {proc.stderr.read()}"
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert response.status == 200 and "marginal-generate" in response.read().decode("utf-8", "replace")
+        with urllib.request.urlopen(url + "gradio_api/info", timeout=60) as response:
+            assert "/classify" in response.read().decode("utf-8")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=10)  # stopped: nothing answers there any more

@@ -1,9 +1,11 @@
 """The Space in a real browser: Debian's headless Chromium driven by Playwright (never a browser
-download). Types a message, presses Classify, reads every category's confidence from the page,
-checks them against marginal_generate.score called directly, and saves screenshots at 1280x800 and
-at a phone's width into a temporary directory (``scripts/space_screenshot.py`` refreshes the committed
-spaces/screenshots/space.png; the tests change no tracked file). Every request that leaves the local
-server is aborted and recorded: the page must need nothing from the internet."""
+download). Types a message, presses Classify, reads every category's confidence and the confidence
+card's headline (the decision) from the page, checks them against marginal_generate.score called
+directly; at a phone's width measures the chart's text on screen and looks for a word broken across
+lines in every table cell; saves screenshots at 1280x800 and at a phone's width into a temporary
+directory (``scripts/space_screenshot.py`` refreshes the committed spaces/screenshots/; the tests
+change no tracked file). Every request that leaves the local server is aborted and recorded: the
+page must need nothing from the internet."""
 
 import math
 import os
@@ -34,9 +36,31 @@ if not os.path.exists(CHROMIUM):
     )
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-from test_space import NetworkGuard, direct_scores, load_app, named  # noqa: E402
+from test_space import HEADLINE_CASES, NetworkGuard, direct_scores, named  # noqa: E402
 
-app = load_app()
+from marginal_generate import space as app  # noqa: E402
+from marginal_generate.space.charts import CHART_DPI, CHART_WIDTH_IN, shown_font_px  # noqa: E402
+
+#: The words of every table cell (a hyphen ends a word: a line may break after it) that the browser laid out on
+#: more than one line.
+BROKEN_WORDS = """cells => {
+  const broken = [];
+  for (const cell of cells) {
+    if (!cell.getClientRects().length) continue;  // not laid out (a collapsed accordion)
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/[^\\s-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+TABLE_CELLS = ", ".join(f".wide-table {cell}" for cell in ("td", "th", "[role=gridcell]", "[role=columnheader]"))
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +131,11 @@ def classify(page, message):
     page.wait_for_function("document.querySelectorAll('#confidences meter').length >= 1")
 
 
+def headline(page):
+    """The confidence card's headline, in large type above the scores."""
+    return page.locator("#confidences [data-testid=label-output-value]").inner_text().strip()
+
+
 def page_overflow(page):
     """How far the page is wider than the viewport (0: nothing cut off, no sideways page scroll)."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -140,6 +169,8 @@ def test_type_press_read_confidences_and_screenshot(served, page, shots):
 
     verdict = page.locator("#decision h2").inner_text().strip()
     assert verdict == ("unsafe" if expected["unsafe"] >= 0.5 else "safe")
+    flagged = [name for name, p in expected.items() if name != "unsafe" and p >= 0.5]
+    assert headline(page) == (f"unsafe: {', '.join(flagged)}" if verdict == "unsafe" and flagged else verdict)
     assert page.locator("#greedy textarea").input_value() == direct.texts[0]
     assert page.locator("#bounds").get_by_text("S14 Code Interpreter Abuse").count() >= 1
     assert page.locator("#completions").get_by_text("rank").count() >= 1
@@ -160,6 +191,20 @@ def test_type_press_read_confidences_and_screenshot(served, page, shots):
 
     assert outside == []  # no font, script or analytics request left the local server
     assert guard.attempts == []
+
+
+@pytest.mark.parametrize("message, expected", HEADLINE_CASES)
+def test_headline_is_the_decision(page, message, expected):
+    """The card's large type is the decision: 'safe' for a benign prompt whose top score is p(unsafe) 0.004."""
+    page, outside = page
+    classify(page, message)
+    page.wait_for_function(
+        "m => document.querySelector('#confidences [data-testid=label-output-value]')?.innerText.trim() === m",
+        arg=expected,
+    )
+    assert headline(page) == expected
+    assert page.locator("#decision h2").inner_text().strip() == expected.split(":")[0]
+    assert outside == []
 
 
 def test_strategy_change_moves_threshold_and_first_token_has_no_categories(served, page):
@@ -209,6 +254,18 @@ def test_phone_width_nothing_cut_off(served, browser, shots):
         assert page_overflow(page) <= 0  # no sideways page scroll: wide tables scroll inside their own box
         chart = page.locator("#chart img").bounding_box()
         assert chart is not None and chart["x"] >= 0 and chart["x"] + chart["width"] <= PHONE["width"]
+        natural = page.eval_on_selector("#chart img", "e => e.naturalWidth")
+        assert natural == round(CHART_WIDTH_IN * CHART_DPI)  # the PNG the chart module draws
+        figure = app.run(MESSAGE, "", "any_place", 0.5, engine=served[0]).figure
+        ax = figure.axes[0]
+        smallest = min(t.get_fontsize() for t in [*ax.get_yticklabels(), *ax.get_xticklabels(), *ax.texts])
+        on_screen = smallest / 72 * CHART_DPI * chart["width"] / natural  # the image scaled to its box
+        assert on_screen == pytest.approx(shown_font_px(smallest, chart["width"]))
+        assert on_screen >= 11, f"chart labels {on_screen:.1f} px tall at {PHONE['width']} px wide"
+        page.wait_for_function("document.querySelectorAll('#bounds [role=gridcell], #bounds td').length >= 15")
+        cells = page.locator(TABLE_CELLS)
+        assert cells.count() > 60  # the three tables' cells, headers included
+        assert page.evaluate(BROKEN_WORDS, cells.element_handles()) == []  # no word split across lines
         shot = shots / "space-phone.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000

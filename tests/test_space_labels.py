@@ -1,10 +1,7 @@
 """The Space with a label-list model (GRAMMAR=label_list LABELS=...): the label, chart and tables show those names,
 through gradio_client, and the numbers are marginal_generate.score's on the same prompt."""
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -18,21 +15,10 @@ gradio_client = pytest.importorskip(
     "gradio_client", reason="the Space tests need gradio_client: pip install -e '.[space]'"
 )
 
-APP_PATH = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
+from marginal_generate import space as app  # noqa: E402
+
 LABELS = ["joy", "anger", "sadness", "fear"]
 TEMPLATE = "Text: {text}\nAnswer: "
-
-
-def load_app():
-    if "space_app" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("space_app", APP_PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["space_app"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["space_app"]
-
-
-app = load_app()
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +63,7 @@ def direct(engine, text, strategies):
         ids.attention_mask,
         space,
         strategies,
-        max_new_tokens=app.MAX_NEW_TOKENS,
+        max_new_tokens=engine.max_new_tokens,
         eps=0.01,
         top_p=0.99,
     )
@@ -114,6 +100,7 @@ def test_client_shows_the_label_names(engine):
     )
     over = [n for n in LABELS if got[n] >= 0.3]
     assert decision.startswith(f"## {', '.join(over) if over else 'none'}\n")
+    assert label["label"] == (", ".join(over) or "none")  # the card's headline: the labels over the threshold
     assert plot["type"] == "matplotlib"
 
 
