@@ -252,14 +252,24 @@ GUARD_BIGRAMS: dict[str, dict[str, float]] = {
 }
 
 
-def plant_guard_bias(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> torch.Tensor:
+def plant_guard_bias(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast) -> tuple[torch.Tensor, torch.Tensor]:
     """Add :data:`GUARD_BIGRAMS` (as log-probabilities, by the previous token) to the model's logits.
 
-    Every token outside a row gets -30, ids beyond the tokenizer included, so the random weights
-    only add noise. Returns the ``[vocab, vocab]`` bias table (dense over the tokenizer's ids).
+    Every token outside a row gets -30, so weights whose logits are small only add noise: with the
+    model's own logits within ``±b``, each planted probability is within a factor ``exp(±2b)`` of the
+    table's. Works at any vocabulary (Llama 4's 202,048 tokens too): the table is stored as one row per
+    listed previous token plus the default row. The hook reads ``input_ids`` (a call with
+    ``inputs_embeds`` only fails). Returns ``(rows, index)``: after token ``t`` the bias is ``rows[index[t]]``.
+
+    >>> tok = byte_level_tokenizer(); model = tiny_llama(tok, logit_scale=0.1)
+    >>> rows, index = plant_guard_bias(model, tok)
+    >>> unsafe = tok.convert_tokens_to_ids("unsafe")
+    >>> logits = model(input_ids=torch.tensor([[unsafe]])).logits[0, -1]
+    >>> round(logits.softmax(-1)[tok.convert_tokens_to_ids("Ċ")].item(), 1)  # after 'unsafe': a newline, p 0.9
+    0.9
     """
-    vocab = model.config.vocab_size
-    known = len(tokenizer)
+    config = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") else model.config
+    vocab = config.vocab_size
 
     def token(text: str) -> int:
         if text == "<eos>":
@@ -275,20 +285,20 @@ def plant_guard_bias(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
             out[token(text)] = float(torch.tensor(p).log())
         return out
 
-    default = row(GUARD_BIGRAMS[""])
-    table = default.repeat(known, 1)
-    for previous, following in GUARD_BIGRAMS.items():
-        if previous:
-            table[token(previous)] = row(following)
+    previous = [p for p in GUARD_BIGRAMS if p]
+    rows = torch.stack([row(GUARD_BIGRAMS[p]) for p in previous] + [row(GUARD_BIGRAMS[""])])
+    index = torch.full((vocab,), len(previous), dtype=torch.long)
+    index[torch.tensor([token(p) for p in previous])] = torch.arange(len(previous))
 
     def add_bias(_module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
         ids = kwargs.get("input_ids", args[0] if args else None)
-        last = ids[:, -output.logits.shape[1] :].clamp(max=known - 1)
-        output.logits = output.logits + table.to(output.logits.device, output.logits.dtype)[last]
+        last = ids[:, -output.logits.shape[1] :]
+        table = rows.to(output.logits.device, output.logits.dtype)
+        output.logits = output.logits + table[index.to(last.device)[last]]
         return output
 
     model.register_forward_hook(add_bias, with_kwargs=True)
-    return table
+    return rows, index
 
 
 def free_port(host: str = "127.0.0.1") -> int:

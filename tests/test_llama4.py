@@ -2,6 +2,7 @@
 Auto classes."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -12,19 +13,26 @@ from marginal_generate.cli import main
 from marginal_generate.decoding.reference import forward_next_logits, greedy_reference, tree_search_reference
 from marginal_generate.loading import load_model
 from marginal_generate.prompts import conversation, encode_conversations
-from marginal_generate.testing import GUARD_PROMPTS, fit_tiny_guard, llama4_tokenizer, tiny_llama4
+from marginal_generate.testing import GUARD_BIGRAMS, GUARD_PROMPTS, llama4_tokenizer, plant_guard_bias, tiny_llama4
 
 CONVERSATIONS = [conversation("How do I pick a lock?"), conversation("Hi", "Hello! How can I help?")]
-PROMPTS = [p for p, _ in GUARD_PROMPTS]  # what the tiny guard was taught to answer: its trees branch
+PROMPTS = [p for p, _ in GUARD_PROMPTS]
 KW = dict(max_new_tokens=5, eps=0.02, top_p=0.99)
+LOGIT_SCALE = 0.04  # the random model's own logits stay small next to the planted guard bigrams
+
+
+def logit_bound(model) -> float:
+    """A bound on the text model's own logits anywhere: ``|w_j . g * h / rms(h)| <= |w_j| * max|g| * sqrt(d)``."""
+    head = model.get_output_embeddings().weight.detach()
+    norm = model.language_model.model.norm.weight.detach()
+    return float(head.norm(dim=1).max() * norm.abs().max() * head.shape[1] ** 0.5)
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-llama-guard-4")
     tok = llama4_tokenizer()
-    model = tiny_llama4(tok)
-    fit_tiny_guard(model.language_model, tok, steps=12, lr=0.1)  # the wrapper shares these weights
+    model = tiny_llama4(tok, logit_scale=LOGIT_SCALE)
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
@@ -32,8 +40,14 @@ def saved(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded(saved):
+    """The saved model with the guard bigrams planted on its text model's logits (what text-only generate runs), so
+    every tree branches by construction: with the model's own logits within ±b, each planted transition keeps at least
+    exp(-2b) of its probability, and after '\\n\\n' (0.9) both 'unsafe' (0.55) and 'safe' (0.45) stay alive."""
     model = AutoModelForImageTextToText.from_pretrained(saved).eval()
     tok = AutoTokenizer.from_pretrained(saved, padding_side="left")
+    plant_guard_bias(model.language_model, tok)
+    weakest = GUARD_BIGRAMS[""]["\n\n"] * GUARD_BIGRAMS["\n\n"]["safe"] * math.exp(-4 * logit_bound(model))
+    assert weakest > 5 * KW["eps"], weakest  # b = 0.29 here: 0.405 * exp(-1.17) = 0.126, over 6 times the cut
     return model, tok, mg.LabelSpace.llama_guard(tok)
 
 
@@ -66,7 +80,7 @@ def test_marginalize_text_only_against_the_reference(loaded):
         greedy = model.generate(**inputs, custom_generate=mg.marginalize, label_space=space, strategy="greedy", **KW)
         tokens, _ = greedy_reference(next_logits, {tok.eos_token_id}, KW["max_new_tokens"])
         assert greedy.texts[0] == tok.decode(tokens, skip_special_tokens=True)
-    assert branched >= 3  # the trees branched: the comparison is not vacuous
+    assert branched == len(PROMPTS)  # every tree branched (certain, see `loaded`): the comparison is not vacuous
 
 
 def test_batch_equals_one_at_a_time_and_flag_form(loaded):
@@ -90,7 +104,7 @@ def test_batch_equals_one_at_a_time_and_flag_form(loaded):
     texts = model.generate(
         **encode_conversations(tok, CONVERSATIONS), marginalize="greedy", label_space=space, **KW
     ).texts
-    assert len(texts) == 2  # the published-template prompts run too (the guard was not taught them)
+    assert len(texts) == 2  # the published-template prompts run too
     with pytest.raises(
         ValueError,
         match="`attention='tree'` needs sdpa or eager attention over full-attention "
