@@ -141,7 +141,7 @@ def build_demo(engine: Engine | None = None) -> Any:
                 decision = gr.Markdown("Type a message and press **Classify**.", elem_id="decision")
                 label = decision_label(
                     num_top_classes=len(engine.space.labels),
-                    label="Per-category confidence (headline: the decision at the threshold)",
+                    label="Per-category confidence",  # short: a wrapped block label covers the headline
                     elem_id="confidences",
                 )
                 plot = gr.Plot(label="Confidence per category, threshold dashed", format="png", elem_id="chart")
