@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
 from .policy import cli as policy_cli
+from .space import command as space_command
 from .strategies import ALIASES, ALL_STRATEGIES
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_evaluate_arguments(ev)
     label_lists.add_command(sub, add_evaluate_arguments)  # evaluate-labels: evaluate --grammar label_list
+    space_command.add_command(sub)  # space: the Gradio Space from the installed package
     policy_cli.add_command(sub)  # policy: per-label thresholds with a guarantee, fitted on a run
     return parser
 
@@ -215,6 +217,8 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``marginal-generate``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "space":
+        return space_command.run_command(args)
     if args.command == "policy":
         return policy_cli.main(args)
     try:  # evaluate, or its alias evaluate-labels (--grammar label_list)
