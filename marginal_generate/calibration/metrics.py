@@ -59,6 +59,11 @@ __all__ = [
     "brier_score",
     "binary_calibration_metrics",
     "multilabel_calibration_metrics",
+    "ECE_VARIANTS",
+    "column_errors",
+    "classwise_calibration_error",
+    "calibration_error_variants",
+    "calibration_error_interval",
     "apply_threshold",
     "binary_classification_metrics",
     "multilabel_classification_metrics",
@@ -72,6 +77,10 @@ BINNINGS: tuple[str, ...] = ("uniform", "quantile")
 NORMS: tuple[str, ...] = ("l1", "l2", "max")
 PREDICTION_TYPES: tuple[str, ...] = ("probabilities", "labels")
 EPS: float = float(np.finfo(np.float64).eps)
+#: The calibration errors that papers quote, by name: ``(norm, binning)``. ``ece_equal_width``: L1 over equal-width
+#: bins (the Llama Guard calibration study, torchmetrics); ``rms_equal_mass``: root mean square over equal-mass bins
+#: (Liu et al., ICLR 2025).
+ECE_VARIANTS: dict[str, tuple[str, str]] = {"ece_equal_width": ("l1", "uniform"), "rms_equal_mass": ("l2", "quantile")}
 
 
 def _check_pair(
@@ -276,6 +285,7 @@ def _calibration_values(p: np.ndarray, y: np.ndarray, n_bins: int, binning: Binn
         "ece": _error_from_table(table, "l1"),
         "mce": _error_from_table(table, "max"),
         "rms_calibration_error": _error_from_table(table, "l2"),
+        **{name: calibration_error(p, y, n_bins, b, n) for name, (n, b) in ECE_VARIANTS.items()},  # type: ignore[arg-type]
         "nll": negative_log_likelihood(p, y),
         "brier": brier_score(p, y),
         "bins": table.to_dict(),
@@ -289,13 +299,15 @@ def binary_calibration_metrics(
     binning: Binning = "uniform",
     norm: Norm = "l1",
 ) -> dict[str, Any]:
-    """ECE, MCE, RMS calibration error, the one chosen by ``norm``, NLL, Brier and the per-bin table.
+    """ECE, MCE, RMS calibration error, the one chosen by ``norm``, the quoted variants (:data:`ECE_VARIANTS`: L1 over
+    equal-width bins, RMS over equal-mass bins, with ``n_bins`` bins), NLL, Brier and the per-bin table.
 
     ``predictions``: ``[n]`` probabilities of the positive class (unsafe); ``references``: ``[n]`` 0/1.
 
     >>> out = binary_calibration_metrics([0.25, 0.25, 0.55, 0.75, 0.75], [0, 0, 1, 1, 1], n_bins=2)
-    >>> sorted(out)
-    ['bins', 'brier', 'calibration_error', 'ece', 'mce', 'nll', 'rms_calibration_error']
+    >>> sorted(out)  # doctest: +NORMALIZE_WHITESPACE
+    ['bins', 'brier', 'calibration_error', 'ece', 'ece_equal_width', 'mce', 'nll', 'rms_calibration_error',
+     'rms_equal_mass']
     >>> round(out["ece"], 4), round(out["mce"], 4), out["bins"]["counts"]
     (0.29, 0.3167, [2, 3])
     """
@@ -315,7 +327,7 @@ def multilabel_calibration_metrics(
 
     Keys: ``<metric>_per_label`` (list, one per label), ``<metric>_macro`` (mean of the per-label
     values) and ``<metric>_micro`` (all pairs pooled) for ``<metric>`` in calibration_error, ece, mce,
-    rms_calibration_error, nll, brier; plus ``bins_per_label`` and ``bins_micro``.
+    rms_calibration_error, ece_equal_width, rms_equal_mass, nll, brier; plus ``bins_per_label`` and ``bins_micro``.
 
     >>> out = multilabel_calibration_metrics([[0.9, 0.2], [0.1, 0.4]], [[1, 0], [0, 1]], n_bins=2)
     >>> [round(v, 4) for v in out["ece_per_label"]], round(out["ece_macro"], 4), round(out["ece_micro"], 4)
@@ -326,7 +338,7 @@ def multilabel_calibration_metrics(
     per_label = [_calibration_values(p[:, j], y[:, j], n_bins, binning, norm) for j in range(p.shape[1])]
     micro = _calibration_values(p.ravel(), y.ravel(), n_bins, binning, norm)
     out: dict[str, Any] = {}
-    for key in ("calibration_error", "ece", "mce", "rms_calibration_error", "nll", "brier"):
+    for key in ("calibration_error", "ece", "mce", "rms_calibration_error", *ECE_VARIANTS, "nll", "brier"):
         values = [row[key] for row in per_label]
         out[f"{key}_per_label"] = values
         out[f"{key}_macro"] = float(np.mean(values))
@@ -334,6 +346,146 @@ def multilabel_calibration_metrics(
     out["bins_per_label"] = [row["bins"] for row in per_label]
     out["bins_micro"] = micro["bins"]
     return out
+
+
+# ----------------------------------------------------------------------------- per class, variants, intervals
+
+#: What a bootstrap interval is of, for ``[n, k]`` predictions: all pairs pooled, the mean over labels, the worst label.
+INTERVAL_OF: tuple[str, ...] = ("micro", "macro", "worst")
+
+
+def column_errors(
+    p: np.ndarray, y: np.ndarray, n_bins: int = 15, binning: Binning = "uniform", norm: Norm = "l1"
+) -> np.ndarray:
+    """Unchecked calibration error of each column of ``[n, k]`` probabilities and 0/1 references, all columns binned
+    at once (one ``bincount``); equal to :func:`calibration_error` of each column.
+
+    >>> column_errors(np.array([[0.9, 0.2], [0.9, 0.4], [0.1, 0.6]]), np.array([[1, 0], [0, 1], [0, 1]]), 2).round(4)
+    array([0.3   , 0.2667])
+    """
+    n, k = p.shape
+    levels = np.linspace(0.0, 1.0, n_bins + 1)
+    if binning == "uniform":
+        index = bin_indices(p, levels)
+    else:
+        edges = np.quantile(p, levels, axis=0).T  # [k, n_bins + 1]
+        edges[:, 0], edges[:, -1] = 0.0, 1.0
+        edges = np.maximum.accumulate(edges, axis=1)
+        index = np.stack([bin_indices(p[:, j], edges[j]) for j in range(k)], axis=1)
+    flat = (index + n_bins * np.arange(k)).ravel()
+    counts = np.bincount(flat, minlength=k * n_bins).reshape(k, n_bins)
+    gap_mass = np.abs(
+        np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=k * n_bins)
+        - np.bincount(flat, weights=p.ravel(), minlength=k * n_bins)
+    ).reshape(k, n_bins)  # |sum of references - sum of confidences| per bin
+    if norm == "l1":
+        return gap_mass.sum(axis=1) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(counts > 0, gap_mass / counts, 0.0)
+    if norm == "l2":
+        return np.sqrt((counts * gap**2).sum(axis=1) / n)
+    return gap.max(axis=1)
+
+
+def classwise_calibration_error(
+    predictions: Any,
+    references: Any,
+    labels: Sequence[str] | None = None,
+    n_bins: int = 15,
+    binning: Binning = "uniform",
+    norm: Norm = "l1",
+) -> dict[str, Any]:
+    """Each class's calibration error (one-vs-rest, ``[n, k]`` probabilities), their mean, and the worst class.
+
+    Returns ``{"per_label": {label: error}, "mean": float, "worst_label": label, "worst": float}``; labels are
+    ``labels`` or the column indices.
+
+    >>> out = classwise_calibration_error([[0.9, 0.2], [0.1, 0.4]], [[1, 0], [0, 1]], labels=["S1", "S2"], n_bins=2)
+    >>> {k: round(v, 4) for k, v in out["per_label"].items()}, out["worst_label"], round(out["worst"], 4)
+    ({'S1': 0.1, 'S2': 0.2}, 'S2', 0.2)
+    """
+    _check_binning_args(n_bins, binning, norm)
+    p, y = _check_pair(predictions, references, ndims=(2,))
+    names = list(labels) if labels is not None else list(range(p.shape[1]))
+    if len(names) != p.shape[1]:
+        raise ValueError(f"`labels` has {len(names)} names but `predictions` has {p.shape[1]} columns; name each once.")
+    errors = column_errors(p, y, n_bins, binning, norm)
+    worst = int(np.argmax(errors))
+    return {
+        "per_label": {name: float(e) for name, e in zip(names, errors)},
+        "mean": float(errors.mean()),
+        "worst_label": names[worst],
+        "worst": float(errors[worst]),
+    }
+
+
+def calibration_error_variants(predictions: Any, references: Any, n_bins: int = 15) -> dict[str, float]:
+    """The quoted variants of :data:`ECE_VARIANTS` (``[n]``, or ``[n, k]`` with all pairs pooled).
+
+    >>> out = calibration_error_variants([0.25, 0.25, 0.55, 0.75, 0.75], [0, 0, 1, 1, 1], n_bins=2)
+    >>> {k: round(v, 4) for k, v in out.items()}
+    {'ece_equal_width': 0.29, 'rms_equal_mass': 0.1586}
+    """
+    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    return {
+        name: calibration_error(p, y, n_bins, binning, norm)  # type: ignore[arg-type]
+        for name, (norm, binning) in ECE_VARIANTS.items()
+    }
+
+
+def calibration_error_interval(
+    predictions: Any,
+    references: Any,
+    n_bins: int = 15,
+    binning: Binning = "uniform",
+    norm: Norm = "l1",
+    of: str = "micro",
+    n_resamples: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    method: str = "percentile",
+) -> tuple[float, float]:
+    """A bootstrap interval of the calibration error: samples (rows) drawn with replacement ``n_resamples`` times
+    (numpy, seeded), the error recomputed on each (quantile bins re-cut each time).
+
+    ``of`` (for ``[n, k]``): ``"micro"`` (all pairs pooled), ``"macro"`` (the mean over labels) or ``"worst"`` (the
+    largest per-label error); ignored for ``[n]``. ``method``: ``"percentile"`` (the resampled errors' quantiles) or
+    ``"basic"`` (reflected about the estimate, ``2 * error - quantiles``, clipped at 0). A binned error is biased
+    upwards, more so with few samples per bin, and the resampled errors more still: the percentile interval can sit
+    above a well-calibrated model's true error of 0 (below), the basic interval corrects that first-order bias.
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.random(500)
+    >>> y = (rng.random(500) < p).astype(int)
+    >>> lo, hi = calibration_error_interval(p, y, n_bins=10, n_resamples=200)
+    >>> round(lo, 3), round(calibration_error(p, y, n_bins=10), 3), round(hi, 3)  # calibrated: the true ECE is 0
+    (0.042, 0.047, 0.092)
+    >>> [round(v, 3) for v in calibration_error_interval(p, y, n_bins=10, n_resamples=200, method="basic")]
+    [0.003, 0.052]
+    """
+    _check_binning_args(n_bins, binning, norm)
+    check_choice("of", of, INTERVAL_OF)
+    check_choice("method", method, ("percentile", "basic"))
+    n_resamples = check_positive_int("n_resamples", n_resamples)
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"`confidence_level` must be strictly between 0 and 1, e.g. 0.95; got {confidence_level!r}.")
+    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    pooled = p.ndim == 1 or of == "micro"
+
+    def statistic(rows: np.ndarray) -> float:
+        if pooled:
+            return float(column_errors(p[rows].reshape(-1, 1), y[rows].reshape(-1, 1), n_bins, binning, norm)[0])
+        errors = column_errors(p[rows], y[rows], n_bins, binning, norm)
+        return float(errors.mean() if of == "macro" else errors.max())
+
+    index = np.random.default_rng(seed).integers(0, len(p), size=(n_resamples, len(p)))
+    values = np.array([statistic(rows) for rows in index])
+    tail = (1.0 - confidence_level) / 2.0
+    lo, hi = np.quantile(values, [tail, 1.0 - tail])
+    if method == "basic":
+        estimate = statistic(np.arange(len(p)))
+        lo, hi = max(0.0, 2.0 * estimate - hi), max(0.0, 2.0 * estimate - lo)
+    return float(lo), float(hi)
 
 
 # ----------------------------------------------------------------------------- classification

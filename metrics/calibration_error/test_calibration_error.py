@@ -104,3 +104,79 @@ def test_errors_pass_through(binary, multilabel):
         binary.compute(predictions=[0.2, 0.5], references=[0, 1], n_bins=0)
     with pytest.raises(ValueError, match=r"`predictions` has 2 labels per row but `references` has 3"):
         multilabel.compute(predictions=[[0.2, 0.5]], references=[[0, 1, 1]])
+
+
+def test_quoted_variants(binary, multilabel):
+    """seed 2's ECE (L1, equal-width bins) and Liu et al.'s RMS over equal-mass bins, whatever norm/binning say."""
+    from marginal_generate.calibration.metrics import calibration_error
+
+    p, y = data(5)
+    out = binary.compute(predictions=p, references=y, norm="max", binning="quantile")
+    assert (
+        out["ece_equal_width"]
+        == calibration_error(p, y, 15, "uniform", "l1")
+        == binary.compute(predictions=p, references=y)["ece"]
+    )
+    assert out["rms_equal_mass"] == calibration_error(p, y, 15, "quantile", "l2")
+    p, y = data(6, k=3)
+    out = multilabel.compute(predictions=p, references=y)
+    for j in range(3):
+        assert out["rms_equal_mass_per_label"][j] == pytest.approx(
+            calibration_error(p[:, j], y[:, j], 15, "quantile", "l2")
+        )
+    assert out["ece_equal_width_micro"] == out["ece_micro"]
+
+
+def test_classwise_names_each_class_and_the_worst(multilabel):
+    from marginal_generate.calibration.metrics import calibration_error
+
+    p, y = data(7, k=3)
+    p[:, 1] = np.clip(p[:, 1] + 0.3, 0, 1)  # S2 over-confident: the worst
+    out = multilabel.compute(predictions=p, references=y, average="classwise", labels=["S1", "S2", "S3"])
+    assert out["calibration_error_classwise"] == {
+        name: pytest.approx(calibration_error(p[:, j], y[:, j])) for j, name in enumerate(["S1", "S2", "S3"])
+    }
+    assert out["worst_label"] == "S2" and out["calibration_error_worst"] == max(out["calibration_error_per_label"])
+    assert multilabel.compute(predictions=p, references=y, average="classwise")["worst_label"] == 1
+
+
+def test_bootstrap_intervals_by_hand(binary, multilabel):
+    """The interval is the percentiles of the error over numpy-seeded resamples of the samples."""
+    from marginal_generate.calibration.metrics import calibration_error
+
+    p, y = data(8, n=120)
+    out = binary.compute(predictions=p, references=y, n_resamples=50, seed=3)
+    rows = np.random.default_rng(3).integers(0, 120, size=(50, 120))
+    values = [calibration_error(p[r], y[r]) for r in rows]
+    assert out["calibration_error_ci"] == pytest.approx(list(np.quantile(values, [0.025, 0.975])))
+    basic = binary.compute(predictions=p, references=y, n_resamples=50, seed=3, interval_method="basic")
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    ece = out["calibration_error"]
+    assert basic["calibration_error_ci"] == pytest.approx([max(0, 2 * ece - hi), max(0, 2 * ece - lo)])
+    p, y = data(9, n=120, k=3)
+    out = multilabel.compute(predictions=p, references=y, average="classwise", n_resamples=40, confidence_level=0.9)
+    rows = np.random.default_rng(0).integers(0, 120, size=(40, 120))
+    worst = [max(calibration_error(p[r, j], y[r, j]) for j in range(3)) for r in rows]
+    macro = [np.mean([calibration_error(p[r, j], y[r, j]) for j in range(3)]) for r in rows]
+    assert out["calibration_error_worst_ci"] == pytest.approx(list(np.quantile(worst, [0.05, 0.95])))
+    assert out["calibration_error_macro_ci"] == pytest.approx(list(np.quantile(macro, [0.05, 0.95])))
+    assert (
+        out["calibration_error_micro_ci"][0] <= out["calibration_error_micro"] <= out["calibration_error_micro_ci"][1]
+    )
+
+
+def test_new_argument_errors(binary, multilabel):
+    with pytest.raises(ValueError, match=r"`average` must be None or 'classwise' \(with the 'multilabel' config"):
+        binary.compute(predictions=[0.2, 0.5], references=[0, 1], average="classwise")
+    with pytest.raises(ValueError, match=r"`average` must be None or 'classwise'.*; got 'macro'"):
+        multilabel.compute(predictions=[[0.2, 0.5]], references=[[0, 1]], average="macro")
+    with pytest.raises(
+        ValueError, match=r"`n_resamples` must be an integer >= 0 \(0: no intervals\), e\.g\. 1000; got -1"
+    ):
+        binary.compute(predictions=[0.2, 0.5], references=[0, 1], n_resamples=-1)
+    with pytest.raises(ValueError, match=r"`interval_method` must be 'percentile' or 'basic'; got 'bca'"):
+        binary.compute(predictions=[0.2, 0.5], references=[0, 1], n_resamples=5, interval_method="bca")
+    with pytest.raises(ValueError, match=r"`confidence_level` must be strictly between 0 and 1, e\.g\. 0\.95; got 95"):
+        binary.compute(predictions=[0.2, 0.5], references=[0, 1], n_resamples=5, confidence_level=95)
+    with pytest.raises(ValueError, match=r"`labels` has 1 names but `predictions` has 2 columns"):
+        multilabel.compute(predictions=[[0.2, 0.5]], references=[[0, 1]], average="classwise", labels=["S1"])
