@@ -1,4 +1,4 @@
-"""End to end: a tiny model trained here writes emotion label lists; the CLI scores it under every strategy."""
+"""End to end: a tiny model set by hand writes emotion label lists; the CLI scores it under every strategy."""
 
 import json
 import random
@@ -7,7 +7,7 @@ import pytest
 
 from marginal_generate.cli import main
 from marginal_generate.data.records import Record, save_records_jsonl
-from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama
+from marginal_generate.testing import cue_label_llama, word_level_tokenizer
 
 EMOTIONS = ["joy", "anger", "sadness", "fear"]
 WORDS = {
@@ -33,17 +33,20 @@ def synthetic_records(n: int, seed: int) -> list[Record]:
     return out
 
 
-def answer(record: Record) -> str:
-    return ", ".join(record.categories) if record.categories else "none"
+def cue_answer(record: Record) -> str:
+    """What the model writes greedily: the emotions whose cue words the text holds, in EMOTIONS' order."""
+    words = record.conversation[0]["content"].split()
+    return ", ".join(e for e in EMOTIONS if set(WORDS[e]) & set(words))
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    train = synthetic_records(40, seed=1)
-    pairs = [(TEMPLATE.format(text=r.conversation[0]["content"]), answer(r)) for r in train]
-    corpus = [p + a for p, a in pairs] + EMOTIONS + ["none"]
-    tok = byte_level_tokenizer(corpus * 5, vocab_size=120)
-    model = fit_tiny_guard(tiny_llama(tok, seed=0, hidden_size=32), tok, pairs, steps=120, lr=2e-2)
+def label_model(tmp_path_factory):
+    """A label-list model whose weights are set by hand (`testing.cue_label_llama`), not trained: it writes the emotions
+    whose cue words it reads, with soft probabilities (any_place: 0.73 or more for a cue's emotion, 0.13 at most for
+    another). Nothing here depends on what a model learns, so what the tests assert of it is certain."""
+    cue_words = [w for e in EMOTIONS for w in WORDS[e]]
+    tok = word_level_tokenizer([*EMOTIONS, "none", ",", "Text:", "Answer:", "today", *cue_words])
+    model = cue_label_llama(tok, WORDS)
     folder = tmp_path_factory.mktemp("label_list_model")
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -51,10 +54,10 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_evaluate_labels_is_an_alias_of_evaluate_with_the_label_list_grammar(trained, tmp_path, capsys):
+def test_evaluate_labels_is_an_alias_of_evaluate_with_the_label_list_grammar(label_model, tmp_path, capsys):
     """`evaluate-labels` runs `evaluate --grammar label_list`: the same scores and table; its own flags map to the
     params a file would set."""
-    folder, _, _ = trained
+    folder, _, _ = label_model
     data = tmp_path / "records.jsonl"
     save_records_jsonl(synthetic_records(12, seed=2), data)
     common = ["--model", str(folder), "--dataset", str(data), "--labels", ",".join(EMOTIONS), "--prompt-template",
@@ -77,8 +80,8 @@ def test_evaluate_labels_is_an_alias_of_evaluate_with_the_label_list_grammar(tra
     assert (tmp_path / "a" / "scores.jsonl").read_text() == (tmp_path / "b" / "scores.jsonl").read_text()
 
 
-def test_evaluate_labels_help_and_errors(trained, tmp_path, capsys):
-    folder, _, _ = trained
+def test_evaluate_labels_help_and_errors(label_model, tmp_path, capsys):
+    folder, _, _ = label_model
     with pytest.raises(SystemExit):
         main(["evaluate-labels", "--help"])
     assert "An alias of 'marginal-generate evaluate --grammar label_list'" in " ".join(capsys.readouterr().out.split())
@@ -100,14 +103,14 @@ def test_evaluate_labels_help_and_errors(trained, tmp_path, capsys):
     assert "missing.jsonl does not exist" in capsys.readouterr().err
 
 
-def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
+def test_evaluate_scores_label_lists_with_the_runner(label_model, tmp_path, capsys):
     """`evaluate --grammar label_list --labels ...`: the runner's tables, '—' for the verdict columns, alignment, TS and
     Platt."""
     import torch
 
     import marginal_generate as mg
 
-    folder, tok, model = trained
+    folder, tok, model = label_model
     data = tmp_path / "records.jsonl"
     records = synthetic_records(30, seed=2)
     save_records_jsonl(records, data)
@@ -143,15 +146,16 @@ def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
     for name, row in rows.items():
         assert all(row[k] is None for k in row if k.startswith("unsafe_")), name  # no verdict: "—"
         assert 0.0 <= row["categories_f1_macro"] <= 1.0 and 0.0 <= row["categories_ece"] <= 1.0
-    assert rows["any_place"]["categories_roc_auc_micro"] > 0.8  # the model learnt the cues
+    assert rows["any_place"]["categories_roc_auc_micro"] > 0.9  # 0.973: raters missed some cues that the model reads
     assert "categories (joy–fear, label list)" in printed and "—" in printed and "any_place+Platt" in printed
     aligned = {r["row"]: r for r in json.loads((out_dir / "alignment.json").read_text())["rows"]}
     assert aligned["any_place"]["labels"] == EMOTIONS
-    assert aligned["any_place"]["brier"] < aligned["greedy"]["brier"]  # probabilities align better than 0/1 answers
+    assert aligned["any_place"]["brier"] < aligned["greedy"]["brier"]  # 0.022 against 0.033: better than 0/1 answers
     calibrators = json.loads((out_dir / "metrics.json").read_text())["calibrators"]
     assert {calibrators["any_place+Platt"][f"col{j}"]["references"] for j in range(1, 5)} == {"soft"}  # Platt per label
     # the scores are mg.score's on the rendered prompt
     scored = [json.loads(line) for line in (out_dir / "scores.jsonl").read_text().splitlines()]
+    assert all(r["text"] == cue_answer(records[r["index"]]) for r in scored)  # by construction
     space = mg.LabelSpace.label_list(tok, EMOTIONS)
     for r in scored[:3]:
         prompt = TEMPLATE.format(text=records[r["index"]].conversation[0]["content"])
@@ -166,8 +170,8 @@ def test_evaluate_scores_label_lists_with_the_runner(trained, tmp_path, capsys):
     assert torch.tensor([r["scores"]["any_place"] for r in scored]).max() > 0.5
 
 
-def test_evaluate_label_list_errors(trained, tmp_path, capsys):
-    folder, _, _ = trained
+def test_evaluate_label_list_errors(label_model, tmp_path, capsys):
+    folder, _, _ = label_model
     base = [
         "evaluate",
         "--model",
