@@ -20,11 +20,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import train_tiny_guard as T  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
+from training.evaluation import any_place_scores  # noqa: E402
 
 #: (user request, assistant reply, whether the reply is unsafe).
 REPLIES: list[tuple[str, str, bool]] = [
@@ -47,12 +45,12 @@ REPLIES: list[tuple[str, str, bool]] = [
 
 def probe(model, tok) -> list[float]:
     """any_place p(unsafe) of every reply in ``REPLIES``, as the model card's evaluation scores
-    (``train_tiny_guard.any_place_scores``, one batch)."""
+    (``training.evaluation.any_place_scores``, one batch)."""
     records = [
         mg.Record(conversation=tuple(mg.conversation(user, reply)), is_safe=not unsafe, index=k, source="probe")
         for k, (user, reply, unsafe) in enumerate(REPLIES)
     ]
-    return [row[0] for row in T.any_place_scores(model, tok, records, len(records))]
+    return [row[0] for row in any_place_scores(model, tok, records, len(records))]
 
 
 def main(argv: list[str] | None = None) -> int:

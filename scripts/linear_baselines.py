@@ -6,7 +6,7 @@ does on the same held-out prompts.
     python scripts/linear_baselines.py --model DIR --epochs 3   # another run (its recipe: DIR/training.json)
 
 Every baseline is a scikit-learn ``LogisticRegression`` (C=10) on unsafe-or-not, fitted on the queries of the
-run's first ``--epochs`` epochs (``train_tiny_guard.epoch_queries`` with each epoch's seed: the seed rows, the
+run's first ``--epochs`` epochs (``training.queries.epoch_queries`` with each epoch's seed: the seed rows, the
 Do-Not-Answer part, hand-written and generated prompts, rephrased, as the model trained on them but whole: the
 run's ``--word-dropout`` is not applied) and scored on the held-out prompts of ``DIR/heldout.jsonl``; the model's
 row is its any_place p(unsafe) on the same prompts.
@@ -34,16 +34,18 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-
-import train_tiny_guard as T  # noqa: E402
+sys.path.insert(0, str(REPO))
 
 import marginal_generate as mg  # noqa: E402
+from training.cli import parse_args  # noqa: E402
+from training.evaluation import any_place_scores, record_groups  # noqa: E402
+from training.queries import epoch_queries, epoch_seed  # noqa: E402
+from training.run_data import load_run_data  # noqa: E402
 
 
 def recipe_args(model_dir: Path) -> argparse.Namespace:
     """The run's arguments (``training.json``'s ``args``) over the script's defaults."""
-    args = T.parse_args([])
+    args = parse_args([])
     info = model_dir / "training.json"
     if not info.is_file():
         sys.exit(f"{info} not found: --model must be a directory written by scripts/train_tiny_guard.py")
@@ -82,13 +84,13 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     args = recipe_args(cli.model)
-    data = T.load_run_data(args)
-    # each epoch's random generator as train_tiny_guard.train seeds it: the queries the model trained on
-    docs = [q for e in range(cli.epochs) for q in T.epoch_queries(data, args, e, random.Random(T.epoch_seed(args, e)))]
+    data = load_run_data(args)
+    # each epoch's random generator as training.loop.train seeds it: the queries the model trained on
+    docs = [q for e in range(cli.epochs) for q in epoch_queries(data, args, e, random.Random(epoch_seed(args, e)))]
     texts, y = [q for q, _ in docs], np.array([1 if c else 0 for _, c in docs])
     records = mg.load_records_jsonl(cli.model / "heldout.jsonl")
     held = [r.conversation[0]["content"] for r in records]
-    groups = T.record_groups(records)
+    groups = record_groups(records)
     tok = AutoTokenizer.from_pretrained(cli.model)
     model = AutoModelForCausalLM.from_pretrained(cli.model).eval()
 
@@ -102,7 +104,7 @@ def main() -> None:
         vec = TfidfVectorizer(ngram_range=ngrams, sublinear_tf=True, **kw).fit(texts)
         clf = LogisticRegression(C=10, max_iter=3000).fit(vec.transform(texts), y)
         rows[name] = figures(clf.predict_proba(vec.transform(held))[:, 1], groups)
-    scores = np.array([s[0] for s in T.any_place_scores(model, tok, records, 32)])
+    scores = np.array([s[0] for s in any_place_scores(model, tok, records, 32)])
     rows[f"the model ({args.layers} layer{'s' if args.layers != 1 else ''}, any_place)"] = figures(scores, groups)
 
     header = ["scorer", *next(iter(rows.values()))]

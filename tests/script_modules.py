@@ -1,4 +1,5 @@
-"""The repository's scripts (``scripts/*.py``), loaded as modules by path for their tests."""
+"""The repository's scripts (``scripts/*.py``), loaded as modules by path for their tests (the training pipeline,
+``training/``, is a package that tests import)."""
 
 import importlib.util
 import sys
@@ -9,10 +10,8 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def load_script(name: str) -> ModuleType:
-    """``scripts/<name>.py`` (``name`` may have a folder: ``data/privacy_requests_train``) as a fresh module named
-    after the file, registered in ``sys.modules`` under that name (``doctest`` finds a module's tests through it:
-    a copy imported earlier by another script, such as ``train_tiny_guard``'s ``near_duplicates``, would hide
-    them)."""
+    """``scripts/<name>.py`` as a fresh module named after the file, registered in ``sys.modules`` under that name
+    (``doctest`` finds a module's tests through it: a copy imported earlier under that name would hide them)."""
     path = SCRIPTS / f"{name}.py"
     name = path.stem
     spec = importlib.util.spec_from_file_location(name, path)

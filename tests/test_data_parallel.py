@@ -1,4 +1,4 @@
-"""``scripts/data_parallel.py``: the training script's two processes compute what one process computes.
+"""``training/data_parallel.py``: the training pipeline's two processes compute what one process computes.
 
 Spawned ranks re-import the ``__main__`` file, so each case runs a small script file in a subprocess."""
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+REPO = Path(__file__).resolve().parents[1]
 
 PROGRAM = """
 import json, sys
 import torch
-sys.path.insert(0, {scripts!r})
-import data_parallel as dp
+sys.path.insert(0, {repo!r})
+from training import data_parallel as dp
 
 
 def gradient(args, rank, world):
@@ -62,7 +62,7 @@ if __name__ == "__main__":
 
 def run(tmp_path: Path, case: str) -> subprocess.CompletedProcess:
     script = tmp_path / "program.py"
-    script.write_text(textwrap.dedent(PROGRAM.format(scripts=str(SCRIPTS))))
+    script.write_text(textwrap.dedent(PROGRAM.format(repo=str(REPO))))
     return subprocess.run(
         [sys.executable, str(script), case], capture_output=True, text=True, timeout=300, cwd=tmp_path
     )

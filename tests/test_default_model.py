@@ -281,26 +281,16 @@ def test_card_figures_meet_the_goals(figure, request):
 
 @pytest.fixture(scope="module")
 def heldout_scores(loaded):
-    """Every held-out record with its any_place probabilities and greedy labels, from one decode per batch of 32
-    (the batching of ``scripts/train_tiny_guard.py``'s evaluation, so padding gives the same numbers)."""
+    """Every held-out record with its any_place probabilities and greedy labels, scored by the training pipeline's
+    evaluation (``training.evaluation.any_place_outputs``, in batches of 32 as for the card, so padding gives the
+    same numbers)."""
+    from training.evaluation import any_place_outputs
+
     model, tok = loaded
     records = load_default_eval_data()
+    probs, texts = any_place_outputs(model, tok, records, 32)
     space = LabelSpace.llama_guard(tok)
-    probs, greedy = [], []
-    for i in range(0, len(records), 32):
-        inputs = encode_conversations(tok, [list(r.conversation) for r in records[i : i + 32]])
-        out = model.generate(
-            **inputs,
-            custom_generate=mg.marginalize,
-            label_space=space,
-            strategy="any_place",
-            eps=0.01,
-            top_p=0.99,
-            max_new_tokens=20,
-        )
-        probs += out.probs.tolist()
-        greedy += [space.parse(t) for t in out.texts]
-    return records, probs, greedy
+    return records, probs, [space.parse(t) for t in texts]
 
 
 def _rows(records, test):

@@ -1,15 +1,16 @@
-"""The training script's near-copy filter (``scripts/near_duplicates.py``): the index answers exactly what comparing
-every pair answers."""
+"""The training pipeline's near-copy filter (``training/near_duplicates.py``): the index answers exactly what
+comparing every pair answers."""
 
 import random
 
 import pytest
-from script_modules import load_script
+
+from training import near_duplicates
 
 
 @pytest.fixture(scope="module")
 def near():
-    return load_script("near_duplicates")
+    return near_duplicates
 
 
 def brute_force(texts, held, threshold, normalise):

@@ -1,22 +1,37 @@
-"""The training script's ``Encoder``: encoding an epoch's prompts in one call of the tokenizer's backend gives the
-ids that one call per prompt gives, so the bulk path changes the speed of an epoch, not what it trains."""
+"""The training pipeline's ``Encoder`` (``training/encoding.py``): encoding an epoch's prompts in one call of the
+tokenizer's backend gives the ids that one call per prompt gives, so the bulk path changes the speed of an epoch, not
+what it trains; the loss terms (unlikelihood of repeated ids, the weight on ``unsafe``), word dropout, and the options
+the command line refuses."""
 
 from __future__ import annotations
 
 import argparse
 import random
 import re
+import types
 
 import pytest
-from script_modules import load_script
 from transformers import AutoTokenizer
 
 import marginal_generate as mg
+from training import augment, cli, conversations, encoding, loop, loss, prompt_format
 
 
 @pytest.fixture(scope="module")
 def train():
-    return load_script("train_tiny_guard")
+    """The pipeline's functions these tests use, under one name."""
+    return types.SimpleNamespace(
+        Encoder=encoding.Encoder,
+        pack=encoding.pack,
+        make_example=conversations.make_example,
+        branches_for=conversations.branches_for,
+        last_role=prompt_format.last_role,
+        DEFAULT_POLICY=prompt_format.DEFAULT_POLICY,
+        examples_for=loop.examples_for,
+        packed_loss=loss.packed_loss,
+        parse_args=cli.parse_args,
+        drop_words=augment.drop_words,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +89,7 @@ def test_examples_are_the_same_as_encoding_one_text_at_a_time(train, tok, monkey
 def test_the_cache_is_emptied_when_full(train, tok, monkeypatch):
     encoder = train.Encoder(tok)
     encoder.prefill([f"prompt {i}" for i in range(10)])
-    monkeypatch.setattr(train.Encoder, "CACHE_SIZE", 12)
+    monkeypatch.setattr(encoding.Encoder, "CACHE_SIZE", 12)
     encoder.prefill([f"other {i}" for i in range(5)])
     assert sorted(encoder._cache) == sorted(f"other {i}" for i in range(5))
     assert encoder.ids("other 3") == list(tok("other 3", add_special_tokens=False)["input_ids"])
