@@ -130,6 +130,7 @@ def metrics_row(
     from ..calibration.metrics import (
         binary_calibration_metrics,
         binary_classification_metrics,
+        calibration_error_interval,
         multilabel_calibration_metrics,
         multilabel_classification_metrics,
     )
@@ -159,6 +160,11 @@ def metrics_row(
             {f"categories_{k}": ml[k] for k in ("f1_micro", "f1_macro", "hamming_loss", "roc_auc_micro", "auprc_micro")}
         )
         row["categories_ece"], bins["categories"] = cal["ece_micro"], cal["bins_micro"]
+        worst = int(np.argmax(cal["ece_per_label"]))  # the worst-calibrated category; 95% basic bootstrap intervals
+        row["categories_ece_worst"], row["categories_ece_worst_index"] = cal["ece_per_label"][worst], worst
+        for key, of in (("categories_ece_interval", "micro"), ("categories_ece_worst_interval", "worst")):
+            interval = calibration_error_interval(p_c, y_c, n_bins, of=of, n_resamples=200, method="basic")
+            row[key] = list(interval)
     return row, bins
 
 
@@ -330,7 +336,35 @@ def format_table(
         + "  "
         + "binary unsafe".center(sum(widths[7:]) + 10)
     )
-    return "\n".join([group.rstrip(), *lines])
+    return "\n".join([group.rstrip(), *lines, *worst_category_lines(rows, categories)])
+
+
+def worst_category_lines(rows: list[dict[str, Any]], categories: Sequence[str] | None = None) -> list[str]:
+    """Below the table: each row's category ECE (micro) and its worst-calibrated category, with 95% basic bootstrap
+    intervals (200 resamples of the test samples, reflected about the estimate: binned errors, and the worst of
+    several most of all, are biased upwards); nothing when no row has category scores.
+
+    >>> print("\\n".join(worst_category_lines([{"row": "any_place", "categories_ece": 0.01,
+    ...     "categories_ece_interval": [0.008, 0.02], "categories_ece_worst": 0.05,
+    ...     "categories_ece_worst_index": 1, "categories_ece_worst_interval": [0.04, 0.09]}], ["S1", "S2"])))
+    <BLANKLINE>
+    cat ECE (micro) and the worst-calibrated category, with 95% basic bootstrap intervals:
+      any_place  0.0100 [0.0080, 0.0200]   worst S2 0.0500 [0.0400, 0.0900]
+    """
+    rows = [r for r in rows if r.get("categories_ece_interval")]
+    if not rows:
+        return []
+    width = max(len(r["row"]) for r in rows)
+    lines = ["", "cat ECE (micro) and the worst-calibrated category, with 95% basic bootstrap intervals:"]
+    for r in rows:
+        index = r["categories_ece_worst_index"]
+        name = categories[index] if categories else f"#{index}"
+        (lo, hi), (wlo, whi) = r["categories_ece_interval"], r["categories_ece_worst_interval"]
+        lines.append(
+            f"  {r['row']:<{width}}  {r['categories_ece']:.4f} [{lo:.4f}, {hi:.4f}]   "
+            f"worst {name} {r['categories_ece_worst']:.4f} [{wlo:.4f}, {whi:.4f}]"
+        )
+    return lines
 
 
 def format_alignment_table(rows: list[dict[str, Any]]) -> str:
