@@ -52,6 +52,8 @@ def generate(
     label_normalization: str = "label_tokens",
     top_completions: int = 10,
     attention: str = "auto",
+    estimate: str = "best",
+    search_budget_gb: float | None = None,
     generation_config: Any = None,
     logits_processor: Any = None,
     stopping_criteria: Any = None,
@@ -66,7 +68,8 @@ def generate(
         input_ids, attention_mask (or ``inputs``): the left-padded prompts, as for ``generate``.
         tokenizer: the model's tokenizer; the label space is then ``mg.LabelSpace.llama_guard(tokenizer)``.
         label_space: a ``mg.LabelSpace`` to use instead (e.g. other categories); wins over ``tokenizer``.
-        strategy, eps, top_p, label_normalization, top_completions, attention: as in ``mg.marginalize``.
+        strategy, eps, top_p, label_normalization, top_completions, attention, estimate, search_budget_gb: as in
+            ``mg.marginalize``.
 
     Raises:
         ValueError: with neither ``tokenizer`` nor ``label_space``, without prompts, or for
@@ -109,6 +112,8 @@ def generate(
         label_normalization=label_normalization,
         top_completions=top_completions,
         attention=attention,
+        estimate=estimate,
+        search_budget_gb=search_budget_gb,
         attention_mask=attention_mask,
         **model_kwargs,
     )

@@ -58,9 +58,11 @@ from typing import Any, Literal, get_args
 import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
+from .decoding.budget import SearchBudget
 from .decoding.eos import eos_ids
 from .decoding.estimate import Estimate, EstimateParams, check_estimate
 from .decoding.greedy_path import GreedyRecorder
+from .decoding.joint import JointAccumulator, check_max_label_sets
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, tree_attention_obstacle
@@ -165,6 +167,8 @@ def score(
     top_completions: int = 10,
     attention: Attention = "auto",
     estimate: Estimate = "best",
+    search_budget_gb: float | None = None,
+    max_label_sets: int = 32,
     model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, LabelScores]:
     """Score a left-padded batch under several strategies with one decode (plus the tree if ``any_place``).
@@ -176,12 +180,26 @@ def score(
     row), or ``"auto"`` (tree on an accelerator where the model supports it, batched on a CPU).
     ``estimate`` picks what ``any_place``'s ``probs`` holds: ``"best"`` (the estimate between the
     bounds) or ``"lower"`` (the lower bound; the search then skips the estimate's work).
+
+    ``search_budget_gb``: the memory ``any_place``'s tree search may hold, in GB (1e9 bytes; ``math.inf``: no
+    limit); None (the default) is the memory free on the model's device when the search starts. Each depth is
+    estimated before it is expanded (logits and their expansion per frontier row, the KV cache, the prefixes read;
+    :mod:`~marginal_generate.decoding.budget`), and a depth past the budget raises ``SearchBudgetError`` (a
+    ``ValueError``) naming the size, the budget, the sample of the batch that holds most of it and what to change,
+    before the memory is allocated: ``eps=0, top_p=1`` on a large vocabulary is refused within a few new tokens.
+    ``stats["search_estimate_gb"]`` gives the largest estimate of a run, ``stats["search_budget_gb"]`` its budget.
+
+    ``max_label_sets``: ``any_place`` keeps the distribution over label sets (``LabelScores.label_sets``,
+    ``prob_any``, ``prob_all``, ``cooccurrence``: :mod:`~marginal_generate.label_sets`), the heaviest
+    ``max_label_sets`` sets per prompt by name and the rest folded into one entry; 0 keeps none.
     """
     strategies = list(strategies)
     _check_strategies(strategies)
     _check_params(eps, top_p, max_new_tokens, label_normalization)
     check_inputs(model, input_ids, attention_mask, max_new_tokens)
     check_estimate(estimate)
+    check_max_label_sets(max_label_sets)
+    budget = SearchBudget.of(search_budget_gb, getattr(model, "device", None))  # checks search_budget_gb too
     if not isinstance(label_space, LabelSpace):
         raise ValueError(
             f"`label_space` must be a marginal_generate.LabelSpace, got {type(label_space).__name__}; "
@@ -200,8 +218,28 @@ def score(
     tree = None
     if "any_place" in strategies:
         tree = TreeParams(top_p=float(top_p), eps=float(eps), estimate=EstimateParams() if estimate == "best" else None)
-    result = run_search(stepper, label_space, eos, max_new_tokens, tree, recorder, logits_processor, top_completions)
+    joint = None
+    if tree is not None and max_label_sets > 0:
+        joint = JointAccumulator(label_space.labels, label_space.categories, input_ids.shape[0], max_label_sets)
+    result = run_search(
+        stepper,
+        label_space,
+        eos,
+        max_new_tokens,
+        tree,
+        recorder,
+        logits_processor,
+        top_completions,
+        budget=budget,
+        joint=joint,
+    )
     texts = recorder.texts()
+    if isinstance(stepper, TreeAttentionStepper) and stepper.chunked_steps:
+        attention_note = (
+            f"tree attention fed {stepper.chunked_steps} depth{'s' if stepper.chunked_steps > 1 else ''} in up to "
+            f"{stepper.most_chunks} forwards each, to keep a forward's mask and attention scores under "
+            f"{stepper.attention_bytes / 1e9:g} GB"
+        )
     stats = {
         "attention": "tree" if stepper_class is TreeAttentionStepper else "batched",
         **({"attention_note": attention_note} if attention_note else {}),
@@ -221,7 +259,15 @@ def score(
                 upper=result.upper,
                 completions=result.completions,
                 estimate=estimate,
-                stats=dict(stats, top_p=float(top_p), eps=float(eps), rollouts=result.rollouts),
+                joint=joint.finish() if joint is not None else None,
+                stats=dict(
+                    stats,
+                    top_p=float(top_p),
+                    eps=float(eps),
+                    rollouts=result.rollouts,
+                    search_estimate_gb=result.memory_estimate / 1e9,
+                    search_budget_gb=budget.max_bytes / 1e9,
+                ),
             )
         else:
             out[s] = LabelScores(
@@ -246,6 +292,8 @@ def marginalize(
     top_completions: int = 10,
     attention: Attention = "auto",
     estimate: Estimate = "best",
+    search_budget_gb: float | None = None,
+    max_label_sets: int = 32,
     **model_kwargs: Any,
 ) -> LabelScores:
     """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
@@ -253,8 +301,10 @@ def marginalize(
     ``max_new_tokens`` is read from the generation config, as ``generate`` resolves it.
     ``label_space``, ``strategy``, ``eps``, ``top_p`` (the tree's nucleus, not a sampling setting:
     a model's sampling ``top_p`` in its generation config is not used), ``label_normalization``,
-    ``top_completions``, ``attention`` and ``estimate`` (what ``any_place``'s ``probs`` holds:
-    ``"best"`` or ``"lower"``) are this function's own arguments. Returns :class:`LabelScores`.
+    ``top_completions``, ``attention``, ``estimate`` (what ``any_place``'s ``probs`` holds:
+    ``"best"`` or ``"lower"``), ``search_budget_gb`` (the tree search's memory budget, see :func:`score`)
+    and ``max_label_sets`` (the label sets kept per prompt, see :func:`score`) are this function's own arguments.
+    Returns :class:`LabelScores`.
     """
     if label_space is None:
         raise ValueError(
@@ -285,6 +335,8 @@ def marginalize(
         top_completions=top_completions,
         attention=attention,
         estimate=estimate,
+        search_budget_gb=search_budget_gb,
+        max_label_sets=max_label_sets,
         model_kwargs=extra,
     )[strategy]
 

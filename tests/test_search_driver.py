@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from marginal_generate.decoding.budget import NODE_BYTES, SearchBudget, SearchBudgetError, row_bytes
 from marginal_generate.decoding.estimate import EstimateParams
 from marginal_generate.decoding.greedy_path import GreedyRecorder
 from marginal_generate.decoding.search import TreeParams, run_search
@@ -127,3 +128,55 @@ def test_vocab_normalization_looks_ahead_to_the_delimiter():
     _, recorder = search(eps=0.0, normalization="vocab")
     # P(S1 exactly) = P(S1) * P(delimiter | S1) = 0.5 * (0.7 + 0.3); P(S10) = 0.5 * 1.0; unsafe: full-vocab 0.6
     assert recorder.max_over_generations()[0].tolist() == pytest.approx([0.6, 0.5, 0.5])
+
+
+class WideStepper(ScriptedStepper):
+    """SCRIPT for sample 0; for sample 1 every token is equally likely at every step (a tree as wide as it gets)."""
+
+    def __init__(self):
+        super().__init__(batch_size=2)
+        self.owner = [0, 1]
+
+    def _logits(self):
+        rows = [logits_for(r) if o == 0 else torch.zeros(V, dtype=torch.float64) for r, o in zip(self.rows, self.owner)]
+        return torch.stack(rows)
+
+    def prefill(self):
+        self.forward_passes += 1
+        return self._logits()
+
+    def step(self, parents, tokens):
+        self.forward_passes += 1
+        self.owner = [self.owner[p] for p in parents.tolist()]
+        self.rows = [self.rows[p] + (t,) for p, t in zip(parents.tolist(), tokens.tolist())]
+        return self._logits()
+
+
+def test_budget_refuses_before_reading_a_child_and_names_the_sample():
+    stepper = WideStepper()
+    recorder = GreedyRecorder(SPACE, 2, EOS)
+    budget = SearchBudget.of(1e-6)  # 1,000 bytes: less than one prefix of sample 1's V children
+    with pytest.raises(
+        SearchBudgetError,
+        match=rf"^the any_place tree search would hold about [\d.e-]+ GB at depth 0 \(2 frontier rows and {2 + V:,} "
+        rf"prefixes read; most in sample 1 of 2: 1 rows, {V} prefixes\), over its budget of 1e-06 GB "
+        r"\(search_budget_gb=1e-06\): raise eps \(now 0; 0\.01 is the usual cut\), lower top_p \(now 1; 0\.99 drops "
+        r"the tail\) or max_new_tokens \(now 10\), or raise search_budget_gb \(in GB\)\.$",
+    ):
+        run_search(stepper, SPACE, EOS, 10, TreeParams(1.0, 0.0), recorder, budget=budget)
+    assert stepper.forward_passes == 1 and stepper.rows == [(), ()]  # the prompts only: no depth was expanded
+    assert issubclass(SearchBudgetError, ValueError)
+
+
+def test_budget_counts_each_depth_and_leaves_the_result_alone():
+    free, _ = search(eps=0.0)
+    recorder = GreedyRecorder(SPACE, 1, EOS)
+    budget = SearchBudget.of(1.0)
+    guarded = run_search(ScriptedStepper(), SPACE, EOS, 10, TreeParams(1.0, 0.0), recorder, budget=budget)
+    assert torch.equal(guarded.lower, free.lower) and torch.equal(guarded.cut, free.cut)
+    # frontier widths 1, 1, 1, 2, 1, 1; prefixes read by the end of each depth 2, 4, 6, 9, 10, 11 (every child with a
+    # probability above 0); the largest estimate is the last depth's: one float64 row of V entries, all sorted at
+    # eps=0, and the 11 prefixes (2 rows and 9 prefixes at depth 3 weigh less)
+    assert guarded.frontier_widths == [1, 1, 1, 2, 1, 1]
+    assert guarded.memory_estimate == row_bytes(V, V, 8) + 11 * NODE_BYTES > 2 * row_bytes(V, V, 8) + 9 * NODE_BYTES
+    assert free.memory_estimate == 0.0  # no budget, no estimate

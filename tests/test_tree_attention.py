@@ -1,6 +1,7 @@
 """Tree attention (one sequence per prompt, tree mask) against the batched cache and the per-node reference."""
 
 import copy
+import re
 
 import pytest
 import torch
@@ -95,3 +96,65 @@ def test_support_and_errors():
         mg.score(model, inputs.input_ids, inputs.attention_mask, space, attention="flash", eos_token_ids={2})
     out = mg.score(model, inputs.input_ids, inputs.attention_mask, space, eos_token_ids={2}, max_new_tokens=4)
     assert out["any_place"].stats["attention"] == "batched"  # auto falls back (and is batched on a CPU anyway)
+
+
+def search_with_tree(model, kind, **stepper_kw):
+    """run_search over PROMPTS with a TreeAttentionStepper; also the shape of every tree mask the model received."""
+    from marginal_generate.decoding.greedy_path import GreedyRecorder
+    from marginal_generate.decoding.search import TreeParams, run_search
+
+    tok, space = tokenizer_of(kind), space_of(kind)
+    inputs = tok(PROMPTS, return_tensors="pt", padding=True)
+    stepper = TreeAttentionStepper(model, inputs.input_ids, inputs.attention_mask, **stepper_kw)
+    masks = []
+
+    def record(module, args, kwargs):
+        if kwargs["attention_mask"].ndim == 4:
+            masks.append(tuple(kwargs["attention_mask"].shape))
+
+    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            recorder = GreedyRecorder(space, len(PROMPTS), {tok.eos_token_id})
+            result = run_search(stepper, space, {tok.eos_token_id}, 8, TreeParams(0.99, 0.001), recorder)
+    finally:
+        hook.remove()
+    return stepper, result, masks
+
+
+def test_a_wide_frontier_goes_in_chunks_that_keep_the_mask_under_its_bound():
+    model = guard_model("byte")  # float64
+    whole, expected, whole_masks = search_with_tree(model, "byte")
+    assert whole.chunked_steps == 0 and len(whole_masks) == whole.forward_passes - 1  # one forward per depth
+    widest = max(shape[2] * whole.query_bytes(shape[3]) for shape in whole_masks)
+    bound = widest // 3  # the widest depth needs at least three forwards
+    chunked, result, masks = search_with_tree(model, "byte", attention_bytes=bound)
+    assert chunked.chunked_steps >= 1 and chunked.most_chunks >= 3
+    assert len(masks) == chunked.forward_passes - 1 > len(whole_masks)
+    for batch, _, queries, keys in masks:
+        assert batch == len(PROMPTS) and queries * chunked.query_bytes(keys) <= bound
+    assert result.frontier_widths == expected.frontier_widths
+    assert torch.allclose(result.lower, expected.lower, rtol=0, atol=1e-12)
+    assert torch.allclose(result.upper, expected.upper, rtol=0, atol=1e-12)
+    assert [[(t, round(p, 12), c) for t, p, c in row] for row in result.completions] == [
+        [(t, round(p, 12), c) for t, p, c in row] for row in expected.completions
+    ]
+
+
+def test_chunked_tree_attention_is_noted_and_equals_the_batched_cache(monkeypatch):
+    from marginal_generate.decoding import tree_stepper
+
+    model = guard_model("byte")
+    monkeypatch.setattr(tree_stepper, "ATTENTION_BYTES", 20_000)  # a few queries a forward
+    kw = dict(max_new_tokens=8, eps=0.001, top_p=0.99)
+    tree, batched = run(model, "byte", "tree", **kw)["any_place"], run(model, "byte", "batched", **kw)["any_place"]
+    assert re.fullmatch(
+        r"tree attention fed \d+ depths? in up to \d+ forwards each, to keep a forward's mask and attention scores "
+        r"under 2e-05 GB",
+        tree.stats["attention_note"],
+    )
+    assert "attention_note" not in batched.stats
+    assert tree.stats["forward_passes"] > batched.stats["forward_passes"]
+    assert torch.allclose(tree.lower, batched.lower, rtol=0, atol=1e-12)
+    assert torch.allclose(tree.upper, batched.upper, rtol=0, atol=1e-12)
+    assert torch.allclose(tree.probs, batched.probs, rtol=0, atol=1e-12)

@@ -35,11 +35,13 @@ from transformers import LogitsProcessorList
 
 from ..labels.prefix_state import PrefixState
 from ..labels.space import LabelSpace
+from .budget import BudgetGuard, SearchBudget
 from .estimate import CutEstimator, EstimateParams
+from .joint import JointAccumulator
 from .prefixes import PrefixReader
 from .stepper import Stepper
 
-__all__ = ["Node", "TreeParams", "SearchResult", "run_search"]
+__all__ = ["Node", "TreeParams", "SearchResult", "run_search", "Selection", "select_children", "expand_nodes"]
 
 
 @dataclass
@@ -75,6 +77,8 @@ class SearchResult:
     """Tree mass per prompt and label, plus the run's counters.
 
     ``estimate``: ``lower <= estimate <= upper`` when the tree had ``TreeParams.estimate``, else None.
+    ``memory_estimate``: the largest estimate of a depth's bytes (:mod:`~marginal_generate.decoding.budget`), 0 when
+    the search ran without a budget.
     """
 
     lower: torch.Tensor
@@ -84,6 +88,7 @@ class SearchResult:
     nodes_expanded: int = 0
     estimate: torch.Tensor | None = None
     rollouts: int = 0
+    memory_estimate: float = 0.0
 
     @property
     def upper(self) -> torch.Tensor:
@@ -100,12 +105,19 @@ def run_search(
     logits_processor: LogitsProcessorList | None = None,
     top_completions: int = 10,
     reader: PrefixReader | None = None,
+    budget: SearchBudget | None = None,
+    joint: JointAccumulator | None = None,
 ) -> SearchResult:
     """Decode every prompt of ``stepper``; feed the greedy path to ``recorder``; search the tree if ``tree``.
 
     ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
     return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
     ``reader``: reads the text and parser state of answer prefixes (default: a fresh memo).
+    ``joint``: told each explored answer's label set and each cut node's mass (and, through the estimator, where
+    the estimate places it): the distribution over label sets (:mod:`~marginal_generate.decoding.joint`).
+    ``budget``: with a tree, each depth is estimated twice, before its children are read and before their forward,
+    and a :class:`~marginal_generate.decoding.budget.SearchBudgetError` stops the search before it outgrows the
+    budget; None: no limit.
     """
     batch = stepper.batch_size
     n_labels = len(space.labels)
@@ -121,8 +133,15 @@ def run_search(
         else None
     )
     spare, floor = (estimator.params.per_node, estimator.floor) if estimator is not None else (0, 0.0)
+    if estimator is not None:
+        estimator.joint = joint
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
+    guard = (
+        BudgetGuard(budget, stepper, batch, tree.eps, tree.top_p, max_new_tokens, spare)
+        if budget is not None and tree is not None
+        else None
+    )
     logits = stepper.prefill()
     depth = 0
     while frontier:
@@ -145,12 +164,18 @@ def run_search(
             expanded += len(tree_rows)
             node_probs = [frontier[i].prob for i in tree_rows]
             rows = logprobs[torch.tensor(tree_rows, device=logprobs.device)]
-            removed, children_of, dropped_of = expand_nodes(node_probs, rows, tree, spare, floor)
+            selection = select_children(node_probs, rows, tree, spare, floor)
+            if guard is not None:  # before a child is read
+                guard.read([frontier[i].row for i in tree_rows], selection.kept_per_node())
+                guard.check([node.row for node in frontier], depth, logits, step=False)
+            removed, children_of, dropped_of = selection.lists()
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
                 if removed[j] > 0:
                     for label in node.state.possible:
                         cut[node.row][space.index[label]] += removed[j]
+                    if joint is not None:
+                        joint.cut(node.row, node.state, removed[j])
                     if estimator is not None:
                         for tokens, state, mass in estimator.on_cut(
                             node.row, node.tokens, node.state, dropped_of[j], depth
@@ -186,6 +211,8 @@ def run_search(
                 greedy_in_tree |= on_greedy
                 if finished or state.final:
                     completions[node.row].append((text, prob, finished))
+                    if joint is not None:
+                        joint.answer(node.row, state.confirmed, prob)
                     if estimator is not None:
                         estimator.on_answer(node.row, state.confirmed, prob)
                     if on_greedy and not finished:
@@ -201,6 +228,8 @@ def run_search(
         depth += 1
         if not frontier:
             break
+        if guard is not None:  # before their forward
+            guard.check([node.row for node in frontier], depth, logits, step=True)
         logits = stepper.step(
             torch.tensor(parents, dtype=torch.long),
             torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
@@ -215,6 +244,7 @@ def run_search(
         completions=completions,
         frontier_widths=widths,
         nodes_expanded=expanded,
+        memory_estimate=guard.peak if guard is not None else 0.0,
     )
     if estimator is not None:
         result.estimate = estimator.estimate(result.lower, result.upper)
@@ -225,22 +255,46 @@ def run_search(
 Children = list[list[tuple[int, float]]]
 
 
-def expand_nodes(
+@dataclass
+class Selection:
+    """What the cuts keep and drop of the children of a set of nodes, still as tensors (``[nodes, k]``, the ``k``
+    most probable tokens of each node): nothing is built per child until :meth:`lists`, so the search can count the
+    kept children (:meth:`kept_per_node`) and refuse a depth before reading them."""
+
+    ids: torch.Tensor
+    child: torch.Tensor
+    keep: torch.Tensor
+    drop: torch.Tensor | None
+    removed: torch.Tensor
+
+    def kept_per_node(self) -> list[int]:
+        """How many children each node keeps."""
+        return self.keep.sum(-1).tolist()
+
+    def lists(self) -> tuple[list[float], Children, Children]:
+        """The mass each node loses to the cuts, its kept children and its heaviest dropped ones, as
+        ``(token, prefix probability)`` lists, most probable first."""
+        n = self.keep.shape[0]
+        kept = _pairs(self.keep, self.ids, self.child, n)
+        dropped = _pairs(self.drop, self.ids, self.child, n) if self.drop is not None else [[] for _ in range(n)]
+        return self.removed.tolist(), kept, dropped
+
+
+def select_children(
     node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
-) -> tuple[list[float], Children, Children]:
-    """The children each node keeps, the mass each one loses to the cuts, and its heaviest dropped children.
+) -> Selection:
+    """The children each node keeps and the heaviest ones it drops, as a :class:`Selection`.
 
     A child is kept when it is inside the node's nucleus ``top_p`` (the probability of the tokens
     more probable than it is below ``top_p``: :class:`~transformers.TopPLogitsWarper`'s rule) and
     its prefix probability is at least ``eps``. Only the ``node_prob / eps`` most probable tokens
     can pass the second test, so a ``topk`` of that many (plus ``spare``) replaces a sort of the
     whole vocabulary. The dropped children are the ``spare`` most probable children not kept, of
-    those with a prefix probability above 0 and at least ``floor``, as ``(token, prefix probability)``.
+    those with a prefix probability above 0 and at least ``floor``.
 
     >>> logp = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
-    >>> removed, kept, dropped = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1), spare=1)
-    >>> [(t, round(p, 3)) for t, p in kept[0]], round(removed[0], 3), [(t, round(p, 3)) for t, p in dropped[0]]
-    ([(0, 0.25), (1, 0.15)], 0.1, [(2, 0.075)])
+    >>> select_children([0.5], logp, TreeParams(top_p=1.0, eps=0.0)).kept_per_node()
+    [4]
     """
     vocab = logprobs.shape[-1]
     most = max(node_probs)
@@ -251,13 +305,26 @@ def expand_nodes(
     keep = (child >= tree.eps) & (child > 0)
     if tree.top_p < 1.0:
         keep &= (top.cumsum(-1) - top) < tree.top_p
-    removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
-    kept = _pairs(keep, ids, child, len(node_probs))
-    if spare <= 0:
-        return removed, kept, [[] for _ in node_probs]
-    drop = ~keep & (child > 0) & (child >= floor)
-    drop &= drop.cumsum(-1) <= spare
-    return removed, kept, _pairs(drop, ids, child, len(node_probs))
+    removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0)
+    drop = None
+    if spare > 0:
+        drop = ~keep & (child > 0) & (child >= floor)
+        drop &= drop.cumsum(-1) <= spare
+    return Selection(ids, child, keep, drop, removed)
+
+
+def expand_nodes(
+    node_probs: list[float], logprobs: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
+) -> tuple[list[float], Children, Children]:
+    """The mass each node loses to the cuts, the children it keeps and its heaviest dropped children
+    (:func:`select_children`, as lists).
+
+    >>> logp = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64).log()
+    >>> removed, kept, dropped = expand_nodes([0.5], logp, TreeParams(top_p=0.8, eps=0.1), spare=1)
+    >>> [(t, round(p, 3)) for t, p in kept[0]], round(removed[0], 3), [(t, round(p, 3)) for t, p in dropped[0]]
+    ([(0, 0.25), (1, 0.15)], 0.1, [(2, 0.075)])
+    """
+    return select_children(node_probs, logprobs, tree, spare, floor).lists()
 
 
 def _pairs(mask: torch.Tensor, ids: torch.Tensor, child: torch.Tensor, n: int) -> Children:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 from transformers import DynamicCache
 
-__all__ = ["Stepper", "CachedStepper", "cache_argument", "returned_cache"]
+__all__ = ["Stepper", "CachedStepper", "cache_argument", "returned_cache", "cache_token_bytes"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -54,6 +54,25 @@ def returned_cache(out: Any, fallback: Any) -> Any:
     return fallback
 
 
+def cache_token_bytes(cache: Any) -> int:
+    """Bytes per cached token of ``cache``: its keys and values in every layer over the rows x length of its
+    first layer; 0 for a cache whose layers it cannot read.
+
+    >>> from transformers import DynamicCache
+    >>> cache = DynamicCache()
+    >>> _ = cache.update(torch.zeros(2, 4, 3, 16), torch.zeros(2, 4, 3, 16), 0)  # 2 rows, 4 heads, 3 tokens, dim 16
+    >>> cache_token_bytes(cache)  # keys and values: 2 x 4 heads x 16 dims x 4 bytes
+    512
+    """
+    total, tokens = 0, 0
+    for layer in getattr(cache, "layers", ()):
+        for states in (getattr(layer, "keys", None), getattr(layer, "values", None)):
+            if isinstance(states, torch.Tensor) and states.ndim == 4:
+                total += states.numel() * states.element_size()
+                tokens = tokens or states.shape[0] * states.shape[2]
+    return total // tokens if tokens else 0
+
+
 class Stepper(Protocol):
     """What the search loop calls: next-token logits for the prompts, then for each new row."""
 
@@ -71,6 +90,9 @@ class Stepper(Protocol):
     def sequences(self) -> torch.Tensor:
         """Prompt plus generated ids of every current row (for logits processors)."""
         ...
+
+    # Optional: ``cache_bytes(rows_per_prompt: list[int]) -> int``, the bytes of the KV cache (and attention inputs)
+    # for a step with that many rows of each prompt; the search's budget counts 0 for a stepper without it.
 
 
 class CachedStepper:
@@ -119,6 +141,11 @@ class CachedStepper:
         self.forward_passes += 1
         self.cache = returned_cache(out, self.cache)
         return out.logits[:, -1]
+
+    def cache_bytes(self, rows_per_prompt: list[int]) -> int:
+        """The KV cache of a step with these rows: each row a copy of its prompt and its generated tokens."""
+        length = self.input_ids.shape[1] + self.generated.shape[1] + 1
+        return sum(rows_per_prompt) * length * cache_token_bytes(self.cache)
 
     def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         assert self.cache is not None, "prefill() must run before step()"
