@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -193,6 +193,7 @@ class CutEstimator:
         self.votes: list[tuple[int, frozenset[str], frozenset[str], float]] = []
         self.children_read = 0
         self.rollouts = 0
+        self.joint: Any = None  # a JointAccumulator (decoding/joint.py): told where each read child's mass goes
 
     def _give(self, row: int, labels: frozenset[str] | set[str], mass: float) -> None:
         for label in labels:
@@ -212,16 +213,23 @@ class CutEstimator:
             text, child_state = self.reader.read(child, finished)
             self._give(row, child_state.confirmed - state.confirmed, mass)
             if finished or child_state.final:
+                if self.joint is not None:
+                    self.joint.move(row, state.confirmed, child_state.confirmed, mass)
                 continue
             if mass >= self.rollout_mass:
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
+                if self.joint is not None:
+                    self.joint.move(row, state.confirmed, None, mass)  # placed when the roll-out ends
                 continue
             written, viable = open_item(self.space, text, child_state)
             self._give(row, written, mass)
             open_labels = child_state.possible - written
-            if self.params.answers and viable and open_labels:
-                self.votes.append((row, child_state.confirmed | written, open_labels, mass))  # what it holds, may add
+            voted = open_labels if self.params.answers and viable else frozenset()
+            if voted:
+                self.votes.append((row, child_state.confirmed | written, voted, mass))  # what it holds, may add
+            if self.joint is not None:
+                self.joint.move(row, state.confirmed, child_state.confirmed | written, mass, voted)
         return rollouts
 
     def advance(
@@ -238,6 +246,8 @@ class CutEstimator:
         self._give(row, child_state.confirmed - state.confirmed, mass)
         if finished or child_state.final:
             self.on_answer(row, child_state.confirmed, mass)  # the dropped branch it stands for votes too
+            if self.joint is not None:
+                self.joint.arrive(row, child_state.confirmed, mass)
             return None
         return child, child_state
 
