@@ -41,6 +41,7 @@ from .data import (
     load_seed_jsonl,
     save_records_jsonl,
 )
+from .decoding.budget import SearchBudgetError
 from .default_model import (
     DEFAULT_EVAL_DATA,
     DEFAULT_MODEL,
@@ -116,6 +117,7 @@ __all__ = [
     "enable",
     "MarginalGenerationMixin",
     "LabelScoresProcessor",
+    "SearchBudgetError",
     "metric_path",
     "load_metric",
     "fit_policy",

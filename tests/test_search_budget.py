@@ -26,7 +26,7 @@ def test_exhaustive_search_is_refused_before_it_grows(embedded):
     # the setting (eps=0, top_p=1, 6 new tokens grew past 20 GB): at depth 2 the 513 open prefixes would
     # read 513 x 3,072 children; refused before any of them is decoded
     with pytest.raises(
-        SearchBudgetError,
+        mg.SearchBudgetError,
         match=r"^the any_place tree search would hold about 1\.\d GB at depth 2 \(513 frontier rows and 1,652,736 "
         r"prefixes read\), over its budget of 1\.0 GB \(search_budget_gb=1\): raise eps \(now 0; 0\.01 is the usual "
         r"cut\), lower top_p \(now 1; 0\.99 drops the tail\) or max_new_tokens \(now 6\), or raise search_budget_gb "
