@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
 from .policy import cli as policy_cli
+from .serving import command as serve_command
 from .space import command as space_command
 from .strategies import ALIASES, ALL_STRATEGIES
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(ev)
     label_lists.add_command(sub, add_evaluate_arguments)  # evaluate-labels: evaluate --grammar label_list
     space_command.add_command(sub)  # space: the Gradio Space from the installed package
+    serve_command.add_command(sub)  # serve: OpenAI's /v1/moderations, /v1/classify, /metrics
     policy_cli.add_command(sub)  # policy: per-label thresholds with a guarantee, fitted on a run
     return parser
 
@@ -219,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "space":
         return space_command.run_command(args)
+    if args.command == "serve":
+        return serve_command.run_command(args)
     if args.command == "policy":
         return policy_cli.main(args)
     try:  # evaluate, or its alias evaluate-labels (--grammar label_list)

@@ -1,0 +1,130 @@
+"""The server's counters in the Prometheus text format (version 0.0.4), written by hand: ``prometheus_client``
+is not a dependency. Requests and errors by endpoint and status, a latency histogram, the batch sizes the model
+was called with, the queue depth and the requests in flight.
+
+>>> m = Metrics()
+>>> m.observe_request("/v1/moderations", 200, 0.03)
+>>> m.observe_batch(3)
+>>> text = m.render()
+>>> 'marginal_generate_requests_total{endpoint="/v1/moderations",status="200"} 1' in text.splitlines()
+True
+>>> 'marginal_generate_batch_size_bucket{le="4"} 1' in text.splitlines()
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+
+__all__ = ["Metrics", "LATENCY_BUCKETS", "BATCH_BUCKETS"]
+
+#: seconds
+LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+#: prompts per model call
+BATCH_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+_PREFIX = "marginal_generate_"
+
+
+def _labels(pairs: Sequence[tuple[str, str]]) -> str:
+    if not pairs:
+        return ""
+    escaped = (v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for _, v in pairs)
+    return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(pairs, escaped)) + "}"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+class _Histogram:
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(buckets)
+        self.counts = [0] * len(self.buckets)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        for i, edge in enumerate(self.buckets):
+            if value <= edge:
+                self.counts[i] += 1
+        self.total += value
+        self.count += 1
+
+    def lines(self, name: str, pairs: list[tuple[str, str]]) -> list[str]:
+        out = [f"{name}_bucket{_labels([*pairs, ('le', _number(e))])} {c}" for e, c in zip(self.buckets, self.counts)]
+        out.append(f"{name}_bucket{_labels([*pairs, ('le', '+Inf')])} {self.count}")
+        out.append(f"{name}_sum{_labels(pairs)} {_number(self.total)}")
+        out.append(f"{name}_count{_labels(pairs)} {self.count}")
+        return out
+
+
+class Metrics:
+    """The counters of one server process; safe to update from the event loop and the scoring thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, str], int] = defaultdict(int)
+        self.errors: dict[tuple[str, str], int] = defaultdict(int)
+        self.latency: dict[str, _Histogram] = {}
+        self.batches = _Histogram(BATCH_BUCKETS)
+        self.prompts_scored = 0
+        self.queue_depth = 0
+        self.in_flight = 0
+
+    def observe_request(self, endpoint: str, status: int, seconds: float, code: str | None = None) -> None:
+        """One answered request; an error (status >= 400) is counted by its ``code`` too."""
+        with self._lock:
+            self.requests[(endpoint, str(status))] += 1
+            if status >= 400:
+                self.errors[(endpoint, code or f"http_{status}")] += 1
+            self.latency.setdefault(endpoint, _Histogram(LATENCY_BUCKETS)).observe(seconds)
+
+    def observe_batch(self, size: int) -> None:
+        """One model call on ``size`` prompts."""
+        with self._lock:
+            self.batches.observe(size)
+            self.prompts_scored += size
+
+    def render(self) -> str:
+        """The exposition text (``Content-Type: text/plain; version=0.0.4``)."""
+        with self._lock:
+            out = [
+                f"# HELP {_PREFIX}requests_total Requests answered, by endpoint and HTTP status.",
+                f"# TYPE {_PREFIX}requests_total counter",
+            ]
+            out += [
+                f"{_PREFIX}requests_total{_labels([('endpoint', e), ('status', s)])} {n}"
+                for (e, s), n in sorted(self.requests.items())
+            ]
+            out += [
+                f"# HELP {_PREFIX}errors_total Requests answered with an error, by endpoint and error code.",
+                f"# TYPE {_PREFIX}errors_total counter",
+            ]
+            out += [
+                f"{_PREFIX}errors_total{_labels([('endpoint', e), ('code', c)])} {n}"
+                for (e, c), n in sorted(self.errors.items())
+            ]
+            out += [
+                f"# HELP {_PREFIX}request_duration_seconds Time from the request's arrival to its answer.",
+                f"# TYPE {_PREFIX}request_duration_seconds histogram",
+            ]
+            for endpoint, hist in sorted(self.latency.items()):
+                out += hist.lines(f"{_PREFIX}request_duration_seconds", [("endpoint", endpoint)])
+            out += [
+                f"# HELP {_PREFIX}batch_size Prompts per model call.",
+                f"# TYPE {_PREFIX}batch_size histogram",
+                *self.batches.lines(f"{_PREFIX}batch_size", []),
+                f"# HELP {_PREFIX}prompts_scored_total Prompts scored by the model.",
+                f"# TYPE {_PREFIX}prompts_scored_total counter",
+                f"{_PREFIX}prompts_scored_total {self.prompts_scored}",
+                f"# HELP {_PREFIX}queue_depth Prompts waiting for a batch.",
+                f"# TYPE {_PREFIX}queue_depth gauge",
+                f"{_PREFIX}queue_depth {self.queue_depth}",
+                f"# HELP {_PREFIX}requests_in_flight Requests received and not yet answered.",
+                f"# TYPE {_PREFIX}requests_in_flight gauge",
+                f"{_PREFIX}requests_in_flight {self.in_flight}",
+            ]
+        return "\n".join(out) + "\n"
