@@ -54,6 +54,7 @@ def generate(
     attention: str = "auto",
     estimate: str = "best",
     search_budget_gb: float | None = None,
+    max_label_sets: int = 32,
     generation_config: Any = None,
     logits_processor: Any = None,
     stopping_criteria: Any = None,
@@ -68,8 +69,8 @@ def generate(
         input_ids, attention_mask (or ``inputs``): the left-padded prompts, as for ``generate``.
         tokenizer: the model's tokenizer; the label space is then ``mg.LabelSpace.llama_guard(tokenizer)``.
         label_space: a ``mg.LabelSpace`` to use instead (e.g. other categories); wins over ``tokenizer``.
-        strategy, eps, top_p, label_normalization, top_completions, attention, estimate, search_budget_gb: as in
-            ``mg.marginalize``.
+        strategy, eps, top_p, label_normalization, top_completions, attention, estimate, search_budget_gb,
+            max_label_sets: as in ``mg.marginalize``.
 
     Raises:
         ValueError: with neither ``tokenizer`` nor ``label_space``, without prompts, or for
@@ -114,6 +115,7 @@ def generate(
         attention=attention,
         estimate=estimate,
         search_budget_gb=search_budget_gb,
+        max_label_sets=max_label_sets,
         attention_mask=attention_mask,
         **model_kwargs,
     )

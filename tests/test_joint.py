@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from collections import defaultdict
 from functools import cache
 
@@ -254,3 +255,15 @@ def test_errors_name_the_input_and_what_to_do():
         both["greedy"].prob_any("S1")
     with pytest.raises(ValueError, match=r"`max_label_sets` must be an integer >= 0, got -1; 32 \(the default\)"):
         mg.score(model, inputs.input_ids, inputs.attention_mask, space, ["any_place"], max_label_sets=-1)
+
+
+def test_the_hub_layout_passes_max_label_sets():
+    tok, space, model, automaton, depth = case("word")
+    inputs = tok(PROMPTS, return_tensors="pt", padding=True, add_special_tokens=False)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    kw = dict(label_space=space, eps=0.0, top_p=1.0, max_new_tokens=depth, logits_processor=[automaton])
+    out = model.generate(**inputs, custom_generate=root, trust_remote_code=True, max_label_sets=1, **kw)
+    for i, truth in enumerate(exact("word")):
+        (top, mass), (other, rest) = out.label_sets[i]
+        assert top == max(truth, key=truth.get) and other is None
+        assert mass + rest == pytest.approx(1.0, abs=1e-9) and mass == pytest.approx(max(truth.values()), abs=1e-9)
