@@ -9,8 +9,8 @@ tokens, and the time per expanded node against greedy's time per generated token
     python benchmarks/real_vocab_speed.py                       # CPU, 2 layers, hidden 256, 64 prompts
     python benchmarks/real_vocab_speed.py --shape 8b --device cuda --dtype bfloat16   # a GPU
 
-``--old-expand`` runs any_place a second time with the tree expansion as it was before the one-pass
-change (an exponentiated copy of every expanded row, then ``topk``), for the before/after row.
+(The ``--old-expand`` before/after row of the one-pass expansion, in benchmarks/RESULTS.md, was measured with an
+option that replaced the search's expansion function; the search no longer calls that function, so the option went.)
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from marginalization_speed import PROMPTS  # noqa: E402  (this folder is on sys.path when run as a script)
 
 import marginal_generate as mg  # noqa: E402
-from marginal_generate.decoding import search  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
 from marginal_generate.prompts import conversation, encode_conversations  # noqa: E402
 from marginal_generate.testing import GUARD_BIGRAMS, llama3_tokenizer  # noqa: E402
@@ -84,27 +83,6 @@ def plant_sparse_guard_bias(model: torch.nn.Module, tok) -> None:
     model.register_forward_hook(add_bias, with_kwargs=True)
 
 
-def old_expand_nodes(node_probs, logprobs, tree):
-    """The expansion before the one-pass change: exp of every row, then topk (kept for the before/after row)."""
-    probs = logprobs.exp()
-    vocab = probs.shape[-1]
-    k = vocab if tree.eps <= 0 else min(vocab, int(max(node_probs) / tree.eps) + 1)
-    top, ids = probs.topk(k, dim=-1)
-    node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
-    child = node * top
-    keep = (child >= tree.eps) & (child > 0)
-    if tree.top_p < 1.0:
-        keep &= (top.cumsum(-1) - top) < tree.top_p
-    removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0).tolist()
-    pairs = keep.nonzero()
-    kept = [[] for _ in node_probs]
-    for j, t, v in zip(
-        pairs[:, 0].tolist(), ids[pairs[:, 0], pairs[:, 1]].tolist(), child[pairs[:, 0], pairs[:, 1]].tolist()
-    ):
-        kept[j].append((t, v))
-    return removed, kept
-
-
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -122,7 +100,6 @@ def main() -> None:
     parser.add_argument("--top-p", type=float, default=0.99)
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--attention", default="auto")
-    parser.add_argument("--old-expand", action="store_true")
     parser.add_argument(
         "--seed-prompts", type=int, default=0, help="also run the seed's one-generate-per-node search on N prompts"
     )
@@ -207,15 +184,6 @@ def main() -> None:
     fed = sum(sum(o.stats["frontier_widths"]) for o in a_out)
     attention = a_out[0].stats["attention"]
     results = [("greedy generate (batched)", g_time, g_peak, rows), (f"any_place, {attention}", a_time, a_peak, nodes)]
-    if args.old_expand:
-        new = search.expand_nodes
-        search.expand_nodes = old_expand_nodes
-        try:
-            o_out, o_time, o_peak = timed(any_place)
-        finally:
-            search.expand_nodes = new
-        assert all(torch.equal(x.lower, y.lower) for x, y in zip(o_out, a_out))
-        results.append((f"any_place, {attention}, old expansion", o_time, o_peak, nodes))
     seed_line = None
     if args.seed_prompts:
         ids = [
