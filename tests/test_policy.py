@@ -211,6 +211,9 @@ def test_best_effort_gives_an_unguaranteed_threshold_that_meets_the_target_on_va
     p, y = two_labels(n=30)
     policy = mg.fit_policy(p, y, labels=["unsafe", "S1"], target="recall=0.95", best_effort=True)
     assert policy.guaranteed == {"unsafe": False, "S1": False}
+    positives = int(y[:, 0].sum())
+    assert policy.unguaranteed["unsafe"] == f"{positives} positives, needs 45 for recall >= 0.95"
+    assert mg.Policy.from_dict(policy.to_dict()).unguaranteed == policy.unguaranteed
     for j, label in enumerate(policy.labels):
         positives = p[y[:, j] == 1, j]
         assert np.mean(positives >= policy.thresholds[label]) >= 0.95
@@ -314,3 +317,13 @@ def test_load_refuses_unknown_versions_and_malformed_files(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"is not a valid policy file \(`target` kind must be one of"):
         mg.load_policy(path)
+
+
+def test_a_threshold_that_flags_every_sample_is_refused():
+    p, y = two_labels()
+    p[np.flatnonzero(y[:, 1])[:30], 1] = 0.0  # 30 positives of S1 score 0: recall 0.9 needs a threshold of 0
+    policy = mg.fit_policy(p, y, labels=["unsafe", "S1"], skip_refused=True, best_effort=True)
+    assert policy.labels == ("unsafe",)
+    assert policy.refused == {
+        "S1": "its threshold for recall >= 0.9 is 0, which flags every sample (positives score that low)"
+    }

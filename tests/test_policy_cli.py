@@ -78,7 +78,11 @@ def test_review_band_and_best_effort(run_dir, tmp_path, capsys):
     assert code == 0, err
     policy = mg.load_policy(out)
     assert not all(policy.guaranteed.values()) and policy.guaranteed["unsafe"]
-    assert "* best effort: meets its target on the validation sample only, no guarantee" in text
+    note = next(line for line in text.splitlines() if line.startswith("* best effort"))
+    assert note.startswith("* best effort, no guarantee (meets its target on the validation split only): ")
+    for label, why in policy.unguaranteed.items():
+        assert f"{label} ({why})" in note
+    assert re.search(r"S\d+ \(\d+ positives?, needs 22 for recall >= 0\.9\)", note), note
     run = load_run(str(run_dir), "any_place")
     test_p, _ = run.split("test")
     outcomes = policy.outcomes(test_p, run.labels)
@@ -166,7 +170,7 @@ def test_evaluate_refuses_a_bad_policy_before_it_runs(tmp_path, capsys, monkeypa
 
 
 def test_evaluate_prints_the_worst_category_with_intervals(run_dir, capsys):
-    """The report under the table: category ECE (micro) and the worst category, each with its 95% basic bootstrap
+    """The report under the table: category ECE (micro) and the worst category, each with its 95% bootstrap
     interval, equal to the calibration functions on the run's test scores."""
     from marginal_generate.calibration.metrics import calibration_error_interval, classwise_calibration_error
 
@@ -179,8 +183,9 @@ def test_evaluate_prints_the_worst_category_with_intervals(run_dir, capsys):
     row = next(r for r in json.loads((run_dir / "metrics.json").read_text())["rows"] if r["row"] == "any_place")
     assert row["categories_ece_worst"] == pytest.approx(worst["worst"])
     assert run.labels[1:][row["categories_ece_worst_index"]] == worst["worst_label"]
-    lo, hi = calibration_error_interval(test_p[:, 1:], test_y[:, 1:], of="worst", n_resamples=200, method="basic")
+    j = run.labels.index(worst["worst_label"])
+    lo, hi = calibration_error_interval(test_p[:, j], test_y[:, j], n_resamples=200)
     assert row["categories_ece_worst_interval"] == pytest.approx([lo, hi])
-    assert "cat ECE (micro) and the worst-calibrated category, with 95% basic bootstrap intervals:" in text
+    assert "cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:" in text
     line = next(line for line in text.splitlines() if line.startswith("  any_place "))
     assert f"worst {worst['worst_label']} {worst['worst']:.4f} [{lo:.4f}, {hi:.4f}]" in line, line

@@ -160,11 +160,11 @@ def metrics_row(
             {f"categories_{k}": ml[k] for k in ("f1_micro", "f1_macro", "hamming_loss", "roc_auc_micro", "auprc_micro")}
         )
         row["categories_ece"], bins["categories"] = cal["ece_micro"], cal["bins_micro"]
-        worst = int(np.argmax(cal["ece_per_label"]))  # the worst-calibrated category; 95% basic bootstrap intervals
+        worst = int(np.argmax(cal["ece_per_label"]))  # the worst-calibrated category; 95% bootstrap intervals
         row["categories_ece_worst"], row["categories_ece_worst_index"] = cal["ece_per_label"][worst], worst
-        for key, of in (("categories_ece_interval", "micro"), ("categories_ece_worst_interval", "worst")):
-            interval = calibration_error_interval(p_c, y_c, n_bins, of=of, n_resamples=200, method="basic")
-            row[key] = list(interval)
+        row["categories_ece_interval"] = list(calibration_error_interval(p_c, y_c, n_bins, n_resamples=200))
+        worst_interval = calibration_error_interval(p_c[:, worst], y_c[:, worst], n_bins, n_resamples=200)
+        row["categories_ece_worst_interval"] = list(worst_interval)
     return row, bins
 
 
@@ -340,22 +340,21 @@ def format_table(
 
 
 def worst_category_lines(rows: list[dict[str, Any]], categories: Sequence[str] | None = None) -> list[str]:
-    """Below the table: each row's category ECE (micro) and its worst-calibrated category, with 95% basic bootstrap
-    intervals (200 resamples of the test samples, reflected about the estimate: binned errors, and the worst of
-    several most of all, are biased upwards); nothing when no row has category scores.
+    """Below the table: each row's category ECE (micro) and its worst-calibrated category's ECE, each with a 95%
+    percentile bootstrap interval (200 resamples of the test samples); nothing when no row has category scores.
 
     >>> print("\\n".join(worst_category_lines([{"row": "any_place", "categories_ece": 0.01,
     ...     "categories_ece_interval": [0.008, 0.02], "categories_ece_worst": 0.05,
     ...     "categories_ece_worst_index": 1, "categories_ece_worst_interval": [0.04, 0.09]}], ["S1", "S2"])))
     <BLANKLINE>
-    cat ECE (micro) and the worst-calibrated category, with 95% basic bootstrap intervals:
+    cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:
       any_place  0.0100 [0.0080, 0.0200]   worst S2 0.0500 [0.0400, 0.0900]
     """
     rows = [r for r in rows if r.get("categories_ece_interval")]
     if not rows:
         return []
     width = max(len(r["row"]) for r in rows)
-    lines = ["", "cat ECE (micro) and the worst-calibrated category, with 95% basic bootstrap intervals:"]
+    lines = ["", "cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:"]
     for r in rows:
         index = r["categories_ece_worst_index"]
         name = categories[index] if categories else f"#{index}"

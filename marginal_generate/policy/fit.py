@@ -190,6 +190,9 @@ def _fit_cut(
         threshold = None if k is None else float(np.nextafter(np.sort(scores[truth == 0])[k - 1], np.inf))
     else:
         threshold = precision_threshold(scores, truth, value, confidence)
+    if threshold is not None and threshold <= scores.min():
+        why = f"its threshold for {target} is {threshold:.4g}, which flags every sample (positives score that low)"
+        return None, why
     if threshold is not None:
         return Cut(threshold, target), ""
     need = min_samples(kind, value, confidence)
@@ -199,8 +202,8 @@ def _fit_cut(
     if best_effort:
         fallback = empirical_threshold(kind, scores, truth, value)  # type: ignore[arg-type]
         if fallback is not None:
-            return Cut(fallback, target, guaranteed=False), ""
-        why += ", and none meets it even on the validation sample"
+            return Cut(fallback, target, guaranteed=False, why=why), ""
+        why = f"no {counted} in the validation split" if n == 0 else why + ", and none meets it on validation"
     return None, why
 
 

@@ -37,23 +37,25 @@ OUTCOMES: tuple[str, str, str] = ("allow", "review", "block")
 @dataclass(frozen=True)
 class Cut:
     """One threshold: ``threshold`` fitted for ``target``; ``guaranteed`` False for a best-effort threshold that
-    meets the target on the validation sample only."""
+    meets the target on the validation sample only, ``why`` then says why there is no guarantee."""
 
     threshold: float
     target: Target
     guaranteed: bool = True
+    why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "threshold": self.threshold,
             "target": {"kind": self.target.kind, "value": self.target.value},
             "guaranteed": self.guaranteed,
         }
+        return out if self.guaranteed else {**out, "why": self.why}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cut:
         target = Target.parse((data["target"]["kind"], data["target"]["value"]))
-        return cls(float(data["threshold"]), target, bool(data["guaranteed"]))
+        return cls(float(data["threshold"]), target, bool(data["guaranteed"]), str(data.get("why", "")))
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,15 @@ class Policy:
     def bands(self) -> dict[str, tuple[float, float]]:
         """``{label: (allow below, block from)}``; review in between."""
         return {label: rule.band for label, rule in self.rules.items()}
+
+    @property
+    def unguaranteed(self) -> dict[str, str]:
+        """``{label: why}`` for the labels with a best-effort cut (too few positives or negatives for the guarantee)."""
+        return {
+            label: "; ".join(c.why for c in (rule.cut, rule.review) if c is not None and not c.guaranteed)
+            for label, rule in self.rules.items()
+            if not self.guaranteed[label]
+        }
 
     @property
     def targets(self) -> dict[str, Target]:

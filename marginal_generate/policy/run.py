@@ -216,6 +216,9 @@ def format_split_report(policy: Policy, report: dict[str, Any], split: str = "te
             f"samples ({report['samples']}): {counts['block']} block, {counts['review']} review "
             f"({counts['review'] / report['samples']:.1%}), {counts['allow']} allow"
         )
-    if not all(policy.guaranteed.values()):
-        lines.append("* best effort: meets its target on the validation sample only, no guarantee")
+    if policy.unguaranteed:
+        lines.append(
+            "* best effort, no guarantee (meets its target on the validation split only): "
+            + "; ".join(f"{label} ({why})" for label, why in policy.unguaranteed.items())
+        )
     return "\n".join(lines)
