@@ -3,7 +3,10 @@ set in a temporary ``GUARDBENCH_DEV_PATH`` (no network), and its predictions, th
 against ``mg.score`` on the same conversations."""
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import guardbench
 import guardbench.evaluate
@@ -234,3 +237,48 @@ def test_missing_guardbench_names_the_extra(guard, monkeypatch, tmp_path):
         moderate_function(*guard)
     with pytest.raises(ImportError, match=r"guardbench_report needs the guardbench package: pip install 'marginal-ge"):
         guardbench_report(DATASET, tmp_path / "side.jsonl")
+
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "guardbench_heldout.py"
+
+
+def run_script(*args, cwd):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_the_heldout_script_prints_guardbench_and_the_report(tmp_path):
+    out, dev = tmp_path / "out", tmp_path / "dev"
+    args = ("--limit", "12", "--strategy", "any_place", "--strategy", "greedy", "--batch-size", "8")
+    proc = run_script(
+        *args, "--dev-path", str(dev), "--out-dir", str(out), "--json", str(tmp_path / "r.json"), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("GuardBench data set tiny_guard_heldout: 12 conversations, 8 unsafe; scores: ") == 2
+    assert (dev / "datasets" / "tiny-guard-heldout" / "test.jsonl").exists()  # GuardBench's folder is the one given
+    samples = [json.loads(line) for line in (out / "tiny_guard_heldout.jsonl").read_text().splitlines()]
+    y = np.array([int(s["label"]) for s in samples])
+    reports = json.loads((tmp_path / "r.json").read_text())
+    for strategy in ("any_place", "greedy"):
+        predictions = json.loads((out / "tiny_guard_heldout" / f"tiny-guard-{strategy}.json").read_text())
+        side = read_side_file(out / f"side-{strategy}.jsonl")
+        p = np.array([side[conversation_key(s["conversation"])]["probs"]["unsafe"] for s in samples])
+        assert p.tolist() == [predictions[s["id"]] for s in samples]
+        report = reports[strategy]
+        assert report["ece"] == binary_calibration_metrics(p, y, n_bins=15)["ece"]
+        official = guardbench.evaluate.evaluate({s["id"]: s["label"] for s in samples}, predictions)
+        assert report["guardbench"]["f1"] == official["f1"] and report["guardbench"]["auprc"] == official["auprc"]
+        assert f"| ECE of P(unsafe) (15 bins) | {report['ece']:.4f} |" in proc.stdout
+    assert reports["greedy"]["brier"] == pytest.approx(reports["greedy"]["ece"])  # 0/1 scores: both the error rate
+    assert reports["any_place"]["bound_width"] is not None and reports["greedy"]["bound_width"] is None
+
+
+def test_the_heldout_script_refuses_bad_arguments_with_one_line(tmp_path):
+    proc = run_script("--limit", "1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "error: --limit must be >= 2 (the data has safe and unsafe records), got 1" in proc.stderr
+    proc = run_script("--policy", str(tmp_path / "none.json"), cwd=tmp_path)
+    assert proc.returncode == 2 and f"error: policy file {tmp_path / 'none.json'} does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
