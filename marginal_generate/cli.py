@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
+from .evaluation.groups import format_group_table
 from .policy import cli as policy_cli
 from .serving import command as serve_command
 from .space import command as space_command
@@ -174,6 +175,11 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
         "--separator", default=",", help="for --grammar label_list: what separates names in the answer (default ',')"
     )
     ev.add_argument("--none", default="none", help="for --grammar label_list: the answer's word for no label")
+    ev.add_argument(
+        "--groups",
+        help="named groups of labels scored as P(any of them) from any_place's label sets, a column each with "
+        "the unsafe column's metrics, e.g. 'violence=S1,S9;sexual=S3,S4,S12'",
+    )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument(
         "--threads",
@@ -213,6 +219,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         prompt_template=args.prompt_template,
         separator=args.separator,
         none=args.none,
+        groups=args.groups,
     )
 
 
@@ -239,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report is None:  # not the main process
         return 0
     print(report.table())
+    if report.details.get("groups"):
+        print("\n" + format_group_table(report.details["groups"]))
     if report.alignment:
         print("\n" + report.alignment_table())
     print(f"\nwritten to {config.output_dir}: {', '.join(written_files(config.output_dir))}")

@@ -16,6 +16,7 @@ import sys
 import time
 
 from .generate import score
+from .label_sets import set_text
 from .labels import LabelSpace
 from .loading import load_model
 from .prompted import score_label_prompts
@@ -100,6 +101,9 @@ def run(args: argparse.Namespace) -> None:
             for label in shown
         )
         print(f"  any_place bounds: {bounds}")
+        if ap.label_sets is not None:
+            answers = " | ".join(f"{set_text(s, space.labels, 'safe')} {m:.3f}" for s, m in ap.label_sets[i][:5])
+            print(f"  most probable answers: {answers} (unexplored {float(ap.unexplored[i]):.3f})")
     print(f"\n{len(messages)} conversations, all strategies in {seconds:.2f} s")
 
 

@@ -30,13 +30,23 @@ groups the folded entry gives certified bounds and its estimate is their midpoin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
 
-__all__ = ["Bound", "BOUNDS", "Event", "Folded", "SetMasses", "CutEntry", "LabelSetDistribution", "check_bound"]
+__all__ = [
+    "Bound",
+    "BOUNDS",
+    "Event",
+    "Folded",
+    "SetMasses",
+    "CutEntry",
+    "LabelSetDistribution",
+    "check_bound",
+    "set_text",
+]
 
 Bound = Literal["estimate", "lower", "upper"]
 BOUNDS: tuple[str, ...] = get_args(Bound)
@@ -61,6 +71,19 @@ bounds, 'estimate' lies between them.
             "'estimate' lies between them."
         )
     return {"lower": 0, "estimate": 1, "upper": 2}[bound]
+
+
+def set_text(labels: frozenset[str] | None, order: Sequence[str], empty: str = "no label") -> str:
+    """A label set as text: its labels in ``order`` joined by commas, ``empty`` for the empty set (Llama Guard:
+    ``safe``), ``other (folded)`` for the folded entry (None).
+
+    >>> order = ("unsafe", "S1", "S10")
+    >>> set_text(frozenset({"S10", "unsafe", "S1"}), order), set_text(frozenset(), order, "safe"), set_text(None, order)
+    ('unsafe, S1, S10', 'safe', 'other (folded)')
+    """
+    if labels is None:
+        return "other (folded)"
+    return ", ".join(label for label in order if label in labels) or empty
 
 
 def holds(kind: Event, group: frozenset[str], labels: frozenset[str]) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .groups import groups_of
 from .params import (
     ALL_STRATEGIES,
     DEFAULT_PARAMS,
@@ -105,7 +106,9 @@ class EvalConfig:
     validation split, the rest the test split. ``resume`` continues the run in ``output_dir``;
     ``overwrite`` replaces it; with neither, a directory holding an earlier run is refused. ``params``: a
     ``params.yaml`` path or its parsed content, merged over the shipped file. ``separator`` and ``none``: how a
-    label list separates names and says "no label" (``--grammar label_list``).
+    label list separates names and says "no label" (``--grammar label_list``). ``groups``: named groups of labels
+    (``--groups 'violence=S1,S9'`` or a mapping) whose P(any of the labels) becomes a column
+    (:mod:`~marginal_generate.evaluation.groups`).
     """
 
     model: str | None = None
@@ -136,6 +139,7 @@ class EvalConfig:
     prompt_template: str | None = None
     separator: str = ","
     none: str = "none"
+    groups: str | Mapping[str, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         from ..loading import is_embedded_model
@@ -172,6 +176,12 @@ class EvalConfig:
         self.strategies = grammar_strategies(
             self.grammar, check_names("strategies", self.strategies, "greedy,any_place")
         )
+        self.groups = groups_of(self.groups)
+        if self.groups and "any_place" not in self.strategies:
+            raise ValueError(
+                f"`groups` are read from any_place's label sets, and --strategies {','.join(self.strategies)} has no "
+                "any_place; add it (e.g. --strategies any_place) or leave --groups out."
+            )
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:
             if c not in CALIBRATORS:

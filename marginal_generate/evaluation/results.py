@@ -191,6 +191,7 @@ def fingerprint(
             if (config.separator, config.none) != (",", "none")
             else {}
         ),
+        **({"groups": dict(config.groups)} if config.groups else {}),
     }
 
 

@@ -65,6 +65,7 @@ from ..loading import (
 )
 from ..prompts.formats import resolve_format
 from .config import EvalConfig
+from .groups import check_groups, group_rows
 from .label_lists import check_labels
 from .params import (
     UNCERTAINTY_STRATEGIES,
@@ -121,6 +122,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
         space = LabelSpace.label_list(tokenizer, config.labels, separator=config.separator, none=config.none)
     else:
         space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
+    check_groups(config.groups or {}, space.labels)  # before the output directory is touched
     threads_before = torch.get_num_threads()
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
@@ -209,7 +211,10 @@ def _run(
         + (f", {skipped} skipped" if skipped else "")
         + f"; {len(samples)} samples ({len(samples) - n_val} test, {n_val} validation); taxonomy Llama Guard {taxonomy}"
     )
-    scorer = Scorer(model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template)
+    groups = check_groups(config.groups or {}, space.labels)
+    scorer = Scorer(
+        model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template, label_groups=groups
+    )
 
     # -- encode, and skip what is on disk ---------------------------------------------------------
     earlier, dropped = read_jsonl_results(result_files(config.output_dir))
@@ -296,6 +301,9 @@ def _run(
 
     content_free = content_free_scores(config, scorer) if "cc" in config.calibrate else None
     rows, details = build_report(config, resolved, space, ok, content_free, talk)
+    if groups:
+        thresholds = {s: p.threshold if p.threshold is not None else 0.5 for s, p in resolved.items()}
+        details["groups"] = group_rows(ok, groups, thresholds, config.n_bins)
     wall = time.perf_counter() - start
     scored_now = sum(1 for r in gathered if r["sample"] in by_id)
     details.update(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..prompted import PROMPTED_STRATEGIES
 from .config import EvalConfig, Sample
+from .groups import group_scores
 from .params import (
     UNCERTAINTY_STRATEGIES,
     StrategyParams,
@@ -73,6 +74,7 @@ class Scorer:
         prompt_format: str,
         taxonomy: int,
         prompt_template: str | None = None,
+        label_groups: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         from ..uncertainty import forced_answer
 
@@ -81,6 +83,7 @@ class Scorer:
         self.uncertainty = [s for s in resolved if s in UNCERTAINTY_STRATEGIES]
         self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
         self.prompt_format, self.taxonomy, self.prompt_template = prompt_format, taxonomy, prompt_template
+        self.label_groups = label_groups or {}  # --groups: name -> labels, P(any of them) from any_place's label sets
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         needed = max(
             [g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0]
@@ -152,6 +155,12 @@ class Scorer:
                         out[i].setdefault("lower", {})[name] = _plain(result.lower[i].tolist())
                         out[i].setdefault("upper", {})[name] = _plain(result.upper[i].tolist())
                         out[i].setdefault("estimate", {})[name] = result.estimate
+                    if result.joint is not None:  # any_place: label sets, most probable first ([null, mass]: folded)
+                        out[i].setdefault("label_sets", {})[name] = result.joint[i].to_lists()
+                        out[i].setdefault("unexplored", {})[name] = result.joint[i].unexplored
+                if result.joint is not None and self.label_groups:
+                    for i, scores in enumerate(group_scores(result, self.label_groups)):
+                        out[i].setdefault("groups", {})[name] = scores  # name -> [lower, estimate, upper]
         if self.prompted:
             if conversations is None or len(conversations) != len(prompts):
                 raise ValueError(
