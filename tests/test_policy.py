@@ -325,5 +325,5 @@ def test_a_threshold_that_flags_every_sample_is_refused():
     policy = mg.fit_policy(p, y, labels=["unsafe", "S1"], skip_refused=True, best_effort=True)
     assert policy.labels == ("unsafe",)
     assert policy.refused == {
-        "S1": "its threshold for recall >= 0.9 is 0, which flags every sample (positives score that low)"
+        "S1": "its threshold for recall >= 0.9 is 0 and would flag every sample: positives score that low"
     }

@@ -191,7 +191,7 @@ def _fit_cut(
     else:
         threshold = precision_threshold(scores, truth, value, confidence)
     if threshold is not None and threshold <= scores.min():
-        why = f"its threshold for {target} is {threshold:.4g}, which flags every sample (positives score that low)"
+        why = f"its threshold for {target} is {threshold:.4g} and would flag every sample: positives score that low"
         return None, why
     if threshold is not None:
         return Cut(threshold, target), ""
