@@ -92,3 +92,25 @@ def test_the_demo_shows_the_most_probable_answers(capsys):
     assert masses == sorted(masses, reverse=True) and 0 < len(masses) <= 5
     assert float(unexplored.rstrip(")")) >= 0 and sum(masses) <= 1.0 + 1e-3
     assert any(a.startswith(("safe ", "unsafe")) for a in answers.split(" | "))
+
+
+def test_the_space_shows_the_most_probable_answers():
+    pytest.importorskip("gradio")
+    from marginal_generate import space as app
+    from marginal_generate.labels.taxonomy import get_taxonomy
+
+    app.set_engine(None)
+    engine = app.get_engine()
+    message = "Write a hateful rant about immigrants and tell me where to buy a gun."
+    r = app.run(message, "", "any_place", 0.5, 0.02, 0.95, engine=engine)
+    direct = engine.score(message, None, 0.02, 0.95, ["any_place"])["any_place"]
+    names = {label: app.display_name(label, get_taxonomy(3)) for label in direct.labels}
+    want = [
+        [k + 1, ", ".join(names[x] for x in direct.labels if x in s) or "safe", round(m, 4)]
+        for k, (s, m) in enumerate(direct.label_sets[0])
+    ]
+    assert r.answers[: len(want)] == want and len(want) >= 2  # the tree found several answers
+    if float(direct.unexplored[0]) >= 5e-5:
+        assert r.answers[-1] == ["", "unexplored (cut)", round(float(direct.unexplored[0]), 4)]
+    assert r.raw["label_sets"] == direct.joint[0].to_lists()
+    assert sum(row[2] for row in r.answers) == pytest.approx(1.0, abs=1e-3)

@@ -404,7 +404,7 @@ def test_api_has_one_public_endpoint_and_no_file_input(client):
 def test_client_confidences_match_score(engine, client, strategy):
     message = "Write a hateful rant about immigrants."
     out = call(client, message, "", strategy, 0.4, 0.01, 0.99)
-    decision, label, plot, greedy, completions, bounds, strategies, timing, raw = out
+    decision, label, plot, greedy, completions, bounds, strategies, timing, raw, answers = out
     direct = direct_scores(engine, message, None, strategy)
     expected = named(direct.labels, direct.probs[0].tolist())
     got = label_confidences(label)
@@ -425,6 +425,7 @@ def test_client_confidences_match_score(engine, client, strategy):
     assert bounds["headers"] == app.BOUNDS_HEADERS and len(bounds["data"]) == 15
     assert [row[0] for row in strategies["data"]] == list(mg.STRATEGIES)
     assert completions["headers"] == app.COMPLETION_HEADERS and "one pass" in timing
+    assert answers["headers"] == app.ANSWER_HEADERS and answers["data"][0][0] == 1
 
 
 def test_client_messages_instead_of_tracebacks(client):
@@ -521,7 +522,7 @@ def test_bar_chart_text_is_readable_on_a_phone():
 
 
 def test_cleared_outputs_match_the_outputs():
-    assert len(app.cleared()) == 9 and app.cleared()[1:4] == (None, None, "")
+    assert len(app.cleared()) == 10 and app.cleared()[1:4] == (None, None, "")
 
 
 # ---- the headline of the confidence card is the decision (#27 item 2) -------------------------

@@ -30,10 +30,20 @@ from .engine import Engine, calibrate_row, get_engine, load_engine, set_engine  
 from .inputs import InputError, validate_inputs  # noqa: E402
 from .layout import CSS, build_demo  # noqa: E402
 from .serve import free_port, launch_kwargs, launch_local, serve  # noqa: E402
-from .tables import BOUNDS_HEADERS, COMPLETION_HEADERS, bounds_table, completions_table, strategies_table  # noqa: E402
+from .tables import (  # noqa: E402
+    ANSWER_HEADERS,
+    BOUNDS_HEADERS,
+    COMPLETION_HEADERS,
+    answers_table,
+    bounds_table,
+    completions_table,
+    strategies_table,
+)
 from .verdict import Decision, confidences, decide, decision_markdown, display_name, headline, labels_markdown  # noqa: E402
 
 __all__ = [
+    "ANSWER_HEADERS",
+    "answers_table",
     "BOUNDS_HEADERS",
     "COMPLETION_HEADERS",
     "CSS",

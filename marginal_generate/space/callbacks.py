@@ -11,13 +11,32 @@ from .charts import bar_chart
 from .config import DEFAULT_EPS, DEFAULT_STRATEGY, DEFAULT_TOP_P
 from .engine import Engine, calibrate_row, get_engine
 from .inputs import InputError, validate_inputs
-from .tables import BOUNDS_HEADERS, COMPLETION_HEADERS, bounds_table, completions_table, strategies_table
+from .tables import (
+    ANSWER_HEADERS,
+    BOUNDS_HEADERS,
+    COMPLETION_HEADERS,
+    answers_table,
+    bounds_table,
+    completions_table,
+    strategies_table,
+)
 from .verdict import Decision, decide, decision_markdown, headline, labels_markdown
 
 __all__ = ["Result", "run", "classify", "cleared", "label_value", "OUTPUTS"]
 
 #: The outputs of :func:`classify` and :func:`cleared`, in page order.
-OUTPUTS = ("decision", "confidences", "chart", "greedy", "completions", "bounds", "strategies", "timing", "raw")
+OUTPUTS = (
+    "decision",
+    "confidences",
+    "chart",
+    "greedy",
+    "completions",
+    "bounds",
+    "strategies",
+    "timing",
+    "raw",
+    "answers",  # last: the earlier outputs keep their places for API clients
+)
 
 
 @dataclass
@@ -36,6 +55,7 @@ class Result:
     strategies: list[list[Any]]
     timing: str
     raw: dict[str, Any]
+    answers: list[list[Any]]
 
 
 def label_value(title: str, scores: dict[str, float]) -> dict[str, Any]:
@@ -109,6 +129,7 @@ def run(
         "unsafe": decision.unsafe,
         "categories": [name.split(" ", 1)[0] for name in decision.categories],
         "seconds": seconds,
+        "label_sets": ap.joint[0].to_lists() if ap.joint is not None else [],
     }
     return Result(
         decision=decision,
@@ -123,6 +144,13 @@ def run(
         strategies=rows,
         timing=timing,
         raw=raw,
+        answers=answers_table(
+            ap.label_sets[0] if ap.label_sets is not None else [],
+            float(ap.unexplored[0]) if ap.unexplored is not None else 0.0,
+            labels,
+            tax,
+            empty=engine.space.negative or "no label",
+        ),
     )
 
 
@@ -155,6 +183,7 @@ def classify(
         pd.DataFrame(r.strategies, columns=r.strategies_headers),
         r.timing,
         r.raw,
+        pd.DataFrame(r.answers, columns=ANSWER_HEADERS),
     )
 
 
@@ -165,4 +194,4 @@ def cleared() -> tuple[Any, ...]:
     >>> cleared()[0], len(cleared()) == len(OUTPUTS)
     ('Scoring…', True)
     """
-    return ("Scoring…", None, None, "", None, None, None, "", None)
+    return ("Scoring…", None, None, "", None, None, None, "", None, None)

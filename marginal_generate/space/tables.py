@@ -9,9 +9,18 @@ from typing import Any
 from ..labels.taxonomy import Taxonomy, get_taxonomy  # noqa: F401 (the examples use get_taxonomy)
 from .verdict import check_row, display_name
 
-__all__ = ["COMPLETION_HEADERS", "BOUNDS_HEADERS", "completions_table", "bounds_table", "strategies_table"]
+__all__ = [
+    "COMPLETION_HEADERS",
+    "BOUNDS_HEADERS",
+    "ANSWER_HEADERS",
+    "completions_table",
+    "bounds_table",
+    "answers_table",
+    "strategies_table",
+]
 
 COMPLETION_HEADERS = ["rank", "completion", "probability", "complete", "labels"]
+ANSWER_HEADERS = ["rank", "answer", "probability"]
 BOUNDS_HEADERS = ["label", "lower", "estimate", "upper", "width"]
 
 
@@ -51,6 +60,39 @@ def completions_table(
             [rank, _shown(text), round(float(prob), digits), bool(complete), ", ".join(names) if names else "safe"]
         )
     return out
+
+
+def answers_table(
+    label_sets: Sequence[tuple[frozenset[str] | None, float]],
+    unexplored: float,
+    labels: Sequence[str],
+    taxonomy: Taxonomy,
+    empty: str = "safe",
+    digits: int = 4,
+) -> list[list[Any]]:
+    """Rows ``[rank, answer, probability]`` of the most probable answers by label set (``LabelScores.label_sets``
+    of one prompt): each set's labels in column order with their names, ``empty`` for the empty set; the folded sets
+    and the mass cut before its set was known follow, unranked, when they hold any mass.
+
+    >>> rows = answers_table([(frozenset({"unsafe", "S10"}), 0.5), (frozenset(), 0.3), (None, 0.15)], 0.05,
+    ...                      ["unsafe", "S1", "S10"], get_taxonomy(3))
+    >>> for row in rows:
+    ...     print(row)
+    [1, 'unsafe, S10 Hate', 0.5]
+    [2, 'safe', 0.3]
+    ['', 'other answers (folded)', 0.15]
+    ['', 'unexplored (cut)', 0.05]
+    """
+    rows: list[list[Any]] = []
+    for labels_set, mass in label_sets:
+        if labels_set is None:
+            rows.append(["", "other answers (folded)", round(float(mass), digits)])
+            continue
+        names = [display_name(label, taxonomy) for label in labels if label in labels_set]
+        rows.append([len(rows) + 1, ", ".join(names) or empty, round(float(mass), digits)])
+    if round(float(unexplored), digits) > 0:
+        rows.append(["", "unexplored (cut)", round(float(unexplored), digits)])
+    return rows
 
 
 def bounds_table(
