@@ -141,6 +141,31 @@ class Policy:
             for label, rule in self.rules.items()
         }
 
+    def check_scores(self, labels: Any, strategy: str | None = None) -> None:
+        """A ``ValueError`` (one line) unless scores with these ``labels`` (and from ``strategy``, when known) are
+        what the policy was fitted on: it names the missing and extra labels, or the other strategy.
+
+        >>> policy = Policy({}, ("unsafe", "S1"), 0.9, 10, {"strategy": "any_place"})
+        >>> policy.check_scores(["unsafe", "S2"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the scores' labels differ from the policy's (missing ['S1'] and extra ['S2']); it was fitted on ...
+        """
+        fitted_on = self.provenance.get("strategy")
+        if strategy is not None and fitted_on is not None and strategy != fitted_on:
+            raise ValueError(
+                f"the policy was fitted on {fitted_on} scores, not {strategy}; score with {fitted_on} "
+                "or fit a policy on this strategy's scores."
+            )
+        missing = [k for k in self.source_labels if k not in labels]
+        extra = [k for k in labels if k not in self.source_labels]
+        if missing or extra:
+            parts = ([f"missing {missing}"] if missing else []) + ([f"extra {extra}"] if extra else [])
+            raise ValueError(
+                f"the scores' labels differ from the policy's ({' and '.join(parts)}); it was fitted on "
+                f"{list(self.source_labels)}: score with the same model and labels, or fit a new policy."
+            )
+
     def _scores(self, probs: Any, labels: Any) -> np.ndarray:
         return score_columns(self, probs, labels)
 
@@ -264,12 +289,6 @@ def score_columns(policy: Policy, probs: Any, labels: Any = None) -> np.ndarray:
     strategy = getattr(probs, "strategy", None)
     if hasattr(probs, "labels") and hasattr(probs, "probs"):
         labels, probs = tuple(probs.labels), probs.probs
-    fitted_on = policy.provenance.get("strategy")
-    if strategy is not None and fitted_on is not None and strategy != fitted_on:
-        raise ValueError(
-            f"the policy was fitted on {fitted_on} scores, not {strategy}; score with {fitted_on} "
-            "or fit a policy on this strategy's scores."
-        )
     scores = as_float_array("probs", probs, ndims=(2,))
     names = policy.source_labels if labels is None else tuple(labels)
     if len(names) != scores.shape[1]:
@@ -277,14 +296,7 @@ def score_columns(policy: Policy, probs: Any, labels: Any = None) -> np.ndarray:
             f"`probs` has {scores.shape[1]} columns but {len(names)} labels "
             f"({'the policy was fitted on ' if labels is None else ''}{list(names)}); pass one column per label."
         )
-    missing = [k for k in policy.source_labels if k not in names]
-    extra = [k for k in names if k not in policy.source_labels]
-    if missing or extra:
-        parts = ([f"missing {missing}"] if missing else []) + ([f"extra {extra}"] if extra else [])
-        raise ValueError(
-            f"the scores' labels differ from the policy's ({' and '.join(parts)}); it was fitted on "
-            f"{list(policy.source_labels)}: score with the same model and labels, or fit a new policy."
-        )
+    policy.check_scores(names, strategy)
     out = scores[:, [names.index(k) for k in policy.labels]]
     bad = ~np.isfinite(out)
     if bad.any():
