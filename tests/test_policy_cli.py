@@ -113,6 +113,8 @@ def test_per_label_target(run_dir, tmp_path, capsys):
         (["--target", "S99:recall=0.9"], r"`--target` names \['S99'\], which are not labels of the run"),
         (["--confidence", "1"], r"`--confidence` must be strictly between 0 and 1, e\.g\. 0\.9; got 1\.0"),
         (["--target", "recall=0.999"], r"no label could be fitted at confidence 0\.9: unsafe \(\d+ positives, needs"),
+        (["--target", "recall=0.9", "--target", "fpr=0.1"], r"`--target` gives every label two targets; give one"),
+        (["--bootstrap", "0"], r"`--bootstrap` must be at least 1, e\.g\. 1000; got 0"),
     ],
 )
 def test_mistakes_are_one_error_line(run_dir, tmp_path, capsys, args, pattern):
@@ -189,3 +191,14 @@ def test_evaluate_prints_the_worst_category_with_intervals(run_dir, capsys):
     assert "cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:" in text
     line = next(line for line in text.splitlines() if line.startswith("  any_place "))
     assert f"worst {worst['worst_label']} {worst['worst']:.4f} [{lo:.4f}, {hi:.4f}]" in line, line
+
+
+def test_a_run_without_validation_samples_is_refused(run_dir, tmp_path, capsys):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in ("metrics.json", "run.json"):
+        (copy / name).write_text((run_dir / name).read_text())
+    lines = [json.loads(line) for line in (run_dir / "scores.jsonl").read_text().splitlines()]
+    (copy / "scores.jsonl").write_text("".join(json.dumps({**r, "split": "test"}) + "\n" for r in lines))
+    code, _, err = policy_cmd(capsys, copy, "--out", tmp_path / "p.json")
+    assert_error(code, err, r"run has no validation samples to fit on; run evaluate with --validation-fraction > 0")
