@@ -32,7 +32,7 @@ def test_hub_layout_equals_marginalize(setup, strategy):
     assert out.texts == want.texts
     assert torch.equal(out.probs.isnan(), want.probs.isnan())
     assert torch.equal(out.probs.nan_to_num(), want.probs.nan_to_num())
-    assert (out.probs[:, 0] > 0.5).sum() >= 3  # the toy guard flags some prompts: the comparison is not vacuous
+    assert (out.probs[:, 0] > 0.5).sum() >= 1  # the toy guard flags some prompts (4 here; 2 to 6 over seeds 0-5)
     if strategy == "any_place":
         assert torch.equal(out.upper, want.upper) and out.completions == want.completions
 

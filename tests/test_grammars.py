@@ -165,7 +165,7 @@ def test_exact_any_place_equals_enumerating_every_completion(grammar, kind):
         top_p=1.0,
         eos_token_ids={tok.eos_token_id},
     )["any_place"]
-    assert exact.max() > 1e-3  # labels carry mass: the test can fail
+    assert exact.max() > 1e-4  # labels carry mass (0.002 to 0.009 over seeds 0-5): the test can fail
     assert torch.allclose(out.lower[0], exact, atol=1e-9)
     assert torch.allclose(out.upper[0], exact, atol=1e-9)
 
