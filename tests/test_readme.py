@@ -1,0 +1,147 @@
+"""The README's examples are all run: every ```python block, in order and in one namespace (as a reader pastes them
+into one session), and every ```bash block, in a temporary working directory and offline.
+
+A block that cannot run here says why on the line before its fence: ``<!-- not run: needs the gated Hub model -->``.
+The Install section's blocks install packages and are not run. ``marginal-generate evaluate`` runs on 8 samples
+without plots or progress bars (``--num-samples 8 --no-plots --no-progress`` appended)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+NOT_RUN = re.compile(r"<!--\s*not run:(.*?)-->")
+SECTIONS_NOT_RUN = {"Install": "installs packages into the environment"}
+QUICK_EVALUATE = "--num-samples 8 --no-plots --no-progress"
+
+
+@dataclass(frozen=True)
+class Block:
+    language: str
+    line: int  # of the opening fence, 1-based
+    code: str
+    section: str
+    not_run: str | None  # the reason, when the block is not run
+
+
+def readme_blocks(text: str) -> list[Block]:
+    """The fenced blocks of ``text``, with the ``##`` section each is in and the reason given before it, if any.
+
+    >>> text = "## Use\\n<!-- not run: needs a GPU -->\\n```python\\nx = 1\\n```\\n\\n```bash\\nls\\n```\\n"
+    >>> [(b.language, b.line, b.code, b.section, b.not_run) for b in readme_blocks(text)]
+    [('python', 3, 'x = 1\\n', 'Use', 'needs a GPU'), ('bash', 7, 'ls\\n', 'Use', None)]
+    """
+    lines = text.splitlines()
+    blocks, section, reason, marked, k = [], "", None, 0, 0
+    while k < len(lines):
+        line = lines[k]
+        if line.startswith("## "):
+            section = line[3:].strip()
+        marker = NOT_RUN.search(line)
+        if marker:
+            reason, marked = marker.group(1).strip(), k + 1
+        elif line.startswith("```"):
+            end = next(j for j in range(k + 1, len(lines)) if lines[j].startswith("```"))
+            code = "".join(f"{body}\n" for body in lines[k + 1 : end])
+            blocks.append(Block(line[3:].strip(), k + 1, code, section, reason))
+            reason, k = None, end
+        elif line.strip():
+            if reason is not None:
+                raise ValueError(f"README line {marked}: a 'not run' comment must come just before a fenced block")
+        k += 1
+    return blocks
+
+
+BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+RUN = [b for b in BLOCKS if b.not_run is None and b.section not in SECTIONS_NOT_RUN]
+
+
+def environment() -> dict[str, str]:
+    """This interpreter's scripts first on PATH (``python``, ``marginal-generate``), offline, no cache redirection."""
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", ""), "HF_HUB_OFFLINE": "1"}
+
+
+def test_every_block_is_run_or_says_why():
+    assert [b.language for b in RUN if b.language == "python"], "the README has python examples"
+    for block in BLOCKS:
+        where = f"README line {block.line}"
+        if block.not_run is not None:
+            assert block.not_run, f"{where}: say why the block is not run: <!-- not run: <reason> -->"
+            assert block.language in ("python", "bash"), f"{where}: only code blocks are run or skipped"
+        elif block.language not in ("python", "bash"):
+            assert block.language == "", f"{where}: a ```{block.language} block is neither run nor skipped"
+            assert not re.match(r"\s*(python|pip|marginal-generate|accelerate)\b", block.code), (
+                f"{where}: a command in an untagged block; tag it ```bash (and say why if it cannot run)"
+            )
+
+
+def test_not_run_comments_must_precede_a_block():
+    with pytest.raises(ValueError, match=r"README line 1: a 'not run' comment must come just before a fenced block"):
+        readme_blocks("<!-- not run: needs a GPU -->\nSome prose.\n```python\nx = 1\n```\n")
+
+
+PYTHON_RUNNER = """
+import sys, time, traceback
+namespace = {"__name__": "__main__"}
+for line, code in BLOCKS:
+    start = time.perf_counter()
+    try:
+        exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
+    except BaseException:
+        traceback.print_exc()
+        sys.exit(f"README block at line {line} failed")
+    print(f"README block at line {line}: ran in {time.perf_counter() - start:.1f} s", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_python_examples_run(tmp_path):
+    python = [(b.line, b.code) for b in RUN if b.language == "python"]
+    script = f"BLOCKS = {python!r}\n{PYTHON_RUNNER}"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    ran = [line for line in proc.stdout.splitlines() if line.startswith("README block at line")]
+    print("\n".join(ran))
+    assert [f"README block at line {line}: ran" for line, _ in python] == [line.split(" in ")[0] for line in ran]
+    assert (tmp_path / "ts.json").exists()  # what the examples say they write, they wrote
+    assert (tmp_path / "emotions-eval" / "metrics.json").exists()
+
+
+def shell_script(code: str) -> str:
+    """The block as a script: continued lines joined, ``marginal-generate evaluate`` made quick."""
+    lines = code.replace("\\\n", " ").splitlines()
+    return "\n".join(
+        f"{line} {QUICK_EVALUATE}" if line.startswith("marginal-generate evaluate") else line for line in lines
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", [b for b in RUN if b.language == "bash"], ids=lambda b: f"line{b.line}")
+def test_shell_commands_run(block, tmp_path):
+    script = shell_script(block.code)
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, f"README line {block.line}:\n{script}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    assert "Traceback" not in proc.stderr
+    if "marginal-generate evaluate" in script:
+        assert "any_place" in proc.stdout and "done: 8 samples" in proc.stdout
+        assert (tmp_path / "marginal-generate-eval" / "metrics.json").exists()
+    if "marginal_generate.demo" in script:
+        assert "any_place" in proc.stdout
+
+
+def test_shell_scripts_make_evaluate_quick():
+    assert shell_script("marginal-generate evaluate\npython -m x \\\n  --y\n") == (
+        f"marginal-generate evaluate {QUICK_EVALUATE}\npython -m x    --y"
+    )
