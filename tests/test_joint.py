@@ -31,14 +31,15 @@ LIST_ANSWERS = ["joy, anger", "sadness", "none", "anger, sadness, joy", "sad"]
 
 
 class Automaton(LogitsProcessor):
-    """Keeps the tokens that follow the last token in one of ``answers`` (the first tokens of an answer after any
-    other token, EOS after an answer's last token); every other token gets -inf."""
+    """Keeps the tokens that follow the last token in one of ``answers`` (texts or token ids; the first tokens of an
+    answer after any other token, EOS after an answer's last token); every other token gets -inf."""
 
-    def __init__(self, tokenizer, answers: list[str]):
+    def __init__(self, tokenizer, answers: list[str | list[int]]):
         self.after: dict[int, set[int]] = defaultdict(set)
         self.start: set[int] = set()
-        for answer in answers:
-            ids = list(tokenizer(answer, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
+        for answer in answers:  # a text, or token ids (a tokenization of the tokenizer's choosing or not)
+            ids = answer if isinstance(answer, list) else list(tokenizer(answer, add_special_tokens=False)["input_ids"])
+            ids = ids + [tokenizer.eos_token_id]
             self.start.add(ids[0])
             for a, b in zip(ids, ids[1:]):
                 self.after[a].add(b)

@@ -5,6 +5,7 @@
 - :mod:`.grammar`: the output-grammar interface every parser offers.
 - :mod:`.llama_guard`: the Llama Guard grammar (``safe`` / ``unsafe`` + a line of ids).
 - :mod:`.label_list`, :mod:`.yes_no`, :mod:`.fields`: label lists, yes/no answers, ``Name: value`` lines.
+- :mod:`.numeric`: a whole number in a range (a risk score, a rubric), each value a label.
 - :mod:`.taxonomy`: the published category lists (Llama Guard 2 and 3) and data-set mappings.
 """
 
@@ -12,6 +13,7 @@ from .fields import QWEN3GUARD_FIELDS, WILDGUARD_FIELDS, Field, FieldsParser
 from .grammar import Grammar, Slot, Verbalizer
 from .label_list import LabelListParser
 from .llama_guard import LlamaGuardParser
+from .numeric import NumericParser
 from .prefix_state import LabelSpan, PrefixState
 from .space import (
     LLAMA_GUARD_2_CATEGORIES,
@@ -34,6 +36,7 @@ __all__ = [
     "PrefixState",
     "LlamaGuardParser",
     "LabelListParser",
+    "NumericParser",
     "YesNoParser",
     "FieldsParser",
     "Field",

@@ -37,6 +37,7 @@ from .fields import Field, FieldsParser
 from .grammar import Grammar, Slot
 from .label_list import LabelListParser
 from .llama_guard import LlamaGuardParser
+from .numeric import NumericParser
 from .prefix_state import PrefixState
 from .yes_no import YesNoParser
 
@@ -225,6 +226,17 @@ class LabelSpace:
         ('Harmful request: yes',)
         """
         return cls(tokenizer, grammar=FieldsParser(fields))
+
+    @classmethod
+    def numeric(cls, tokenizer: Any, low: int, high: int) -> "LabelSpace":
+        """A whole number in ``[low, high]`` (a risk score, a judge's rubric); each value is a label
+        (:mod:`.numeric`), and ``LabelScores.expected_value`` / ``prob_at_least`` read the distribution.
+
+        >>> from marginal_generate.testing import word_level_tokenizer
+        >>> LabelSpace.numeric(word_level_tokenizer(["1", "2", "3"]), 1, 3).labels
+        ('1', '2', '3')
+        """
+        return cls(tokenizer, grammar=NumericParser(low, high))
 
     def __repr__(self) -> str:
         return (
