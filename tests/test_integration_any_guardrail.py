@@ -129,12 +129,17 @@ def test_arguments_are_checked_with_one_line_each(guard, tmp_path):
     other = Policy(
         {"unsafe": LabelRule(Cut(0.5, Target("recall", 0.9)))}, LABELS, 0.9, 100, {"strategy": "fixed_place"}
     )
-    with pytest.raises(ValueError, match=r"`policy` was fitted on fixed_place scores, not any_place; pass strat"):
+    with pytest.raises(
+        ValueError,
+        match=r"`policy` does not fit this guard's scores: the policy was fitted on fixed_place scores, not any_",
+    ):
         MarginalGuardrail(model, tokenizer, policy=other)
     llama_guard_2 = Policy(
         {"unsafe": LabelRule(Cut(0.5, Target("recall", 0.9)))}, LABELS[:12], 0.9, 100, {"strategy": "any_place"}
     )
-    with pytest.raises(ValueError, match=r"fitted on labels \['unsafe', .*'S11'\].*\(missing \[\], extra \['S12', 'S1"):
+    with pytest.raises(
+        ValueError, match=r"`policy` does not fit .*labels differ from the policy's \(extra \['S12', 'S13', 'S14'\]\)"
+    ):
         MarginalGuardrail(model, tokenizer, policy=llama_guard_2)
     with pytest.raises(ValueError, match=r"policy file .*absent.json does not exist; write one with marginal-gen"):
         MarginalGuardrail(model, tokenizer, policy=tmp_path / "absent.json")

@@ -178,7 +178,9 @@ def test_report_applies_a_policy_files_unsafe_threshold_with_its_rule(run, tmp_p
     with pytest.raises(ValueError, match=r"`policy` has no threshold for unsafe \(it decides \['S1'\]\); fit one"):
         guardbench_report(DATASET, run["side"], policy=categories_only)
     other = Policy(policy.rules, policy.source_labels, 0.9, 100, provenance={"strategy": "fixed_place"})
-    with pytest.raises(ValueError, match=r"`policy` was fitted on fixed_place scores, not any_place; pass strategy="):
+    with pytest.raises(
+        ValueError, match=r"`policy` does not fit this guard's scores: the policy was fitted on fixed_place scores, not"
+    ):
         guardbench_report(DATASET, run["side"], policy=other)
 
 

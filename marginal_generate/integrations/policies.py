@@ -9,7 +9,7 @@ labels and the strategy the bridge scores with.
 >>> resolve_policy(policy, ("unsafe", "S1"), "fixed_place")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: `policy` was fitted on any_place scores, not fixed_place; pass strategy='any_place' or fit a policy ...
+ValueError: `policy` does not fit this guard's scores: the policy was fitted on any_place scores, not fixed_place; ...
 """
 
 from __future__ import annotations
@@ -41,17 +41,8 @@ def resolve_policy(policy: Any, labels: Sequence[str], strategy: str) -> Policy 
             f"`policy` must be a marginal_generate.Policy or the path of a policy file, got {type(policy).__name__}; "
             "load one with mg.load_policy(path) or pass the path."
         )
-    fitted_on = policy.provenance.get("strategy")
-    if fitted_on is not None and fitted_on != strategy:
-        raise ValueError(
-            f"{name} was fitted on {fitted_on} scores, not {strategy}; pass strategy={fitted_on!r} or fit a policy "
-            f"on {strategy} scores (marginal-generate policy RUN_DIR --strategy {strategy})."
-        )
-    missing = [k for k in policy.source_labels if k not in labels]
-    extra = [k for k in labels if k not in policy.source_labels]
-    if missing or extra:
-        raise ValueError(
-            f"{name} was fitted on labels {list(policy.source_labels)}, and this guard scores {list(labels)} "
-            f"(missing {missing}, extra {extra}); fit the policy on this model's scores with the same taxonomy."
-        )
+    try:
+        policy.check_scores(labels, strategy)
+    except ValueError as err:
+        raise ValueError(f"{name} does not fit this guard's scores: {err}") from None
     return policy
