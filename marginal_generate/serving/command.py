@@ -19,40 +19,31 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..space.command import _port  # one parser of port numbers for both servers
+
 __all__ = ["INSTALL_HINT", "add_arguments", "add_command", "build_parser", "main", "run_command"]
 
 INSTALL_HINT = 'pip install "marginal-generate[serve]"'
 _HELP = "serve OpenAI's POST /v1/moderations (category scores that are probabilities), /v1/classify and /metrics"
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 0 to 65535 (0: a free one)")
-    return port
+def _number(kind: type, least: float, what: str) -> Any:
+    """An argparse type: ``kind`` (int or float) of at least ``least``, else the message ``'TEXT' is not WHAT``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not least <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
-
-
-def _wait(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a wait in milliseconds; give 0 or more")
-    return value
+_positive = _number(int, 1, "a whole number of at least 1")
+_wait = _number(float, 0, "a wait in milliseconds; give 0 or more")
 
 
 def _names(text: str) -> list[str]:

@@ -91,40 +91,29 @@ class Metrics:
     def render(self) -> str:
         """The exposition text (``Content-Type: text/plain; version=0.0.4``)."""
         with self._lock:
-            out = [
-                f"# HELP {_PREFIX}requests_total Requests answered, by endpoint and HTTP status.",
-                f"# TYPE {_PREFIX}requests_total counter",
+            latency = [
+                line
+                for endpoint, hist in sorted(self.latency.items())
+                for line in hist.lines(f"{_PREFIX}request_duration_seconds", [("endpoint", endpoint)])
             ]
-            out += [
-                f"{_PREFIX}requests_total{_labels([('endpoint', e), ('status', s)])} {n}"
-                for (e, s), n in sorted(self.requests.items())
-            ]
-            out += [
-                f"# HELP {_PREFIX}errors_total Requests answered with an error, by endpoint and error code.",
-                f"# TYPE {_PREFIX}errors_total counter",
-            ]
-            out += [
-                f"{_PREFIX}errors_total{_labels([('endpoint', e), ('code', c)])} {n}"
-                for (e, c), n in sorted(self.errors.items())
-            ]
-            out += [
-                f"# HELP {_PREFIX}request_duration_seconds Time from the request's arrival to its answer.",
-                f"# TYPE {_PREFIX}request_duration_seconds histogram",
-            ]
-            for endpoint, hist in sorted(self.latency.items()):
-                out += hist.lines(f"{_PREFIX}request_duration_seconds", [("endpoint", endpoint)])
-            out += [
-                f"# HELP {_PREFIX}batch_size Prompts per model call.",
-                f"# TYPE {_PREFIX}batch_size histogram",
-                *self.batches.lines(f"{_PREFIX}batch_size", []),
-                f"# HELP {_PREFIX}prompts_scored_total Prompts scored by the model.",
-                f"# TYPE {_PREFIX}prompts_scored_total counter",
-                f"{_PREFIX}prompts_scored_total {self.prompts_scored}",
-                f"# HELP {_PREFIX}queue_depth Prompts waiting for a batch.",
-                f"# TYPE {_PREFIX}queue_depth gauge",
-                f"{_PREFIX}queue_depth {self.queue_depth}",
-                f"# HELP {_PREFIX}requests_in_flight Requests received and not yet answered.",
-                f"# TYPE {_PREFIX}requests_in_flight gauge",
-                f"{_PREFIX}requests_in_flight {self.in_flight}",
-            ]
+            families = [
+                ("requests_total", "counter", "Requests answered, by endpoint and HTTP status.", [
+                    f"{_PREFIX}requests_total{_labels([('endpoint', e), ('status', s)])} {n}"
+                    for (e, s), n in sorted(self.requests.items())
+                ]),
+                ("errors_total", "counter", "Requests answered with an error, by endpoint and error code.", [
+                    f"{_PREFIX}errors_total{_labels([('endpoint', e), ('code', c)])} {n}"
+                    for (e, c), n in sorted(self.errors.items())
+                ]),
+                ("request_duration_seconds", "histogram", "Time from the request's arrival to its answer.", latency),
+                ("batch_size", "histogram", "Prompts per model call.", self.batches.lines(f"{_PREFIX}batch_size", [])),
+                ("prompts_scored_total", "counter", "Prompts scored by the model.",
+                 [f"{_PREFIX}prompts_scored_total {self.prompts_scored}"]),
+                ("queue_depth", "gauge", "Prompts waiting for a batch.", [f"{_PREFIX}queue_depth {self.queue_depth}"]),
+                ("requests_in_flight", "gauge", "Requests received and not yet answered.",
+                 [f"{_PREFIX}requests_in_flight {self.in_flight}"]),
+            ]  # fmt: skip
+        out = []
+        for name, kind, text, samples in families:
+            out += [f"# HELP {_PREFIX}{name} {text}", f"# TYPE {_PREFIX}{name} {kind}", *samples]
         return "\n".join(out) + "\n"
