@@ -55,7 +55,10 @@ def test_policy_decides_and_flags(tiny):
 def test_policy_of_other_labels_or_strategy_is_refused(tiny):
     model, tokenizer = tiny
     labels = mg.LabelSpace.llama_guard(tokenizer).labels
-    with pytest.raises(ValueError, match=r"fitted on the labels \['unsafe', 'S1'\], but this model scores"):
+    with pytest.raises(
+        ValueError,
+        match=r"labels differ from the policy's \(extra \['S2', .*\]\); it was fitted on \['unsafe', 'S1'\]",
+    ):
         Scorer(model, tokenizer, "tiny-guard", policy=_policy(("unsafe", "S1")))
     with pytest.raises(ValueError, match=r"fitted on greedy scores, .* with any_place; fit it on any_place"):
         Scorer(model, tokenizer, "tiny-guard", policy=_policy(labels, "greedy"))

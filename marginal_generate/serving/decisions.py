@@ -34,11 +34,7 @@ class Decider:
         self.policy = policy
         self.labels = tuple(labels)
         if policy is not None:
-            if tuple(policy.source_labels) != self.labels:
-                raise ValueError(
-                    f"the policy was fitted on the labels {list(policy.source_labels)}, but this model scores "
-                    f"{list(self.labels)}; fit a policy on a run of this model (marginal-generate policy RUN_DIR)."
-                )
+            policy.check_scores(self.labels)  # the labels; the strategy is checked below, in the server's terms
             fitted_on = policy.provenance.get("strategy")
             if fitted_on is not None and fitted_on != strategy:
                 raise ValueError(
