@@ -4,6 +4,11 @@ The prompts of a batch write the same few answers (``\\n\\nunsafe\\nS1,S10``), s
 prefix comes up in many rows of one search, in the tree, in the greedy path and in the dropped
 children the estimate reads. :class:`PrefixReader` decodes and parses each distinct prefix once.
 
+The text it returns is what the prefix has decided: an unfinished prefix that ends inside a character split
+over two byte-level tokens holds back its trailing U+FFFD
+(:func:`~marginal_generate.labels.prefix_state.readable_prefix`), so the grammar reads it as still open; a
+finished answer is read as decoded, as the final parse reads it.
+
 >>> from marginal_generate.testing import word_level_tokenizer
 >>> from marginal_generate.labels import LabelSpace
 >>> tok = word_level_tokenizer(["safe", "unsafe", "S1", ",", "\\n"])
@@ -18,7 +23,7 @@ children the estimate reads. :class:`PrefixReader` decodes and parses each disti
 
 from __future__ import annotations
 
-from ..labels.prefix_state import PrefixState
+from ..labels.prefix_state import PrefixState, readable_prefix
 from ..labels.space import LabelSpace
 
 __all__ = ["PrefixReader"]
@@ -36,10 +41,12 @@ class PrefixReader:
         return len(self._states)
 
     def read(self, tokens: tuple[int, ...], finished: bool) -> tuple[str, PrefixState]:
-        """The decoded text of ``tokens`` and what it decides (``finished``: a complete answer)."""
+        """The decoded text of ``tokens`` (unfinished: without an incomplete trailing character) and what it decides
+        (``finished``: a complete answer)."""
         text = self._texts.get(tokens)
         if text is None:
             text = self._texts[tokens] = self.space.decode(tokens)
+        text = readable_prefix(text, finished)
         state = self._states.get((text, finished))
         if state is None:
             state = self._states[text, finished] = self.space.prefix_state(text, finished)

@@ -9,13 +9,20 @@ whose state confirms it).
 False
 >>> PrefixState(confirmed=frozenset()).final
 True
+
+A prefix can end inside a character: byte-level tokenizers split a multi-byte UTF-8 character (a no-break
+space is bytes C2 A0, ``é`` is C3 A9) over two tokens, and the first decodes to U+FFFD. The next token may
+complete it, so :func:`readable_prefix` holds such trailing characters back before a grammar reads the prefix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["LabelSpan", "PrefixState"]
+__all__ = ["LabelSpan", "PrefixState", "readable_prefix", "REPLACEMENT"]
+
+#: What a decoder writes for bytes that are not (yet) a whole UTF-8 character.
+REPLACEMENT = "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -42,3 +49,20 @@ class PrefixState:
     @property
     def final(self) -> bool:
         return not self.possible
+
+
+def readable_prefix(text: str, finished: bool) -> str:
+    """The part of a decoded answer prefix that no continuation can change.
+
+    An unfinished prefix holds back its trailing U+FFFD characters: they may be the first bytes of a character
+    the next tokens complete (``Yes`` + byte C3 decodes to ``Yes\ufffd`` and may become ``Yesé``, a different
+    first word). A finished answer is read as decoded, as the final parse reads it. Holding back a U+FFFD that
+    no continuation completes (an invalid byte) only leaves the prefix open one token longer: the label is
+    credited later, at the prefix or answer that decides it, so the bounds stay exact.
+
+    >>> readable_prefix("Yes\ufffd", finished=False), readable_prefix("Yes\ufffd", finished=True)
+    ('Yes', 'Yes\ufffd')
+    >>> readable_prefix("a\ufffdb", finished=False)  # inside the text: already decided
+    'a\ufffdb'
+    """
+    return text if finished else text.rstrip(REPLACEMENT)

@@ -38,7 +38,7 @@ from .grammar import Grammar, Slot
 from .label_list import LabelListParser
 from .llama_guard import LlamaGuardParser
 from .numeric import NumericParser
-from .prefix_state import PrefixState
+from .prefix_state import PrefixState, readable_prefix
 from .yes_no import YesNoParser
 
 __all__ = ["LabelSpace", "SlotTokens", "first_token_ids", "LLAMA_GUARD_3_CATEGORIES", "LLAMA_GUARD_2_CATEGORIES"]
@@ -254,8 +254,18 @@ class LabelSpace:
         return self.grammar.parse(text)
 
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
-        """What an answer prefix already decides (see :class:`~marginal_generate.labels.prefix_state.PrefixState`)."""
-        return self.grammar.prefix_state(text, finished)
+        """What an answer prefix already decides (see :class:`~marginal_generate.labels.prefix_state.PrefixState`).
+
+        An unfinished prefix is read without its trailing U+FFFD characters (the start of a character split over
+        two byte-level tokens, which the next token may complete: :func:`~.prefix_state.readable_prefix`), so every
+        grammar leaves such a prefix open; a finished answer is read as decoded, as :meth:`parse` reads it.
+
+        >>> from marginal_generate.testing import word_level_tokenizer
+        >>> space = LabelSpace.yes_no(word_level_tokenizer(["Yes", "No"]), "harm")
+        >>> space.prefix_state("Yes\ufffd", finished=False).confirmed, space.prefix_state("Yes\ufffd", True).confirmed
+        (frozenset(), frozenset({'harm'}))
+        """
+        return self.grammar.prefix_state(readable_prefix(text, finished), finished)
 
     def one_hot(self, labels: frozenset[str] | set[str]) -> list[float]:
         """1.0 for each label in ``labels``, in the order of :attr:`labels`."""
