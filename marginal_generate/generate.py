@@ -31,7 +31,8 @@ Strategies (one greedy decode serves all but ``any_place``, which adds the tree 
   the ids (restricted softmax over their distinguishing tokens, or with
   ``label_normalization="vocab"`` the full-vocabulary probability of exactly that id and a
   delimiter, given the ids' shared leading tokens); a category's score is its max over those steps.
-  ``first_generation``: the first such step only.
+  ``first_generation``: the first such step of each slot only (one slot for Llama Guard's ids and label lists;
+  one per field of a multi-field answer, each read where its own value starts).
 
 Two more strategies prompt the model once per label instead (``per_category_prompt`` and
 ``unary``); they need the conversation, so they live in :func:`marginal_generate.prompted.score_label_prompts`.

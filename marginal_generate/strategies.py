@@ -106,7 +106,10 @@ _ENTRIES = (
         ("categories",),
     ),
     _info(
-        "first_generation", "greedy_path", "the label's probability at the first label-generation step", ("categories",)
+        "first_generation",
+        "greedy_path",
+        "the label's probability at the first label-generation step of its slot (of its field)",
+        ("categories",),
     ),
     _info(
         "per_category_prompt",

@@ -81,6 +81,7 @@ class GreedyRecorder:
         self.logprobs: list[list[float]] = [[] for _ in range(batch_size)]
         self.answer: list[tuple[float, float] | None] = [None] * batch_size
         self.positions: list[list[dict[str, float]]] = [[] for _ in range(batch_size)]
+        self.position_slots: list[list[int]] = [[] for _ in range(batch_size)]  # the slot of each position
         self._slots = space.slot_tokens
         self._masks: dict[int, torch.Tensor] = {}
         self._verbalized = space.index[space.verbalizer.label] if space.verbalizer is not None else None
@@ -111,6 +112,7 @@ class GreedyRecorder:
         if text[start:] != slot.common_text:
             return []
         position = len(self.positions[row])
+        self.position_slots[row].append(slot_index)
         if self.normalization == "label_tokens":
             branch_ids = slot.branch_ids
             restricted = dict(zip(branch_ids, torch.softmax(logprobs[branch_ids], dim=-1).tolist()))
@@ -212,19 +214,28 @@ class GreedyRecorder:
         return self._from_spans(cumulative=True)
 
     def max_over_generations(self, first_only: bool = False) -> torch.Tensor:
-        """Max over label-generation steps of each label's probability there (the first step only if ``first_only``).
+        """Max over label-generation steps of each label's probability there (``first_only``: the first step of each
+        slot only, ``first_generation``).
 
         A label-generation step is a greedy step where an option of a grammar slot starts (a category
         id, a label name, a field's value). The verbalizer's label (``unsafe``, a yes/no policy) is read
         where the answer's first word starts: the restricted softmax (``label_tokens``) or the
         full-vocabulary probability of its first token (``vocab``).
+
+        ``first_generation`` reads each slot at its own first step: Llama Guard's category line and a label list
+        have one slot (the first id or name written), while WildGuard's answer has a slot per field, so each
+        field's labels are read where that field's value starts (the first step of the whole answer would read
+        ``Harmful request`` only, and give every later field 0).
         """
         out = torch.zeros((len(self.tokens), len(self.space.labels)), dtype=torch.float64)
         for row, positions in enumerate(self.positions):
             answer = self.answer[row]
             if answer is not None:
                 out[row, self._verbalized] = answer[0] if self.normalization == "label_tokens" else answer[1]
-            for position in positions[:1] if first_only else positions:
+            slots = self.position_slots[row]
+            firsts = {slot: k for k, slot in reversed(list(enumerate(slots)))}  # each slot's first position
+            chosen = [positions[k] for k in sorted(firsts.values())] if first_only else positions
+            for position in chosen:
                 for c, p in position.items():
                     k = self.space.index[c]
                     out[row, k] = max(float(out[row, k]), p)
