@@ -10,6 +10,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -32,10 +33,11 @@ class Server:
 
     def __init__(self, *flags: str) -> None:
         env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "marginal_generate.cli", "serve", "--port", "0", *flags],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.log,  # a file, not a pipe: a pipe nobody reads could fill and stall the server
             text=True,
             env=env,
         )
@@ -53,7 +55,8 @@ class Server:
                 if not line and self.process.poll() is not None:
                     break
         self.process.kill()
-        raise AssertionError(f"the server did not start: {self.process.stderr.read()[-2000:]}")
+        self.log.seek(0)
+        raise AssertionError(f"the server did not start: {self.log.read()[-2000:]}")
 
     def metric(self, name: str) -> float:
         for line in httpx.get(self.url + "/metrics").text.splitlines():
