@@ -15,6 +15,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import training  # noqa: E402
+
+training.use_shipped_kernels()  # before torch loads
+
 from training.cli import main  # noqa: E402
 
 if __name__ == "__main__":  # spawned data-parallel ranks import this file without running it

@@ -1,12 +1,10 @@
 """The training data files (``training/data/``) and their loader (``training/tables.py``): every table loads and keeps
 its rules, a bad line is refused with its file, line and fix, the held-out prompts are no training prompts, the
 card names every file, and the generators still draw what they drew when the shipped model was trained (the order
-of the lines is part of the data)."""
+of the lines is part of the data). The entry points: ``tests/test_training_cli.py``."""
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -127,16 +125,3 @@ def test_unknown_tables_and_parts_are_named_with_the_known_ones():
         tables.prompts("train/nope")
     with pytest.raises(KeyError, match=r"has no part 'nope'; its parts are \['compliant', 'helpful', 'refusal'\]"):
         tables.texts("templates/agent_replies", "nope")
-
-
-@pytest.mark.parametrize("entry", [["-m", "training"], ["scripts/train_tiny_guard.py"]])
-def test_both_entry_points_refuse_a_bad_option(entry):
-    done = subprocess.run(
-        [sys.executable, *entry, "--unsafe-weight", "0"], capture_output=True, text=True, cwd=REPO, timeout=120
-    )
-    prog = "python -m training" if entry[0] == "-m" else "train_tiny_guard.py"
-    assert done.returncode == 2
-    assert done.stderr.splitlines()[-1] == (
-        f"{prog}: error: --unsafe-weight 0.0: give a positive weight, e.g. 1.6 (the default; 1 weighs both verdicts "
-        "alike)"
-    )

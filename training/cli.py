@@ -217,7 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=1,
-        help="CPU threads per process (the result depends on it: the shipped model used 1)",
+        help="CPU threads per process (the result depends on it, as on the CPU's vector kernels: the shipped model "
+        "used 1 thread and AVX2 kernels, which python -m training asks torch for unless ATEN_CPU_CAPABILITY is set)",
     )
     p.add_argument(
         "--procs",

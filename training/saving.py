@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 from training import donotanswer
 from training.card import write_model_card
 from training.evaluation import evaluate
@@ -73,6 +75,7 @@ def run_info(model, data: RunData, args: argparse.Namespace, run: TrainResult) -
         "training_cpu_time_s": run.cpu_time_s,
         "threads": args.threads,
         "procs": args.procs,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "machine_load": machine_load(),
         "args": {
             k: (str(v) if isinstance(v, Path) else v)
