@@ -50,7 +50,7 @@ TABLES: dict[str, dict[object, dict[object, float]]] = {
         "safe": {EOS: 1.0},
     },
     "yes_no": {
-        BOS: {0xC2: 0.4, "Yes": 0.4, "No": 0.2},
+        BOS: {0xC2: 0.35, "Yes": 0.4, "No": 0.2, 0xA9: 0.05},  # a lone continuation byte: decided
         0xC2: {0xA0: 1.0},
         0xA0: {"Yes": 0.7, "No": 0.3},
         "Yes": {0xC3: 0.5, EOS: 0.3, ",": 0.2},  # "Yesé" is no Yes; "Yes" + a lone C3 at the end is
@@ -142,9 +142,9 @@ _BYTE_CHARS = _byte_chars()
 class Planted:
     """A table of next-token probabilities by previous token, as token ids (see the module docstring)."""
 
-    def __init__(self, grammar: str):
+    def __init__(self, table: dict[object, dict[object, float]]):
         self.next: dict[int, dict[int, float]] = {
-            token_of(prev): {token_of(t): p for t, p in row.items()} for prev, row in TABLES[grammar].items()
+            token_of(prev): {token_of(t): p for t, p in row.items()} for prev, row in table.items()
         }
         for row in self.next.values():
             assert math.isclose(sum(row.values()), 1.0)
@@ -189,7 +189,7 @@ class Planted:
 
 @cache
 def planted(grammar: str) -> Planted:
-    return Planted(grammar)
+    return Planted(TABLES[grammar])
 
 
 @cache
@@ -226,7 +226,8 @@ GRAMMARS = list(TABLES)
 
 def test_a_prefix_inside_a_character_stays_open():
     """The issue's cases: ``[C2]`` gave ``PrefixState(∅, ∅)`` though ``\\xa0Yes`` / ``\\xa0unsafe`` follow, and ``Yes``
-    + ``[C3]`` confirmed ``harm`` though ``Yesé`` is no Yes."""
+    + ``[C3]`` confirmed ``harm`` though ``Yesé`` is no Yes. The reader knows Llama 3's bytes; LabelSpace.prefix_state,
+    which sees text only, holds back every trailing U+FFFD."""
     tok = tokenizer()
     guard, yes_no = PrefixReader(space_of("llama_guard")), PrefixReader(space_of("yes_no"))
     c2, a0, c3, a9 = (token_of(b) for b in (0xC2, 0xA0, 0xC3, 0xA9))
@@ -239,6 +240,9 @@ def test_a_prefix_inside_a_character_stays_open():
     assert text == "Yes" and state.confirmed == frozenset() and state.possible == {"harm"}
     assert yes_no.read((yes, c3, a9), finished=False)[1] == PrefixState(frozenset())  # "Yesé": decided, no harm
     assert yes_no.read((c2, a0, yes), finished=True)[1].confirmed == {"harm"}
+    # a lone continuation byte (A9) is no character's start: the prefix is decided text, not held open
+    assert yes_no.read((a9,), finished=False) == ("\ufffd", PrefixState(frozenset()))
+    assert guard.read((a9,), finished=False)[1].final and space_of("llama_guard").prefix_state("\ufffd", False).possible
     # a finished answer is read as decoded, like the final parse: a lone C3 at the end ends the first word
     assert yes_no.read((yes, c3), finished=True)[1].confirmed == {"harm"} == space_of("yes_no").parse("Yes\ufffd")
 

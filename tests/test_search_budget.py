@@ -23,11 +23,12 @@ def embedded():
 def test_exhaustive_search_is_refused_before_it_grows(embedded):
     model, space, inputs = embedded
     ids, mask = inputs["input_ids"][:1], inputs["attention_mask"][:1]
-    # the setting (eps=0, top_p=1, 6 new tokens grew past 20 GB): at depth 2 the 513 open prefixes would
-    # read 513 x 3,072 children; refused before any of them is decoded
+    # the setting (eps=0, top_p=1, 6 new tokens grew past 20 GB): at depth 2 the 5,989 open prefixes (most
+    # of them inside a character split over byte tokens, which stays open: #29 item 1) would run one forward each;
+    # refused before it runs
     with pytest.raises(
         mg.SearchBudgetError,
-        match=r"^the any_place tree search would hold about 1\.\d GB at depth 2 \(513 frontier rows and 1,652,736 "
+        match=r"^the any_place tree search would hold about 2\.\d GB at depth 2 \(5,989 frontier rows and 236,544 "
         r"prefixes read\), over its budget of 1\.0 GB \(search_budget_gb=1\): raise eps \(now 0; 0\.01 is the usual "
         r"cut\), lower top_p \(now 1; 0\.99 drops the tail\) or max_new_tokens \(now 6\), or raise search_budget_gb "
         r"\(in GB\)\.$",

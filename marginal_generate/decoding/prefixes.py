@@ -7,7 +7,9 @@ children the estimate reads. :class:`PrefixReader` decodes and parses each disti
 The text it returns is what the prefix has decided: an unfinished prefix that ends inside a character split
 over two byte-level tokens holds back its trailing U+FFFD
 (:func:`~marginal_generate.labels.prefix_state.readable_prefix`), so the grammar reads it as still open; a
-finished answer is read as decoded, as the final parse reads it.
+finished answer is read as decoded, as the final parse reads it. Where the tokenizer's bytes are known
+(:mod:`~marginal_generate.decoding.utf8_tail`), a U+FFFD that no continuation can change (a lone continuation
+byte) is read as decided text instead, so such prefixes do not stay open for nothing.
 
 >>> from marginal_generate.testing import word_level_tokenizer
 >>> from marginal_generate.labels import LabelSpace
@@ -23,8 +25,9 @@ finished answer is read as decoded, as the final parse reads it.
 
 from __future__ import annotations
 
-from ..labels.prefix_state import PrefixState, readable_prefix
+from ..labels.prefix_state import REPLACEMENT, PrefixState, readable_prefix
 from ..labels.space import LabelSpace
+from .utf8_tail import Utf8Tail
 
 __all__ = ["PrefixReader"]
 
@@ -36,6 +39,7 @@ class PrefixReader:
         self.space = space
         self._texts: dict[tuple[int, ...], str] = {}
         self._states: dict[tuple[str, bool], PrefixState] = {}
+        self._tail = Utf8Tail(space.tokenizer)
 
     def __len__(self) -> int:
         return len(self._states)
@@ -46,8 +50,9 @@ class PrefixReader:
         text = self._texts.get(tokens)
         if text is None:
             text = self._texts[tokens] = self.space.decode(tokens)
-        text = readable_prefix(text, finished)
+        if finished or not text.endswith(REPLACEMENT) or self._tail.incomplete(tokens):
+            text = readable_prefix(text, finished)
         state = self._states.get((text, finished))
-        if state is None:
-            state = self._states[text, finished] = self.space.prefix_state(text, finished)
+        if state is None:  # the grammar reads the text as decided here (LabelSpace.prefix_state would hold back)
+            state = self._states[text, finished] = self.space.grammar.prefix_state(text, finished)
         return text, state

@@ -22,6 +22,7 @@ import torch
 from transformers import TopPLogitsWarper
 
 from ..labels.space import LabelSpace
+from .prefixes import PrefixReader
 
 __all__ = [
     "forward_next_logits",
@@ -72,8 +73,13 @@ def tree_search_reference(
     top_p: float = 1.0,
     eps: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Depth-first ``any_place`` bounds: returns ``(lower, upper, nodes visited)`` for one prompt."""
+    """Depth-first ``any_place`` bounds: returns ``(lower, upper, nodes visited)`` for one prompt.
+
+    Prefix states come from a :class:`~marginal_generate.decoding.prefixes.PrefixReader`, as in the search (a prefix
+    that ends inside a character split over byte tokens stays open).
+    """
     lower = torch.zeros(len(space.labels), dtype=torch.float64)
+    reader = PrefixReader(space)
     cut = torch.zeros(len(space.labels), dtype=torch.float64)
     warper = TopPLogitsWarper(top_p) if top_p < 1.0 else None
     visited = 0
@@ -92,7 +98,7 @@ def tree_search_reference(
         for token in keep.nonzero().flatten().tolist():
             child = tokens + [token]
             finished = token in eos_token_ids or len(child) >= max_new_tokens
-            state = space.prefix_state(space.decode(child), finished)
+            state = reader.read(tuple(child), finished)[1]
             for label in state.confirmed - confirmed:
                 lower[space.index[label]] += float(probs[token])
             if not (finished or state.final):
