@@ -32,11 +32,13 @@ class Completion(NamedTuple):
     writes it as the JSON list ``[text, probability, complete]``.
 
     Attributes:
-        text: the completion's text (decoded, special tokens skipped).
-        probability: its probability under the model (the product of its token probabilities).
-        complete: True for a finished completion (it ended with EOS or reached ``max_new_tokens``);
+        text: the completion's text (decoded, special tokens skipped); each text appears once.
+        probability: its probability under the model: over the token paths that write the text (``sadness``
+            as one token and as ``sad`` + ``ness``), the sum of their products of token probabilities
+            (:mod:`~marginal_generate.decoding.completions`).
+        complete: True for a finished completion (every path ended with EOS or reached ``max_new_tokens``);
             False for a prefix the search stopped expanding because its label set can no longer change
-            (``probability`` is then the total of every completion that starts with it).
+            (``probability`` is then the total of every completion that starts with it along those paths).
 
     >>> c = Completion("unsafe\\nS1", 0.75, True)
     >>> text, probability, complete = c

@@ -36,6 +36,7 @@ from transformers import LogitsProcessorList
 from ..labels.prefix_state import PrefixState
 from ..labels.space import LabelSpace
 from .budget import BudgetGuard, SearchBudget
+from .completions import merge_by_text
 from .estimate import CutEstimator, EstimateParams
 from .joint import JointAccumulator
 from .prefixes import PrefixReader
@@ -235,9 +236,7 @@ def run_search(
             torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
         )
 
-    for row in completions:
-        row.sort(key=lambda c: -c[1])
-        del row[top_completions:]
+    completions = [merge_by_text(row, top_completions) for row in completions]  # one entry per text
     result = SearchResult(
         lower=torch.tensor(lower, dtype=torch.float64),
         cut=torch.tensor(cut, dtype=torch.float64),
