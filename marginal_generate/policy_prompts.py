@@ -2,7 +2,14 @@
 
 Such a guard judges one policy per prompt and answers ``Yes`` (violates) or ``No``. Its published
 scoring is ``first_token`` on the yes/no grammar (:meth:`~marginal_generate.LabelSpace.yes_no`): the
-softmax over the two answer tokens where the answer starts. :func:`score_policy_prompts` renders
+softmax over the two answer tokens where the answer starts. Where is that? ``read_at="first_word"`` (the
+default) reads the first greedy step that writes something other than whitespace (or EOS): the step where
+the model writes its first word, which is ``first_token``'s reading on every grammar. A model that writes a
+newline first puts nearly all of its mass there on the newline at the first step, and ``Yes`` / ``No`` share
+the rest by what they are worth after a prompt that has not been answered yet; an audit (#29) measured this
+reading up to 0.354 away from the first word's. ``read_at="first_step"`` reads the first generated step
+(the logits at the prompt's end), which is what ShieldGemma's published snippet computes with one forward and
+no decoding; the two agree when the model starts its answer with the word. :func:`score_policy_prompts` renders
 every (conversation, policy) pair with the model's own chat template, passing each policy's
 template keyword arguments (ShieldGemma's template takes ``guideline=``, Granite Guardian's
 ``guardian_config={"risk_name": ...}``), and runs all prompts of a conversation together,
@@ -26,7 +33,7 @@ and call ``mg.score`` with ``LabelSpace.yes_no(tokenizer, label)``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -38,10 +45,14 @@ from .padding import left_pad
 from .prompted import read_first_word
 from .scores import LabelScores
 
-__all__ = ["POLICY_FORMATS", "policy_prompt_texts", "score_policy_prompts"]
+__all__ = ["POLICY_FORMATS", "READ_AT", "ReadAt", "policy_prompt_texts", "score_policy_prompts"]
 
 #: The published yes/no templates ``prompt_format=`` takes by name.
 POLICY_FORMATS: tuple[str, ...] = ("shieldgemma", "granite_guardian")
+
+ReadAt = Literal["first_word", "first_step"]
+#: Where :func:`score_policy_prompts` reads p(yes): the answer's first word, or the first generated step.
+READ_AT: tuple[str, ...] = get_args(ReadAt)
 
 
 def policy_prompt_texts(
@@ -90,6 +101,7 @@ def score_policy_prompts(
     max_new_tokens: int = 4,
     share_prefix: bool = True,
     prompt_format: str | None = None,
+    read_at: ReadAt = "first_word",
 ) -> LabelScores:
     """``[len(conversations), len(policies)]`` p(``yes``) per policy, the guard's published first-token reading.
 
@@ -98,7 +110,18 @@ def score_policy_prompts(
     ``{"harm": {"guardian_config": {"risk_name": "harm"}}}`` (Granite Guardian).
     ``prompt_format``: None uses the tokenizer's chat template; ``"shieldgemma"`` / ``"granite_guardian"``
     the shipped published template (:func:`policy_prompt_texts`).
+    ``read_at``: ``"first_word"`` (default) reads p(``yes``) at the first greedy step that writes a non-whitespace
+    token or EOS (where the answer's first word is written; a row whose answer has not started within
+    ``max_new_tokens`` gets NaN); ``"first_step"`` at the first generated step, whatever the model writes there
+    (the published one-forward reading). The module docstring says why they differ when the model writes a
+    newline first. ``texts`` holds each greedy answer up to the step read; ``stats["read_at"]`` which was used.
     """
+    if read_at not in READ_AT:
+        raise ValueError(
+            f"`read_at` must be one of {list(READ_AT)}, got {read_at!r}; use 'first_word' (where the answer's first "
+            "word is written, the default) or 'first_step' (the first generated step, the published one-forward "
+            "reading)."
+        )
     if prompt_format is None and not getattr(tokenizer, "chat_template", None):
         raise ValueError(
             "`tokenizer` has no chat_template; pass prompt_format='shieldgemma' or 'granite_guardian' "
@@ -134,11 +157,14 @@ def score_policy_prompts(
         stepper = CachedStepper(
             model, *left_pad([seq for g in groups for seq in g], pad, getattr(model, "device", None))
         )
-    values, texts = read_first_word(stepper, tokenizer, verbalizer, eos, max_new_tokens)
+    values, texts = read_first_word(
+        stepper, tokenizer, verbalizer, eos, max_new_tokens, first_step=read_at == "first_step"
+    )
     probs = values.view(len(groups), len(labels))
     stats = {
         "forward_passes": stepper.forward_passes,
         "prompts": len(groups) * len(labels),
         "shared_prefix_tokens": sum(shared),
+        "read_at": read_at,
     }
     return LabelScores(labels=labels, probs=probs, texts=texts[:: len(labels)], strategy="first_token", stats=stats)

@@ -65,11 +65,13 @@ def read_first_word(
     verbalizer: tuple[tuple[int, ...], tuple[int, ...]],
     eos_token_ids: set[int],
     max_new_tokens: int,
+    first_step: bool = False,
 ) -> tuple[torch.Tensor, list[str]]:
     """Greedy-decode each row until its first non-whitespace token (or EOS) and read the verbalizer there.
 
     Returns p(positive) = softmax over (negative, positive) first tokens at that step, NaN for a row
     whose answer did not start within ``max_new_tokens``, and each row's greedy text up to there.
+    ``first_step``: read every row at the first generated step instead, whatever it writes there.
     """
     negative, positive = (list(v) for v in verbalizer)
     n = stepper.batch_size
@@ -84,7 +86,7 @@ def read_first_word(
         for i, row in enumerate(alive.tolist()):
             token = int(tokens[i])
             generated[row].append(token)
-            if token in eos_token_ids or tokenizer.decode([token], skip_special_tokens=True).strip():
+            if first_step or token in eos_token_ids or tokenizer.decode([token], skip_special_tokens=True).strip():
                 neg = torch.logsumexp(logprobs[i, negative], dim=-1)
                 pos = torch.logsumexp(logprobs[i, positive], dim=-1)
                 out[row] = float(torch.sigmoid(pos - neg))

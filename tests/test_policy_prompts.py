@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,49 @@ def test_policy_prompt_format_errors():
         score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA)
     with pytest.raises(ValueError, match=r"prompt_format='shieldgemma' needs `guideline=`"):
         score_policy_prompts(model, tok, CONVERSATIONS, {"x": {}}, prompt_format="shieldgemma")
+
+
+def newline_first_guard():
+    """A tiny guard whose logits are replaced by a table keyed by the previous token: after the prompt it writes a
+    space (0.9; Yes 0.02, No 0.08), then Yes 0.7 / No 0.3, then EOS."""
+    tok, model = guard("library/shieldgemma:27b")
+    model = copy.deepcopy(model)
+    space, yes, no = (tok.convert_tokens_to_ids(t) for t in ("Ġ", "Yes", "No"))
+    assert tok.decode([space]) == " " and (yes,) == mg.LabelSpace.yes_no(tok, "x").verbalizer_ids[1]
+    rows = torch.full((3, len(tok)), -math.inf, dtype=torch.float64)
+    rows[0, [space, yes, no]] = torch.tensor([0.9, 0.02, 0.08], dtype=torch.float64).log()
+    rows[1, [yes, no]] = torch.tensor([0.7, 0.3], dtype=torch.float64).log()
+    rows[2, tok.eos_token_id] = 0.0
+    index = torch.zeros(len(tok), dtype=torch.long)  # any prompt token: row 0
+    index[space], index[yes], index[no] = 1, 2, 2
+
+    def replace(_module, args, kwargs, output):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        output.logits = rows[index[ids[:, -output.logits.shape[1] :]]]
+        return output
+
+    model.register_forward_hook(replace, with_kwargs=True)
+    return tok, model
+
+
+@pytest.mark.parametrize("share_prefix", [True, False])
+def test_read_at_first_word_or_first_step(share_prefix):
+    tok, model = newline_first_guard()
+    kw = dict(max_new_tokens=3, share_prefix=share_prefix)
+    word = score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, **kw)
+    step = score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, read_at="first_step", **kw)
+    assert word.probs.flatten().tolist() == pytest.approx([0.7] * 4, abs=1e-12)  # where "Yes" is written
+    assert step.probs.flatten().tolist() == pytest.approx([0.2] * 4, abs=1e-12)  # 0.02 / (0.02 + 0.08)
+    assert word.texts == [" Yes", " Yes"] and step.texts == [" ", " "]
+    assert (word.stats["read_at"], step.stats["read_at"]) == ("first_word", "first_step")
+    one_word = score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, max_new_tokens=1)
+    assert torch.isnan(one_word.probs).all()  # the first word is not written within max_new_tokens: NaN
+
+
+def test_read_at_error():
+    tok, model = guard("library/shieldgemma:27b")
+    with pytest.raises(
+        ValueError,
+        match=r"^`read_at` must be one of \['first_word', 'first_step'\], got 'answer'; use 'first_word' \(where",
+    ):
+        score_policy_prompts(model, tok, CONVERSATIONS, SHIELDGEMMA, read_at="answer")
