@@ -112,13 +112,17 @@ class Folded:
         """The fold of ``entries`` (None when there are none)."""
         if not entries:
             return None
-        pairs = torch.zeros(len(index), len(index), dtype=torch.float64)
+        pairs = [[0.0] * len(index) for _ in index]  # plain floats: many small updates, one tensor at the end
         for labels, mass in entries:
-            pairs += mass * _outer(labels, index)
+            ids = [index[label] for label in labels]
+            for i in ids:
+                row = pairs[i]
+                for j in ids:
+                    row[j] += mass
         sets = [labels for labels, _ in entries]
         return cls(
             mass=sum(m for _, m in entries),
-            pairs=pairs,
+            pairs=torch.tensor(pairs, dtype=torch.float64),
             common=frozenset.intersection(*sets),
             union=frozenset.union(*sets),
         )
