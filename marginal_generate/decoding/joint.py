@@ -100,11 +100,14 @@ class JointAccumulator:
 
     def finish(self) -> list[LabelSetDistribution]:
         """One distribution per prompt (the votes resolved)."""
+        pools: dict[tuple[int, Sets], tuple[list[tuple[Sets, float]], float]] = {}
         for (row, written, open_labels), mass in self.votes.items():
-            voters = [
-                (s, m) for pool in (self.explored[row], self.arrived[row]) for s, m in pool.items() if written <= s
-            ]
-            total = sum(m for _, m in voters)
+            if (row, written) not in pools:  # the explored answers (and roll-outs) that hold what the child wrote
+                pool = [
+                    (s, m) for sets in (self.explored[row], self.arrived[row]) for s, m in sets.items() if written <= s
+                ]
+                pools[row, written] = pool, sum(m for _, m in pool)
+            voters, total = pools[row, written]
             if total <= 0.0:
                 self.placed[row][written] += mass
                 continue
