@@ -15,39 +15,18 @@ line and exit status 2. SIGTERM or Ctrl+C stops accepting requests, answers thos
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..space.command import _port  # one parser of port numbers for both servers
+from ..commands import add_subcommand, cannot_serve, fail, missing_modules, names, number, port, standalone_parser
 
 __all__ = ["INSTALL_HINT", "add_arguments", "add_command", "build_parser", "main", "run_command"]
 
 INSTALL_HINT = 'pip install "marginal-generate[serve]"'
 _HELP = "serve OpenAI's POST /v1/moderations (category scores that are probabilities), /v1/classify and /metrics"
 
-
-def _number(kind: type, least: float, what: str) -> Any:
-    """An argparse type: ``kind`` (int or float) of at least ``least``, else the message ``'TEXT' is not WHAT``."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not least <= value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    return parse
-
-
-_positive = _number(int, 1, "a whole number of at least 1")
-_wait = _number(float, 0, "a wait in milliseconds; give 0 or more")
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+_positive = number(int, 1, "a whole number of at least 1")
+_wait = number(float, 0, "a wait in milliseconds; give 0 or more")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hub id or local path (default: the embedded tiny guard, offline)")
     parser.add_argument("--policy", help="a policy file (marginal-generate policy): decisions allow/review/block")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; 0.0.0.0: all)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: a free one, printed)")
+    parser.add_argument("--port", type=port, default=8000, help="port (default 8000; 0: a free one, printed)")
     parser.add_argument(
         "--max-batch-size", type=_positive, default=32, help="most prompts scored in one model call (default 32)"
     )
@@ -80,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-inputs", type=_positive, default=256, help="most inputs per request (default 256)")
     parser.add_argument(
         "--strategies",
-        type=_names,
+        type=names,
         help="comma-separated strategies /v1/classify offers (default: all the grammar supports); "
         "any_place is always needed for /v1/moderations",
     )
@@ -94,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("llama_guard", "label_list"),
         help="llama_guard (default) or label_list: an instruct model answering with --labels (/v1/classify only)",
     )
-    parser.add_argument("--labels", type=_names, help="for --grammar label_list: comma-separated label names")
+    parser.add_argument("--labels", type=names, help="for --grammar label_list: comma-separated label names")
     parser.add_argument("--prompt-template", help="for --grammar label_list: the prompt, with {text} and {labels}")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda with a GPU)")
     parser.add_argument("--dtype", default="auto", help="float32, bfloat16, float16 (default: bfloat16 on GPU)")
@@ -103,24 +82,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_command(sub: Any) -> None:
     """Register ``serve`` on the CLI's subparsers."""
-    add_arguments(sub.add_parser("serve", help=_HELP, description=_HELP + "; " + INSTALL_HINT + " first."))
+    add_subcommand(sub, "serve", _HELP, INSTALL_HINT, add_arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's parser on its own."""
-    parser = argparse.ArgumentParser(prog="marginal-generate serve", description=_HELP)
-    add_arguments(parser)
-    return parser
+    return standalone_parser("marginal-generate serve", _HELP, add_arguments)
 
 
 def missing_extra() -> str | None:
     """``None`` when the server's libraries import, else the one-line reason and the install command."""
-    for module in ("fastapi", "uvicorn"):
-        try:
-            __import__(module)
-        except ImportError:
-            return f"serve needs {module}, which is not installed: {INSTALL_HINT}"
-    return None
+    return missing_modules(("fastapi", "uvicorn"), "serve", INSTALL_HINT)
 
 
 def load_service(args: argparse.Namespace) -> Any:
@@ -173,7 +145,7 @@ def run_command(args: argparse.Namespace) -> int:
             try:
                 sock = bind(args.host, args.port)
             except OSError as err:  # the port is taken, or the host is not this machine's
-                problem = f"cannot serve on --host {args.host} --port {args.port}: {err}"
+                problem = cannot_serve(args.host, args.port, err)
             else:
 
                 def ready(url: str) -> None:
@@ -186,8 +158,7 @@ def run_command(args: argparse.Namespace) -> int:
                 served = sum(service.metrics.requests.values())
                 print(f"marginal-generate: stopped after answering {served} scoring request(s)", flush=True)
                 return 0
-    print(f"marginal-generate: error: {problem}", file=sys.stderr)
-    return 2
+    return fail(problem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

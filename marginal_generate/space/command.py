@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..commands import add_subcommand, cannot_serve, fail, missing_modules, names, port, standalone_parser
 from .config import GRAMMARS, Settings
 
 __all__ = ["INSTALL_HINT", "add_arguments", "add_command", "build_parser", "main", "run_command", "settings_from_args"]
@@ -42,27 +42,15 @@ _FIELDS = {
 }
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 0 to 65535 (0: a free one)")
-    return port
-
-
 def _labels(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+    return tuple(names(text))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags on ``parser``."""
     host = os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     parser.add_argument("--host", default=host, help=f"address to serve on (default {host}; 0.0.0.0 for others)")
-    parser.add_argument(
-        "--port", type=_port, help="port (default: GRADIO_SERVER_PORT or 7860; 0: a free port, printed)"
-    )
+    parser.add_argument("--port", type=port, help="port (default: GRADIO_SERVER_PORT or 7860; 0: a free port, printed)")
     parser.add_argument("--model", help="MODEL_ID: Hub id or local path (default: the embedded tiny guard, offline)")
     parser.add_argument(
         "--calibrator", help="CALIBRATOR: a calibrator JSON saved by Calibrator.save, offered on the page"
@@ -83,14 +71,12 @@ _HELP = "serve the Gradio Space (per-category confidences in a browser) from the
 
 def add_command(sub: Any) -> None:
     """Register ``space`` on the CLI's subparsers."""
-    add_arguments(sub.add_parser("space", help=_HELP, description=_HELP + "; " + INSTALL_HINT + " first."))
+    add_subcommand(sub, "space", _HELP, INSTALL_HINT, add_arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's parser on its own (``spaces/app.py``)."""
-    parser = argparse.ArgumentParser(prog="marginal-generate space", description=_HELP)
-    add_arguments(parser)
-    return parser
+    return standalone_parser("marginal-generate space", _HELP, add_arguments)
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
@@ -101,12 +87,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | No
 
 def missing_extra() -> str | None:
     """``None`` when the Space's libraries import, else the one-line reason and the install command."""
-    for module in ("gradio", "matplotlib", "pandas"):
-        try:
-            __import__(module)
-        except ImportError:
-            return f"the Space needs {module}, which is not installed: {INSTALL_HINT}"
-    return None
+    return missing_modules(("gradio", "matplotlib", "pandas"), "the Space", INSTALL_HINT)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -127,9 +108,8 @@ def run_command(args: argparse.Namespace) -> int:
                 serve(build_demo(engine), args.host, args.port)
                 return 0
             except OSError as err:  # the port is taken, or the host is not this machine's
-                problem = f"cannot serve on --host {args.host} --port {args.port}: {err}"
-    print(f"marginal-generate: error: {problem}", file=sys.stderr)
-    return 2
+                problem = cannot_serve(args.host, args.port, err)
+    return fail(problem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
+from ..commands import free_port
 from .layout import CSS, theme
 
 __all__ = ["launch_kwargs", "free_port", "launch_local", "serve"]
@@ -13,17 +13,6 @@ __all__ = ["launch_kwargs", "free_port", "launch_local", "serve"]
 def launch_kwargs() -> dict[str, Any]:
     """``launch`` arguments that keep the page offline: no share link, no analytics, no remote fonts, no SSR node."""
     return {"share": False, "theme": theme(), "css": CSS, "ssr_mode": False, "show_error": False, "mcp_server": False}
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now.
-
-    >>> 0 < free_port() < 65536
-    True
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def launch_local(demo: Any, port: int | None = None, attempts: int = 3, host: str = "127.0.0.1") -> str:
