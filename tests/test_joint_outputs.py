@@ -114,3 +114,14 @@ def test_the_space_shows_the_most_probable_answers():
         assert r.answers[-1] == ["", "unexplored (cut)", round(float(direct.unexplored[0]), 4)]
     assert r.raw["label_sets"] == direct.joint[0].to_lists()
     assert sum(row[2] for row in r.answers) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_batches_joined_by_the_bridges_keep_their_label_sets():
+    from marginal_generate.integrations.scoring import concat_scores
+    from marginal_generate.scores import LabelScores
+
+    a = LabelScores.from_label_sets(("unsafe", "S1"), [{(): 0.25, ("unsafe", "S1"): 0.75}])
+    b = LabelScores.from_label_sets(("unsafe", "S1"), [{(): 0.5, ("unsafe",): 0.5}])
+    joined = concat_scores([a, b])
+    assert joined.prob_any(["S1"]).tolist() == [0.75, 0.0] and joined.label_sets[1][0] == (frozenset(), 0.5)
+    assert concat_scores([a, LabelScores(a.labels, a.probs, a.texts, "any_place")]).joint is None

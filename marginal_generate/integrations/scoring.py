@@ -75,6 +75,7 @@ def concat_scores(parts: Sequence[LabelScores]) -> LabelScores:
         completions=[row for p in parts for row in p.completions] if all(p.completions for p in parts) else None,
         estimate=first.estimate,
         stats=stats,
+        joint=[d for p in parts for d in p.joint or ()] if all(p.joint is not None for p in parts) else None,
     )
 
 
