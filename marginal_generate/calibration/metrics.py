@@ -32,18 +32,29 @@ the mean squared difference between probability and reference.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from .validation import (
-    check_binary_references,
-    check_choice,
-    check_positive_int,
-    check_probabilities,
-    check_same_shape,
+from .binning import (
+    BINNINGS,
+    NORMS,
+    Binning,
+    BinTable,
+    Norm,
+    bin_edges,
+    bin_indices,
+    column_errors,
+    reliability_table,
+    table_error,
 )
+from .classification import (
+    PredictionType,
+    apply_threshold,
+    binary_classification_metrics,
+    multilabel_classification_metrics,
+)
+from .validation import check_choice, check_pair, check_positive_int
 
 __all__ = [
     "Binning",
@@ -68,164 +79,11 @@ __all__ = [
     "binary_classification_metrics",
     "multilabel_classification_metrics",
 ]
-
-Binning = Literal["uniform", "quantile"]
-Norm = Literal["l1", "l2", "max"]
-PredictionType = Literal["probabilities", "labels"]
-
-BINNINGS: tuple[str, ...] = ("uniform", "quantile")
-NORMS: tuple[str, ...] = ("l1", "l2", "max")
-PREDICTION_TYPES: tuple[str, ...] = ("probabilities", "labels")
 EPS: float = float(np.finfo(np.float64).eps)
 #: The calibration errors that papers quote, by name: ``(norm, binning)``. ``ece_equal_width``: L1 over equal-width
 #: bins (the Llama Guard calibration study, torchmetrics); ``rms_equal_mass``: root mean square over equal-mass bins
 #: (Liu et al., ICLR 2025).
 ECE_VARIANTS: dict[str, tuple[str, str]] = {"ece_equal_width": ("l1", "uniform"), "rms_equal_mass": ("l2", "quantile")}
-
-
-def _check_pair(
-    predictions: Any,
-    references: Any,
-    ndims: Sequence[int] = (1,),
-    names: tuple[str, str] = ("predictions", "references"),
-) -> tuple[np.ndarray, np.ndarray]:
-    p = check_probabilities(names[0], predictions, ndims)
-    y = check_binary_references(names[1], references, ndims)
-    check_same_shape(names[0], p, names[1], y)
-    return p, y
-
-
-# ----------------------------------------------------------------------------- binning
-
-
-def bin_edges(confidences: Any, n_bins: int = 15, binning: Binning = "uniform") -> np.ndarray:
-    """The ``n_bins + 1`` bin edges, from 0 to 1.
-
-    >>> bin_edges([0.1, 0.2], n_bins=4).tolist()
-    [0.0, 0.25, 0.5, 0.75, 1.0]
-    >>> bin_edges([0.1, 0.2, 0.3, 0.9], n_bins=2, binning="quantile").tolist()
-    [0.0, 0.25, 1.0]
-    """
-    n_bins = check_positive_int("n_bins", n_bins)
-    check_choice("binning", binning, BINNINGS)
-    if binning == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
-    conf = check_probabilities("confidences", confidences, ndims=(1, 2)).ravel()
-    edges = np.quantile(conf, np.linspace(0.0, 1.0, n_bins + 1))
-    edges[0], edges[-1] = 0.0, 1.0
-    return np.maximum.accumulate(edges)
-
-
-def bin_indices(confidences: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The bin of each confidence: bin ``m`` is ``(edges[m], edges[m + 1]]``, and 0 goes to bin 0.
-
-    >>> bin_indices(np.array([0.0, 0.25, 0.26, 1.0]), np.array([0.0, 0.25, 0.5, 0.75, 1.0])).tolist()
-    [0, 0, 1, 3]
-    """
-    index = np.searchsorted(edges, confidences, side="left") - 1
-    return np.clip(index, 0, len(edges) - 2)
-
-
-@dataclass
-class BinTable:
-    """The per-bin table of a reliability diagram.
-
-    Attributes:
-        edges: ``n_bins + 1`` edges; bin ``m`` is ``(edges[m], edges[m + 1]]`` (0 in bin 0).
-        counts: number of predictions per bin.
-        mean_confidence: mean predicted probability per bin (NaN for an empty bin).
-        fraction_positive: fraction of references equal to 1 per bin (NaN for an empty bin).
-    """
-
-    edges: np.ndarray
-    counts: np.ndarray
-    mean_confidence: np.ndarray
-    fraction_positive: np.ndarray
-
-    @property
-    def n_bins(self) -> int:
-        return len(self.counts)
-
-    @property
-    def weights(self) -> np.ndarray:
-        """``counts / counts.sum()``."""
-        return self.counts / self.counts.sum()
-
-    def to_dict(self) -> dict[str, list[Any]]:
-        """Plain lists; empty bins have ``None`` for mean confidence and fraction positive.
-
-        >>> reliability_table([0.1, 0.9], [0, 1], n_bins=3).to_dict()["mean_confidence"]
-        [0.1, None, 0.9]
-        """
-
-        def plain(values: np.ndarray) -> list[float | None]:
-            return [None if np.isnan(v) else float(v) for v in values]
-
-        return {
-            "edges": [float(e) for e in self.edges],
-            "counts": [int(c) for c in self.counts],
-            "mean_confidence": plain(self.mean_confidence),
-            "fraction_positive": plain(self.fraction_positive),
-        }
-
-    @classmethod
-    def from_dict(cls, table: Any) -> BinTable:
-        """From :meth:`to_dict`'s output (or a ``BinTable``, returned as is); ``None`` becomes NaN."""
-        if isinstance(table, BinTable):
-            return table
-        if not hasattr(table, "keys"):
-            raise ValueError(
-                f"`bins` must be a BinTable or a dict with keys edges, counts, mean_confidence, fraction_positive; "
-                f"got {type(table).__name__}."
-            )
-        missing = [k for k in ("edges", "counts", "mean_confidence", "fraction_positive") if k not in table]
-        if missing:
-            raise ValueError(f"`bins` lacks {missing}; pass the 'bins' entry of the calibration_error metric's output.")
-
-        def arr(key: str) -> np.ndarray:
-            return np.array([np.nan if v is None else v for v in table[key]], dtype=np.float64)
-
-        edges, counts = arr("edges"), arr("counts").astype(np.int64)
-        mean_conf, frac = arr("mean_confidence"), arr("fraction_positive")
-        if not (len(edges) == len(counts) + 1 == len(mean_conf) + 1 == len(frac) + 1):
-            raise ValueError(
-                "`bins` needs len(edges) == len(counts) + 1 == len(mean_confidence) "
-                "+ 1 == len(fraction_positive) + 1; "
-                f"got {len(edges)}, {len(counts)}, {len(mean_conf)}, {len(frac)}."
-            )
-        return cls(edges, counts, mean_conf, frac)
-
-
-def reliability_table(predictions: Any, references: Any, n_bins: int = 15, binning: Binning = "uniform") -> BinTable:
-    """Bin the predictions (probability of the positive class) and summarise each bin.
-
-    ``predictions`` and ``references`` may be ``[n]`` or ``[n, k]`` (then all pairs are pooled).
-
-    >>> t = reliability_table([0.0, 0.5, 0.5, 1.0], [0, 0, 1, 1], n_bins=2)
-    >>> t.counts.tolist(), t.fraction_positive.tolist()
-    ([3, 1], [0.3333333333333333, 1.0])
-    """
-    p, y = _check_pair(predictions, references, ndims=(1, 2))
-    p, y = p.ravel(), y.ravel()
-    edges = bin_edges(p, n_bins, binning)
-    index = bin_indices(p, edges)
-    n = len(edges) - 1
-    counts = np.bincount(index, minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(index, weights=p, minlength=n) / counts
-        frac = np.bincount(index, weights=y.astype(np.float64), minlength=n) / counts
-    return BinTable(edges, counts, mean_conf, frac)
-
-
-def _error_from_table(table: BinTable, norm: Norm) -> float:
-    filled = table.counts > 0
-    gap = np.abs(table.fraction_positive[filled] - table.mean_confidence[filled])
-    weight = table.weights[filled]
-    if norm == "l1":
-        return float(np.sum(weight * gap))
-    if norm == "l2":
-        return float(np.sqrt(np.sum(weight * gap**2)))
-    return float(np.max(gap))
 
 
 def calibration_error(
@@ -243,7 +101,7 @@ def calibration_error(
     0.4
     """
     check_choice("norm", norm, NORMS)
-    return _error_from_table(reliability_table(predictions, references, n_bins, binning), norm)
+    return table_error(reliability_table(predictions, references, n_bins, binning), norm)
 
 
 def negative_log_likelihood(predictions: Any, references: Any) -> float:
@@ -252,7 +110,7 @@ def negative_log_likelihood(predictions: Any, references: Any) -> float:
     >>> round(negative_log_likelihood([0.8, 0.3], [1, 0]), 6)
     0.289909
     """
-    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    p, y = check_pair(predictions, references, ndims=(1, 2))
     return float(mean_binary_cross_entropy(p, y))
 
 
@@ -268,7 +126,7 @@ def brier_score(predictions: Any, references: Any) -> float:
     >>> round(brier_score([0.8, 0.3], [1, 0]), 6)
     0.065
     """
-    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    p, y = check_pair(predictions, references, ndims=(1, 2))
     return float(np.mean((p - y) ** 2))
 
 
@@ -281,10 +139,10 @@ def _check_binning_args(n_bins: Any, binning: Any, norm: Any) -> None:
 def _calibration_values(p: np.ndarray, y: np.ndarray, n_bins: int, binning: Binning, norm: Norm) -> dict[str, Any]:
     table = reliability_table(p, y, n_bins, binning)
     return {
-        "calibration_error": _error_from_table(table, norm),
-        "ece": _error_from_table(table, "l1"),
-        "mce": _error_from_table(table, "max"),
-        "rms_calibration_error": _error_from_table(table, "l2"),
+        "calibration_error": table_error(table, norm),
+        "ece": table_error(table, "l1"),
+        "mce": table_error(table, "max"),
+        "rms_calibration_error": table_error(table, "l2"),
         **{name: calibration_error(p, y, n_bins, b, n) for name, (n, b) in ECE_VARIANTS.items()},  # type: ignore[arg-type]
         "nll": negative_log_likelihood(p, y),
         "brier": brier_score(p, y),
@@ -312,7 +170,7 @@ def binary_calibration_metrics(
     (0.29, 0.3167, [2, 3])
     """
     _check_binning_args(n_bins, binning, norm)
-    p, y = _check_pair(predictions, references, ndims=(1,))
+    p, y = check_pair(predictions, references, ndims=(1,))
     return _calibration_values(p, y, n_bins, binning, norm)
 
 
@@ -334,7 +192,7 @@ def multilabel_calibration_metrics(
     ([0.1, 0.2], 0.15, 0.1)
     """
     _check_binning_args(n_bins, binning, norm)
-    p, y = _check_pair(predictions, references, ndims=(2,))
+    p, y = check_pair(predictions, references, ndims=(2,))
     per_label = [_calibration_values(p[:, j], y[:, j], n_bins, binning, norm) for j in range(p.shape[1])]
     micro = _calibration_values(p.ravel(), y.ravel(), n_bins, binning, norm)
     out: dict[str, Any] = {}
@@ -352,39 +210,6 @@ def multilabel_calibration_metrics(
 
 #: What a bootstrap interval is of, for ``[n, k]`` predictions: all pairs pooled, the mean over labels, the worst label.
 INTERVAL_OF: tuple[str, ...] = ("micro", "macro", "worst")
-
-
-def column_errors(
-    p: np.ndarray, y: np.ndarray, n_bins: int = 15, binning: Binning = "uniform", norm: Norm = "l1"
-) -> np.ndarray:
-    """Unchecked calibration error of each column of ``[n, k]`` probabilities and 0/1 references, all columns binned
-    at once (one ``bincount``); equal to :func:`calibration_error` of each column.
-
-    >>> column_errors(np.array([[0.9, 0.2], [0.9, 0.4], [0.1, 0.6]]), np.array([[1, 0], [0, 1], [0, 1]]), 2).round(4)
-    array([0.3   , 0.2667])
-    """
-    n, k = p.shape
-    levels = np.linspace(0.0, 1.0, n_bins + 1)
-    if binning == "uniform":
-        index = bin_indices(p, levels)
-    else:
-        edges = np.quantile(p, levels, axis=0).T  # [k, n_bins + 1]
-        edges[:, 0], edges[:, -1] = 0.0, 1.0
-        edges = np.maximum.accumulate(edges, axis=1)
-        index = np.stack([bin_indices(p[:, j], edges[j]) for j in range(k)], axis=1)
-    flat = (index + n_bins * np.arange(k)).ravel()
-    counts = np.bincount(flat, minlength=k * n_bins).reshape(k, n_bins)
-    gap_mass = np.abs(
-        np.bincount(flat, weights=y.ravel().astype(np.float64), minlength=k * n_bins)
-        - np.bincount(flat, weights=p.ravel(), minlength=k * n_bins)
-    ).reshape(k, n_bins)  # |sum of references - sum of confidences| per bin
-    if norm == "l1":
-        return gap_mass.sum(axis=1) / n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gap = np.where(counts > 0, gap_mass / counts, 0.0)
-    if norm == "l2":
-        return np.sqrt((counts * gap**2).sum(axis=1) / n)
-    return gap.max(axis=1)
 
 
 def classwise_calibration_error(
@@ -405,7 +230,7 @@ def classwise_calibration_error(
     ({'S1': 0.1, 'S2': 0.2}, 'S2', 0.2)
     """
     _check_binning_args(n_bins, binning, norm)
-    p, y = _check_pair(predictions, references, ndims=(2,))
+    p, y = check_pair(predictions, references, ndims=(2,))
     names = list(labels) if labels is not None else list(range(p.shape[1]))
     if len(names) != p.shape[1]:
         raise ValueError(f"`labels` has {len(names)} names but `predictions` has {p.shape[1]} columns; name each once.")
@@ -426,7 +251,7 @@ def calibration_error_variants(predictions: Any, references: Any, n_bins: int = 
     >>> {k: round(v, 4) for k, v in out.items()}
     {'ece_equal_width': 0.29, 'rms_equal_mass': 0.1586}
     """
-    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    p, y = check_pair(predictions, references, ndims=(1, 2))
     return {
         name: calibration_error(p, y, n_bins, binning, norm)  # type: ignore[arg-type]
         for name, (norm, binning) in ECE_VARIANTS.items()
@@ -469,7 +294,7 @@ def calibration_error_interval(
     n_resamples = check_positive_int("n_resamples", n_resamples)
     if not 0.0 < confidence_level < 1.0:
         raise ValueError(f"`confidence_level` must be strictly between 0 and 1, e.g. 0.95; got {confidence_level!r}.")
-    p, y = _check_pair(predictions, references, ndims=(1, 2))
+    p, y = check_pair(predictions, references, ndims=(1, 2))
     pooled = p.ndim == 1 or of == "micro"
 
     def statistic(rows: np.ndarray) -> float:
@@ -486,124 +311,3 @@ def calibration_error_interval(
         estimate = statistic(np.arange(len(p)))
         lo, hi = max(0.0, 2.0 * estimate - hi), max(0.0, 2.0 * estimate - lo)
     return float(lo), float(hi)
-
-
-# ----------------------------------------------------------------------------- classification
-
-
-def apply_threshold(predictions: np.ndarray, threshold: float | Sequence[float] = 0.5) -> np.ndarray:
-    """0/1 predictions: ``p >= threshold``; ``threshold`` one value or one per label (column).
-
-    >>> apply_threshold(np.array([[0.5, 0.5], [0.2, 0.9]]), [0.5, 0.95]).tolist()
-    [[1, 0], [0, 0]]
-    """
-    t = check_probabilities("threshold", np.atleast_1d(np.asarray(threshold, dtype=np.float64)), ndims=(1,))
-    if t.size != 1:
-        labels = predictions.shape[1] if predictions.ndim == 2 else 1
-        if t.size != labels:
-            raise ValueError(
-                f"`threshold` has {t.size} values but `predictions` has {labels} label(s); "
-                "pass one threshold, or one per label."
-            )
-    else:
-        t = t[0]
-    return (predictions >= t).astype(np.int64)
-
-
-def _labels_from(
-    predictions: Any, references: Any, threshold: Any, prediction_type: str, ndims: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
-    if prediction_type == "labels":
-        y_pred = check_binary_references("predictions", predictions, ndims)
-        y_true = check_binary_references("references", references, ndims)
-        check_same_shape("predictions", y_pred, "references", y_true)
-        return y_pred, y_true, None
-    p, y_true = _check_pair(predictions, references, ndims)
-    return apply_threshold(p, threshold), y_true, p
-
-
-def _ranking(score: Any, y: np.ndarray, p: np.ndarray) -> float | None:
-    """A scikit-learn ranking score, or None where it is undefined (one class only in ``y``)."""
-    if np.unique(y).size < 2:
-        return None
-    return float(score(y, p))
-
-
-def binary_classification_metrics(
-    predictions: Any,
-    references: Any,
-    threshold: float = 0.5,
-    prediction_type: PredictionType = "probabilities",
-) -> dict[str, float | None]:
-    """F1, precision, recall, accuracy (of ``p >= threshold``), ROC-AUC and AUPRC via scikit-learn.
-
-    Precision/recall/F1 are 0 where undefined (no predicted or no actual positives); ROC-AUC and
-    AUPRC are None when ``references`` has one class only or when ``prediction_type="labels"``.
-
-    >>> out = binary_classification_metrics([0.9, 0.6, 0.4, 0.1], [1, 0, 1, 0])
-    >>> out["accuracy"], out["precision"], out["recall"], out["f1"], out["auprc"]
-    (0.5, 0.5, 0.5, 0.5, 0.8333333333333333)
-    """
-    from sklearn import metrics as skm
-
-    y_pred, y_true, p = _labels_from(predictions, references, threshold, prediction_type, ndims=(1,))
-    return {
-        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
-        "precision": float(skm.precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(skm.recall_score(y_true, y_pred, zero_division=0)),
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "roc_auc": None if p is None else _ranking(skm.roc_auc_score, y_true, p),
-        "auprc": None if p is None else _ranking(skm.average_precision_score, y_true, p),
-    }
-
-
-def _macro(values: list[float | None]) -> float | None:
-    defined = [v for v in values if v is not None]
-    return float(np.mean(defined)) if defined else None
-
-
-def multilabel_classification_metrics(
-    predictions: Any,
-    references: Any,
-    threshold: float | Sequence[float] = 0.5,
-    prediction_type: PredictionType = "probabilities",
-) -> dict[str, Any]:
-    """Multi-label F1/precision/recall (micro, macro, per label), subset accuracy, Hamming loss,
-    ROC-AUC and AUPRC (micro, macro, per label), all via scikit-learn.
-
-    ``predictions``: ``[n, k]`` probabilities (thresholded with ``p >= threshold``; one threshold,
-    or one per label) or, with ``prediction_type="labels"``, 0/1 predictions. ``references``:
-    ``[n, k]`` 0/1. Undefined precision/recall/F1 are 0 (``zero_division=0``). ROC-AUC and AUPRC of
-    a label whose references hold one class only are None and left out of the macro mean (which
-    then is scikit-learn's macro over the remaining labels); with 0/1 predictions they are None.
-
-    >>> out = multilabel_classification_metrics([[0.9, 0.2], [0.6, 0.7], [0.1, 0.8]], [[1, 0], [0, 1], [0, 1]])
-    >>> out["f1_per_label"], out["subset_accuracy"], round(out["hamming_loss"], 4)
-    ([0.6666666666666666, 1.0], 0.6666666666666666, 0.1667)
-    >>> out["roc_auc_per_label"], out["roc_auc_macro"]
-    ([1.0, 1.0], 1.0)
-    """
-    from sklearn import metrics as skm
-
-    y_pred, y_true, p = _labels_from(predictions, references, threshold, prediction_type, ndims=(2,))
-    out: dict[str, Any] = {}
-    for name, fn in (("f1", skm.f1_score), ("precision", skm.precision_score), ("recall", skm.recall_score)):
-        out[f"{name}_micro"] = float(fn(y_true, y_pred, average="micro", zero_division=0))
-        out[f"{name}_macro"] = float(fn(y_true, y_pred, average="macro", zero_division=0))
-        out[f"{name}_per_label"] = [float(v) for v in fn(y_true, y_pred, average=None, zero_division=0)]
-    out["subset_accuracy"] = float(skm.accuracy_score(y_true, y_pred))
-    out["hamming_loss"] = float(skm.hamming_loss(y_true, y_pred))
-    for name, fn in (("roc_auc", skm.roc_auc_score), ("auprc", skm.average_precision_score)):
-        if p is None:
-            out[f"{name}_micro"], out[f"{name}_macro"], out[f"{name}_per_label"] = None, None, None
-            continue
-        per_label = [_ranking(fn, y_true[:, j], p[:, j]) for j in range(p.shape[1])]
-        micro_defined = np.unique(y_true).size == 2
-        out[f"{name}_micro"] = float(fn(y_true, p, average="micro")) if micro_defined else None
-        if all(v is not None for v in per_label):
-            out[f"{name}_macro"] = float(fn(y_true, p, average="macro"))
-        else:
-            out[f"{name}_macro"] = _macro(per_label)
-        out[f"{name}_per_label"] = per_label
-    return out

@@ -29,6 +29,7 @@ __all__ = [
     "check_binary_references",
     "check_soft_references",
     "check_same_shape",
+    "check_pair",
     "check_both_classes",
     "check_choice",
     "check_positive_int",
@@ -231,3 +232,22 @@ def check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
     return int(value)
+
+
+def check_pair(
+    predictions: Any,
+    references: Any,
+    ndims: Sequence[int] = (1,),
+    names: tuple[str, str] = ("predictions", "references"),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and 0/1 references of one shape, each checked (:func:`check_probabilities`,
+    :func:`check_binary_references`, :func:`check_same_shape`).
+
+    >>> p, y = check_pair([0.2, 0.9], [0, 1])
+    >>> p.dtype.name, y.tolist()
+    ('float64', [0, 1])
+    """
+    p = check_probabilities(names[0], predictions, ndims)
+    y = check_binary_references(names[1], references, ndims)
+    check_same_shape(names[0], p, names[1], y)
+    return p, y
