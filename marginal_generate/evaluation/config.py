@@ -108,7 +108,7 @@ class EvalConfig:
     ``params.yaml`` path or its parsed content, merged over the shipped file. ``separator`` and ``none``: how a
     label list separates names and says "no label" (``--grammar label_list``). ``groups``: named groups of labels
     (``--groups 'violence=S1,S9'`` or a mapping) whose P(any of the labels) becomes a column
-    (:mod:`~marginal_generate.evaluation.groups`).
+    (:mod:`~marginal_generate.evaluation.groups`); None takes the ``groups:`` of ``params``, if any.
     """
 
     model: str | None = None
@@ -177,10 +177,15 @@ class EvalConfig:
             self.grammar, check_names("strategies", self.strategies, "greedy,any_place")
         )
         self.groups = groups_of(self.groups)
+        where = "--groups"
+        if self.groups is None:  # the flag wins over the file's `groups:`
+            params = load_params(self.params)
+            source = "the params mapping" if isinstance(self.params, Mapping) else os.fspath(self.params or "")
+            self.groups, where = params.groups, f"the `groups:` of {source}"
         if self.groups and "any_place" not in self.strategies:
             raise ValueError(
                 f"`groups` are read from any_place's label sets, and --strategies {','.join(self.strategies)} has no "
-                "any_place; add it (e.g. --strategies any_place) or leave --groups out."
+                f"any_place; add it (e.g. --strategies any_place) or leave {where} out."
             )
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:

@@ -1,6 +1,6 @@
 """``params.yaml``: per-strategy parameters of the evaluation, in the seed repository's shape.
 
-A file has two top-level keys, both optional::
+A file has three top-level keys, all optional::
 
     strategies:
       marginal_probability_at_any_place:   # the seed's name; `any_place` is the same
@@ -12,6 +12,8 @@ A file has two top-level keys, both optional::
         top_p: 0.9                           # overrides every strategy's top_p for this model
         strategies:                          # per-strategy overrides for this model (take precedence)
           any_place: {eps: 0.001}
+    groups:                                  # named groups of labels, as `evaluate --groups` (the flag wins)
+      violence: [S1, S9]
 
 Keys of a strategy: ``top_p`` (the ``any_place`` tree's nucleus), ``max_new_tokens``, ``eps``
 (the ``any_place`` prefix cut), ``threshold`` (the decision threshold on a label's probability;
@@ -24,7 +26,8 @@ the run's model is refused (:func:`check_model_keys`): its overrides would silen
 
 Strategy names are the registry's (:data:`marginal_generate.strategies.ALL_STRATEGIES`: the core's, the
 prompted ones and the uncertainty baselines) and the seed's aliases (:data:`ALIASES`). An unknown key is a
-``ValueError`` naming it.
+``ValueError`` naming it. ``groups`` maps a group's name to its labels
+(:mod:`~marginal_generate.evaluation.groups`); a user's file's ``groups`` replace the shipped file's whole.
 
 >>> p = parse_params({"strategies": {"marginal_probability_at_any_place": {"eps": 0.05}},
 ...                   "models": {"org/guard": {"top_p": 0.9}}})
@@ -34,6 +37,8 @@ StrategyParams(top_p=0.9, eps=0.05, max_new_tokens=20, threshold=0.5)
 0.9
 >>> parse_params({"models": {"tiny-guard": {"eps": 0.05}}}).for_model(None)["any_place"].eps
 0.05
+>>> parse_params({"groups": {"violence": ["S1", "S9"]}}).groups
+{'violence': ['S1', 'S9']}
 >>> parse_params({"strategies": {"greedy": {"temperature": 1.0}}})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -48,6 +53,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .groups import groups_of
 from ..strategies import (
     ALIASES,
     ALL_STRATEGIES,
@@ -155,6 +161,7 @@ class Params:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_strategies: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     source: str = "<dict>"
+    groups: dict[str, list[str]] | None = None
 
     def _model_key(self, model: str | None) -> str | None:
         """The ``models`` entry of ``model`` (None: the embedded tiny guard), or None."""
@@ -188,20 +195,53 @@ class Params:
         return out
 
 
+def _check_groups(source: str, block: Any) -> dict[str, list[str]] | None:
+    """The ``groups:`` block as ``{name: [labels]}`` (None: absent); its errors name the file.
+
+    >>> _check_groups("p.yaml", {"violence": "S1,S9"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: params: p.yaml groups: group 'violence' must list label names, got 'S1,S9'; e.g. violence: [S1, S9].
+    """
+    if block is None:
+        return None
+    if not isinstance(block, Mapping) or not block:
+        raise ValueError(
+            f"params: {source} groups: must map each group's name to its labels, got {block!r}; "
+            "e.g. groups: {violence: [S1, S9]}."
+        )
+    for name, members in block.items():
+        if isinstance(members, str) or not isinstance(members, (list, tuple)):
+            raise ValueError(
+                f"params: {source} groups: group {name!r} must list label names, got {members!r}; "
+                f"e.g. {name}: [S1, S9]."
+            )
+    try:
+        return groups_of({str(name): [str(m) for m in members] for name, members in block.items()})
+    except ValueError as err:
+        raise ValueError(f"params: {source} groups: {str(err).removeprefix('`groups` ')}") from None
+
+
 def parse_params(data: Any, source: str = "<dict>") -> Params:
     """Check a parsed ``params.yaml`` (a mapping) and return :class:`Params`."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ValueError(
-            f"params: {source} must hold a mapping with keys 'strategies' and 'models', got {type(data).__name__}."
+            f"params: {source} must hold a mapping with keys 'strategies', 'models' and 'groups', "
+            f"got {type(data).__name__}."
         )
     for key in data:
-        if key not in ("strategies", "models"):
+        if key not in ("strategies", "models", "groups"):
             raise ValueError(
-                f"params: {source} has unknown top-level key {key!r}; allowed keys are ['models', 'strategies']."
+                f"params: {source} has unknown top-level key {key!r}; allowed keys are ['groups', 'models', "
+                "'strategies']."
             )
-    params = Params(strategies=_check_strategies("strategies", data.get("strategies")), source=source)
+    params = Params(
+        strategies=_check_strategies("strategies", data.get("strategies")),
+        source=source,
+        groups=_check_groups(source, data.get("groups")),
+    )
     models = data.get("models") or {}
     if not isinstance(models, Mapping):
         raise ValueError(f"params: models must be a mapping of model id → overrides, got {type(models).__name__}.")
@@ -238,6 +278,7 @@ def merge_params(base: Params, over: Params) -> Params:
         models=merged(base.models, over.models),
         model_strategies=model_strategies,
         source=f"{over.source} over {base.source}",
+        groups=over.groups if over.groups is not None else base.groups,
     )
 
 

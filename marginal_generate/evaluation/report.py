@@ -3,8 +3,6 @@ with soft references, files and plots."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,12 +11,27 @@ from typing import Any
 
 import numpy as np
 
+from .calibrated import (
+    BC_DEGENERATE,
+    CC_DEGENERATE,
+    HARD_SCORES,
+    ONE_CLASS,
+    calibrate_columns,
+    hard_scores,
+    uncalibrated,
+)
 from .config import CALIBRATORS, EvalConfig
 from .params import (
     UNCERTAINTY_STRATEGIES,
     StrategyParams,
 )
-from .results import write_atomic
+from .tables import (
+    ALIGNMENT_COLUMNS,
+    TABLE_COLUMNS,
+    format_alignment_table,
+    format_table,
+    write_outputs,
+)
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -32,29 +45,12 @@ __all__ = [
     "calibrate_columns",
     "hard_scores",
     "uncalibrated",
+    "ONE_CLASS",
+    "CC_DEGENERATE",
+    "BC_DEGENERATE",
+    "HARD_SCORES",
     "build_report",
 ]
-
-
-#: Table columns: (key, header).
-TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("categories_f1_micro", "cat F1 micro"),
-    ("categories_f1_macro", "cat F1 macro"),
-    ("categories_hamming_loss", "Hamming"),
-    ("categories_roc_auc_micro", "ROC-AUC micro"),
-    ("categories_auprc_micro", "AUPRC micro"),
-    ("categories_ece", "cat ECE"),
-    ("unsafe_f1", "unsafe F1"),
-    ("unsafe_precision", "precision"),
-    ("unsafe_recall", "recall"),
-    ("unsafe_accuracy", "accuracy"),
-    ("unsafe_auprc", "AUPRC"),
-    ("unsafe_ece", "ECE"),
-)
-
-
-#: Alignment table columns: (key of :func:`~marginal_generate.calibration.alignment.distribution_alignment`, header).
-ALIGNMENT_COLUMNS: tuple[tuple[str, str], ...] = (("l1", "L1"), ("nll", "NLL"), ("brier", "Brier"), ("jsd", "JSD"))
 
 
 @dataclass
@@ -78,28 +74,40 @@ class Report:
         return format_alignment_table(self.alignment) if self.alignment else ""
 
 
+def _float_rows(rows: Sequence[Sequence[float | None]], width: int | None = None) -> np.ndarray:
+    """The rows as a float64 array (``[len(rows), width]`` where ``width`` is given), None as NaN.
+
+    >>> _float_rows([[0.5, None]], 2).tolist()
+    [[0.5, nan]]
+    """
+    out = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
+    return out if width is None else out.reshape(len(rows), width)
+
+
+def _indicators(sets: Sequence[Any], labels: Sequence[str]) -> np.ndarray:
+    """``[len(sets), len(labels)]`` 0/1: whether each label is in each set.
+
+    >>> _indicators([["S1"], []], ["S1", "S2"]).tolist()
+    [[1, 0], [0, 0]]
+    """
+    return np.array([[1 if c in s else 0 for c in labels] for s in sets], dtype=np.int64).reshape(
+        len(sets), len(labels)
+    )
+
+
 def _arrays(
     results: list[dict[str, Any]], name: str, labels: Sequence[str], verdict: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """``[n, len(labels)]`` probabilities and 0/1 references; without a ``verdict`` (a label list) column 0 is
     NaN (no ``unsafe`` label: its columns stay empty) and the label columns follow."""
+    n = len(results)
+    scores = _float_rows([r["scores"][name] for r in results], len(labels))
+    categories = [r["categories"] for r in results]
     if not verdict:
-        scores = np.array(
-            [[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64
-        ).reshape(len(results), len(labels))
-        hard = np.array([[1 if c in r["categories"] else 0 for c in labels] for r in results], dtype=np.int64).reshape(
-            len(results), len(labels)
-        )
-        return np.hstack([np.full((len(results), 1), np.nan), scores]), np.hstack(
-            [np.zeros((len(results), 1), dtype=np.int64), hard]
-        )
-    probs = np.array(
-        [[np.nan if v is None else v for v in r["scores"][name]] for r in results], dtype=np.float64
-    ).reshape(len(results), len(labels))
-    refs = np.array(
-        [[r["unsafe"], *[1 if c in r["categories"] else 0 for c in labels[1:]]] for r in results], dtype=np.int64
-    ).reshape(len(results), len(labels))
-    return probs, refs
+        hard = _indicators(categories, labels)
+        return np.hstack([np.full((n, 1), np.nan), scores]), np.hstack([np.zeros((n, 1), dtype=np.int64), hard])
+    unsafe = np.array([r["unsafe"] for r in results], dtype=np.int64).reshape(n, 1)
+    return scores, np.hstack([unsafe, _indicators(categories, labels[1:])])
 
 
 def _soft_arrays(results: list[dict[str, Any]], labels: Sequence[str]) -> np.ndarray:
@@ -111,12 +119,8 @@ def _soft_arrays(results: list[dict[str, Any]], labels: Sequence[str]) -> np.nda
 
 def _uncertainty_arrays(results: list[dict[str, Any]], name: str, categories: Sequence[str]) -> tuple[np.ndarray, ...]:
     u = np.array([r["uncertainty"][name] for r in results], dtype=np.float64)
-    top1 = np.array(
-        [[1 if c in r["uncertainty"]["top1"] else 0 for c in categories] for r in results], dtype=np.int64
-    ).reshape(len(results), len(categories))
-    top2 = np.array(
-        [[1 if c in r["uncertainty"]["top2"] else 0 for c in categories] for r in results], dtype=np.int64
-    ).reshape(len(results), len(categories))
+    top1 = _indicators([r["uncertainty"]["top1"] for r in results], categories)
+    top2 = _indicators([r["uncertainty"]["top2"] for r in results], categories)
     p_unsafe = np.array([r["uncertainty"]["p_unsafe"] for r in results], dtype=np.float64)
     return u, top1, top2, p_unsafe
 
@@ -168,117 +172,6 @@ def metrics_row(
     return row, bins
 
 
-#: Why a label column is left uncalibrated (``metrics.json``'s ``calibrators``: ``"not fitted: <reason>"``).
-ONE_CLASS = "one class in validation"
-CC_DEGENERATE = "content-free score 0 or 1, which contextual calibration divides by"
-BC_DEGENERATE = "mean score 0 or 1, which batch calibration divides by"
-#: Why contextual calibration is skipped for a strategy of 0/1 decisions (greedy).
-HARD_SCORES = "its scores are 0/1 decisions, which a shift of the logit cannot calibrate"
-
-
-def calibrate_columns(
-    kind: str,
-    val: np.ndarray,
-    val_refs: np.ndarray,
-    test: np.ndarray,
-    content_free: np.ndarray | None,
-    val_soft: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Calibrate each label column on its own; a column that cannot be fitted (NaN, one class in
-    validation, a mean score of 0 or 1 that contextual or batch calibration would divide by) is left as it is.
-    Returns the calibrated test scores and, per column, the fitted parameters or ``"not fitted: <reason>"``.
-
-    ``platt`` fits on ``val_soft``'s column where every validation sample has a soft reference, else
-    on the 0/1 ``val_refs``; a category column's feature is ``logit(p) - logit(none)`` with
-    ``none = 1 - p(unsafe)`` (column 0 of the same scores) where that column is finite.
-
-    >>> val, refs = np.array([[0.2, 0.0], [0.7, 0.0]]), np.array([[0, 0], [1, 1]])
-    >>> _, fitted = calibrate_columns("cc", val, refs, val, content_free=np.array([[0.3, 0.0], [0.5, 0.0]]))
-    >>> fitted["col0"], fitted["col1"]
-    ({'bias_': 0.4}, 'not fitted: content-free score 0 or 1, which contextual calibration divides by')
-    """
-    from ..calibration import (
-        BatchCalibration,
-        ContextualCalibration,
-        PlattScaling,
-        TemperatureScaling,
-    )
-    from ..calibration.base import degenerate_means
-
-    out = test.copy()
-    params: dict[str, Any] = {}
-    j0_finite = bool(np.all(np.isfinite(val[:, 0])) and np.all(np.isfinite(test[:, 0])))
-    for j in range(test.shape[1]):
-        column = f"col{j}"
-        if not (np.all(np.isfinite(val[:, j])) and np.all(np.isfinite(test[:, j]))):
-            continue
-        if kind == "cc":
-            if content_free is None or not np.all(np.isfinite(content_free[:, j])):
-                continue
-            if degenerate_means(content_free[:, j].mean()):
-                params[column] = f"not fitted: {CC_DEGENERATE}"
-                continue
-            cal = ContextualCalibration().fit_content_free(content_free[:, j])
-        else:
-            refs, soft = val_refs[:, j], False
-            if kind == "platt" and val_soft is not None and np.all(np.isfinite(val_soft[:, j])):
-                refs, soft = val_soft[:, j], True
-            if np.all(refs == 0) or np.all(refs == 1):
-                params[column] = f"not fitted: {ONE_CLASS}"
-                continue
-            if kind == "platt":
-                none = j > 0 and j0_finite
-                platt = PlattScaling().fit(val[:, j], refs, none_scores=1.0 - val[:, 0] if none else None)
-                out[:, j] = platt.transform(test[:, j], none_scores=1.0 - test[:, 0] if none else None)
-                params[column] = {**platt.to_dict()["params"], "references": "soft" if soft else "0/1"}
-                continue
-            if kind == "bc" and degenerate_means([val[:, j].mean(), test[:, j].mean()]).any():
-                params[column] = f"not fitted: {BC_DEGENERATE}"
-                continue
-            cal = (TemperatureScaling() if kind == "ts" else BatchCalibration()).fit(val[:, j], val_refs[:, j])
-        out[:, j] = cal.transform(test[:, j])
-        params[column] = cal.to_dict()["params"]
-    return out, params
-
-
-def hard_scores(*scores: np.ndarray) -> bool:
-    """Whether every finite score is 0 or 1 (a strategy of 0/1 decisions, such as greedy).
-
-    >>> hard_scores(np.array([[0.0, 1.0]]), np.array([[1.0, np.nan]])), hard_scores(np.array([0.0, 0.4]))
-    (True, False)
-    """
-    values = np.concatenate([np.ravel(s) for s in scores])
-    values = values[np.isfinite(values)]
-    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))
-
-
-def uncalibrated(fitted: dict[str, Any], labels: Sequence[str]) -> tuple[str | None, str | None]:
-    """``(skip, note)`` for a calibrated row's fitted columns: ``skip`` says why the row is left out when no
-    label could be fitted; ``note`` names the labels left uncalibrated because contextual or batch calibration
-    would divide by a mean score of 0 or 1 (one class in validation is only recorded in ``metrics.json``).
-
-    >>> one = "not fitted: one class in validation"
-    >>> uncalibrated({"col0": one, "col1": one}, ["unsafe", "S1"])
-    ('every label has one class in validation', None)
-    >>> uncalibrated({"col0": {"gamma_": 1.0}, "col1": f"not fitted: {BC_DEGENERATE}"}, ["unsafe", "S1"])
-    (None, 'S1 left uncalibrated (mean score 0 or 1, which batch calibration divides by)')
-    """
-    reasons: dict[str, list[str]] = {}
-    for j, label in enumerate(labels):
-        value = fitted.get(f"col{j}")
-        if isinstance(value, str):
-            reasons.setdefault(value.removeprefix("not fitted: "), []).append(label)
-    if not any(isinstance(v, dict) for v in fitted.values()):
-        every = len(reasons) == 1
-        why = "; ".join(
-            f"{'every label has' if every else ', '.join(names) + (' has' if len(names) == 1 else ' have')} {r}"
-            for r, names in reasons.items()
-        )
-        return why or "no label has scores to calibrate", None
-    noted = [f"{', '.join(names)} left uncalibrated ({r})" for r, names in reasons.items() if r != ONE_CLASS]
-    return None, "; ".join(noted) or None
-
-
 def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """:func:`~marginal_generate.calibration.alignment.distribution_alignment` of one row's ``[n, L]`` probabilities
     against ``[n, L]`` soft references (NaN: none), over the samples with a soft reference and the
@@ -302,104 +195,6 @@ def alignment_row(probs: np.ndarray, soft: np.ndarray, labels: Sequence[str]) ->
     else:
         row.update(per_label={}, n_samples=len(p))
     return {**row, "labels": kept, "left_out": [label for label, k in zip(labels, keep) if not k]}
-
-
-def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.4f}"
-
-
-def _fixed_width(headers: list[str], body: list[list[str]]) -> tuple[list[int], list[str]]:
-    """Column widths, and the lines of a fixed-width table (headers, a rule, the body): the first
-    column left-aligned, the others right-aligned, two spaces apart."""
-    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    head = line(headers)
-    return widths, [head, "-" * len(head), *[line(b) for b in body]]
-
-
-def format_table(
-    rows: list[dict[str, Any]], categories: Sequence[str] | None = None, taxonomy: str | None = None
-) -> str:
-    """The table as fixed-width text: one row per strategy (and calibrated variant). The header names the
-    run's categories and taxonomy (``categories (S1–S11, Llama Guard 2)``); default S1–S14."""
-    headers = ["strategy", *[h for _, h in TABLE_COLUMNS]]
-    body = [[r["row"], *[_fmt(r.get(k)) for k, _ in TABLE_COLUMNS]] for r in rows]
-    widths, lines = _fixed_width(headers, body)
-    span = f"{categories[0]}–{categories[-1]}" if categories else "S1–S14"
-    title = f"categories ({span}, {taxonomy})" if taxonomy else f"categories ({span})"
-    group = (
-        " " * (widths[0] + 2)
-        + title.center(sum(widths[1:7]) + 12)
-        + "  "
-        + "binary unsafe".center(sum(widths[7:]) + 10)
-    )
-    return "\n".join([group.rstrip(), *lines, *worst_category_lines(rows, categories)])
-
-
-def worst_category_lines(rows: list[dict[str, Any]], categories: Sequence[str] | None = None) -> list[str]:
-    """Below the table: each row's category ECE (micro) and its worst-calibrated category's ECE, each with a 95%
-    percentile bootstrap interval (200 resamples of the test samples); nothing when no row has category scores.
-
-    >>> print("\\n".join(worst_category_lines([{"row": "any_place", "categories_ece": 0.01,
-    ...     "categories_ece_interval": [0.008, 0.02], "categories_ece_worst": 0.05,
-    ...     "categories_ece_worst_index": 1, "categories_ece_worst_interval": [0.04, 0.09]}], ["S1", "S2"])))
-    <BLANKLINE>
-    cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:
-      any_place  0.0100 [0.0080, 0.0200]   worst S2 0.0500 [0.0400, 0.0900]
-    """
-    rows = [r for r in rows if r.get("categories_ece_interval")]
-    if not rows:
-        return []
-    width = max(len(r["row"]) for r in rows)
-    lines = ["", "cat ECE (micro) and the worst-calibrated category, with 95% bootstrap intervals:"]
-    for r in rows:
-        index = r["categories_ece_worst_index"]
-        name = categories[index] if categories else f"#{index}"
-        (lo, hi), (wlo, whi) = r["categories_ece_interval"], r["categories_ece_worst_interval"]
-        lines.append(
-            f"  {r['row']:<{width}}  {r['categories_ece']:.4f} [{lo:.4f}, {hi:.4f}]   "
-            f"worst {name} {r['categories_ece_worst']:.4f} [{wlo:.4f}, {whi:.4f}]"
-        )
-    return lines
-
-
-def format_alignment_table(rows: list[dict[str, Any]]) -> str:
-    """The alignment rows as fixed-width text: L1, NLL, Brier, JSD (lower is better), labels, samples.
-
-    >>> print(format_alignment_table([{"row": "greedy", "l1": 0.25, "nll": 0.5,
-    ...     "brier": 0.1, "jsd": 0.05, "labels": ["unsafe"], "n_samples": 4}]))
-    alignment with soft references (macro over labels; lower is better)
-    strategy      L1     NLL   Brier     JSD  labels  samples
-    ---------------------------------------------------------
-    greedy    0.2500  0.5000  0.1000  0.0500       1        4
-    """
-    headers = ["strategy", *[h for _, h in ALIGNMENT_COLUMNS], "labels", "samples"]
-    body = [
-        [r["row"], *[_fmt(r.get(k)) for k, _ in ALIGNMENT_COLUMNS], str(len(r["labels"])), str(r["n_samples"])]
-        for r in rows
-    ]
-    _, lines = _fixed_width(headers, body)
-    return "\n".join(["alignment with soft references (macro over labels; lower is better)", *lines])
-
-
-def write_outputs(output_dir: str, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
-    with open(os.path.join(output_dir, "metrics.csv"), "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["row", *[k for k, _ in TABLE_COLUMNS]])
-        for r in rows:
-            writer.writerow([r["row"], *["" if r.get(k) is None else f"{r[k]:.6f}" for k, _ in TABLE_COLUMNS]])
-    write_atomic(
-        os.path.join(output_dir, "metrics.json"),
-        json.dumps({"rows": rows, **details}, indent=2, allow_nan=False) + "\n",
-    )
-    if "alignment" in details:
-        write_atomic(
-            os.path.join(output_dir, "alignment.json"),
-            json.dumps(details["alignment"], indent=2, allow_nan=False) + "\n",
-        )
 
 
 def _has_matplotlib() -> bool:
@@ -489,9 +284,7 @@ def build_report(
             else:
                 cf = None
                 if content_free is not None and name in content_free:
-                    cf = np.array(
-                        [[np.nan if v is None else v for v in row] for row in content_free[name]], dtype=np.float64
-                    )
+                    cf = _float_rows(content_free[name])
                 calibrated, fitted = calibrate_columns(kind, val_p, val_y, test_p, cf, val_soft)
                 skip, note = uncalibrated(fitted, labels)
             if skip is not None:
