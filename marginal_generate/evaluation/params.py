@@ -53,7 +53,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .groups import groups_of
 from ..strategies import (
     ALIASES,
     ALL_STRATEGIES,
@@ -62,6 +61,7 @@ from ..strategies import (
     canonical_strategy,
     check_search_param,
 )
+from .groups import groups_of
 
 __all__ = [
     "UNCERTAINTY_STRATEGIES",
