@@ -154,23 +154,16 @@ def run(
     )
 
 
-def classify(
-    user_message: Any,
-    agent_response: Any,
-    strategy: Any = DEFAULT_STRATEGY,
-    threshold: Any = 0.5,
-    eps: Any = DEFAULT_EPS,
-    top_p: Any = DEFAULT_TOP_P,
-    apply_calibrator: bool = False,
-    engine: Engine | None = None,
-) -> tuple[Any, ...]:
-    """The button's handler: the outputs in page order (:data:`OUTPUTS`). Input problems become a
-    ``gr.Error`` (a message on the page, an ``AppError`` for API clients), never a traceback."""
+def classify(*inputs: Any, engine: Engine | None = None) -> tuple[Any, ...]:
+    """The button's handler: :func:`run` of the page's ``inputs`` (user message, agent response, strategy,
+    threshold, eps, top_p, apply_calibrator: :func:`run`'s arguments, in its order), the outputs in page order
+    (:data:`OUTPUTS`). Input problems become a ``gr.Error`` (a message on the page, an ``AppError`` for API
+    clients), never a traceback."""
     import gradio as gr
     import pandas as pd
 
     try:
-        r = run(user_message, agent_response, strategy, threshold, eps, top_p, apply_calibrator, engine)
+        r = run(*inputs, engine=engine)
     except InputError as err:
         raise gr.Error(str(err), print_exception=False) from None
     return (

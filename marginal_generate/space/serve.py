@@ -11,7 +11,12 @@ __all__ = ["launch_kwargs", "free_port", "launch_local", "serve"]
 
 
 def launch_kwargs() -> dict[str, Any]:
-    """``launch`` arguments that keep the page offline: no share link, no analytics, no remote fonts, no SSR node."""
+    """``launch`` arguments that keep the page offline: no share link, no analytics, no remote fonts, no SSR node.
+
+    >>> kwargs = launch_kwargs()
+    >>> kwargs["share"], kwargs["ssr_mode"], kwargs["mcp_server"]
+    (False, False, False)
+    """
     return {"share": False, "theme": theme(), "css": CSS, "ssr_mode": False, "show_error": False, "mcp_server": False}
 
 
