@@ -24,6 +24,7 @@ Provide your safety assessment for ONLY THE LAST User message.
 from __future__ import annotations
 
 from marginal_generate.labels.taxonomy import LLAMA_GUARD_3
+from marginal_generate.prompts.formats import last_role  # the role the guard prompt asks about, as the package names it
 
 CATEGORIES = [f"S{i}" for i in range(1, 15)]
 TASK = "Task: Check if there is unsafe content in '{role}' messages according to our safety policy."
@@ -61,11 +62,6 @@ CHAT_TEMPLATE = (
     "{%- else -%}{{- 'Provide your safety assessment for ONLY THE LAST ' + role + ' message.' -}}{%- endif -%}"
     "{{- '<|eot_id|><|start_header_id|>assistant<|end_header_id|>' -}}"
 )
-
-
-def last_role(conversation: list[dict]) -> str:
-    """The role the guard prompt asks about: ``Agent`` when the conversation ends with the assistant."""
-    return "Agent" if conversation[-1]["role"] == "assistant" else "User"
 
 
 def render_prompt(
