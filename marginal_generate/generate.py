@@ -61,7 +61,7 @@ from transformers import GenerationConfig, LogitsProcessorList
 
 from .decoding.budget import SearchBudget
 from .decoding.eos import eos_ids
-from .decoding.estimate import Estimate, EstimateParams, check_estimate
+from .decoding.estimate import Estimate, EstimateParams, check_estimate, grammar_estimate
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.joint import JointAccumulator, check_max_label_sets
 from .decoding.search import TreeParams, run_search
@@ -208,6 +208,7 @@ def score(
         )
     for s in strategies:
         label_space.check_strategy(s)
+    estimate = grammar_estimate(label_space, estimate)  # "best" is the lower bound on a grammar that says so
     if input_ids.ndim != 2:
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
     eos = eos_ids(eos_token_ids, name="eos_token_ids", model=model)

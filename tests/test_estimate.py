@@ -5,9 +5,17 @@ import math
 import pytest
 import torch
 
-from marginal_generate.decoding.estimate import CutEstimator, EstimateParams, check_estimate
+import marginal_generate as mg
+from marginal_generate.decoding.estimate import (
+    CutEstimator,
+    EstimateParams,
+    check_estimate,
+    grammar_estimate,
+    open_item,
+)
 from marginal_generate.labels import LabelSpace
-from marginal_generate.testing import word_level_tokenizer
+from marginal_generate.labels.fields import Field
+from marginal_generate.testing import tiny_llama, word_level_tokenizer
 
 TOK = word_level_tokenizer(["safe", "unsafe", "S1", "S2", "S10", ",", "\n", "x"])
 SPACE = LabelSpace(TOK, categories=["S1", "S2", "S10"])
@@ -109,3 +117,38 @@ def test_bad_params(kwargs, match):
 def test_bad_estimate_name():
     with pytest.raises(ValueError, match=r"`estimate` must be one of \['best', 'lower'\], got 'exact'; use 'best'"):
         check_estimate("exact")
+
+
+def test_every_grammar_reports_what_it_has_written():
+    """The estimator has no grammar of its own: each grammar's ``written`` says what a prefix has written but not
+    confirmed; a yes/no ``Yes`` before the word ends gives its mass (before, only slot grammars did)."""
+    yes_no = LabelSpace.yes_no(word_level_tokenizer(["Yes", "No", "Yesterday", ","]), "harm")
+    tok = yes_no.tokenizer
+    est = CutEstimator(yes_no, 1, {tok.eos_token_id}, max_new_tokens=4, eps=0.1, params=EstimateParams(rollout=None))
+    root = yes_no.prefix_state("", finished=False)
+    yes, yesterday = tok.convert_tokens_to_ids("Yes"), tok.convert_tokens_to_ids("Yesterday")
+    est.on_cut(0, (), root, [(yes, 0.06), (yesterday, 0.03)], depth=0)
+    assert est.estimate(torch.zeros(1, 1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64)).tolist() == [
+        [pytest.approx(0.06)]
+    ]
+    assert open_item(SPACE, "unsafe\nS1", SPACE.prefix_state("unsafe\nS1", False)) == (frozenset({"S1"}), True)
+    fields = LabelSpace.fields(word_level_tokenizer(["Harm", ":", "yes", "no", "junk"]), [Field.binary("Harm")])
+    text = "Harm: yes"
+    assert open_item(fields, text, fields.prefix_state(text, False)) == (frozenset({"Harm: yes"}), True)
+    assert open_item(fields, "junk", fields.prefix_state("junk", False)) == (frozenset(), False)
+
+
+def test_best_is_the_lower_bound_on_fields():
+    """On fields the estimate measured worse than the lower bound (benchmarks/RESULTS.md): estimate='best' gives the
+    lower bound there and LabelScores.estimate says so; other grammars keep the estimate."""
+    tok = word_level_tokenizer(["Harm", ":", "yes", "no", "\n"])
+    space = LabelSpace.fields(tok, [Field.binary("Harm")])
+    assert grammar_estimate(space, "best") == "lower" and grammar_estimate(space, "lower") == "lower"
+    assert grammar_estimate(SPACE, "best") == "best"
+    torch.manual_seed(0)
+    model = tiny_llama(tok, seed=1, logit_scale=1.0)
+    ids = torch.tensor([[tok.bos_token_id]])
+    out = mg.score(model, ids, torch.ones_like(ids), space, ["any_place"], eps=0.05, top_p=0.9, max_new_tokens=4)
+    scores = out["any_place"]
+    assert scores.estimate == "lower" and torch.equal(scores.probs, scores.lower)
+    assert float((scores.upper - scores.lower).max()) > 0.01  # the cut dropped mass the estimate could have placed

@@ -51,12 +51,12 @@ from typing import Any, Literal, get_args
 
 import torch
 
-from ..labels.llama_guard import LlamaGuardParser
+from ..labels.grammar import written_in_slot
 from ..labels.prefix_state import PrefixState
 from ..labels.space import LabelSpace
 from .prefixes import PrefixReader
 
-__all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "open_item", "check_estimate"]
+__all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "open_item", "check_estimate", "grammar_estimate"]
 
 Estimate = Literal["best", "lower"]
 ESTIMATES: tuple[str, ...] = get_args(Estimate)
@@ -76,6 +76,29 @@ def check_estimate(estimate: object) -> None:
             f"`estimate` must be one of {list(ESTIMATES)}, got {estimate!r}; use 'best' (the default: the estimate "
             "between the bounds) or 'lower' (the certified lower bound, what probs held before)."
         )
+
+
+def grammar_estimate(space: LabelSpace, estimate: Estimate) -> Estimate:
+    """What ``estimate`` gives on ``space``'s grammar: ``"best"`` is the lower bound on a grammar whose ``estimate``
+    attribute is ``"lower"``, where the estimate measured worse on average than the lower bound.
+
+    Measured per grammar by ``benchmarks/any_place_estimate.py --grammar all`` (benchmarks/RESULTS.md): on
+    WildGuard-style fields (:class:`~marginal_generate.labels.fields.FieldsParser`) the mass the cut drops is
+    mostly many light slips that end without a label, which the explored answers' votes cannot see, so the lower
+    bound is closer there and ``probs`` holds it (``LabelScores.estimate`` says ``"lower"``). Llama Guard, label
+    lists and yes/no keep the estimate.
+
+    >>> from marginal_generate.labels.fields import WILDGUARD_FIELDS
+    >>> from marginal_generate.testing import word_level_tokenizer
+    >>> tok = word_level_tokenizer(["Harmful", "request", ":", "yes", "no", "Response", "refusal", "response"])
+    >>> grammar_estimate(LabelSpace.fields(tok, WILDGUARD_FIELDS), "best")
+    'lower'
+    >>> grammar_estimate(LabelSpace.yes_no(word_level_tokenizer(["Yes", "No"]), "harm"), "best")
+    'best'
+    """
+    if estimate == "best" and getattr(space.grammar, "estimate", "best") == "lower":
+        return "lower"
+    return estimate
 
 
 @dataclass(frozen=True)
@@ -111,13 +134,15 @@ class EstimateParams:
 
 
 def open_item(space: LabelSpace, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
-    """The item a prefix is writing: the labels it has written but not yet closed, and whether it may still be a label.
+    """What a prefix is writing: the labels it has written but not yet confirmed, and whether its open item may still
+    be a label.
 
-    The item is the first line before its newline, or the last item of the category line. It has
-    *written* ``unsafe``, or a category id that the line has not confirmed yet (``S1`` may still
-    become ``S10``), when its text is exactly that; it may still be a label while its text is the
-    start of one (``S``, ``S1``, or nothing yet after a comma). A prefix whose label set is decided
-    has no open item.
+    The grammar says (its ``written(text)``; :func:`~marginal_generate.labels.grammar.written_in_slot`, through
+    its slots, for a grammar without one): the estimator knows no grammar. Llama Guard has *written* ``unsafe``
+    while its first line reads exactly that, or a category id the line has not confirmed yet (``S1`` may still
+    become ``S10``); a label list the name its open item spells; a yes/no answer ``Yes`` before the word ends; a
+    field the value its line spells. Only labels the prefix may still add count; a prefix whose label set is
+    decided has no open item.
 
     >>> from marginal_generate.testing import word_level_tokenizer
     >>> tok = word_level_tokenizer(["safe", "unsafe", "S1", "S10", ",", "\\n", "x"])
@@ -133,32 +158,9 @@ def open_item(space: LabelSpace, text: str, state: PrefixState) -> tuple[frozens
     """
     if not state.possible:
         return frozenset(), False
-    if not isinstance(space.grammar, LlamaGuardParser):
-        return _open_slot_item(space, text, state)
-    body = text.lstrip()
-    newline = body.find("\n")
-    if newline < 0:
-        return (frozenset({space.positive}) if body.strip() == space.positive else frozenset()), True
-    item = body[newline + 1 :].rsplit(",", 1)[-1]
-    written = item.strip()
-    if written in space.categories:
-        return (frozenset({written}) if written in state.possible else frozenset()), True
-    start = item.lstrip()
-    return frozenset(), any(c.startswith(start) for c in space.categories)
-
-
-def _open_slot_item(space: LabelSpace, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
-    """:func:`open_item` for any grammar, through its slots: the option the open item spells exactly
-    (a label not confirmed yet), and whether the item may still become one of the slot's options."""
-    found = space.grammar.open_item(text)
-    if found is None:
-        return frozenset(), True
-    slot, start = found
-    item = text[start:].lstrip()
-    options = space.grammar.slots[slot].options
-    label = options.get(item.rstrip())
-    written = frozenset({label}) if label is not None and label in state.possible else frozenset()
-    return written, any(option.startswith(item) for option in options)
+    reader = getattr(space.grammar, "written", None)
+    written, viable = reader(text) if reader is not None else written_in_slot(space.grammar, text)
+    return frozenset(written) & state.possible, viable
 
 
 class CutEstimator:

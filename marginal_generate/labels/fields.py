@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .grammar import Slot, check_names
+from .grammar import Slot, check_names, written_in_slot
 from .label_list import read_items
 from .prefix_state import LabelSpan, PrefixState
 
@@ -107,6 +107,9 @@ class FieldsParser:
         for f in fields:
             check_names(f"values of field {f.name!r}", f.values + f.others, ("\n", ",") if f.multi else ("\n",))
         self.fields = fields
+        #: what any_place's estimate="best" gives here: the lower bound, which measured closer to the exact values
+        #: than the estimate on fields (decoding/estimate.py's grammar_estimate; benchmarks/RESULTS.md)
+        self.estimate = "lower"
         self.labels: tuple[str, ...] = tuple(label for f in fields for label in f.labels)
         self.verbalizer = None
         self._by_name = {f.name: k for k, f in enumerate(fields)}
@@ -182,6 +185,20 @@ class FieldsParser:
         spans, possible, _ = self._read(text, finished)
         confirmed = frozenset(s.label for s in spans)
         return PrefixState(confirmed=confirmed, possible=possible - confirmed)
+
+    def written(self, text: str) -> tuple[frozenset[str], bool]:
+        """The label of the value the open line spells exactly (``Harmful request: yes`` before its newline), and
+        whether the value may still become one of the field's values (:func:`~.grammar.written_in_slot`). On a line
+        with no value open yet, whether the line may still become a field's ``Name:``.
+
+        >>> p = FieldsParser(WILDGUARD_FIELDS)
+        >>> [p.written(t) for t in ["Harmful request: yes", "Harmful request: no\\nResp", "Harmful request: no\\nyes"]]
+        [(frozenset({'Harmful request: yes'}), True), (frozenset(), True), (frozenset(), False)]
+        """
+        if self.open_item(text) is None:
+            line = text.rsplit("\n", 1)[-1].lstrip()
+            return frozenset(), any(f"{f.name}:".startswith(line) for f in self.fields)
+        return written_in_slot(self, text)
 
     def open_item(self, text: str) -> tuple[int, int] | None:
         """``(field index, start)`` of the value ``text`` ends inside, or None.

@@ -1,7 +1,9 @@
 """The output-grammar interface: what every parser of a model's answer offers the decoders.
 
 A grammar reads labels out of decoded text (:meth:`Grammar.parse`, :meth:`Grammar.spans`), says
-what a prefix already decides (:meth:`Grammar.prefix_state`), and names the places where the
+what a prefix already decides (:meth:`Grammar.prefix_state`) and, optionally, what it has written but not
+yet confirmed (``written(text)``, which ``any_place``'s estimate reads; :func:`written_in_slot` where a
+grammar has no such method), and names the places where the
 answer writes one of a few options (a :class:`Slot`: a category id, a label name, a field's value),
 which ``max_over_generations`` reads. A grammar whose answer starts with one of two words
 (``safe`` / ``unsafe``, ``No`` / ``Yes``) has a :class:`Verbalizer`, which ``first_token`` reads.
@@ -23,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from .prefix_state import LabelSpan, PrefixState
 
-__all__ = ["Grammar", "Slot", "Verbalizer"]
+__all__ = ["Grammar", "Slot", "Verbalizer", "written_in_slot"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,28 @@ class Grammar(Protocol):
     def open_item(self, text: str) -> tuple[int, int] | None:
         """``(slot index, start)`` of the option ``text`` ends inside (leading spaces skipped), or None."""
         ...
+
+
+def written_in_slot(grammar: Grammar, text: str) -> tuple[frozenset[str], bool]:
+    """What a prefix has written but not confirmed, read through the grammar's slots: the label of the option its
+    open item spells exactly (a delimiter next would confirm it), and whether the item may still become an option.
+
+    A grammar may offer its own ``written(text)`` with the same answer (Llama Guard's first line, a yes/no first
+    word are no slots); this is the reading for the others. Outside an open item: nothing written, still viable.
+
+    >>> from marginal_generate.labels.label_list import LabelListParser
+    >>> g = LabelListParser(["joy", "anger"])
+    >>> written_in_slot(g, "joy, ang"), written_in_slot(g, "joy, anger"), written_in_slot(g, "joy, angry")
+    ((frozenset(), True), (frozenset({'anger'}), True), (frozenset(), False))
+    """
+    found = grammar.open_item(text)
+    if found is None:
+        return frozenset(), True
+    slot, start = found
+    item = text[start:].lstrip()
+    options = grammar.slots[slot].options
+    label = options.get(item.rstrip())
+    return (frozenset({label}) if label is not None else frozenset()), any(o.startswith(item) for o in options)
 
 
 def check_names(argument: str, names: tuple[str, ...], forbidden: tuple[str, ...]) -> None:

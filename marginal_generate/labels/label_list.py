@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .grammar import Slot, check_names
+from .grammar import Slot, check_names, written_in_slot
 from .prefix_state import LabelSpan, PrefixState
 
 __all__ = ["LabelListParser", "read_items"]
@@ -133,6 +133,15 @@ class LabelListParser:
         confirmed = frozenset(s.label for s in spans)
         possible = frozenset() if line_done else frozenset(self.labels) - confirmed
         return PrefixState(confirmed=confirmed, possible=possible)
+
+    def written(self, text: str) -> tuple[frozenset[str], bool]:
+        """The label the open item spells exactly (``sad`` may still become ``sadness``), and whether it may still
+        become a label or ``none`` (:func:`~.grammar.written_in_slot`).
+
+        >>> LabelListParser(["sad", "sadness"]).written("joy, sad")
+        (frozenset({'sad'}), True)
+        """
+        return written_in_slot(self, text)
 
     def open_item(self, text: str) -> tuple[int, int] | None:
         """``(0, start)`` of the item ``text`` ends inside, or None once the line is closed.

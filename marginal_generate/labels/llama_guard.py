@@ -144,6 +144,24 @@ class LlamaGuardParser:
         start = self.open_item_start(text)
         return None if start is None else (0, start)
 
+    def written(self, text: str) -> tuple[frozenset[str], bool]:
+        """What a prefix has written but not confirmed: ``positive`` while the first line reads exactly it and is not
+        closed; on the category line the id its open item spells (``S1`` may still become ``S10``). Second: whether
+        the open item may still be a label (``S``, ``S1``, nothing yet after a comma; not ``S1x``).
+
+        >>> p = LlamaGuardParser(("S1", "S10"))
+        >>> [p.written(t) for t in ["\\n\\nunsafe", "unsafe\\nS1,S10", "unsafe\\nS1x", "unsafe\\nS"]]
+        [(frozenset({'unsafe'}), True), (frozenset({'S10'}), True), (frozenset(), False), (frozenset(), True)]
+        """
+        body = text.lstrip()
+        newline = body.find("\n")
+        if newline < 0:
+            return (frozenset({self.positive}) if body.strip() == self.positive else frozenset()), True
+        item = body[newline + 1 :].rsplit(",", 1)[-1]
+        if item.strip() in self._category_set:
+            return frozenset({item.strip()}), True
+        return frozenset(), any(c.startswith(item.lstrip()) for c in self.categories)
+
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
         """What a prefix decides; ``finished`` marks a complete answer (EOS or length limit)."""
         spans, possible, _ = self._read(text, finished)

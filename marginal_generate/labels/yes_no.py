@@ -78,6 +78,19 @@ class YesNoParser:
             confirmed=frozenset(), possible=frozenset(self.labels) if self.yes.startswith(word) else frozenset()
         )
 
+    def written(self, text: str) -> tuple[frozenset[str], bool]:
+        """What a prefix has written but not confirmed: the label while the first word reads ``yes`` and is not
+        ended yet; second, whether the first word may still become ``yes``.
+
+        >>> p = YesNoParser("harm")
+        >>> p.written("Yes"), p.written("Ye"), p.written("Yet"), p.written("No")
+        ((frozenset({'harm'}), True), (frozenset(), True), (frozenset(), False), (frozenset(), False))
+        """
+        _, word, ended = self._first_word(text)
+        if ended:
+            return frozenset(), False
+        return (frozenset(self.labels) if word == self.yes else frozenset()), self.yes.startswith(word)
+
     def open_item(self, text: str) -> tuple[int, int] | None:
         """No slots: the verbalizer is the label-generation step (``max_over_generations`` reads it)."""
         return None
