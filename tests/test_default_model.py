@@ -210,18 +210,12 @@ def _check_scores(out, space, n):
 
 @pytest.mark.slow
 def test_core_any_place_through_generate(loaded):
+    from training.evaluation import any_place_generate  # model.generate(custom_generate=mg.marginalize, ...)
+
     model, tok = loaded
     convs, _, _ = _sample()
-    inputs, space = encode_conversations(tok, [convs[0], convs[-4]]), LabelSpace.llama_guard(tok)  # unsafe, benign
-    out = model.generate(
-        **inputs,
-        custom_generate=marginal_generate.marginalize,
-        label_space=space,
-        strategy="any_place",
-        eps=0.01,
-        top_p=0.99,
-        max_new_tokens=20,
-    )
+    space = LabelSpace.llama_guard(tok)
+    out = any_place_generate(model, tok, [convs[0], convs[-4]], space)  # unsafe, benign
     probs = _check_scores(out, space, 2)
     assert not probs.isnan().any() and probs[0, 0] > probs[1, 0]
 
@@ -366,6 +360,8 @@ README_EXAMPLES = [
 
 def test_readme_and_space_examples_are_judged_right(loaded):
     """The examples a newcomer sees first (README, demo, Space) get the verdict a person would give."""
+    from training.evaluation import any_place_generate
+
     model, tok = loaded
     space = LabelSpace.llama_guard(tok)
     cases = [(conversation(user), unsafe) for user, unsafe in README_EXAMPLES]
@@ -374,15 +370,6 @@ def test_readme_and_space_examples_are_judged_right(loaded):
         cases.append(
             (conversation(user, agent) if agent else conversation(user), harmful and not agent.startswith("I can't"))
         )
-    inputs = encode_conversations(tok, [c for c, _ in cases])
-    out = model.generate(
-        **inputs,
-        custom_generate=mg.marginalize,
-        label_space=space,
-        strategy="any_place",
-        eps=0.01,
-        top_p=0.99,
-        max_new_tokens=20,
-    )
+    out = any_place_generate(model, tok, [c for c, _ in cases], space)
     for (conv, unsafe), p, text in zip(cases, out.probs[:, 0].tolist(), out.texts):
         assert (p >= 0.5) == unsafe and ("unsafe" in space.parse(text)) == unsafe, (conv, p, text)

@@ -94,19 +94,24 @@ def any_place_outputs(model, tok, records: list, batch_size: int) -> tuple[list[
     the search records, from one ``generate`` call per batch of ``batch_size`` records (the card's figures used 32)."""
     space, scores, texts = mg.LabelSpace.llama_guard(tok), [], []
     for i in range(0, len(records), batch_size):
-        inputs = mg.encode_conversations(tok, [list(r.conversation) for r in records[i : i + batch_size]])
-        res = model.generate(
-            **inputs,
-            custom_generate=mg.marginalize,
-            label_space=space,
-            strategy="any_place",
-            eps=0.01,
-            top_p=0.99,
-            max_new_tokens=20,
-        )
+        res = any_place_generate(model, tok, [list(r.conversation) for r in records[i : i + batch_size]], space)
         scores.extend(res.probs.tolist())
         texts.extend(res.texts)
     return scores, texts
+
+
+def any_place_generate(model, tok, conversations: list, space=None):
+    """One ``model.generate(custom_generate=mg.marginalize, strategy="any_place")`` over ``conversations`` (one
+    batch) at the card's settings (eps 0.01, top_p 0.99, 20 new tokens); ``space`` defaults to Llama Guard's."""
+    return model.generate(
+        **mg.encode_conversations(tok, conversations),
+        custom_generate=mg.marginalize,
+        label_space=space if space is not None else mg.LabelSpace.llama_guard(tok),
+        strategy="any_place",
+        eps=0.01,
+        top_p=0.99,
+        max_new_tokens=20,
+    )
 
 
 def micro_auc(truth: list[list[float]], scores: list[list[float]], rows: list[int]) -> float:
