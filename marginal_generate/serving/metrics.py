@@ -35,6 +35,15 @@ def _labels(pairs: Sequence[tuple[str, str]]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(pairs, escaped)) + "}"
 
 
+def _samples(name: str, keys: Sequence[str], counts: dict[tuple[str, ...], int]) -> list[str]:
+    """One sample line per labelled count, sorted by the labels' values.
+
+    >>> _samples("errors_total", ("endpoint", "code"), {("/health", "http_404"): 2})
+    ['marginal_generate_errors_total{endpoint="/health",code="http_404"} 2']
+    """
+    return [f"{_PREFIX}{name}{_labels(list(zip(keys, values)))} {n}" for values, n in sorted(counts.items())]
+
+
 def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
@@ -97,14 +106,10 @@ class Metrics:
                 for line in hist.lines(f"{_PREFIX}request_duration_seconds", [("endpoint", endpoint)])
             ]
             families = [
-                ("requests_total", "counter", "Requests answered, by endpoint and HTTP status.", [
-                    f"{_PREFIX}requests_total{_labels([('endpoint', e), ('status', s)])} {n}"
-                    for (e, s), n in sorted(self.requests.items())
-                ]),
-                ("errors_total", "counter", "Requests answered with an error, by endpoint and error code.", [
-                    f"{_PREFIX}errors_total{_labels([('endpoint', e), ('code', c)])} {n}"
-                    for (e, c), n in sorted(self.errors.items())
-                ]),
+                ("requests_total", "counter", "Requests answered, by endpoint and HTTP status.",
+                 _samples("requests_total", ("endpoint", "status"), self.requests)),
+                ("errors_total", "counter", "Requests answered with an error, by endpoint and error code.",
+                 _samples("errors_total", ("endpoint", "code"), self.errors)),
                 ("request_duration_seconds", "histogram", "Time from the request's arrival to its answer.", latency),
                 ("batch_size", "histogram", "Prompts per model call.", self.batches.lines(f"{_PREFIX}batch_size", [])),
                 ("prompts_scored_total", "counter", "Prompts scored by the model.",
