@@ -149,18 +149,7 @@ class MarginalGuardrail(ThreeStageGuardrail[_Data, _Data]):
         estimate: str = "best",
         model_id: str | None = None,
     ) -> None:
-        self.scorer = ConversationScorer(
-            model,
-            tokenizer,
-            strategy=strategy,
-            prompt_format=prompt_format,
-            taxonomy=taxonomy,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            eps=eps,
-            top_p=top_p,
-            estimate=estimate,
-        )
+        self.scorer = ConversationScorer.from_settings(model, tokenizer, locals())
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise ValueError(f"`threshold` must be a number in [0, 1], got {threshold!r}; 0.5 is the usual one.")
         self.threshold = float(threshold)

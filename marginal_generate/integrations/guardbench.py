@@ -194,18 +194,7 @@ def moderate_function(
     (``pip install 'marginal-generate[guardbench]'``) is not imported, only looked for.
     """
     check_installed("guardbench", "guardbench", "moderate_function (GuardBench's moderation callable)")
-    scorer = ConversationScorer(
-        model,
-        tokenizer,
-        strategy=strategy,
-        prompt_format=prompt_format,
-        taxonomy=taxonomy,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        eps=eps,
-        top_p=top_p,
-        estimate=estimate,
-    )
+    scorer = ConversationScorer.from_settings(model, tokenizer, locals())
     path = None
     if side_file is not None:
         path = os.fspath(side_file)

@@ -19,7 +19,7 @@ ValueError: `strategy` must be one of ['greedy', 'first_token', ..., 'unary'], g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -31,10 +31,21 @@ from ..prompts.formats import Message, PromptFormat, resolve_format
 from ..scores import LabelScores
 from ..strategies import PROMPTED_STRATEGIES, REGISTRY, STRATEGIES, check_search_param
 
-__all__ = ["BRIDGE_STRATEGIES", "ConversationScorer", "concat_scores"]
+__all__ = ["BRIDGE_STRATEGIES", "SCORER_SETTINGS", "ConversationScorer", "concat_scores"]
 
 #: The strategies a bridge can score with: those of one decode (``mg.score``) and the prompted ones.
 BRIDGE_STRATEGIES: tuple[str, ...] = (*STRATEGIES, *PROMPTED_STRATEGIES)
+#: :class:`ConversationScorer`'s settings, which each bridge takes under the same names and passes on.
+SCORER_SETTINGS: tuple[str, ...] = (
+    "strategy",
+    "prompt_format",
+    "taxonomy",
+    "batch_size",
+    "max_new_tokens",
+    "eps",
+    "top_p",
+    "estimate",
+)
 
 
 def concat_scores(parts: Sequence[LabelScores]) -> LabelScores:
@@ -130,6 +141,21 @@ class ConversationScorer:
         self.model, self.tokenizer = model, tokenizer
         self.strategy, self.prompt_format, self.taxonomy, self.estimate = strategy, prompt_format, taxonomy, estimate
         self.batch_size = _check_batch_size(batch_size)
+
+    @classmethod
+    def from_settings(cls, model: Any, tokenizer: Any, settings: Mapping[str, Any]) -> ConversationScorer:
+        """A scorer with a bridge's settings: the :data:`SCORER_SETTINGS` entries of ``settings`` (the bridge's own
+        arguments, each checked here as in ``__init__``).
+
+        >>> import marginal_generate as mg
+        >>> model, tokenizer = mg.load_default()
+        >>> scorer = ConversationScorer.from_settings(model, tokenizer, {**dict.fromkeys(SCORER_SETTINGS),
+        ...     "strategy": "greedy", "prompt_format": "auto", "taxonomy": 3, "batch_size": 4, "eps": 0.01,
+        ...     "top_p": 0.99, "estimate": "best", "threshold": 0.5})
+        >>> scorer.strategy, scorer.batch_size, scorer.max_new_tokens
+        ('greedy', 4, 20)
+        """
+        return cls(model, tokenizer, **{name: settings[name] for name in SCORER_SETTINGS})
 
     @property
     def labels(self) -> tuple[str, ...]:
