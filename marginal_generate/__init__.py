@@ -62,6 +62,7 @@ from .policy import Policy, Target, fit_policy, load_policy
 from .processor import LabelScoresProcessor
 from .prompted import score_label_prompts
 from .prompts import conversation, encode_conversations, render
+from .reasoning import ReasoningScores, ReasoningSpace, score_reasoning
 from .scores import Completion, LabelScores
 from .strategies import PROMPTED_STRATEGIES, STRATEGIES, Strategy
 
@@ -114,6 +115,9 @@ __all__ = [
     "PROMPTED_STRATEGIES",
     "score_label_prompts",
     "score",
+    "score_reasoning",
+    "ReasoningSpace",
+    "ReasoningScores",
     "enable",
     "MarginalGenerationMixin",
     "LabelScoresProcessor",
