@@ -1,13 +1,10 @@
 """Reasoning guards (#30): the verdict after a ``<think>`` block, conditioned on the greedy reasoning or averaged over
 sampled reasoning traces; a walk over the block's free text is refused.
 
-The model is a tiny Llama whose logits are replaced by a planted table keyed by (position, previous token), -inf
-outside each row, so its weights play no part. After the prompt it writes ``<think`` and then one of two traces,
-``>a</think>\\n\\n`` (probability ``pa``) or ``>bbb</think>\\n\\n`` (``1 - pa``), the closing tag split over the tokens
-``</``, ``think``, ``>\\n\\n`` (the last one writes the tag's end and the blank line). The traces end at different
-positions, so each has its own verdict row: ``unsafe`` with probability ``u`` or ``safe``, then categories from a
-bigram table (``S`` + ``1``/``2``/``3``, separated by commas, EOS). Two prompts of different lengths get different
-tables: prompt 0 (one token) pa 0.7, prompt 1 (three tokens) pa 0.2, so their greedy traces differ.
+The model is :func:`marginal_generate.testing.planted_reasoning_guard`: a planted (position, previous token) table
+writes ``<think`` and one of two traces (``>a`` or ``>bb`` + ``b``), the closing tag split over ``</``, ``think``,
+``>\\n\\n``, then a Llama Guard verdict whose distribution depends on the trace. Prompt 0 (one token) takes trace a
+with 0.7, prompt 1 (three tokens) with 0.2, so their greedy traces differ.
 """
 
 from __future__ import annotations
@@ -21,77 +18,20 @@ import torch
 
 import marginal_generate as mg
 from marginal_generate.reasoning import ReasoningSpace, score_reasoning
-from marginal_generate.testing import byte_level_tokenizer, guard_corpus, tiny_llama
+from marginal_generate.testing import REASONING_PIECES, REASONING_PLAN, planted_reasoning_guard
 
-PIECES = {"a": ["<think", ">a", "</", "think", ">\n\n"], "b": ["<think", ">bb", "b", "</", "think", ">\n\n"]}
+PIECES = REASONING_PIECES
 TRACE_A, TRACE_B = "".join(PIECES["a"]), "".join(PIECES["b"])
-# per prompt: (its length, pa, u after trace A, u after trace B)
-PLAN = ((1, 0.7, 0.8, 0.3), (3, 0.2, 0.6, 0.1))
-VERDICT = {
-    "unsafe": {"\n": 0.8, "<eos>": 0.2},
-    "\n": {"S": 1.0},
-    "S": {"1": 0.5, "2": 0.3, "3": 0.2},
-    **{d: {",": 0.4, "<eos>": 0.6} for d in ("1", "2", "3")},
-    ",": {"S": 1.0},
-    "safe": {"<eos>": 1.0},
-}
-POSITIONS = 32
+PLAN = REASONING_PLAN
 MAX_NEW = 8
 
 
 @cache
 def planted():
     """(tokenizer, model, prompts as token lists)."""
-    corpus = guard_corpus() + [TRACE_A + "unsafe\nS1", TRACE_B + "safe", "S2,S3"] * 3
-    tok = byte_level_tokenizer(corpus, vocab_size=80)
-
-    def tid(text: str) -> int:
-        if text == "<eos>":
-            return tok.eos_token_id
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        assert len(ids) == 1, (text, ids)
-        return ids[0]
-
-    vocab = len(tok)
-    table = torch.full((POSITIONS, vocab, vocab), -math.inf, dtype=torch.float64)
-    table[:, :, tok.eos_token_id] = 0.0  # an unplanned row ends the answer
-    for prev, row in VERDICT.items():
-        table[:, tid(prev)] = -math.inf
-        for text, p in row.items():
-            table[:, tid(prev), tid(text)] = math.log(p)
-    planned: dict[tuple[int, int], dict[str, float]] = {}
-
-    def put(pos: int, prev: str, row: dict[str, float]) -> None:
-        key = (pos, tok.bos_token_id if prev == "<bos>" else tid(prev))
-        assert key not in planned, key  # each planted row belongs to one prompt and one trace
-        planned[key] = row
-        table[key] = -math.inf
-        for text, p in row.items():
-            table[key][tid(text)] = math.log(p)
-
-    for length, pa, u_a, u_b in PLAN:
-        s = length - 1  # the prompt's last position
-        put(s, "<bos>", {"<think": 1.0})
-        put(s + 1, "<think", {">a": pa, ">bb": 1 - pa})
-        for trace, u in ((PIECES["a"], u_a), (PIECES["b"], u_b)):
-            for k in range(1, len(trace) - 1):
-                put(s + 1 + k, trace[k], {trace[k + 1]: 1.0})
-            put(s + len(trace), ">\n\n", {"unsafe": u, "safe": 1 - u})
     torch.set_num_threads(1)
-    model = tiny_llama(tok, hidden_size=8, num_layers=1, dtype=torch.float64)
-
-    def replace(_module, args, kwargs, output):
-        ids = kwargs["input_ids"]
-        n = output.logits.shape[1]
-        positions = kwargs.get("position_ids")
-        if positions is None:
-            positions = torch.arange(ids.shape[1]).expand_as(ids)
-        output.logits = table[positions[:, -n:].clamp(0, POSITIONS - 1), ids[:, -n:]]
-        return output
-
-    model.register_forward_hook(replace, with_kwargs=True)
-    prompts = [[tok.bos_token_id] * length for length, *_ in PLAN]
-    return tok, model, prompts
+    tok, model = planted_reasoning_guard()
+    return tok, model, [[tok.bos_token_id] * length for length, *_ in PLAN]
 
 
 def tokens_of(trace: str) -> list[int]:

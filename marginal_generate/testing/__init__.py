@@ -24,6 +24,7 @@ from .cue_model import cue_label_llama
 from .llama_tokenizers import LLAMA_MODELS_HINT, cache_dir, llama3_tokenizer, llama4_tokenizer
 from .models import GUARD_PROMPTS, fit_tiny_guard, tiny_llama, tiny_llama4
 from .planted import GUARD_BIGRAMS, plant_guard_bias
+from .reasoning_model import REASONING_PIECES, REASONING_PLAN, REASONING_VERDICT, planted_reasoning_guard
 from .tokenizers import (
     SPECIAL_TOKENS,
     byte_level_tokenizer,
@@ -44,6 +45,10 @@ __all__ = [
     "fit_tiny_guard",
     "GUARD_BIGRAMS",
     "plant_guard_bias",
+    "planted_reasoning_guard",
+    "REASONING_PIECES",
+    "REASONING_PLAN",
+    "REASONING_VERDICT",
     "llama3_tokenizer",
     "llama4_tokenizer",
     "tiny_llama4",
