@@ -24,6 +24,14 @@ same run: interleaved repeats, best of each), then the worst entry of ``lower`` 
 
     python benchmarks/any_place_estimate.py                    # held-out block 0: 30 unsafe + 15 benign prompts
     python benchmarks/any_place_estimate.py --block 1          # the next 30 + 15 (not used to choose the defaults)
+    python benchmarks/any_place_estimate.py --grammar all      # one row per grammar: estimate vs lower vs exact
+
+Per grammar (``--grammar label_list|yes_no|wildguard|llama_guard|all``): the estimate (``EstimateParams()``),
+the lower bound and what ``mg.score`` reports (``probs``: the estimate, or the lower bound for a grammar where
+the estimate falls back to it) against the exact bracket at the default cut. Llama Guard runs on the embedded
+model's held-out block; the other grammars on tiny random Llamas over a byte-level BPE tokenizer trained on the
+grammar's answers, with planted next-token distributions (:func:`planted_case`: a bigram table of weighted
+answers added to the model's logits, so every prompt and context shapes them differently).
 
 Everything is computed in the run (the embedded model may change); the exact walk takes a few
 minutes on 2 CPU cores.
@@ -62,6 +70,111 @@ CANDIDATES: dict[str, EstimateParams | None] = {
 }
 
 
+GRAMMARS = ("llama_guard", "label_list", "yes_no", "wildguard")
+EMOTIONS = ["joy", "anger", "anticipation", "sad", "sadness"]
+#: The answers each planted model writes (a bigram table over their tokens, so it mixes them too).
+PLANTED_ANSWERS: dict[str, list[str]] = {
+    "label_list": [
+        "joy",
+        "anger",
+        "sadness",
+        "sad",
+        "anticipation",
+        "none",
+        "joy, anger",
+        "anger, sadness",
+        "sad, anticipation",
+        "joy, sadness, anger",
+        "anticipation, joy",
+        "sadness, sad",
+        "anger, joy, sad",
+    ],
+    "yes_no": ["Yes", "No", "Yes, it does", "No, it does not", "Yes.", "No.", " Yes", "\nNo", "\nYes"],
+    "wildguard": [
+        f"Harmful request: {a}\nResponse refusal: {b}\nHarmful response: {c}"
+        for a in ("yes", "no")
+        for b in ("yes", "no")
+        for c in ("yes", "no")
+    ],
+}
+PLANTED_DEPTH = {"label_list": 12, "yes_no": 6, "wildguard": 24}
+WORDS = "the a bread knife river hurt help how why kill cook love hate plan sad happy angry wait".split()
+
+
+def planted_space(grammar: str, tok):
+    from marginal_generate.labels.fields import WILDGUARD_FIELDS
+
+    if grammar == "label_list":
+        return mg.LabelSpace.label_list(tok, EMOTIONS)
+    if grammar == "yes_no":
+        return mg.LabelSpace.yes_no(tok, "harm")
+    return mg.LabelSpace.fields(tok, WILDGUARD_FIELDS)
+
+
+PROMPT_TOKENS = 12  # every planted prompt has this many tokens, so a position is a place in the answer
+
+
+def planted_case(
+    grammar: str, prompts: int, seed: int = 0, logit_scale: float = 1.0, skew: float = 1.0, tail: float = 0.05
+):
+    """(model, tokenizer, space, eos ids, input_ids, attention_mask) of one planted grammar model.
+
+    The tokenizer is trained on the answers; the model is a random tiny Llama whose logits get
+    ``log P(next | place in the answer, previous token)``, counted over :data:`PLANTED_ANSWERS` (each answer with
+    a random weight, raised to ``skew``), and -30 for every other token. Keyed by place and token, the table
+    follows the answers' trie (WildGuard's fields stay in order) while still mixing answers that meet at the same
+    place and token (``joy, `` then any label); the random logits (``logit_scale``) reshape each step's
+    distribution by prompt and context, within a factor ``exp(±2 logit_scale)`` or so. ``tail``: the mass each
+    step gives the other tokens the answers use (spread evenly): the slips a real model makes, which the cut drops;
+    a slip leaves the answers' trie, where the table ends the answer (EOS).
+    """
+    from marginal_generate.testing import byte_level_tokenizer, tiny_llama
+
+    answers = PLANTED_ANSWERS[grammar]
+    rng = torch.Generator().manual_seed(seed)
+    words = [" ".join(WORDS[int(i)] for i in torch.randint(len(WORDS), (8,), generator=rng)) for _ in range(prompts)]
+    tok = byte_level_tokenizer(answers * 10 + EMOTIONS * 5 + [f"Text: {w}" for w in words], vocab_size=90)
+    weights = (torch.rand(len(answers), generator=rng) + 0.2) ** skew
+    start, eos = tok.bos_token_id, tok.eos_token_id
+    counts: dict[tuple[int, int], dict[int, float]] = {}
+    for answer, weight in zip(answers, weights.tolist()):
+        ids = [start, *tok(answer, add_special_tokens=False)["input_ids"], eos]
+        for place, (a, b) in enumerate(zip(ids, ids[1:])):
+            counts.setdefault((place, a), {}).setdefault(b, 0.0)
+            counts[place, a][b] += weight
+    keys = sorted(counts)
+    used = sorted({b for row in counts.values() for b in row})
+    probs = torch.zeros((len(keys) + 1, len(tok)), dtype=torch.float64)
+    for k, key in enumerate(keys):
+        total = sum(counts[key].values())
+        for b, c in counts[key].items():
+            probs[k, b] = (1 - tail) * c / total
+        probs[k, used] += tail / len(used)
+    rows = probs.log().clamp(min=-30.0)
+    rows[-1, eos] = 0.0  # anywhere no answer goes: end
+    places = max(PLANTED_DEPTH[grammar], *(place for place, _ in keys)) + 2
+    index = torch.full((places, len(tok)), len(keys), dtype=torch.long)
+    for k, (place, a) in enumerate(keys):
+        index[place, a] = k
+    model = tiny_llama(tok, seed=seed, hidden_size=16, logit_scale=logit_scale, dtype=torch.float64)
+
+    def add_bias(_module, args, kwargs, output):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        n = output.logits.shape[1]
+        place = (kwargs["position_ids"][:, -n:] - (PROMPT_TOKENS - 1)).clamp(0, places - 1)
+        output.logits = output.logits + rows[index[place, ids[:, -n:]]]
+        return output
+
+    model.register_forward_hook(add_bias, with_kwargs=True)
+    filler = tok(" a", add_special_tokens=False)["input_ids"]
+    prompt_ids = []
+    for w in words:
+        text = tok(f"Text: {w}", add_special_tokens=False)["input_ids"]
+        prompt_ids.append((text + filler * PROMPT_TOKENS)[: PROMPT_TOKENS - 1] + [start])
+    input_ids = torch.tensor(prompt_ids)
+    return model, tok, planted_space(grammar, tok), {eos}, input_ids, torch.ones_like(input_ids)
+
+
 def select(records: list, unsafe: int, benign: int, block: int) -> list:
     """Block ``block`` of the held-out records: ``unsafe`` unsafe ones, then ``benign`` benign ones."""
     bad = [r for r in records if not r.is_safe][unsafe * block : unsafe * (block + 1)]
@@ -77,6 +190,7 @@ class Unremembered(PrefixReader):
         return text, self.space.prefix_state(text, finished)
 
 
+@torch.no_grad()
 def search(
     model,
     space,
@@ -98,6 +212,100 @@ def distance(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> tor
     return (low - values).clamp(min=0) + (values - high).clamp(min=0)
 
 
+@torch.no_grad()
+def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
+    """The estimate, the lower bound and ``mg.score``'s ``probs`` of one grammar against its exact bracket."""
+    if grammar == "llama_guard":
+        model, tok = mg.load_default()
+        space = mg.LabelSpace.llama_guard(tok)
+        eos_id = model.generation_config.eos_token_id
+        eos = {eos_id} if isinstance(eos_id, int) else set(eos_id)
+        records = select(mg.load_default_eval_data(), args.unsafe, args.benign, args.block)
+        inputs = encode_conversations(tok, [r.conversation for r in records])
+        ids, mask, depth = inputs["input_ids"], inputs["attention_mask"], args.max_new_tokens
+        described = f"embedded tiny guard, held-out block {args.block}"
+    else:
+        model, tok, space, eos, ids, mask = planted_case(grammar, args.prompts, args.seed)
+        depth = PLANTED_DEPTH[grammar]
+        described = f"planted tiny Llama, vocab {len(tok)}, seed {args.seed}"
+    start = time.perf_counter()
+    parts = [
+        search(
+            model,
+            space,
+            eos,
+            ids[i : i + args.exact_batch],
+            mask[i : i + args.exact_batch],
+            TreeParams(1.0, args.exact_eps),
+            depth,
+        )
+        for i in range(0, ids.shape[0], args.exact_batch)
+    ]
+    low, high = torch.cat([w.lower for w in parts]), torch.cat([w.upper for w in parts])
+    seconds = time.perf_counter() - start
+    cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, EstimateParams()), depth)
+    public = mg.score(
+        model,
+        ids,
+        mask,
+        space,
+        ["any_place"],
+        eps=args.eps,
+        top_p=args.top_p,
+        max_new_tokens=depth,
+        eos_token_ids=eos,
+    )["any_place"]
+    assert cut.estimate is not None
+    ok = bool(
+        (cut.lower <= high + 1e-9).all()
+        and (low <= cut.upper + 1e-9).all()
+        and (cut.lower <= public.probs).all()
+        and (public.probs <= cut.upper).all()
+    )
+    distances = {
+        name: distance(v, low, high)
+        for name, v in (("lower", cut.lower), ("estimate", cut.estimate), ("probs", public.probs))
+    }
+    return {
+        "grammar": grammar,
+        "model": described,
+        "prompts": ids.shape[0],
+        "labels": len(space.labels),
+        "width": float((high - low).mean()),
+        "exact_mass": float(low.mean()),
+        "seconds": seconds,
+        "ok": ok,
+        "probs_is": public.estimate,
+        **{f"{name} mean": float(d.mean()) for name, d in distances.items()},
+        **{f"{name} max": float(d.max()) for name, d in distances.items()},
+    }
+
+
+def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
+    """One row per grammar: mean and largest distance to the exact bracket of the lower bound, the estimate and
+    ``mg.score``'s ``probs`` at the cut (``probs is``: what ``LabelScores.estimate`` says it holds)."""
+    print(
+        f"{platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()} | cut eps={args.eps} "
+        f"top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1"
+    )
+    print()
+    header = (
+        f"| {'grammar':11} | {'model':42} | {'prompts x labels':>16} | {'exact mean':>10} | {'bracket':>7} |"
+        f" {'lower mean':>10} | {'lower max':>9} | {'estimate mean':>13} | {'estimate max':>12} |"
+        f" {'probs mean':>10} | {'probs is':>8} | {'bounds ok':>9} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
+    for grammar in grammars:
+        r = grammar_row(grammar, args)
+        print(
+            f"| {grammar:11} | {r['model']:42} | {r['prompts']:>7} x {r['labels']:>6} | {r['exact_mass']:10.4f} |"
+            f" {r['width']:7.5f} | {r['lower mean']:10.5f} | {r['lower max']:9.4f} | {r['estimate mean']:13.5f} |"
+            f" {r['estimate max']:12.4f} | {r['probs mean']:10.5f} | {r['probs_is']:>8} | {r['ok']!s:>9} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--unsafe", type=int, default=30, help="unsafe held-out prompts per block")
@@ -110,9 +318,20 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--grammar",
+        choices=[*GRAMMARS, "all"],
+        default=None,
+        help="a table per grammar (estimate vs lower bound vs exact) instead of the Llama Guard candidates",
+    )
+    parser.add_argument("--prompts", type=int, default=40, help="prompts of each planted grammar model")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the planted grammar models")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.grammar is not None:
+        grammar_table(list(GRAMMARS) if args.grammar == "all" else [args.grammar], args)
+        return
     model, tok = mg.load_default()
     space = mg.LabelSpace.llama_guard(tok)
     eos_id = model.generation_config.eos_token_id
