@@ -79,25 +79,10 @@ RANDOM_SHAPES = {
 
 def load(model_path: str | None, device: str, dtype: str):
     if model_path in RANDOM_SHAPES:
-        from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
-
-        from marginal_generate.testing import byte_level_tokenizer, plant_guard_bias
+        from marginal_generate.testing import byte_level_tokenizer, planted_guard_llama
 
         tok = byte_level_tokenizer(vocab_size=256)
-        config = LlamaConfig(
-            **RANDOM_SHAPES[model_path],
-            max_position_embeddings=4096,
-            rope_theta=500000.0,
-            bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-        )
-        with torch.device(device):
-            model = LlamaForCausalLM(config).to(getattr(torch, dtype)).eval()
-        model.generation_config = GenerationConfig(
-            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id
-        )
-        plant_guard_bias(model, tok)
+        model = planted_guard_llama(tok, RANDOM_SHAPES[model_path], device, getattr(torch, dtype), seed=None)
         return model, tok, f"{model_path} (random weights, planted guard bigrams)"
     if model_path == "toy":  # a toy guard built in memory (marginal_generate.testing)
         from marginal_generate.testing import byte_level_tokenizer, fit_tiny_guard, tiny_llama

@@ -30,7 +30,7 @@ from marginalization_speed import PROMPTS  # noqa: E402  (this folder is on sys.
 import marginal_generate as mg  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
 from marginal_generate.prompts import conversation, encode_conversations  # noqa: E402
-from marginal_generate.testing import GUARD_BIGRAMS, llama3_tokenizer  # noqa: E402
+from marginal_generate.testing import llama3_tokenizer, planted_guard_llama  # noqa: E402
 
 QUERIES = PROMPTS  # the same eight requests as marginalization_speed.py
 SHAPES = {
@@ -41,46 +41,6 @@ SHAPES = {
         hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8
     ),
 }
-
-
-def plant_sparse_guard_bias(model: torch.nn.Module, tok) -> None:
-    """:data:`~marginal_generate.testing.GUARD_BIGRAMS` as a logit bias by previous token, stored sparsely.
-
-    ``plant_guard_bias`` keeps a dense ``[vocab, vocab]`` table, 64 GB at 128,256 tokens; here one row per
-    listed previous token plus a default row. Both greedy ``generate`` and any_place pay the same bias pass.
-    """
-    vocab = model.config.vocab_size
-
-    def token(text: str) -> int:
-        if text == "<eos>":
-            return tok.eos_token_id
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        assert len(ids) == 1, (text, ids)
-        return ids[0]
-
-    def row(table: dict[str, float]) -> torch.Tensor:
-        out = torch.full((vocab,), -30.0)
-        for text, p in table.items():
-            out[token(text)] = float(torch.tensor(p).log())
-        return out
-
-    previous = [p for p in GUARD_BIGRAMS if p]
-    rows = torch.stack([row(GUARD_BIGRAMS[p]) for p in previous] + [row(GUARD_BIGRAMS[""])])
-    index = torch.full((vocab,), len(previous), dtype=torch.long)
-    index[torch.tensor([token(p) for p in previous])] = torch.arange(len(previous))
-    cache: dict = {}
-
-    def add_bias(_module, args, kwargs, output):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        last = ids[:, -output.logits.shape[1] :]
-        key = (output.logits.device, output.logits.dtype)
-        if key not in cache:
-            cache[key] = (rows.to(*key), index.to(key[0]))
-        table, where = cache[key]
-        output.logits = output.logits + table[where[last]]
-        return output
-
-    model.register_forward_hook(add_bias, with_kwargs=True)
 
 
 def sync(device: str) -> None:
@@ -105,25 +65,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
     tok = llama3_tokenizer()
-    config = LlamaConfig(
-        **SHAPES[args.shape],
-        vocab_size=len(tok),
-        max_position_embeddings=4096,
-        rope_theta=500000.0,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    with torch.device(args.device):
-        model = LlamaForCausalLM(config).to(getattr(torch, args.dtype)).eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id
-    )
-    plant_sparse_guard_bias(model, tok)
+    model = planted_guard_llama(tok, SHAPES[args.shape], args.device, getattr(torch, args.dtype))
+    config = model.config
     space = mg.LabelSpace.llama_guard(tok)
     convs = [conversation(f"{QUERIES[k % len(QUERIES)]} (case {k})") for k in range(args.prompts)]
     batches = [

@@ -23,7 +23,7 @@ from ..commands import free_port
 from .cue_model import cue_label_llama
 from .llama_tokenizers import LLAMA_MODELS_HINT, cache_dir, llama3_tokenizer, llama4_tokenizer
 from .models import GUARD_PROMPTS, fit_tiny_guard, tiny_llama, tiny_llama4
-from .planted import GUARD_BIGRAMS, plant_guard_bias
+from .planted import GUARD_BIGRAMS, plant_guard_bias, planted_guard_llama
 from .reasoning_model import REASONING_PIECES, REASONING_PLAN, REASONING_VERDICT, planted_reasoning_guard
 from .tokenizers import (
     SPECIAL_TOKENS,
@@ -49,6 +49,7 @@ __all__ = [
     "REASONING_PIECES",
     "REASONING_PLAN",
     "REASONING_VERDICT",
+    "planted_guard_llama",
     "llama3_tokenizer",
     "llama4_tokenizer",
     "tiny_llama4",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import PreTrainedTokenizerFast
+from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-__all__ = ["GUARD_BIGRAMS", "plant_guard_bias"]
+from .models import special_token_ids
+
+__all__ = ["GUARD_BIGRAMS", "plant_guard_bias", "planted_guard_llama"]
 
 # Guard-like next-token distributions by previous token: a random model of any size with this bigram
 # bias planted writes Llama Guard answers with realistic uncertainty, so the speed benchmarks meet a
@@ -64,12 +66,51 @@ def plant_guard_bias(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast)
     index = torch.full((vocab,), len(previous), dtype=torch.long)
     index[torch.tensor([token(p) for p in previous])] = torch.arange(len(previous))
 
+    moved: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}  # copied once per device
+
     def add_bias(_module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
         ids = kwargs.get("input_ids", args[0] if args else None)
         last = ids[:, -output.logits.shape[1] :]
-        table = rows.to(output.logits.device, output.logits.dtype)
-        output.logits = output.logits + table[index.to(last.device)[last]]
+        key = (output.logits.device, output.logits.dtype)
+        if key not in moved:
+            moved[key] = (rows.to(*key), index.to(key[0]))
+        table, where = moved[key]
+        output.logits = output.logits + table[where[last]]
         return output
 
     model.register_forward_hook(add_bias, with_kwargs=True)
     return rows, index
+
+
+def planted_guard_llama(
+    tokenizer: PreTrainedTokenizerFast,
+    shape: dict[str, int],
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seed: int | None = 0,
+) -> LlamaForCausalLM:
+    """A random Llama of ``shape`` (hidden size, layers, heads; ``vocab_size`` too, else the tokenizer's) built on
+    ``device``, Llama 3's rope base and 4,096 positions, with :data:`GUARD_BIGRAMS` planted (:func:`plant_guard_bias`):
+    the speed benchmarks' stand-in for a guard of that size. ``seed``: ``torch.manual_seed`` first (None: not).
+
+    >>> from marginal_generate.testing import byte_level_tokenizer
+    >>> tok = byte_level_tokenizer()
+    >>> shape = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    >>> model = planted_guard_llama(tok, shape)
+    >>> model.config.vocab_size == len(tok), model.generation_config.eos_token_id == tok.eos_token_id
+    (True, True)
+    >>> logits = model(input_ids=torch.tensor([[tok.convert_tokens_to_ids("unsafe")]])).logits[0, -1]
+    >>> round(logits.softmax(-1)[tok.convert_tokens_to_ids("Ċ")].item(), 1)  # after 'unsafe': a newline, p 0.9
+    0.9
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    ids = special_token_ids(tokenizer)
+    config = LlamaConfig(
+        **{"vocab_size": len(tokenizer), **shape}, max_position_embeddings=4096, rope_theta=500000.0, **ids
+    )
+    with torch.device(device):
+        model = LlamaForCausalLM(config).to(dtype).eval()
+    model.generation_config = GenerationConfig(**ids)
+    plant_guard_bias(model, tokenizer)
+    return model
