@@ -299,18 +299,18 @@ def test_load_refuses_unknown_versions_and_malformed_files(tmp_path):
     path = tmp_path / "p.json"
     with pytest.raises(ValueError, match=r"policy file .*p\.json does not exist; write one with marginal-generate"):
         mg.load_policy(path)
-    path.write_text("{not json")
-    with pytest.raises(ValueError, match=r"policy file .*p\.json is not JSON \(Expecting property name"):
-        mg.load_policy(path)
-    path.write_text('{"rules": {}}')
-    with pytest.raises(ValueError, match=r"is not a policy file \(no format_version\)"):
-        mg.load_policy(path)
-    path.write_text('{"format_version": 2}')
-    with pytest.raises(ValueError, match=r"has format_version 2, but this marginal-generate reads version 1"):
-        mg.load_policy(path)
-    path.write_text('{"format_version": 1, "rules": {"a": {"cut": {"threshold": 0.5}}}}')
-    with pytest.raises(ValueError, match=r"is not a valid policy file \(missing key 'target'\)"):
-        mg.load_policy(path)
+    for text, message in (
+        ("{not json", r"policy file .*p\.json is not JSON \(Expecting property name"),
+        ('{"rules": {}}', r"is not a policy file \(no format_version\)"),
+        ('{"format_version": 2}', r"has format_version 2, but this marginal-generate reads version 1"),
+        (
+            '{"format_version": 1, "rules": {"a": {"cut": {"threshold": 0.5}}}}',
+            r"is not a valid policy file \(missing key 'target'\)",
+        ),
+    ):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            mg.load_policy(path)
     p, y = two_labels()
     data = mg.fit_policy(p, y, labels=["unsafe", "S1"]).to_dict()
     data["rules"]["unsafe"]["cut"]["target"]["kind"] = "accuracy"
