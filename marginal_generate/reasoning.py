@@ -136,13 +136,13 @@ class _BlockClosed(StoppingCriteria):
 def _cut_at_close(space: LabelSpace, tokens: list[int], eos: set[int], close_tag: str) -> tuple[list[int], str]:
     """The tokens up to and including the one that closes the block, and the trace's status."""
     for end in range(1, len(tokens) + 1):
-        if tokens[end - 1] in eos:
-            break
+        if tokens[end - 1] in eos:  # the answer ended inside the block (what follows is padding)
+            return tokens[: end - 1], "open"
         text = space.decode(tokens[:end])
         if close_tag in text:
             after = text.split(close_tag, 1)[1]
             return tokens[:end], ("closed" if not after.strip() else "merged")
-    return [t for t in tokens if t not in eos], "open"
+    return tokens, "open"
 
 
 @dataclass

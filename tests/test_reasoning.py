@@ -70,9 +70,8 @@ def run(mode, prompts=None, **kw):
     space = ReasoningSpace(mg.LabelSpace.llama_guard(tok, categories=["S1", "S2", "S3"]))
     kw.setdefault("eps", 0.0)
     kw.setdefault("top_p", 1.0)
-    return space, score_reasoning(
-        model, ids, mask, space, mode, max_new_tokens=MAX_NEW, max_reasoning_tokens=12, attention="batched", **kw
-    )
+    kw.setdefault("max_reasoning_tokens", 12)
+    return space, score_reasoning(model, ids, mask, space, mode, max_new_tokens=MAX_NEW, attention="batched", **kw)
 
 
 def test_greedy_reasoning_equals_brute_force_over_the_verdict():
@@ -160,6 +159,20 @@ def test_a_trace_that_does_not_close_is_kept_and_left_out():
     assert math.isnan(short.probs[0, 0].item()) and math.isnan(short.scores.lower[0, 0].item())
 
 
+def test_open_traces_are_left_out_of_the_mean():
+    """With room for 5 reasoning tokens trace a (5 tokens) closes and trace b (6) does not: the mean is over the a
+    traces alone, k counts them, and every trace stays listed with its status."""
+    space, out = run("sample", k=8, seed=3, max_reasoning_tokens=5)
+    _, _, prompts = planted()
+    for i in range(2):
+        closed = [t == TRACE_A for t in out.traces[i]]
+        assert out.status[i] == ["closed" if c else "open" for c in closed]
+        assert out.k[i] == sum(closed) >= 2 and all(t in (TRACE_A, "<think>bbb</think") for t in out.traces[i])
+        exact = brute_force(prompts[i], tokens_of(TRACE_A), space)
+        assert out.probs[i].tolist() == pytest.approx(exact.tolist(), abs=1e-6)
+        assert out.stderr[i].abs().max().item() <= 1e-12 and out.trace_probs[i].shape == (out.k[i], 4)
+
+
 def test_a_closing_token_that_writes_verdict_text_is_merged():
     """The tag is read on decoded text, over token boundaries; a token that closes it and writes more than whitespace
     cannot start the verdict's walk."""
@@ -171,7 +184,10 @@ def test_a_closing_token_that_writes_verdict_text_is_merged():
     assert _cut_at_close(space, ids, {tok.eos_token_id}, "</think>") == (ids[:5], "merged")
     closed = tokens_of(TRACE_A)
     assert _cut_at_close(space, closed + ids[-1:], {tok.eos_token_id}, "</think>") == (closed, "closed")
-    assert _cut_at_close(space, ids[:3] + [tok.eos_token_id], {tok.eos_token_id}, "</think>") == (ids[:3], "open")
+    eos = tok.eos_token_id
+    padded = ids[:3] + [eos, tok.pad_token_id, tok.pad_token_id]  # ended inside the block, then padding
+    assert _cut_at_close(space, padded, {eos}, "</think>") == (ids[:3], "open")
+    assert _cut_at_close(space, ids[:3], {eos}, "</think>") == (ids[:3], "open")
 
 
 MODES = re.escape(
