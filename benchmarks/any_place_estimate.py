@@ -212,39 +212,33 @@ def distance(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> tor
     return (low - values).clamp(min=0) + (values - high).clamp(min=0)
 
 
-@torch.no_grad()
-def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
-    """The estimate, the lower bound and ``mg.score``'s ``probs`` of one grammar against its exact bracket."""
-    if grammar == "llama_guard":
-        model, tok = mg.load_default()
-        space = mg.LabelSpace.llama_guard(tok)
-        eos_id = model.generation_config.eos_token_id
-        eos = {eos_id} if isinstance(eos_id, int) else set(eos_id)
-        records = select(mg.load_default_eval_data(), args.unsafe, args.benign, args.block)
-        inputs = encode_conversations(tok, [r.conversation for r in records])
-        ids, mask, depth = inputs["input_ids"], inputs["attention_mask"], args.max_new_tokens
-        described = f"embedded tiny guard, held-out block {args.block}"
-    else:
-        model, tok, space, eos, ids, mask = planted_case(grammar, args.prompts, args.seed)
-        depth = PLANTED_DEPTH[grammar]
-        described = f"planted tiny Llama, vocab {len(tok)}, seed {args.seed}"
+def embedded_case(args: argparse.Namespace):
+    """(model, space, eos ids, input_ids, attention_mask, unsafe prompts) of the embedded model's held-out block."""
+    model, tok = mg.load_default()
+    eos_id = model.generation_config.eos_token_id
+    eos = {eos_id} if isinstance(eos_id, int) else set(eos_id)
+    records = select(mg.load_default_eval_data(), args.unsafe, args.benign, args.block)
+    inputs = encode_conversations(tok, [r.conversation for r in records])
+    unsafe = sum(not r.is_safe for r in records)
+    return model, mg.LabelSpace.llama_guard(tok), eos, inputs["input_ids"], inputs["attention_mask"], unsafe
+
+
+def exact_bracket(model, space, eos, ids, mask, depth: int, args: argparse.Namespace):
+    """The exact walk's ``(lower, upper, seconds)``: every prefix down to ``--exact-eps``, no nucleus, in parts of
+    ``--exact-batch`` prompts."""
     start = time.perf_counter()
-    parts = [
-        search(
-            model,
-            space,
-            eos,
-            ids[i : i + args.exact_batch],
-            mask[i : i + args.exact_batch],
-            TreeParams(1.0, args.exact_eps),
-            depth,
-        )
+    tree = TreeParams(1.0, args.exact_eps)
+    walks = [
+        search(model, space, eos, ids[i : i + args.exact_batch], mask[i : i + args.exact_batch], tree, depth)
         for i in range(0, ids.shape[0], args.exact_batch)
     ]
-    low, high = torch.cat([w.lower for w in parts]), torch.cat([w.upper for w in parts])
-    seconds = time.perf_counter() - start
-    cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, EstimateParams()), depth)
-    public = mg.score(
+    low, high = torch.cat([w.lower for w in walks]), torch.cat([w.upper for w in walks])
+    return low, high, time.perf_counter() - start
+
+
+def public_scores(model, space, eos, ids, mask, depth: int, args: argparse.Namespace) -> mg.LabelScores:
+    """What ``mg.score`` reports for any_place at the cut (``estimate="best"``)."""
+    return mg.score(
         model,
         ids,
         mask,
@@ -255,6 +249,22 @@ def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
         max_new_tokens=depth,
         eos_token_ids=eos,
     )["any_place"]
+
+
+@torch.no_grad()
+def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
+    """The estimate, the lower bound and ``mg.score``'s ``probs`` of one grammar against its exact bracket."""
+    if grammar == "llama_guard":
+        model, space, eos, ids, mask, _ = embedded_case(args)
+        depth = args.max_new_tokens
+        described = f"embedded tiny guard, held-out block {args.block}"
+    else:
+        model, tok, space, eos, ids, mask = planted_case(grammar, args.prompts, args.seed)
+        depth = PLANTED_DEPTH[grammar]
+        described = f"planted tiny Llama, vocab {len(tok)}, seed {args.seed}"
+    low, high, seconds = exact_bracket(model, space, eos, ids, mask, depth, args)
+    cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, EstimateParams()), depth)
+    public = public_scores(model, space, eos, ids, mask, depth, args)
     assert cut.estimate is not None
     ok = bool(
         (cut.lower <= high + 1e-9).all()
@@ -332,24 +342,8 @@ def main() -> None:
     if args.grammar is not None:
         grammar_table(list(GRAMMARS) if args.grammar == "all" else [args.grammar], args)
         return
-    model, tok = mg.load_default()
-    space = mg.LabelSpace.llama_guard(tok)
-    eos_id = model.generation_config.eos_token_id
-    eos = {eos_id} if isinstance(eos_id, int) else set(eos_id)
-    records = select(mg.load_default_eval_data(), args.unsafe, args.benign, args.block)
-    n_unsafe = sum(not r.is_safe for r in records)
-    inputs = encode_conversations(tok, [r.conversation for r in records])
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-
-    start = time.perf_counter()
-    exact_low, exact_high = [], []
-    for i in range(0, len(records), args.exact_batch):
-        part = slice(i, i + args.exact_batch)
-        walk = search(model, space, eos, ids[part], mask[part], TreeParams(1.0, args.exact_eps), args.max_new_tokens)
-        exact_low.append(walk.lower)
-        exact_high.append(walk.upper)
-    low, high = torch.cat(exact_low), torch.cat(exact_high)
-    exact_seconds = time.perf_counter() - start
+    model, space, eos, ids, mask, n_unsafe = embedded_case(args)
+    low, high, exact_seconds = exact_bracket(model, space, eos, ids, mask, args.max_new_tokens, args)
 
     results: dict[str, SearchResult] = {}
     wall: dict[str, list[float]] = {name: [] for name in CANDIDATES}
@@ -369,24 +363,14 @@ def main() -> None:
             results[name] = search(model, space, eos, ids, mask, tree, args.max_new_tokens, reader(name))
             cpu[name].append(time.process_time() - c)
             wall[name].append(time.perf_counter() - w)
-    public = mg.score(
-        model,
-        ids,
-        mask,
-        space,
-        ["any_place"],
-        eps=args.eps,
-        top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens,
-        eos_token_ids=eos,
-    )["any_place"]
+    public = public_scores(model, space, eos, ids, mask, args.max_new_tokens, args)
 
     print(
         f"model: embedded tiny guard | {platform.machine()}, torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}"
     )
     print(
-        f"held-out block {args.block}: {n_unsafe} unsafe + {len(records) - n_unsafe} benign prompts, "
+        f"held-out block {args.block}: {n_unsafe} unsafe + {ids.shape[0] - n_unsafe} benign prompts, "
         f"{len(space.labels)} labels | cut eps={args.eps} top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1, "
         f"bracket width mean {float((high - low).mean()):.4f} max {float((high - low).max()):.4f} "
         f"({exact_seconds:.0f} s)"
