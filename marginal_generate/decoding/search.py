@@ -40,9 +40,19 @@ from .completions import merge_by_text
 from .estimate import CutEstimator, EstimateParams
 from .joint import JointAccumulator
 from .prefixes import PrefixReader
+from .step_scores import StepScores
 from .stepper import Stepper
 
-__all__ = ["Node", "TreeParams", "SearchResult", "run_search", "Selection", "select_children", "expand_nodes"]
+__all__ = [
+    "Node",
+    "TreeParams",
+    "SearchResult",
+    "run_search",
+    "Selection",
+    "select_children",
+    "select_top",
+    "expand_nodes",
+]
 
 
 @dataclass
@@ -136,6 +146,10 @@ def run_search(
     spare, floor = (estimator.params.per_node, estimator.floor) if estimator is not None else (0, 0.0)
     if estimator is not None:
         estimator.joint = joint
+    # the lightest child the cuts read (kept: eps; looked at by the estimate: floor); 0: read them all
+    least = 0.0
+    if tree is not None and tree.eps > 0 and (floor > 0 or not spare):
+        least = min(tree.eps, floor) if spare else tree.eps
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
     guard = (
@@ -143,14 +157,20 @@ def run_search(
         if budget is not None and tree is not None
         else None
     )
-    logits = stepper.prefill()
+    with torch.inference_mode():  # the forwards and their caches; what the search keeps is made outside
+        logits = stepper.prefill()
     depth = 0
     while frontier:
         widths.append(len(frontier))
-        scores = logits.to(torch.float64)
+        # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
+        full_rows = [i for i, node in enumerate(frontier) if node.greedy or node.forced is not None]
+        tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
         if logits_processor:
-            scores = logits_processor(stepper.sequences().to(scores.device), scores)
-        logprobs = torch.log_softmax(scores, dim=-1)
+            processed = logits_processor(stepper.sequences().to(logits.device), logits.to(torch.float64))
+            scores = StepScores(processed, processed=True)
+        else:
+            scores = StepScores(logits, read=full_rows + tree_rows)
+        full = dict(zip(full_rows, scores.full(full_rows))) if full_rows else {}
         children: list[Node] = []
         parents: list[int] = []
 
@@ -158,14 +178,13 @@ def run_search(
             children.append(child)
             parents.append(parent)
 
-        tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
         kept: dict[int, list[tuple[int, float]]] = {i: [] for i in tree_rows}
         if tree_rows:
             assert tree is not None
             expanded += len(tree_rows)
             node_probs = [frontier[i].prob for i in tree_rows]
-            rows = logprobs[torch.tensor(tree_rows, device=logprobs.device)]
-            selection = select_children(node_probs, rows, tree, spare, floor)
+            top, ids = scores.top(tree_rows, _width(node_probs, scores.vocab, tree, spare), node_probs, least)
+            selection = select_top(node_probs, top, ids, tree, spare, floor)
             if guard is not None:  # before a child is read
                 guard.read([frontier[i].row for i in tree_rows], selection.kept_per_node())
                 guard.check([node.row for node in frontier], depth, logits, step=False)
@@ -184,10 +203,10 @@ def run_search(
                             add(Node(node.row, tokens, state, mass, rollout=True), i)
                 kept[i] = children_of[j]
 
-        argmax = logprobs.argmax(dim=-1).tolist()
+        argmax = scores.argmax()
         for i, node in enumerate(frontier):
             if node.forced is not None:
-                lookahead = _advance_lookahead(node, logprobs[i], recorder)
+                lookahead = _advance_lookahead(node, full[i], recorder)
                 if lookahead is not None:
                     add(lookahead, i)
                 continue
@@ -199,7 +218,7 @@ def run_search(
                 continue
             greedy_token = argmax[i] if node.greedy else -1
             if node.greedy:
-                for extra in recorder.observe(node, depth, logprobs[i], greedy_token) or ():
+                for extra in recorder.observe(node, depth, full[i], greedy_token) or ():
                     add(extra, i)
             greedy_in_tree = False
             for token, prob in kept.get(i, ()):
@@ -231,10 +250,11 @@ def run_search(
             break
         if guard is not None:  # before their forward
             guard.check([node.row for node in frontier], depth, logits, step=True)
-        logits = stepper.step(
-            torch.tensor(parents, dtype=torch.long),
-            torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
-        )
+        with torch.inference_mode():
+            logits = stepper.step(
+                torch.tensor(parents, dtype=torch.long),
+                torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
+            )
 
     completions = [merge_by_text(row, top_completions) for row in completions]  # one entry per text
     result = SearchResult(
@@ -295,10 +315,31 @@ def select_children(
     >>> select_children([0.5], logp, TreeParams(top_p=1.0, eps=0.0)).kept_per_node()
     [4]
     """
-    vocab = logprobs.shape[-1]
-    most = max(node_probs)
-    k = vocab if tree.eps <= 0 else min(vocab, int(most / tree.eps) + 1 + spare)
-    top, ids = _top_probs(logprobs, k)
+    top, ids = _top_probs(logprobs, _width(node_probs, logprobs.shape[-1], tree, spare))
+    return select_top(node_probs, top, ids, tree, spare, floor)
+
+
+def _width(node_probs: list[float], vocab: int, tree: TreeParams, spare: int) -> int:
+    """How many of each node's most probable tokens the cuts can keep (``node_prob / eps`` at most), plus ``spare``.
+
+    >>> _width([0.5, 0.2], 1000, TreeParams(top_p=0.99, eps=0.01), spare=8)
+    59
+    >>> _width([1.0], 1000, TreeParams(top_p=1.0, eps=0.0), spare=0)
+    1000
+    """
+    return vocab if tree.eps <= 0 else min(vocab, int(max(node_probs) / tree.eps) + 1 + spare)
+
+
+def select_top(
+    node_probs: list[float], top: torch.Tensor, ids: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
+) -> Selection:
+    """:func:`select_children` from each node's most probable tokens already chosen: ``top`` their probabilities
+    (float64, descending), ``ids`` their tokens, ``[nodes, k]`` with ``k`` at least :func:`_width`.
+
+    >>> top = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
+    >>> select_top([0.5], top, torch.tensor([[3, 1, 0, 2]]), TreeParams(top_p=0.8, eps=0.1)).lists()[1]
+    [[(3, 0.25), (1, 0.15)]]
+    """
     node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
     child = node * top
     keep = (child >= tree.eps) & (child > 0)
