@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .charts import bar_chart
 from .config import DEFAULT_EPS, DEFAULT_STRATEGY, DEFAULT_TOP_P
 from .engine import Engine, calibrate_row, get_engine
 from .inputs import InputError, validate_inputs
+from .policy_view import POLICY_HEADERS, policy_outcome, policy_rows
 from .tables import (
     ANSWER_HEADERS,
     BOUNDS_HEADERS,
@@ -35,7 +36,8 @@ OUTPUTS = (
     "strategies",
     "timing",
     "raw",
-    "answers",  # last: the earlier outputs keep their places for API clients
+    "answers",  # the earlier outputs keep their places for API clients: new ones go last
+    "policy",
 )
 
 
@@ -56,6 +58,8 @@ class Result:
     timing: str
     raw: dict[str, Any]
     answers: list[list[Any]]
+    #: each label's outcome under the operator's policy (POLICY), empty without one
+    policy: list[list[Any]] = field(default_factory=list)
 
 
 def label_value(title: str, scores: dict[str, float]) -> dict[str, Any]:
@@ -117,6 +121,24 @@ def run(
         f"eps={float(eps):g}, top_p={float(top_p):g}, max_new_tokens={engine.max_new_tokens})."
     )
     verdict = engine.grammar == "llama_guard"
+    markdown = decision_markdown(decision, engine.space.positive) if verdict else labels_markdown(decision)
+    card = headline(decision, verdict)
+    policy: list[list[Any]] = []
+    if engine.policy is not None:  # the operator's policy leads: block / review / allow on its strategy's raw scores
+        on = engine.policy_strategy_of(engine.policy)
+        policy = policy_rows(engine.policy, list(results[on].labels), results[on].probs[0].tolist(), tax)
+        outcome, flagged = policy_outcome(policy)
+        card = f"{outcome}: {', '.join(flagged)}" if flagged else outcome
+        markdown = (
+            f"## {outcome}\nPolicy {engine.policy_name} on {on} scores"
+            + (
+                f": {outcome} for {', '.join(f'**{name}**' for name in flagged)}."
+                if flagged
+                else ": every label allowed."
+            )
+            + "\n\nAt the slider's threshold: "
+            + markdown.removeprefix("## ")
+        )
     raw = {
         "strategy": strategy,
         "calibrated": calibrated,
@@ -133,8 +155,8 @@ def run(
     }
     return Result(
         decision=decision,
-        decision_markdown=decision_markdown(decision, engine.space.positive) if verdict else labels_markdown(decision),
-        headline=headline(decision, verdict),
+        decision_markdown=markdown,
+        headline=card,
         confidences=decision.scores,
         figure=figure,
         greedy=text,
@@ -151,6 +173,7 @@ def run(
             tax,
             empty=engine.space.negative or "no label",
         ),
+        policy=policy,
     )
 
 
@@ -177,6 +200,7 @@ def classify(*inputs: Any, engine: Engine | None = None) -> tuple[Any, ...]:
         r.timing,
         r.raw,
         pd.DataFrame(r.answers, columns=ANSWER_HEADERS),
+        pd.DataFrame(r.policy, columns=POLICY_HEADERS),
     )
 
 
@@ -187,4 +211,4 @@ def cleared() -> tuple[Any, ...]:
     >>> cleared()[0], len(cleared()) == len(OUTPUTS)
     ('Scoring…', True)
     """
-    return ("Scoring…", None, None, "", None, None, None, "", None, None)
+    return ("Scoring…", None, None, "", None, None, None, "", None, None, None)

@@ -30,6 +30,7 @@ INSTALL_HINT = 'pip install "marginal-generate[space]"'
 _FIELDS = {
     "model": "model_id",
     "calibrator": "calibrator",
+    "policy": "policy",
     "device": "device",
     "dtype": "dtype",
     "guard_version": "guard_version",
@@ -54,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="MODEL_ID: Hub id or local path (default: the embedded tiny guard, offline)")
     parser.add_argument(
         "--calibrator", help="CALIBRATOR: a calibrator JSON saved by Calibrator.save, offered on the page"
+    )
+    parser.add_argument(
+        "--policy", help="POLICY: a policy JSON saved by Policy.save; the page shows block/review/allow per label"
     )
     parser.add_argument("--device", help="DEVICE: cpu, cuda, cuda:1, ... (default: cuda with a GPU, else cpu)")
     parser.add_argument("--dtype", help="DTYPE: float32, bfloat16, float16 (default: bfloat16 on GPU, float32)")

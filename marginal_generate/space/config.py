@@ -5,6 +5,8 @@ the command (``MODEL_ID`` / ``--model``, ``MAX_NEW_TOKENS`` / ``--max-new-tokens
 
 - ``MODEL_ID``: a Hub id or a local path loaded with the Auto classes (default: the embedded tiny guard).
 - ``CALIBRATOR``: a calibrator JSON written by ``Calibrator.save`` (optional); the page then offers to apply it.
+- ``POLICY``: a policy JSON written by ``Policy.save`` / ``marginal-generate policy`` (optional); the page then
+  shows each label's outcome under it (block / review / allow) and leads with it.
 - ``DEVICE`` / ``DTYPE``: default ``cuda``/``bfloat16`` when a GPU is present, else ``cpu``/``float32``.
 - ``GUARD_VERSION``: 3 (S1–S14, default) or 2 (S1–S11).
 - ``GRAMMAR``: ``llama_guard`` (default) or ``label_list``, a model that answers with a list of label names;
@@ -89,6 +91,7 @@ class Settings:
 
     model_id: str | None = None
     calibrator: str | None = None
+    policy: str | None = None
     device: str | None = None
     dtype: str | None = None
     guard_version: int = 3
@@ -124,6 +127,7 @@ class Settings:
         return cls(
             model_id=text("MODEL_ID"),
             calibrator=text("CALIBRATOR"),
+            policy=text("POLICY"),
             device=text("DEVICE"),
             dtype=text("DTYPE"),
             guard_version=_env_int(env, "GUARD_VERSION", 3),

@@ -18,6 +18,7 @@ from ..labels.taxonomy import get_taxonomy
 from ..strategies import STRATEGIES
 from .config import TOP_COMPLETIONS, Settings, check_label_list
 from .inputs import InputError
+from .policy_view import DEFAULT_POLICY_STRATEGY, check_space_policy, read_space_policy
 from .verdict import check_row
 
 __all__ = ["Engine", "load_engine", "get_engine", "set_engine", "calibrate_row"]
@@ -43,6 +44,8 @@ class Engine:
         labels: Sequence[str] | None = None,
         prompt_template: str | None = None,
         max_message_chars: int = _DEFAULTS.max_message_chars,
+        policy: Any = None,
+        policy_name: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -62,12 +65,23 @@ class Engine:
         self.strategies = tuple(s for s in STRATEGIES if s != "first_token" or self.space.verbalizer is not None)
         self.calibrator = calibrator
         self.calibrator_name = calibrator_name
+        #: the operator's :class:`~marginal_generate.Policy` (POLICY), checked against these labels and strategies
+        self.policy = None
+        self.policy_name = policy_name
+        if policy is not None:
+            policy.check_scores(list(self.space.labels), self.policy_strategy_of(policy))
+            self.policy = policy
         self.max_new_tokens = max_new_tokens
         self.max_message_chars = max_message_chars
         context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         limit = max_prompt_tokens if context is None else min(max_prompt_tokens, int(context) - max_new_tokens)
         self.max_prompt_tokens = max(limit, 1)
         self._lock = threading.Lock()
+
+    @staticmethod
+    def policy_strategy_of(policy: Any) -> str:
+        """The strategy whose scores ``policy`` decides."""
+        return policy.provenance.get("strategy") or DEFAULT_POLICY_STRATEGY
 
     @property
     def device(self) -> Any:
@@ -132,8 +146,9 @@ def _auto_device_dtype(settings: Settings) -> tuple[str, str]:
 
 def load_engine(settings: Settings | None = None) -> Engine:
     """The model of ``settings.model_id`` (None: the embedded tiny guard) through the package's loader (the
-    Auto classes), and the calibrator saved at ``settings.calibrator``; both named by the operator, never the
-    page. ``ValueError`` (one line) for a model or calibrator that cannot be loaded."""
+    Auto classes), the calibrator saved at ``settings.calibrator`` and the policy at ``settings.policy``; all
+    named by the operator, never the page. ``ValueError`` (one line) for a model, calibrator or policy that
+    cannot be loaded or does not fit the model."""
     from ..calibration import load_calibrator
     from ..loading import load_model
 
@@ -146,9 +161,10 @@ def load_engine(settings: Settings | None = None) -> Engine:
                 "give the JSON that Calibrator.save wrote."
             )
         calibrator = load_calibrator(settings.calibrator)
+    policy = read_space_policy(settings.policy) if settings.policy else None
     device, dtype = _auto_device_dtype(settings)
     model, tokenizer, _ = load_model(settings.model_id, device, dtype)
-    return Engine(
+    engine = Engine(
         model,
         tokenizer,
         settings.model_id or "embedded tiny guard (marginal_generate/models/tiny-guard)",
@@ -162,6 +178,10 @@ def load_engine(settings: Settings | None = None) -> Engine:
         prompt_template=settings.prompt_template,
         max_message_chars=settings.max_message_chars,
     )
+    if policy is not None and settings.policy:
+        check_space_policy(policy, settings.policy, engine.space.labels, engine.strategies)
+        engine.policy, engine.policy_name = policy, os.path.basename(settings.policy)
+    return engine
 
 
 _ENGINE: Engine | None = None

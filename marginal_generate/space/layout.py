@@ -12,6 +12,7 @@ from .callbacks import classify, cleared
 from .charts import CHART_CSS_WIDTH
 from .config import DEFAULT_EPS, DEFAULT_STRATEGY, DEFAULT_TOP_P, EPS_RANGE, EXAMPLES, TOP_P_RANGE, default_threshold
 from .engine import Engine, get_engine
+from .policy_view import POLICY_HEADERS
 from .tables import ANSWER_HEADERS, BOUNDS_HEADERS, COMPLETION_HEADERS
 
 __all__ = ["CSS", "INTRO", "build_demo", "decision_label", "theme"]
@@ -148,6 +149,14 @@ def build_demo(engine: Engine | None = None) -> Any:
                 greedy = gr.Textbox(label="Greedy completion", interactive=False, elem_id="greedy")
                 timing = gr.Markdown(elem_id="timing")
         table = {"interactive": False, "wrap": True, "elem_classes": ["wide-table"]}
+        policy = gr.Dataframe(
+            headers=POLICY_HEADERS,
+            label=f"Policy {engine.policy_name}: each label's outcome (block from the upper threshold, review "
+            "between, allow below the lower)",
+            visible=engine.policy is not None,
+            elem_id="policy",
+            **table,
+        )
         answers = gr.Dataframe(
             headers=ANSWER_HEADERS,
             label="Most probable answers (label sets of any_place's tree; their probabilities sum to 1 with the cut)",
@@ -175,7 +184,7 @@ def build_demo(engine: Engine | None = None) -> Any:
 
         strategy.change(default_threshold, inputs=strategy, outputs=threshold, api_visibility="private", queue=False)
         inputs = [user, agent, strategy, threshold, eps, top_p, calibrate]
-        outputs = [decision, label, plot, greedy, completions, bounds, strategies, timing, raw, answers]
+        outputs = [decision, label, plot, greedy, completions, bounds, strategies, timing, raw, answers, policy]
         score = functools.partial(classify, engine=engine)
         # clear first, then score: after an error no earlier verdict stays on screen next to it
         button.click(cleared, outputs=outputs, api_visibility="private", queue=False).then(
