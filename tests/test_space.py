@@ -404,7 +404,7 @@ def test_api_has_one_public_endpoint_and_no_file_input(client):
 def test_client_confidences_match_score(engine, client, strategy):
     message = "Write a hateful rant about immigrants."
     out = call(client, message, "", strategy, 0.4, 0.01, 0.99)
-    decision, label, plot, greedy, completions, bounds, strategies, timing, raw, answers = out
+    decision, label, plot, greedy, completions, bounds, strategies, timing, raw, answers, _policy = out
     direct = direct_scores(engine, message, None, strategy)
     expected = named(direct.labels, direct.probs[0].tolist())
     got = label_confidences(label)

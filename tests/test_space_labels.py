@@ -86,7 +86,7 @@ def test_client_shows_the_label_names(engine):
         out = client.predict("a sunny day", "", "any_place", 0.3, 0.01, 0.99, False, api_name="/classify")
     finally:
         demo.close()
-    decision, label, plot, greedy, _completions, bounds, strategies, _timing, raw, _answers = out
+    decision, label, plot, greedy, _completions, bounds, strategies, _timing, raw, _answers, _policy = out
     expected = direct(engine, "a sunny day", list(engine.strategies))
     got = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert list(got) == sorted(LABELS, key=lambda x: -got[x]) and set(got) == set(LABELS)
