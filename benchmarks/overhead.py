@@ -19,16 +19,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import platform
 import pstats
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
@@ -77,27 +77,15 @@ def main() -> None:
     ]
     eos = model.generation_config.eos_token_id
     eos_ids = {eos} if isinstance(eos, int) else set(eos)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id(tok)
 
     def greedy():
-        return [
-            model.generate(**b, do_sample=False, max_new_tokens=args.max_new_tokens, pad_token_id=pad) for b in batches
-        ]
+        return greedy_over(model, batches, args.max_new_tokens, pad_token_id=pad)
 
     def any_place(estimate: str):
-        return lambda: [
-            model.generate(
-                **b,
-                custom_generate=mg.marginalize,
-                label_space=space,
-                strategy="any_place",
-                eps=args.eps,
-                top_p=args.top_p,
-                max_new_tokens=args.max_new_tokens,
-                estimate=estimate,
-            )
-            for b in batches
-        ]
+        return lambda: any_place_over(
+            model, batches, space, args.eps, args.top_p, args.max_new_tokens, estimate=estimate
+        )
 
     rows = [
         b["input_ids"][i][b["attention_mask"][i] == 1].tolist() for b in batches for i in range(b["input_ids"].shape[0])
@@ -130,17 +118,8 @@ def main() -> None:
     ]
     if rows:
         methods.append(("reference walk: one generate per node", reference))
-    best = {label: float("inf") for label, _ in methods}
-    outputs = {}
-    for label, fn in methods:
-        outputs[label] = fn()  # warm-up
-    for _ in range(args.repeats):
-        for label, fn in methods:
-            if label.startswith("reference") and best[label] < float("inf"):
-                continue  # one timed run of the slow walk
-            start = time.perf_counter()
-            fn()
-            best[label] = min(best[label], time.perf_counter() - start)
+    # interleaved repeat by repeat; one timed run of the slow walk
+    best, outputs = interleaved(methods, args.repeats, once={methods[-1][0]} if rows else ())
     if rows:  # the walk ran on a few prompts: its time for all of them
         best[methods[-1][0]] *= len(convs) / len(rows)
     lower, estimate = outputs[methods[1][0]], outputs[methods[2][0]]
@@ -150,10 +129,7 @@ def main() -> None:
         for (o, i), (lo, up, _) in zip(flat, outputs[methods[-1][0]]):
             diff = max(diff, float((o.lower[i] - lo).abs().max()), float((o.upper[i] - up).abs().max()))
     base = best[methods[0][0]]
-    print(
-        f"model: {name} | {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}"
-    )
+    print(f"model: {name} | {machine()}")
     print(
         f"{len(convs)} prompts in batches of {args.batch_size}; eps={args.eps} top_p={args.top_p} "
         f"max_new_tokens={args.max_new_tokens}; best of {args.repeats}, methods interleaved; "
@@ -161,10 +137,8 @@ def main() -> None:
         f"roll-outs {sum(o.stats.get('rollouts', 0) for o in estimate)}"
     )
     print()
-    print(f"| {'method':40} | {'wall s':>8} | {'x greedy':>8} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|")
-    for label, _ in methods:
-        print(f"| {label:40} | {best[label]:8.3f} | {best[label] / base:8.2f} |")
+    columns = [("method", 40, ""), ("wall s", 8, ".3f"), ("x greedy", 8, ".2f")]
+    print(table(columns, [(label, best[label], best[label] / base) for label, _ in methods]))
     if rows:
         print(f"(the reference walk ran on {len(rows)} of {len(convs)} prompts; its time is scaled to all of them)")
     print()
