@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .commands import search_budget_gb
 from .evaluation import CALIBRATORS, EvalConfig, label_lists, run_evaluation
 from .evaluation.groups import format_group_table
 from .policy import cli as policy_cli
@@ -180,6 +181,12 @@ def add_evaluate_arguments(ev: argparse.ArgumentParser) -> None:
         help="named groups of labels scored as P(any of them) from any_place's label sets, a column each with "
         "the unsafe column's metrics, e.g. 'violence=S1,S9;sexual=S3,S4,S12'",
     )
+    ev.add_argument(
+        "--search-budget-gb",
+        help="memory the any_place tree search may hold, in GB (inf: no limit); a search past it is refused before "
+        "it allocates, and that sample fails with what to change (default: the params file's search_budget_gb, "
+        "else the memory free on the model's device)",
+    )
     ev.add_argument("--no-plots", action="store_true", help="skip the reliability diagrams")
     ev.add_argument(
         "--threads",
@@ -220,6 +227,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         separator=args.separator,
         none=args.none,
         groups=args.groups,
+        search_budget_gb=search_budget_gb(args.search_budget_gb),
     )
 
 

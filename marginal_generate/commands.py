@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "port",
     "number",
+    "search_budget_gb",
     "names",
     "free_port",
     "missing_modules",
@@ -70,6 +71,31 @@ def number(kind: type, least: float, what: str) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def search_budget_gb(text: str | None) -> float | None:
+    """``--search-budget-gb``: the tree search's memory budget in GB (``inf``: no limit), or None when the flag is
+    absent (the memory free on the model's device); a ``ValueError`` of one line otherwise. Not an argparse type,
+    so that the CLI says it in one line, exit status 2, without the usage.
+
+    >>> search_budget_gb("2.5"), search_budget_gb("inf"), search_budget_gb(None)
+    (2.5, inf, None)
+    >>> search_budget_gb("0")
+    Traceback (most recent call last):
+    ValueError: --search-budget-gb '0' is not a number of GB above 0; give e.g. 4, inf for no limit, or leave it out for the memory free on the model's device.
+    """  # noqa: E501
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(
+            f"--search-budget-gb {text!r} is not a number of GB above 0; give e.g. 4, inf for no limit, or leave it "
+            "out for the memory free on the model's device."
+        )
+    return value
 
 
 def names(text: str) -> list[str]:

@@ -259,7 +259,7 @@ def test_full_queue_is_503_and_sigterm_drops_nothing_in_flight(reference):
             threads.append(_post_later(server.url + "/v1/moderations", {"input": text}, answers, k))
             _wait_for(server, "marginal_generate_queue_depth", k + 1)
         busy = httpx.post(server.url + "/v1/moderations", json={"input": "one more"})
-        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"  # no model call has ended yet: 1 s
         assert busy.json()["error"]["code"] == "queue_full" and busy.json()["error"]["type"] == "server_error"
         assert server.metric("marginal_generate_requests_in_flight") == 3
         status, out = server.stop()

@@ -13,7 +13,7 @@ from marginal_generate.cli import main
 from marginal_generate.policy.policy import Cut, LabelRule, Policy
 from marginal_generate.policy.targets import Target
 from marginal_generate.prompts.formats import conversation, encode_conversations
-from marginal_generate.serving import Scorer, Service, create_app
+from marginal_generate.serving import Scorer, Service, Throughput, create_app
 from marginal_generate.testing import cue_label_llama, word_level_tokenizer
 
 pytest.importorskip("fastapi")
@@ -152,3 +152,39 @@ def test_batched_requests_equal_one_score_call(tiny):
     expected = mg.score(model, batch["input_ids"], batch["attention_mask"], scorer.space, ["any_place"])["any_place"]
     assert service.metrics.batches.count == 1 and service.metrics.prompts_scored == 2
     assert [a["label_scores"]["unsafe"], b["label_scores"]["unsafe"]] == expected["unsafe"].tolist()
+
+
+def test_full_queue_retry_after_is_the_queue_over_the_recent_throughput(tiny):
+    """The 503's Retry-After is ceil(queued prompts / prompts per second of the recent model calls), through the
+    app: the throughput is measured on an injected clock (a call that scored 4 prompts in 8 s: 0.5 per second)."""
+    import asyncio
+
+    import httpx
+
+    model, tokenizer = tiny
+    meter = Throughput(window_s=60, clock=lambda: 50.0)
+    meter.observe(prompts=4, seconds=8.0)
+    service = Service.create(Scorer(model, tokenizer, "tiny-guard"), None, 64, 600_000, 3, throughput=meter)
+    app = create_app(service)
+
+    async def main_():
+        await service.batcher.start()  # the app's lifespan does this under a server
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+            queued = asyncio.ensure_future(client.post("/v1/moderations", json={"input": [BOMB, BREAD]}))
+            while service.batcher.depth < 2:
+                await asyncio.sleep(0.001)
+            busy = await client.post("/v1/moderations", json={"input": [BOMB, BREAD]})
+            service.batcher.drain()
+            done = await queued
+        await service.batcher.close()
+        return busy, done
+
+    busy, done = asyncio.run(main_())
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "4"  # ceil(2 queued / 0.5 per second)
+    assert busy.json()["error"]["code"] == "queue_full"
+    assert busy.json()["error"]["message"] == (
+        "the server is busy: the queue holds 2 prompts and takes at most 3; 2 more do not fit; "
+        "retry after the Retry-After header's seconds."
+    )
+    assert done.status_code == 200 and len(done.json()["results"]) == 2

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from marginal_generate.serving.batcher import Batcher, QueueFull
+from marginal_generate.serving.throughput import Throughput
 
 
 class Recorder:
@@ -131,3 +132,44 @@ def test_settings_are_checked():
 
     with pytest.raises(RuntimeError, match="not started"):
         run(unstarted())
+
+
+def test_a_full_queue_s_retry_after_is_the_queue_over_the_measured_throughput():
+    now = [1000.0]
+
+    def model(key, payloads):  # each prompt takes 0.5 s of the injected clock: 2 prompts per second
+        now[0] += 0.5 * len(payloads)
+        return [f"{key}:{p}" for p in payloads]
+
+    async def main():
+        meter = Throughput(window_s=60, clock=lambda: now[0])
+        batcher = Batcher(model, max_batch_size=8, max_wait_ms=600_000, max_queue=8, throughput=meter)
+        await batcher.start()
+        full = [f"a{i}" for i in range(8)]
+        assert await batcher.submit("k", full) == [f"k:{p}" for p in full]  # a full batch: scored at once, 4 s
+        assert meter.rate() == 2.0
+        waiting = asyncio.ensure_future(batcher.submit("k", [f"b{i}" for i in range(7)]))
+        await _queued(batcher, 7)
+        with pytest.raises(QueueFull, match=r"the queue holds 7 prompts and takes at most 8; 2 more do not fit") as err:
+            await batcher.submit("k", ["c1", "c2"])
+        batcher.drain()
+        await waiting
+        await batcher.close()
+        return err.value
+
+    refused = run(main())
+    assert (refused.depth, refused.retry_after) == (7, 4)  # ceil(7 prompts / 2 per second)
+
+
+def test_throughput_window_and_its_checks():
+    now = [0.0]
+    meter = Throughput(window_s=10, clock=lambda: now[0])
+    assert (meter.rate(), meter.retry_after(100)) == (None, 1)  # nothing measured yet: 1 s
+    meter.observe(prompts=1, seconds=4.0)
+    now[0] = 20.0
+    meter.observe(prompts=30, seconds=1.0)  # the first call ended 20 s ago, out of the 10 s window
+    assert meter.rate() == 30.0 and meter.retry_after(61) == 3
+    meter.observe(prompts=0, seconds=0.0)  # an empty call ends: the rate is still the window's
+    assert meter.rate() == 30.0
+    with pytest.raises(ValueError, match=r"`window_s` must be a number of seconds > 0, got 0"):
+        Throughput(window_s=0)

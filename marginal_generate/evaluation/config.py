@@ -109,6 +109,9 @@ class EvalConfig:
     label list separates names and says "no label" (``--grammar label_list``). ``groups``: named groups of labels
     (``--groups 'violence=S1,S9'`` or a mapping) whose P(any of the labels) becomes a column
     (:mod:`~marginal_generate.evaluation.groups`); None takes the ``groups:`` of ``params``, if any.
+    ``search_budget_gb``: the tree search's memory budget in GB (``search_budget_gb`` of
+    :func:`~marginal_generate.score`; ``math.inf``: no limit); None takes the ``search_budget_gb:`` of ``params``,
+    and without one the memory free on the model's device.
     """
 
     model: str | None = None
@@ -140,6 +143,7 @@ class EvalConfig:
     separator: str = ","
     none: str = "none"
     groups: str | Mapping[str, Sequence[str]] | None = None
+    search_budget_gb: float | None = None
 
     def __post_init__(self) -> None:
         from ..loading import is_embedded_model
@@ -187,6 +191,12 @@ class EvalConfig:
                 f"`groups` are read from any_place's label sets, and --strategies {','.join(self.strategies)} has no "
                 f"any_place; add it (e.g. --strategies any_place) or leave {where} out."
             )
+        if self.search_budget_gb is None:  # the flag wins over the file's `search_budget_gb:`
+            self.search_budget_gb = load_params(self.params).search_budget_gb
+        else:
+            from ..decoding.budget import SearchBudget
+
+            SearchBudget.of(self.search_budget_gb)  # its check: a number of GB > 0 (math.inf: no limit)
         calibrate = [c.strip().lower() for c in self.calibrate if c.strip()]
         for c in calibrate:
             if c not in CALIBRATORS:

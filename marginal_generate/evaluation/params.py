@@ -1,6 +1,6 @@
 """``params.yaml``: per-strategy parameters of the evaluation, in the seed repository's shape.
 
-A file has three top-level keys, all optional::
+A file has four top-level keys, all optional::
 
     strategies:
       marginal_probability_at_any_place:   # the seed's name; `any_place` is the same
@@ -14,6 +14,7 @@ A file has three top-level keys, all optional::
           any_place: {eps: 0.001}
     groups:                                  # named groups of labels, as `evaluate --groups` (the flag wins)
       violence: [S1, S9]
+    search_budget_gb: 4                      # the tree search's memory budget (GB), as `--search-budget-gb`
 
 Keys of a strategy: ``top_p`` (the ``any_place`` tree's nucleus), ``max_new_tokens``, ``eps``
 (the ``any_place`` prefix cut), ``threshold`` (the decision threshold on a label's probability;
@@ -28,6 +29,8 @@ Strategy names are the registry's (:data:`marginal_generate.strategies.ALL_STRAT
 prompted ones and the uncertainty baselines) and the seed's aliases (:data:`ALIASES`). An unknown key is a
 ``ValueError`` naming it. ``groups`` maps a group's name to its labels
 (:mod:`~marginal_generate.evaluation.groups`); a user's file's ``groups`` replace the shipped file's whole.
+``search_budget_gb`` is ``search_budget_gb`` of :func:`marginal_generate.score` (GB above 0, ``.inf`` for no
+limit; absent or null: the memory free on the model's device); ``evaluate --search-budget-gb`` wins over it.
 
 >>> p = parse_params({"strategies": {"marginal_probability_at_any_place": {"eps": 0.05}},
 ...                   "models": {"org/guard": {"top_p": 0.9}}})
@@ -39,6 +42,8 @@ StrategyParams(top_p=0.9, eps=0.05, max_new_tokens=20, threshold=0.5)
 0.05
 >>> parse_params({"groups": {"violence": ["S1", "S9"]}}).groups
 {'violence': ['S1', 'S9']}
+>>> parse_params({"search_budget_gb": 4}).search_budget_gb
+4.0
 >>> parse_params({"strategies": {"greedy": {"temperature": 1.0}}})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -81,6 +86,7 @@ __all__ = [
 DEFAULT_PARAMS: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "params.yaml")
 
 _KEYS = ("eps", "max_new_tokens", "threshold", "top_p")
+_TOP_KEYS = ("strategies", "models", "groups", "search_budget_gb")
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class Params:
     model_strategies: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     source: str = "<dict>"
     groups: dict[str, list[str]] | None = None
+    search_budget_gb: float | None = None
 
     def _model_key(self, model: str | None) -> str | None:
         """The ``models`` entry of ``model`` (None: the embedded tiny guard), or None."""
@@ -222,25 +229,43 @@ def _check_groups(source: str, block: Any) -> dict[str, list[str]] | None:
         raise ValueError(f"params: {source} groups: {str(err).removeprefix('`groups` ')}") from None
 
 
+def _check_budget(source: str, value: Any) -> float | None:
+    """The ``search_budget_gb:`` value (None: absent or null); its error names the file.
+
+    >>> _check_budget("p.yaml", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: params: p.yaml search_budget_gb must be a number of GB above 0 (.inf for no limit), got 0; e.g. search_budget_gb: 4, or leave it out for the memory free on the model's device.
+    """  # noqa: E501
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(
+            f"params: {source} search_budget_gb must be a number of GB above 0 (.inf for no limit), got {value!r}; "
+            "e.g. search_budget_gb: 4, or leave it out for the memory free on the model's device."
+        )
+    return float(value)
+
+
 def parse_params(data: Any, source: str = "<dict>") -> Params:
     """Check a parsed ``params.yaml`` (a mapping) and return :class:`Params`."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ValueError(
-            f"params: {source} must hold a mapping with keys 'strategies', 'models' and 'groups', "
-            f"got {type(data).__name__}."
+            f"params: {source} must hold a mapping with keys 'strategies', 'models', 'groups' and "
+            f"'search_budget_gb', got {type(data).__name__}."
         )
     for key in data:
-        if key not in ("strategies", "models", "groups"):
+        if key not in _TOP_KEYS:
             raise ValueError(
-                f"params: {source} has unknown top-level key {key!r}; allowed keys are ['groups', 'models', "
-                "'strategies']."
+                f"params: {source} has unknown top-level key {key!r}; allowed keys are {sorted(_TOP_KEYS)}."
             )
     params = Params(
         strategies=_check_strategies("strategies", data.get("strategies")),
         source=source,
         groups=_check_groups(source, data.get("groups")),
+        search_budget_gb=_check_budget(source, data.get("search_budget_gb")),
     )
     models = data.get("models") or {}
     if not isinstance(models, Mapping):
@@ -279,6 +304,7 @@ def merge_params(base: Params, over: Params) -> Params:
         model_strategies=model_strategies,
         source=f"{over.source} over {base.source}",
         groups=over.groups if over.groups is not None else base.groups,
+        search_budget_gb=over.search_budget_gb if over.search_budget_gb is not None else base.search_budget_gb,
     )
 
 

@@ -213,7 +213,15 @@ def _run(
     )
     groups = check_groups(config.groups or {}, space.labels)
     scorer = Scorer(
-        model, tokenizer, space, resolved, config.prompt_format, taxonomy, config.prompt_template, label_groups=groups
+        model,
+        tokenizer,
+        space,
+        resolved,
+        config.prompt_format,
+        taxonomy,
+        config.prompt_template,
+        label_groups=groups,
+        search_budget_gb=config.search_budget_gb,
     )
 
     # -- encode, and skip what is on disk ---------------------------------------------------------

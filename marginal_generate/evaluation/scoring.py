@@ -75,6 +75,7 @@ class Scorer:
         taxonomy: int,
         prompt_template: str | None = None,
         label_groups: dict[str, tuple[str, ...]] | None = None,
+        search_budget_gb: float | None = None,
     ) -> None:
         from ..uncertainty import forced_answer
 
@@ -84,6 +85,7 @@ class Scorer:
         self.prompted = {s: p for s, p in resolved.items() if s in PROMPTED_STRATEGIES}
         self.prompt_format, self.taxonomy, self.prompt_template = prompt_format, taxonomy, prompt_template
         self.label_groups = label_groups or {}  # --groups: name -> labels, P(any of them) from any_place's label sets
+        self.search_budget_gb = search_budget_gb  # --search-budget-gb: any_place's memory budget (None: free memory)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         needed = max(
             [g.max_new_tokens for g in self.groups] + [len(forced_answer(space).tokens) + 1 if self.uncertainty else 0]
@@ -145,6 +147,7 @@ class Scorer:
                 max_new_tokens=group.max_new_tokens,
                 top_p=group.top_p,
                 eps=group.eps,
+                search_budget_gb=self.search_budget_gb,
             )
             for name, result in scored.items():
                 for i in range(len(prompts)):

@@ -5,7 +5,8 @@
 :mod:`.errors`) with OpenAI's 13 category keys mapped from the Llama Guard taxonomy (:mod:`.mapping`), the model's
 own labels, their bounds and a decision (:mod:`.decisions`); ``/v1/classify`` for conversations; ``/health``;
 ``/metrics`` (:mod:`.metrics`). Requests that arrive together are scored in one model call (:mod:`.batcher`,
-:mod:`.scorer`). fastapi and uvicorn come with the ``serve`` extra: ``pip install "marginal-generate[serve]"``.
+:mod:`.scorer`); a full queue's ``Retry-After`` is the queued prompts over the model's recent throughput
+(:mod:`.throughput`). fastapi and uvicorn come with the ``serve`` extra: ``pip install "marginal-generate[serve]"``.
 
 >>> from marginal_generate.serving import OPENAI_CATEGORIES
 >>> len(OPENAI_CATEGORIES), OPENAI_CATEGORIES[1]
@@ -18,6 +19,7 @@ from .errors import APIError
 from .mapping import OPENAI_CATEGORIES, category_scores, gathered, mapping_table
 from .metrics import Metrics
 from .scorer import Scorer
+from .throughput import Throughput
 
 __all__ = [
     "APIError",
@@ -28,6 +30,7 @@ __all__ = [
     "QueueFull",
     "Scorer",
     "Service",
+    "Throughput",
     "category_scores",
     "create_app",
     "gathered",

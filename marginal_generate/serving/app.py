@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..decoding.budget import SearchBudgetError
 from .batcher import Batcher, QueueFull
 from .errors import APIError, install_handlers
 from .metrics import Metrics
@@ -31,6 +32,7 @@ from .schemas import (
     parse_body,
 )
 from .scorer import Scorer
+from .throughput import Throughput
 
 __all__ = ["Limits", "Service", "create_app"]
 
@@ -65,14 +67,23 @@ class Service:
         max_batch_size: int = 32,
         max_wait_ms: float = 5.0,
         max_queue: int = 1024,
+        throughput: Throughput | None = None,
     ) -> "Service":
+        """The service of ``scorer``; ``throughput`` measures the model calls (a full queue's Retry-After; default
+        the last 60 s by the monotonic clock)."""
         metrics = Metrics()
 
         def depth(n: int) -> None:
             metrics.queue_depth = n
 
         batcher = Batcher(
-            scorer.score_batch, max_batch_size, max_wait_ms, max_queue, on_batch=metrics.observe_batch, on_depth=depth
+            scorer.score_batch,
+            max_batch_size,
+            max_wait_ms,
+            max_queue,
+            on_batch=metrics.observe_batch,
+            on_depth=depth,
+            throughput=throughput,
         )
         return cls(scorer, batcher, metrics, limits or Limits())
 
@@ -136,9 +147,18 @@ async def _score(service: Service, key: tuple[str, Any], rows: list[list[int]]) 
             503,
             f"the server is busy: {full}; retry after the Retry-After header's seconds.",
             code="queue_full",
-            retry_after=1,
+            retry_after=full.retry_after,
         ) from None
-    except ValueError as err:  # the search refused this input (its memory budget, ...)
+    except SearchBudgetError as err:  # this request's tree search would outgrow the server's memory budget
+        raise APIError(
+            400,
+            f"this request's search does not fit the server's memory budget: {err}; eps, top_p, max_new_tokens "
+            "and the budget are the server's settings (--eps, --top-p, --max-new-tokens, --search-budget-gb): "
+            "send fewer or shorter inputs per request, or ask the operator to change them.",
+            param="input",
+            code="search_budget_exceeded",
+        ) from None
+    except ValueError as err:  # the search refused this input
         raise APIError(400, f"the model could not score this input: {err}", code="scoring_failed") from None
 
 

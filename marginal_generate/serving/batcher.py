@@ -5,7 +5,8 @@ and labels). A batch starts with the oldest prompt and takes the queued prompts 
 ``max_batch_size``, waiting at most ``max_wait_ms`` after that oldest prompt arrived for more to come. One
 thread runs the model, one batch at a time, so the prompts that arrive while it runs form the next batch.
 A batch that fails is scored again request by request: one bad input fails only its own request. A full
-queue refuses a request at once (:class:`QueueFull`) instead of growing without end; :meth:`Batcher.drain`
+queue refuses a request at once (:class:`QueueFull`) instead of growing without end, with the seconds after which
+to retry: the queued prompts over the model's recent throughput (:mod:`.throughput`); :meth:`Batcher.drain`
 stops the waiting (shutdown: what is queued is scored at once).
 
 >>> import asyncio
@@ -33,15 +34,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from .throughput import Throughput
+
 __all__ = ["Batcher", "QueueFull"]
 
 
 class QueueFull(Exception):
-    """The queue holds ``depth`` prompts and this request's ``size`` more would pass ``limit``."""
+    """The queue holds ``depth`` prompts and this request's ``size`` more would pass ``limit``; ``retry_after``:
+    the whole seconds the queued prompts take at the model's recent throughput (at least 1)."""
 
-    def __init__(self, depth: int, size: int, limit: int) -> None:
+    def __init__(self, depth: int, size: int, limit: int, retry_after: int = 1) -> None:
         super().__init__(f"the queue holds {depth} prompts and takes at most {limit}; {size} more do not fit")
-        self.depth, self.size, self.limit = depth, size, limit
+        self.depth, self.size, self.limit, self.retry_after = depth, size, limit, retry_after
 
 
 @dataclass
@@ -64,6 +68,8 @@ class Batcher:
         max_queue: the most prompts queued (not yet in a call); a request that does not fit gets :class:`QueueFull`.
         on_batch: called with each call's size (metrics).
         on_depth: called with the queue depth whenever it changes (metrics).
+        throughput: records each model call's prompts and seconds (by its clock); a full queue's
+            ``retry_after`` comes from it (default: a :class:`~.throughput.Throughput` over the last 60 s).
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class Batcher:
         max_queue: int = 1024,
         on_batch: Callable[[int], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
+        throughput: Throughput | None = None,
     ) -> None:
         for name, value, least in (("max_batch_size", max_batch_size, 1), ("max_queue", max_queue, 1)):
             if not isinstance(value, int) or value < least:
@@ -86,6 +93,7 @@ class Batcher:
         self.max_queue = max_queue
         self.on_batch = on_batch
         self.on_depth = on_depth
+        self.throughput = throughput if throughput is not None else Throughput()
         self._pending: deque[_Item] = deque()
         self._groups = itertools.count()
         self._wake: asyncio.Event | None = None
@@ -113,7 +121,8 @@ class Batcher:
         if self._task.done():
             raise RuntimeError("the batcher has stopped.")
         if len(self._pending) + len(payloads) > self.max_queue:
-            raise QueueFull(len(self._pending), len(payloads), self.max_queue)
+            depth = len(self._pending)
+            raise QueueFull(depth, len(payloads), self.max_queue, self.throughput.retry_after(depth))
         loop = asyncio.get_running_loop()
         group, now = next(self._groups), loop.time()
         items = [_Item(key, p, group, loop.create_future(), now) for p in payloads]
@@ -209,9 +218,11 @@ class Batcher:
         _settle(batch, results=results)
 
     def _call(self, key: Hashable, payloads: list[Any]) -> Sequence[Any]:
+        start = self.throughput.clock()
         results = self.run_batch(key, payloads)
         if len(results) != len(payloads):
             raise RuntimeError(f"run_batch returned {len(results)} results for {len(payloads)} prompts.")
+        self.throughput.observe(len(payloads), self.throughput.clock() - start)
         if self.on_batch is not None:
             self.on_batch(len(payloads))
         return results

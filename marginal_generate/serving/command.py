@@ -18,7 +18,17 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ..commands import add_subcommand, cannot_serve, fail, missing_modules, names, number, port, standalone_parser
+from ..commands import (
+    add_subcommand,
+    cannot_serve,
+    fail,
+    missing_modules,
+    names,
+    number,
+    port,
+    search_budget_gb,
+    standalone_parser,
+)
 
 __all__ = ["INSTALL_HINT", "add_arguments", "add_command", "build_parser", "main", "run_command"]
 
@@ -66,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=_positive, default=20, help="answer tokens searched (default 20)")
     parser.add_argument("--eps", type=float, default=0.01, help="any_place's pruning threshold (default 0.01)")
     parser.add_argument("--top-p", type=float, default=0.99, help="any_place's nucleus (default 0.99)")
+    parser.add_argument(
+        "--search-budget-gb",
+        help="memory one model call's any_place tree search may hold, in GB (inf: no limit); a request whose search "
+        "would pass it gets 400 search_budget_exceeded (default: the memory free on the model's device)",
+    )
     parser.add_argument("--taxonomy", type=int, choices=(2, 3), help="Llama Guard 2 or 3 (default: from the name)")
     parser.add_argument(
         "--grammar",
@@ -107,6 +122,7 @@ def load_service(args: argparse.Namespace) -> Any:
     for flag, value in (("--eps", args.eps), ("--top-p", args.top_p)):
         if not 0 <= value <= 1:
             raise ValueError(f"{flag} {value} is not in [0, 1]; the defaults are --eps 0.01 --top-p 0.99.")
+    budget = search_budget_gb(args.search_budget_gb)
     policy = load_policy(args.policy) if args.policy else None  # before the model: a bad file fails fast
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model, tokenizer, _ = load_model(args.model, device, args.dtype)
@@ -125,6 +141,7 @@ def load_service(args: argparse.Namespace) -> Any:
         max_new_tokens=args.max_new_tokens,
         eps=args.eps,
         top_p=args.top_p,
+        search_budget_gb=budget,
     )
     limits = Limits(args.max_request_bytes, args.max_input_chars, args.max_inputs)
     return Service.create(scorer, limits, args.max_batch_size, args.max_wait_ms, args.max_queue)

@@ -38,6 +38,8 @@ class Scorer:
         strategies: the strategies requests may ask for (default: every one the grammar supports).
         policy: a loaded :class:`~marginal_generate.Policy`, or None for the 0.5 rule.
         max_new_tokens, eps, top_p: the search settings, fixed by the operator.
+        search_budget_gb: the memory any_place's tree search may hold per model call, in GB (``math.inf``: no
+            limit; None: the memory free on the model's device), as in :func:`marginal_generate.score`.
         prompt_format: how conversations become prompts (see :func:`marginal_generate.render`).
     """
 
@@ -56,7 +58,9 @@ class Scorer:
         eps: float = 0.01,
         top_p: float = 0.99,
         prompt_format: str = "auto",
+        search_budget_gb: float | None = None,
     ) -> None:
+        from ..decoding.budget import SearchBudget
         from ..evaluation.config import LABEL_LIST_PROMPT
         from ..labels.space import LabelSpace
         from ..strategies import STRATEGIES
@@ -64,6 +68,9 @@ class Scorer:
         self.model, self.tokenizer, self.name = model, tokenizer, name
         self.grammar, self.taxonomy, self.prompt_format = grammar, taxonomy, prompt_format
         self.max_new_tokens, self.eps, self.top_p = max_new_tokens, eps, top_p
+        if search_budget_gb is not None:
+            SearchBudget.of(search_budget_gb)  # its check: a number of GB > 0 (math.inf: no limit)
+        self.search_budget_gb = search_budget_gb
         if grammar == "llama_guard":
             self.space = LabelSpace.llama_guard(tokenizer, taxonomy=taxonomy)
             self.prompt_template = None
@@ -148,6 +155,7 @@ class Scorer:
                 max_new_tokens=self.max_new_tokens,
                 top_p=self.top_p,
                 eps=self.eps,
+                search_budget_gb=self.search_budget_gb,
             )[strategy]
         probs = scores.probs.cpu().numpy()
         keys = None
