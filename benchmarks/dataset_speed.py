@@ -15,10 +15,9 @@ import argparse
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 
-import torch
+import timing  # this folder is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,33 +54,17 @@ def main() -> None:
         )
         for k in range(0, len(order), args.batch_size)
     ]
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = timing.pad_id(tok)
 
     def greedy() -> None:
-        for b in batches:
-            model.generate(**b, do_sample=False, max_new_tokens=args.max_new_tokens, pad_token_id=pad)
+        timing.greedy_over(model, batches, args.max_new_tokens, pad_token_id=pad)
 
     def any_place() -> None:
-        for b in batches:
-            model.generate(
-                **b,
-                custom_generate=mg.marginalize,
-                label_space=space,
-                strategy="any_place",
-                eps=args.eps,
-                top_p=args.top_p,
-                max_new_tokens=args.max_new_tokens,
-            )
+        timing.any_place_over(model, batches, space, args.eps, args.top_p, args.max_new_tokens)
 
     rows = []
     for name, fn in [("greedy generate", greedy), ("any_place (attention=auto)", any_place)]:
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        rows.append((name, time.perf_counter() - start))
+        rows.append((name, timing.timed(fn, args.device).wall))  # one run each, no warm-up
     prompt_tokens = sum(b["attention_mask"].sum().item() for b in batches)
     print(
         f"model: {args.model or 'embedded tiny guard'} | device {args.device} {args.dtype} | "
@@ -90,10 +73,8 @@ def main() -> None:
         f"max_new_tokens={args.max_new_tokens}"
     )
     print()
-    print(f"| {'method':28} | {'wall s':>8} | {'samples/s':>9} | {'x greedy':>8} |")
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 11}|{'-' * 10}|")
-    for name, seconds in rows:
-        print(f"| {name:28} | {seconds:8.2f} | {len(queries) / seconds:9.1f} | {seconds / rows[0][1]:8.2f} |")
+    columns = [("method", 28, ""), ("wall s", 8, ".2f"), ("samples/s", 9, ".1f"), ("x greedy", 8, ".2f")]
+    print(timing.table(columns, [(name, s, len(queries) / s, s / rows[0][1]) for name, s in rows]))
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ divided by that run's time (an upper bound: the timer's own calls are counted in
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import timing  # this folder is on sys.path when run as a script
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,10 +68,8 @@ def run(
     """Wall and CPU seconds of scoring every batch, and the outputs; ``timed``: with the joint's calls timed."""
     generate_module.JointAccumulator = TimedJoint if timed else JointAccumulator  # what score() builds
     TimedJoint.seconds = 0.0
-    outs = []
-    wall, cpu = time.perf_counter(), time.process_time()
-    for batch in batches:
-        outs.append(
+    run = timing.timed(
+        lambda: [
             mg.score(
                 model,
                 batch["input_ids"],
@@ -83,8 +81,10 @@ def run(
                 max_new_tokens=20,
                 max_label_sets=keep,
             )["any_place"]
-        )
-    return time.perf_counter() - wall, time.process_time() - cpu, outs
+            for batch in batches
+        ]
+    )
+    return run.wall, run.cpu, run.output
 
 
 def main() -> None:
@@ -105,8 +105,8 @@ def main() -> None:
         for k in range(0, len(conversations), args.batch_size)
     ]
     print(
-        f"model: embedded tiny guard | cpu float32 | {platform.machine()}, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}\n{len(records)} held-out prompts ({args.unsafe} unsafe, {args.benign} "
+        f"model: embedded tiny guard | cpu float32 | {timing.machine()}\n"
+        f"{len(records)} held-out prompts ({args.unsafe} unsafe, {args.benign} "
         f"benign) in batches of {args.batch_size}, max_new_tokens=20, {args.repeats} interleaved repeats (AB, BA, ...)"
         "\n"
     )

@@ -21,11 +21,10 @@ model, not the seed's crediting (which differs; see the README's notes on seed 1
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
+import timing  # this folder is on sys.path when run as a script
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -106,16 +105,6 @@ def prompt_ids(tok, prompt: str, length: int | None = None) -> list[int]:
     return tok(prompt)["input_ids"]
 
 
-def timed(fn, device: str):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="Hub id, local path, or 'toy' (default: the embedded model)")
@@ -142,33 +131,20 @@ def main() -> None:
     space = mg.LabelSpace.llama_guard(tok)
     rows = [prompt_ids(tok, p, args.prompt_length) for p in PROMPTS]
     width = max(len(r) for r in rows)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = timing.pad_id(tok)
     input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=args.device)
     attention_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=args.device)
+    batch = dict(input_ids=input_ids, attention_mask=attention_mask)
     eos = model.generation_config.eos_token_id
     eos_ids = {eos} if isinstance(eos, int) else set(eos)
 
     def greedy():
-        return model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            do_sample=False,
-            max_new_tokens=args.max_new_tokens,
-            pad_token_id=pad,
-        )
+        return timing.greedy_over(model, [batch], args.max_new_tokens, pad_token_id=pad)[0]
 
     def any_place(attention: str):
-        return lambda: model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            custom_generate=mg.marginalize,
-            label_space=space,
-            strategy="any_place",
-            eps=args.eps,
-            top_p=args.top_p,
-            max_new_tokens=args.max_new_tokens,
-            attention=attention,
-        )
+        return lambda: timing.any_place_over(
+            model, [batch], space, args.eps, args.top_p, args.max_new_tokens, attention=attention
+        )[0]
 
     reference_rows = rows[: args.reference_prompts] if args.reference_prompts else rows
 
@@ -203,20 +179,10 @@ def main() -> None:
             ("unary, shared prefix", per_label("unary", True), args.repeats),
         ]
     methods += [("reference walk: generate per node", reference, 1)]
-    cuda = args.device.startswith("cuda")
-    for label, fn, repeats in methods:
-        fn()  # warm-up
-        times = []
-        if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-        for _ in range(repeats):
-            counter.count = 0
-            out, seconds = timed(fn, args.device)
-            times.append(seconds)
-        results[label] = out
-        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
-        table.append((label, min(times), counter.count, peak))
+    for label, fn, repeats in methods:  # one method at a time; the forwards are the last repeat's
+        best = timing.best_of(fn, repeats, args.device, before_each=lambda: setattr(counter, "count", 0))
+        results[label] = best.output
+        table.append((label, best.seconds, counter.count, best.peak_gib))
 
     ours = results["any_place, tree attention"]
     reference_out = results["reference walk: generate per node"]
@@ -227,23 +193,20 @@ def main() -> None:
     )
     nodes = sum(n for _, _, n in reference_out)
     base, base_memory = table[0][1], table[0][3]
-    print(
-        f"model: {name} | device: {args.device} {args.dtype} | {platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
-    )
+    print(f"model: {name} | device: {args.device} {args.dtype} | {timing.machine()}")
     print(
         f"{len(PROMPTS)} prompts, prompt length {width} (padded), eps={args.eps} top_p={args.top_p} "
         f"max_new_tokens={args.max_new_tokens}"
     )
     print(f"any_place frontier width per depth: {ours.stats['frontier_widths']}; reference walk tree nodes: {nodes}")
     print()
-    print(f"| {'method':36} | {'wall s':>8} | {'forwards':>8} | {'x greedy':>8} | {'peak GiB':>8} | {'x greedy':>8} |")
-    print(f"|{'-' * 38}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
-    for label, seconds, forwards, peak in table:
-        print(
-            f"| {label:36} | {seconds:8.3f} | {forwards:8d} | {seconds / base:8.2f} | {peak:8.2f} |"
-            f" {peak / base_memory:8.2f} |"
+    columns = [("method", 36, ""), ("wall s", 8, ".3f"), ("forwards", 8, "d"), ("x greedy", 8, ".2f")]
+    columns += [("peak GiB", 8, ".2f"), ("x greedy", 8, ".2f")]
+    print(
+        timing.table(
+            columns, [(label, s, forwards, s / base, peak, peak / base_memory) for label, s, forwards, peak in table]
         )
+    )
     if len(reference_rows) < len(rows):
         print(
             f"(the reference walk ran on the first {len(reference_rows)} of {len(rows)} prompts; its time is for those)"

@@ -16,11 +16,10 @@ option that replaced the search's expansion function; the search no longer calls
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
+import timing  # this folder is on sys.path when run as a script
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,11 +40,6 @@ SHAPES = {
         hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8
     ),
 }
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -74,40 +68,18 @@ def main() -> None:
         encode_conversations(tok, convs[i : i + args.batch_size], "llama_guard_3", device=args.device)
         for i in range(0, len(convs), args.batch_size)
     ]
-    cuda = args.device.startswith("cuda")
 
     def greedy():
-        return [model.generate(**b, do_sample=False, max_new_tokens=args.max_new_tokens) for b in batches]
+        return timing.greedy_over(model, batches, args.max_new_tokens)
 
     def any_place():
-        return [
-            model.generate(
-                **b,
-                custom_generate=mg.marginalize,
-                label_space=space,
-                strategy="any_place",
-                eps=args.eps,
-                top_p=args.top_p,
-                max_new_tokens=args.max_new_tokens,
-                attention=args.attention,
-            )
-            for b in batches
-        ]
+        return timing.any_place_over(
+            model, batches, space, args.eps, args.top_p, args.max_new_tokens, attention=args.attention
+        )
 
-    def timed(fn):
-        fn()  # warm-up
-        if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-        best = float("inf")
-        for _ in range(args.repeats):
-            sync(args.device)
-            start = time.perf_counter()
-            out = fn()
-            sync(args.device)
-            best = min(best, time.perf_counter() - start)
-        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
-        return out, best, peak
+    def timed(fn):  # warm-up, then the best of --repeats (one method at a time)
+        best = timing.best_of(fn, args.repeats, args.device)
+        return best.output, best.seconds, best.peak_gib
 
     def prefill():  # the prompts' forward both methods start with (last position's logits only)
         with torch.no_grad():
@@ -135,14 +107,16 @@ def main() -> None:
             for b in batches
             for i in range(b["input_ids"].shape[0])
         ]
-        start = time.perf_counter()
-        seed_nodes = sum(
-            tree_search_reference(
-                generate_next_logits(model, r), space, {eos}, args.max_new_tokens, top_p=args.top_p, eps=args.eps
-            )[2]
-            for r in ids[: args.seed_prompts]
+        seed = timing.timed(
+            lambda: sum(
+                tree_search_reference(
+                    generate_next_logits(model, r), space, {eos}, args.max_new_tokens, top_p=args.top_p, eps=args.eps
+                )[2]
+                for r in ids[: args.seed_prompts]
+            ),
+            args.device,
         )
-        seed_time = time.perf_counter() - start
+        seed_nodes, seed_time = seed.output, seed.wall
         per_prompt = a_time / args.prompts
         seed_line = (
             f"seed (one generate per node), {args.seed_prompts} prompts: {seed_time:.2f} s, {seed_nodes} nodes; "
@@ -153,8 +127,7 @@ def main() -> None:
     print(
         f"model: random Llama {args.shape} ({config.num_hidden_layers} layers, hidden "
         f"{config.hidden_size}), vocabulary {config.vocab_size} "
-        f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | "
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+        f"(real Llama 3 tokenizer), planted guard bigrams | {args.device} {args.dtype} | {timing.machine()}"
     )
     lengths = [int(m.sum()) for b in batches for m in b["attention_mask"]]
     print(
@@ -169,18 +142,14 @@ def main() -> None:
         f"({nodes / args.prompts:.1f} per prompt), {fed} rows fed"
     )
     print()
-    print(
-        f"| {'method':38} | {'wall s':>8} | {'x greedy':>8} | {'work':>14} | {'ms / unit':>9} "
-        f"| {'x greedy/token':>14} | {'peak GiB':>8} | {'x greedy':>8} |"
-    )
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 16}|{'-' * 11}|{'-' * 16}|{'-' * 10}|{'-' * 10}|")
+    columns = [("method", 38, ""), ("wall s", 8, ".3f"), ("x greedy", 8, ".2f"), ("work", 14, "")]
+    columns += [("ms / unit", 9, ".3f"), ("x greedy/token", 14, ".2f"), ("peak GiB", 8, ".2f"), ("x greedy", 8, ".2f")]
+    table = []
     for label, seconds, peak, work in results:
         unit = "tokens" if label.startswith("greedy") else "nodes"
-        print(
-            f"| {label:38} | {seconds:8.3f} | {seconds / g_time:8.2f} | {work:7d} "
-            f"{unit:6} | {1000 * seconds / work:9.3f} |"
-            f" {seconds / work / per_token:14.2f} | {peak:8.2f} | {peak / g_peak:8.2f} |"
-        )
+        ratios = (seconds / g_time, f"{work:7d} {unit:6}", 1000 * seconds / work, seconds / work / per_token)
+        table.append((label, seconds, *ratios, peak, peak / g_peak))
+    print(timing.table(columns, table))
     print()
     print(
         f"time per expanded node vs greedy time per generated token: {a_time / nodes / per_token:.2f}x (goal <= 1.2x)"
