@@ -143,8 +143,15 @@ def main() -> None:
         print(f"(the reference walk ran on {len(rows)} of {len(convs)} prompts; its time is scaled to all of them)")
     print()
     print(f'estimate="best" vs estimate="lower": {best[methods[2][0]] / best[methods[1][0]]:.2f}x')
-    same = all(torch.equal(a.lower, b.lower) and torch.equal(a.upper, b.upper) for a, b in zip(lower, estimate))
-    print(f"bounds of lower and best identical: {same}; max |any_place - reference walk| over the bounds: {diff:.2e}")
+    # the bounds do not depend on the estimate; float sums over top-k rows of other widths may differ in the last bit
+    apart = max(
+        max(float((a.lower - b.lower).abs().max()), float((a.upper - b.upper).abs().max()))
+        for a, b in zip(lower, estimate)
+    )
+    print(
+        f"max |bounds of lower - bounds of best|: {apart:.1e}; "
+        f"max |any_place - reference walk| over the bounds: {diff:.2e}"
+    )
 
 
 if __name__ == "__main__":
