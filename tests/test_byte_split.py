@@ -281,3 +281,39 @@ def test_the_reference_walk_reads_split_characters_the_same_way(grammar):
         DEPTH[grammar],
     )
     assert torch.allclose(lower, truth, atol=1e-9) and torch.allclose(upper, truth, atol=1e-9)
+
+
+# first-word tables for first_token (#29 leftover): the greedy answer starts with a character split over two tokens
+FIRST_WORD = {
+    # the Llama Guard table: greedy C2 A0 "unsafe"; at "unsafe"'s step unsafe has 0.7 and safe none, so 1.0 (was 0.0)
+    "llama guard": (TABLES["llama_guard"], 1.0),
+    # C2 A0 is a no-break space: whitespace, so the first word starts at "Yes"/"No" (step 2), read there: 0.7
+    "no-break space": ({BOS: {0xC2: 0.6, "No": 0.4}, 0xC2: {0xA0: 1.0}, 0xA0: {"Yes": 0.7, "No": 0.3}}, 0.7),
+    # C3 A9 is "é": the first non-whitespace character starts at C3 (step 0), where "No" has 0.4 and "Yes" none
+    "é": ({BOS: {0xC3: 0.6, "No": 0.4}, 0xC3: {0xA9: 1.0}, 0xA9: {"Yes": 1.0}}, 0.0),
+    # a lone C2 that ends the answer: U+FFFD is its first character, begun at step 0 (Yes 0.3 against No 0.2)
+    "lone lead byte": ({BOS: {0xC2: 0.5, "Yes": 0.3, "No": 0.2}, 0xC2: {EOS: 1.0}}, 0.6),
+}
+
+
+@pytest.mark.parametrize("case", list(FIRST_WORD))
+def test_first_token_reads_where_the_first_non_whitespace_character_starts(case):
+    """A lone lead byte decodes to U+FFFD, which is not whitespace, so first_token read the C2 step as the first word
+    (0.0 in the no-break space table, where the answer's first word is Yes 0.7 / No 0.3). It now reads the step where
+    the first non-whitespace *character* starts, known once the character is whole."""
+    table, expected = FIRST_WORD[case]
+    model = Planted(table).model()
+    ids = torch.tensor([[tokenizer().bos_token_id]])
+    space = space_of("llama_guard" if case == "llama guard" else "yes_no")
+    out = mg.score(
+        model,
+        ids,
+        torch.ones_like(ids),
+        space,
+        ["first_token", "max_over_generations"],
+        max_new_tokens=4,
+        eos_token_ids={tokenizer().eos_token_id},
+    )
+    column = space.index[space.verbalizer.label]
+    assert out["first_token"].probs[0, column].item() == pytest.approx(expected, abs=1e-9)
+    assert out["max_over_generations"].probs[0, column].item() == pytest.approx(expected, abs=1e-9)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Utf8Tail", "byte_alphabet", "ends_inside_a_character"]
+__all__ = ["Utf8Tail", "byte_alphabet", "ends_inside_a_character", "special_texts"]
 
 _FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
@@ -45,6 +45,20 @@ def byte_alphabet() -> dict[str, int]:
             table[chr(256 + extra)] = b
             extra += 1
     return table
+
+
+def special_texts(tokenizer: Any) -> frozenset[str]:
+    """The texts of the tokens ``decode(..., skip_special_tokens=True)`` drops: the added tokens the Rust tokenizer
+    marks special (Rust drops a token whose text is one of them), else transformers' special tokens.
+
+    >>> from marginal_generate.testing import word_level_tokenizer
+    >>> sorted(special_texts(word_level_tokenizer(["Yes"])))  # <unk> is a vocabulary word: decode keeps it
+    ['<bos>', '<eos>', '<pad>']
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return frozenset(getattr(tokenizer, "all_special_tokens", ()) or ())
+    return frozenset(token.content for token in backend.get_added_tokens_decoder().values() if token.special)
 
 
 def _decoder_kinds(tokenizer: Any) -> set[str]:
@@ -68,7 +82,7 @@ class Utf8Tail:
         kinds = _decoder_kinds(tokenizer)
         self.kind = "byte_level" if "ByteLevel" in kinds else "byte_fallback" if "ByteFallback" in kinds else None
         self.tokenizer = tokenizer
-        self.special = set(getattr(tokenizer, "all_special_ids", ()) or ())
+        self._skipped = special_texts(tokenizer)
         self._alphabet = byte_alphabet()
         self._bytes: dict[int, bytes] = {}
 
@@ -77,7 +91,7 @@ class Utf8Tail:
         found = self._bytes.get(token)
         if found is None:
             piece = self.tokenizer.convert_ids_to_tokens(token)
-            if token in self.special or piece is None:
+            if piece is None or piece in self._skipped:
                 found = b""
             elif self.kind == "byte_level" and all(c in self._alphabet for c in piece):
                 found = bytes(self._alphabet[c] for c in piece)
