@@ -8,6 +8,7 @@ import torch
 from marginal_generate.decoding.budget import NODE_BYTES, SearchBudget, SearchBudgetError, row_bytes
 from marginal_generate.decoding.estimate import EstimateParams
 from marginal_generate.decoding.greedy_path import GreedyRecorder
+from marginal_generate.decoding.next_tokens import TopTokens
 from marginal_generate.decoding.search import TreeParams, run_search
 from marginal_generate.labels.space import LabelSpace
 from marginal_generate.testing import word_level_tokenizer
@@ -180,3 +181,63 @@ def test_budget_counts_each_depth_and_leaves_the_result_alone():
     assert guarded.frontier_widths == [1, 1, 1, 2, 1, 1]
     assert guarded.memory_estimate == row_bytes(V, V, 8) + 11 * NODE_BYTES > 2 * row_bytes(V, V, 8) + 9 * NODE_BYTES
     assert free.memory_estimate == 0.0  # no budget, no estimate
+
+
+class ScriptedTopK:
+    """SCRIPT behind the narrow interface as an engine answers: the top ``max_k`` tokens of a row and the mass left
+    out, no whole rows (ties in the order of the token ids)."""
+
+    whole_rows = False
+
+    def __init__(self, max_k: int):
+        self.max_k, self.name, self.batch_size, self.forward_passes = max_k, f"scripted top-{max_k}", 1, 0
+        self.rows: list[tuple[int, ...]] = [()]
+
+    def prefill(self, read):
+        return self._answer()
+
+    def expand(self, parents, tokens, read):
+        self.rows = [self.rows[p] + (t,) for p, t in zip(parents, tokens)]
+        return self._answer()
+
+    def _answer(self):
+        self.forward_passes += 1
+        logp = torch.stack([logits_for(r) for r in self.rows])
+        ids = torch.tensor([sorted(range(V), key=lambda t: (-float(row[t]), t))[: self.max_k] for row in logp])
+        return ScriptedAnswer(TopTokens(logp.gather(-1, ids), ids))
+
+
+class ScriptedAnswer:
+    """One call's answer of :class:`ScriptedTopK`: ``top`` gives at most ``max_k`` tokens, whatever ``k`` asks."""
+
+    vocab, dtype = V, torch.float64
+
+    def __init__(self, top: TopTokens):
+        self._top = top
+
+    def argmax(self):
+        return self._top.ids[:, 0].tolist()
+
+    def top(self, rows, k, node_probs=None, least=0.0):
+        index = torch.tensor(rows, dtype=torch.long)
+        return TopTokens(self._top.logprobs[index, :k], self._top.ids[index, :k])
+
+
+def test_a_top_k_backend_cuts_the_children_it_cannot_show():
+    exact = [0.6, 0.6 * 0.9 * 0.5, 0.6 * 0.9 * (0.5 + 0.5 * 0.3)]
+    # k=2 is SCRIPT's widest branching: every child is seen, the bounds are exact as with whole rows
+    result = run_search(
+        ScriptedTopK(2), SPACE, EOS, 10, TreeParams(1.0, 0.0), GreedyRecorder(SPACE, 1, EOS), strategies=[]
+    )
+    assert result.lower[0].tolist() == pytest.approx(exact, abs=1e-12)
+    assert result.upper[0].tolist() == pytest.approx(exact, abs=1e-12)
+    # k=1 shows one child a node: "safe" (0.4) at the root, "unsafe<eos>" (0.06), "unsafe\nS10" (0.27, the tie goes
+    # to S1) and "unsafe\nS1," (0.081) are cut, each into the labels its node may still add
+    recorder = GreedyRecorder(SPACE, 1, EOS)
+    result = run_search(ScriptedTopK(1), SPACE, EOS, 10, TreeParams(1.0, 0.0), recorder, strategies=["any_place"])
+    assert result.lower[0].tolist() == pytest.approx([0.54, 0.189, 0.0], abs=1e-12)
+    assert result.cut[0].tolist() == pytest.approx([0.46, 0.811, 0.811], abs=1e-12)
+    assert ((result.lower[0] <= torch.tensor(exact)) & (torch.tensor(exact) <= result.upper[0])).all()
+    assert recorder.texts() == ["unsafe\nS1"] and recorder.token_probability()[0].tolist() == pytest.approx(
+        [0.6, 0.5, 0.0]
+    )  # the greedy path reads the top 1 only

@@ -14,6 +14,11 @@ Every row of the batch is a :class:`Node`: a partial completion of one prompt. A
 - a **roll-out**: a heavy child the cuts dropped, continued greedily to the end of its answer
   for the estimate (:mod:`~marginal_generate.decoding.estimate`); its ``prob`` is the dropped mass.
 
+The model is reached only through a :class:`~marginal_generate.decoding.next_tokens.NextTokenBackend`: per depth,
+the argmax of every row, the top tokens of the tree's rows and, where the backend gives them, the whole rows of the
+greedy path and the lookaheads. A backend whose ``max_k`` is smaller than what the cuts would keep shows fewer
+children: the ones it leaves out are cut mass like those below ``eps``, so the bounds hold with any k.
+
 A node on the greedy path that is also in the tree is one row. Credit is exact: a label is
 credited with a node's probability at the first node that confirms it (the parser's
 ``PrefixState``), since every continuation inherits it. Mass removed by ``top_p`` or ``eps``
@@ -27,6 +32,7 @@ dropped mass between the bounds (``SearchResult.estimate``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +45,8 @@ from .budget import BudgetGuard, SearchBudget
 from .completions import merge_by_text
 from .estimate import CutEstimator, EstimateParams
 from .joint import JointAccumulator
+from .next_tokens import NextTokenBackend, as_backend, check_backend, sparse_rows
 from .prefixes import PrefixReader
-from .step_scores import StepScores
 from .stepper import Stepper
 
 __all__ = [
@@ -107,7 +113,7 @@ class SearchResult:
 
 
 def run_search(
-    stepper: Stepper,
+    stepper: Stepper | NextTokenBackend,
     space: LabelSpace,
     eos_token_ids: set[int],
     max_new_tokens: int,
@@ -118,8 +124,15 @@ def run_search(
     reader: PrefixReader | None = None,
     budget: SearchBudget | None = None,
     joint: JointAccumulator | None = None,
+    strategies: Sequence[str] | None = None,
 ) -> SearchResult:
     """Decode every prompt of ``stepper``; feed the greedy path to ``recorder``; search the tree if ``tree``.
+
+    ``stepper``: a :class:`~marginal_generate.decoding.stepper.Stepper` (read through the HF backend,
+    :class:`~marginal_generate.decoding.next_tokens.StepperBackend`, with ``logits_processor``) or any
+    :class:`~marginal_generate.decoding.next_tokens.NextTokenBackend`. ``strategies``: what will be read of the
+    result; a backend without whole rows refuses those that read whole rows (and needs them named:
+    :func:`~marginal_generate.decoding.next_tokens.check_backend`), before any forward.
 
     ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
     return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
@@ -130,7 +143,9 @@ def run_search(
     and a :class:`~marginal_generate.decoding.budget.SearchBudgetError` stops the search before it outgrows the
     budget; None: no limit.
     """
-    batch = stepper.batch_size
+    backend = as_backend(stepper, logits_processor)
+    check_backend(backend, strategies, getattr(recorder, "normalization", None))
+    batch = backend.batch_size
     n_labels = len(space.labels)
     lower = [[0.0] * n_labels for _ in range(batch)]  # plain floats: many tiny updates per depth
     cut = [[0.0] * n_labels for _ in range(batch)]
@@ -153,24 +168,21 @@ def run_search(
     root_state = space.prefix_state("", finished=False)
     frontier = [Node(row=b, tokens=(), state=root_state, greedy=True, in_tree=tree is not None) for b in range(batch)]
     guard = (
-        BudgetGuard(budget, stepper, batch, tree.eps, tree.top_p, max_new_tokens, spare)
+        BudgetGuard(budget, backend, batch, tree.eps, tree.top_p, max_new_tokens, spare)
         if budget is not None and tree is not None
         else None
     )
-    with torch.inference_mode():  # the forwards and their caches; what the search keeps is made outside
-        logits = stepper.prefill()
+    # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
+    full_rows, tree_rows = _reads(frontier)
+    scores = backend.prefill(full_rows + tree_rows)
     depth = 0
     while frontier:
         widths.append(len(frontier))
-        # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
-        full_rows = [i for i, node in enumerate(frontier) if node.greedy or node.forced is not None]
-        tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
-        if logits_processor:
-            processed = logits_processor(stepper.sequences().to(logits.device), logits.to(torch.float64))
-            scores = StepScores(processed, processed=True)
-        else:
-            scores = StepScores(logits, read=full_rows + tree_rows)
-        full = dict(zip(full_rows, scores.full(full_rows))) if full_rows else {}
+        shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")  # what the budget reads of a row
+        full: dict[int, torch.Tensor] = {}
+        if full_rows:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
+            rows = scores.full(full_rows) if backend.whole_rows else sparse_rows(scores.top(full_rows, 1), scores.vocab)
+            full = dict(zip(full_rows, rows))
         children: list[Node] = []
         parents: list[int] = []
 
@@ -183,11 +195,11 @@ def run_search(
             assert tree is not None
             expanded += len(tree_rows)
             node_probs = [frontier[i].prob for i in tree_rows]
-            top, ids = scores.top(tree_rows, _width(node_probs, scores.vocab, tree, spare), node_probs, least)
-            selection = select_top(node_probs, top, ids, tree, spare, floor)
+            top = scores.top(tree_rows, _width(node_probs, scores.vocab, tree, spare), node_probs, least)
+            selection = select_top(node_probs, top.probs, top.ids, tree, spare, floor)
             if guard is not None:  # before a child is read
                 guard.read([frontier[i].row for i in tree_rows], selection.kept_per_node())
-                guard.check([node.row for node in frontier], depth, logits, step=False)
+                guard.check([node.row for node in frontier], depth, shape, step=False)
             removed, children_of, dropped_of = selection.lists()
             for j, i in enumerate(tree_rows):
                 node = frontier[i]
@@ -249,12 +261,9 @@ def run_search(
         if not frontier:
             break
         if guard is not None:  # before their forward
-            guard.check([node.row for node in frontier], depth, logits, step=True)
-        with torch.inference_mode():
-            logits = stepper.step(
-                torch.tensor(parents, dtype=torch.long),
-                torch.tensor([c.tokens[-1] for c in children], dtype=torch.long),
-            )
+            guard.check([node.row for node in frontier], depth, shape, step=True)
+        full_rows, tree_rows = _reads(frontier)
+        scores = backend.expand(parents, [c.tokens[-1] for c in children], full_rows + tree_rows)
 
     completions = [merge_by_text(row, top_completions) for row in completions]  # one entry per text
     result = SearchResult(
@@ -334,7 +343,8 @@ def select_top(
     node_probs: list[float], top: torch.Tensor, ids: torch.Tensor, tree: TreeParams, spare: int = 0, floor: float = 0.0
 ) -> Selection:
     """:func:`select_children` from each node's most probable tokens already chosen: ``top`` their probabilities
-    (float64, descending), ``ids`` their tokens, ``[nodes, k]`` with ``k`` at least :func:`_width`.
+    (float64, descending), ``ids`` their tokens, ``[nodes, k]`` with ``k`` at least :func:`_width`, or fewer (a
+    backend's ``max_k``): a child not shown is not kept, so its mass is in ``removed`` like any cut child's.
 
     >>> top = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
     >>> select_top([0.5], top, torch.tensor([[3, 1, 0, 2]]), TreeParams(top_p=0.8, eps=0.1)).lists()[1]
@@ -391,6 +401,13 @@ def _top_probs(logprobs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     """
     values, ids = logprobs.topk(k, dim=-1)
     return values.exp(), ids
+
+
+def _reads(frontier: list[Node]) -> tuple[list[int], list[int]]:
+    """The rows of ``frontier`` read whole (the greedy path, the lookaheads) and those read by the tree."""
+    full_rows = [i for i, node in enumerate(frontier) if node.greedy or node.forced is not None]
+    tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
+    return full_rows, tree_rows
 
 
 def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Node | None:

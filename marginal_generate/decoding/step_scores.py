@@ -28,7 +28,7 @@ import math
 
 import torch
 
-__all__ = ["StepScores"]
+__all__ = ["StepScores", "heavy_count"]
 
 
 class StepScores:
@@ -77,10 +77,26 @@ class StepScores:
         >>> scores.top([0], 4, node_probs=[1.0], least=0.01)[1].tolist()  # the third token has 0.046, the last 2e-6
         [[0, 2, 1]]
         """
+        values, ids = self.top_logprobs(rows, k, node_probs, least)
+        return values.exp(), ids
+
+    def top_logprobs(
+        self, rows: list[int], k: int, node_probs: list[float] | None = None, least: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`top` as float64 log-probabilities (the tree backend's :class:`~.next_tokens.TopTokens`)."""
         wide = self.full(rows)
         if node_probs is not None and least > 0.0:
-            log_node = torch.tensor(node_probs, dtype=wide.dtype, device=wide.device).log()[:, None]
-            heavy = int(((wide + log_node) >= math.log(least) - 1e-9).sum(-1).max())  # a hair wide: never too few
-            k = min(k, max(heavy, 1))
-        values, ids = wide.topk(k, dim=-1)
-        return values.exp(), ids
+            k = min(k, heavy_count(wide, node_probs, least))
+        return wide.topk(k, dim=-1)
+
+
+def heavy_count(logprobs: torch.Tensor, node_probs: list[float], least: float) -> int:
+    """The most tokens of one row of ``logprobs`` ``[rows, n]`` whose child probability (node probability x token
+    probability) is at least ``least``, and at least 1: how many of a row's tokens the cuts can read.
+
+    >>> heavy_count(torch.tensor([[0.5, 0.3, 0.2], [0.9, 0.05, 0.05]]).log(), [1.0, 0.5], 0.25)
+    2
+    """
+    log_node = torch.tensor(node_probs, dtype=logprobs.dtype, device=logprobs.device).log()[:, None]
+    heavy = int(((logprobs + log_node) >= math.log(least) - 1e-9).sum(-1).max())  # a hair wide: never too few
+    return max(heavy, 1)
