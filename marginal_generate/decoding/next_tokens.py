@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -59,22 +58,22 @@ __all__ = [
 WHOLE_ROW_STRATEGIES: tuple[str, ...] = ("first_token", "max_over_generations", "first_generation")
 
 
-@dataclass(frozen=True)
 class TopTokens:
     """The ``k`` most probable next tokens of some rows: ``logprobs`` float64 ``[rows, k]`` (descending), ``ids``
     ``[rows, k]``, and ``left_out`` ``[rows]``, the log of the probability of every other token (``-inf``: none).
 
-    ``left_out`` defaults to ``log(1 - sum(exp(logprobs)))``; a backend that has the whole row passes it exactly.
+    ``left_out`` given None is ``log(1 - sum(exp(logprobs)))``, made when first read (the search itself needs only
+    the top: what it does not keep is cut mass by difference); an engine passes the one it returns.
     """
 
-    logprobs: torch.Tensor
-    ids: torch.Tensor
-    left_out: torch.Tensor | None = None
+    def __init__(self, logprobs: torch.Tensor, ids: torch.Tensor, left_out: torch.Tensor | None = None) -> None:
+        self.logprobs, self.ids, self._left_out = logprobs, ids, left_out
 
-    def __post_init__(self) -> None:
-        if self.left_out is None:
-            kept = self.logprobs.exp().sum(-1).clamp(max=1.0)
-            object.__setattr__(self, "left_out", torch.log1p(-kept))
+    @property
+    def left_out(self) -> torch.Tensor:
+        if self._left_out is None:
+            self._left_out = torch.log1p(-self.logprobs.exp().sum(-1).clamp(max=1.0))
+        return self._left_out
 
     @property
     def probs(self) -> torch.Tensor:

@@ -178,7 +178,8 @@ def run_search(
     depth = 0
     while frontier:
         widths.append(len(frontier))
-        shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")  # what the budget reads of a row
+        if guard is not None:  # what the budget reads of a row: its size and element type
+            shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")
         full: dict[int, torch.Tensor] = {}
         if full_rows:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
             rows = scores.full(full_rows) if backend.whole_rows else sparse_rows(scores.top(full_rows, 1), scores.vocab)
