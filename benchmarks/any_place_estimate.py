@@ -12,7 +12,13 @@ bracket (0 inside it). Every candidate runs the same search at the default cut (
   next-token distribution spread over the labels;
 - ``+ answers``: the labels a dropped child may still add, from the explored answers that contain
   what the child has written;
-- ``+ roll-outs r``: dropped children at least ``r * eps`` heavy continued greedily to the end;
+- ``+ roll-outs r``: dropped children at least ``r * eps`` heavy that may still add a label continued greedily to
+  the end (``+ roll-outs 0.8`` is the estimate before #29's goals);
+- ``+ backoff``: a child that no explored answer holding what it holds can vote for gets the votes of those that
+  hold what its cut node had confirmed;
+- ``+ calibrated``: each prompt's votes scaled by how far its finished roll-outs bore them out;
+- ``+ probes 0.3``: a prompt with no roll-out yet rolls out its first voting child from ``0.3 * eps``, so that
+  its votes have a check (the default, ``EstimateParams()``);
 - ``best``: ``mg.score(..., estimate="best")``, the default.
 
 Cost: ``today`` runs the search as it was before the estimate (the lower bound, each prefix
@@ -26,7 +32,8 @@ same run: interleaved repeats, best of each), then the worst entry of ``lower`` 
     python benchmarks/any_place_estimate.py --block 1          # the next 30 + 15 (not used to choose the defaults)
     python benchmarks/any_place_estimate.py --grammar all      # one row per grammar: estimate vs lower vs exact
 
-Per grammar (``--grammar label_list|yes_no|wildguard|llama_guard|all``): the estimate (``EstimateParams()``),
+Per grammar (``--grammar label_list|yes_no|wildguard|llama_guard|all``): the estimate (``EstimateParams()``, or
+with ``--rollout r`` ``EstimateParams(rollout=r)``),
 the lower bound and what ``mg.score`` reports (``probs``: the estimate, or the lower bound for a grammar where
 the estimate falls back to it) against the exact bracket at the default cut. Llama Guard runs on the embedded
 model's held-out block; the other grammars on tiny random Llamas over a byte-level BPE tokenizer trained on the
@@ -61,12 +68,13 @@ CANDIDATES: dict[str, EstimateParams | None] = {
     "today": None,
     "lower": None,
     "next token": EstimateParams(rollout=None, answers=False),
-    "next token + answers": EstimateParams(rollout=None),
-    "next token + roll-outs 0.8": EstimateParams(rollout=0.8, answers=False),
-    "+ answers + roll-outs 0.8": EstimateParams(rollout=0.8),
-    "+ answers + roll-outs 0.7": EstimateParams(rollout=0.7),
-    "+ answers + roll-outs 0.6": EstimateParams(rollout=0.6),
-    "+ answers + roll-outs 0.4": EstimateParams(rollout=0.4),
+    "next token + answers": EstimateParams(rollout=None, calibrate=False, backoff=False),
+    "+ roll-outs 0.8": EstimateParams(calibrate=False, probe=None, backoff=False),
+    "+ roll-outs 0.8 + backoff": EstimateParams(calibrate=False, probe=None),
+    "+ calibrated": EstimateParams(probe=None),
+    "+ probes 0.3 (default)": EstimateParams(),
+    "default, roll-outs 0.5": EstimateParams(rollout=0.5),
+    "default, roll-outs 0.4": EstimateParams(rollout=0.4),
 }
 
 
@@ -263,7 +271,8 @@ def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
         depth = PLANTED_DEPTH[grammar]
         described = f"planted tiny Llama, vocab {len(tok)}, seed {args.seed}"
     low, high, seconds = exact_bracket(model, space, eos, ids, mask, depth, args)
-    cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, EstimateParams()), depth)
+    params = EstimateParams() if args.rollout is None else EstimateParams(rollout=args.rollout)
+    cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, params), depth)
     public = public_scores(model, space, eos, ids, mask, depth, args)
     assert cut.estimate is not None
     ok = bool(
@@ -286,6 +295,7 @@ def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
         "seconds": seconds,
         "ok": ok,
         "probs_is": public.estimate,
+        "rollouts": cut.rollouts,
         **{f"{name} mean": float(d.mean()) for name, d in distances.items()},
         **{f"{name} max": float(d.max()) for name, d in distances.items()},
     }
@@ -296,12 +306,13 @@ def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
     ``mg.score``'s ``probs`` at the cut (``probs is``: what ``LabelScores.estimate`` says it holds)."""
     print(
         f"{platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()} | cut eps={args.eps} "
-        f"top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1"
+        f"top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1 | estimate: "
+        f"{EstimateParams() if args.rollout is None else EstimateParams(rollout=args.rollout)}"
     )
     print()
     header = (
         f"| {'grammar':11} | {'model':42} | {'prompts x labels':>16} | {'exact mean':>10} | {'bracket':>7} |"
-        f" {'lower mean':>10} | {'lower max':>9} | {'estimate mean':>13} | {'estimate max':>12} |"
+        f" {'lower mean':>10} | {'lower max':>9} | {'estimate mean':>13} | {'estimate max':>12} | {'roll-outs':>9} |"
         f" {'probs mean':>10} | {'probs is':>8} | {'bounds ok':>9} |"
     )
     print(header)
@@ -311,7 +322,8 @@ def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
         print(
             f"| {grammar:11} | {r['model']:42} | {r['prompts']:>7} x {r['labels']:>6} | {r['exact_mass']:10.4f} |"
             f" {r['width']:7.5f} | {r['lower mean']:10.5f} | {r['lower max']:9.4f} | {r['estimate mean']:13.5f} |"
-            f" {r['estimate max']:12.4f} | {r['probs mean']:10.5f} | {r['probs_is']:>8} | {r['ok']!s:>9} |",
+            f" {r['estimate max']:12.4f} | {r['rollouts']:9d} | {r['probs mean']:10.5f} | {r['probs_is']:>8} |"
+            f" {r['ok']!s:>9} |",
             flush=True,
         )
 
@@ -336,6 +348,9 @@ def main() -> None:
     )
     parser.add_argument("--prompts", type=int, default=40, help="prompts of each planted grammar model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the planted grammar models")
+    parser.add_argument(
+        "--rollout", type=float, default=None, help="the per-grammar estimate's EstimateParams.rollout (default: 0.8)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)

@@ -57,20 +57,25 @@ def test_children_lighter_than_the_floor_and_decided_children_give_nothing():
 
 
 def test_explored_answers_vote_on_the_labels_a_child_may_still_add():
-    est = estimator(rollout=None)
-    cut(est, LINE + (ID["S1"],), [(ID[","], 0.04)])  # "unsafe\nS1,": S1 confirmed, more may follow
-    cut(est, LINE, [(ID["S10"], 0.02)])  # "unsafe\nS10": S10 written; no explored answer has it
-    cut(est, LINE, [(ID["x"], 0.01)])  # "unsafe\nx": the item can no longer be a label: no vote
-    est.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.3)
-    est.on_answer(0, frozenset({"unsafe", "S1"}), 0.1)
-    est.on_answer(0, frozenset({"unsafe", "S2"}), 0.5)
-    assert len(est.votes) == 2
-    # S1: confirmed by its child (0.04); S2: 0.04 * 0.3 / 0.4 from the answers containing S1; S10: written (0.02)
-    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.04, "S2": 0.03, "S10": 0.02})
+    for backoff in (False, True):
+        est = estimator(rollout=None, backoff=backoff)
+        cut(est, LINE + (ID["S1"],), [(ID[","], 0.04)])  # "unsafe\nS1,": S1 confirmed, more may follow
+        cut(est, LINE, [(ID["S10"], 0.02)])  # "unsafe\nS10": S10 written; no explored answer has it
+        cut(est, LINE, [(ID["x"], 0.01)])  # "unsafe\nx": the item can no longer be a label: no vote
+        est.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.3)
+        est.on_answer(0, frozenset({"unsafe", "S1"}), 0.1)
+        est.on_answer(0, frozenset({"unsafe", "S2"}), 0.5)
+        assert len(est.votes) == 2
+        # S1: confirmed by its child (0.04); S2: 0.04 * 0.3 / 0.4 from the answers containing S1; S10: written (0.02)
+        expected = {"unsafe": 0.0, "S1": 0.04, "S2": 0.03, "S10": 0.02}
+        if backoff:  # S10's child gets the votes of the answers holding what "unsafe\n" had confirmed: all three
+            expected["S1"] += 0.02 * 0.4 / 0.9
+            expected["S2"] += 0.02 * 0.8 / 0.9
+        assert given(est) == pytest.approx(expected)
 
 
 def test_heavy_children_are_rolled_out_and_give_their_mass_to_the_answer_they_reach():
-    est = estimator(eps=0.1, rollout=0.5)  # roll-outs from 0.05
+    est = estimator(eps=0.1, rollout=0.5, backoff=False)  # roll-outs from 0.05
     started = cut(est, LINE, [(ID["S1"], 0.06), (ID["S2"], 0.04)])
     assert [(tokens, mass) for tokens, _, mass in started] == [(LINE + (ID["S1"],), 0.06)]
     tokens, state, mass = started[0]
@@ -107,6 +112,7 @@ def test_the_estimate_stays_between_the_bounds():
         (dict(per_node=2.5), r"`per_node` must be an integer >= 0, got 2.5"),
         (dict(floor=2.0), r"`floor` must be in \[0, 1\] \(a fraction of eps\), got 2.0; 0.05 is the default"),
         (dict(rollout=-0.5), r"`rollout` must be in \[0, 1\] \(a fraction of eps\) or None, got -0.5"),
+        (dict(probe=1.5), r"`probe` must be in \[0, 1\] \(a fraction of eps\) or None, got 1.5; 0.3 is the default"),
     ],
 )
 def test_bad_params(kwargs, match):
@@ -138,17 +144,47 @@ def test_every_grammar_reports_what_it_has_written():
     assert open_item(fields, "junk", fields.prefix_state("junk", False)) == (frozenset(), False)
 
 
-def test_best_is_the_lower_bound_on_fields():
-    """On fields the estimate measured worse than the lower bound (benchmarks/RESULTS.md): estimate='best' gives the
-    lower bound there and LabelScores.estimate says so; other grammars keep the estimate."""
+def test_votes_are_calibrated_per_prompt_by_its_roll_outs():
+    """Prompt 0's roll-out ends where the explored answers go on (S2): its votes are scaled by 0/1 and its lighter
+    child gives S2 nothing; prompt 1, the same tree without a roll-out, keeps its votes."""
+    est = CutEstimator(SPACE, 2, EOS, max_new_tokens=10, eps=0.1, params=EstimateParams(rollout=0.5))  # from 0.05
+    written = LINE + (ID["S1"],)  # "unsafe\nS1": S1 written; the comma confirms it, S2 or S10 may follow
+    state = SPACE.prefix_state("unsafe\nS1", finished=False)
+    started = est.on_cut(0, written, state, [(ID[","], 0.06)], depth=3)
+    assert [mass for _, _, mass in started] == [0.06]
+    tokens, child_state, mass = started[0]
+    assert est.advance(0, tokens, child_state, mass, ID["<eos>"], depth=4) is None  # "unsafe\nS1,": ends
+    other = (ID["\n"], *written)  # "\nunsafe\nS1" elsewhere in the tree: a child too light to roll out or probe
+    for row in (0, 1):
+        assert est.on_cut(row, other, state, [(ID[","], 0.02)], depth=4) == []
+        est.on_answer(row, frozenset({"unsafe", "S1", "S2"}), 0.3)
+    values = est.estimate(torch.zeros(2, 4, dtype=torch.float64), torch.ones(2, 4, dtype=torch.float64))
+    assert est.scales == {0: 0.0}  # the votes said 0.06 of S2 or S10 for the roll-out; it found none
+    assert values.tolist() == [[0.0, pytest.approx(0.08), 0.0, 0.0], [0.0, pytest.approx(0.02), 0.02, 0.0]]
+
+
+def test_a_prompt_without_a_heavy_child_probes_its_first_voting_child():
+    est = estimator(eps=0.1, rollout=0.8, probe=0.3)  # roll-outs from 0.08, the first probe from 0.03
+    started = cut(est, LINE, [(ID["S1"], 0.05), (ID["S2"], 0.04)])
+    assert [(tokens, mass) for tokens, _, mass in started] == [(LINE + (ID["S1"],), 0.05)]
+    assert est.rollouts == 1 and cut(est, LINE, [(ID["S10"], 0.05)]) == []  # one probe per prompt
+    assert cut(estimator(eps=0.1, rollout=0.8, probe=None), LINE, [(ID["S1"], 0.05)]) == []
+    assert cut(estimator(eps=0.1, rollout=None, probe=0.3), LINE, [(ID["S1"], 0.05)]) == []  # no roll-outs at all
+
+
+def test_fields_keep_the_estimate_and_a_grammar_can_still_fall_back():
+    """Calibrated, the estimate measured closer than the lower bound on fields too (benchmarks/RESULTS.md), so
+    estimate='best' gives it there; a grammar whose ``estimate`` attribute says 'lower' still gets the lower bound."""
     tok = word_level_tokenizer(["Harm", ":", "yes", "no", "\n"])
     space = LabelSpace.fields(tok, [Field.binary("Harm")])
-    assert grammar_estimate(space, "best") == "lower" and grammar_estimate(space, "lower") == "lower"
-    assert grammar_estimate(SPACE, "best") == "best"
+    assert grammar_estimate(space, "best") == "best" and grammar_estimate(space, "lower") == "lower"
     torch.manual_seed(0)
     model = tiny_llama(tok, seed=1, logit_scale=1.0)
     ids = torch.tensor([[tok.bos_token_id]])
-    out = mg.score(model, ids, torch.ones_like(ids), space, ["any_place"], eps=0.05, top_p=0.9, max_new_tokens=4)
-    scores = out["any_place"]
+    kw = dict(eps=0.05, top_p=0.9, max_new_tokens=4)
+    scores = mg.score(model, ids, torch.ones_like(ids), space, ["any_place"], **kw)["any_place"]
+    assert scores.estimate == "best" and bool(((scores.lower <= scores.probs) & (scores.probs <= scores.upper)).all())
+    assert float((scores.upper - scores.lower).max()) > 0.01  # the cut dropped mass the estimate could place
+    space.grammar.estimate = "lower"  # a grammar that measured the estimate worse than the lower bound
+    scores = mg.score(model, ids, torch.ones_like(ids), space, ["any_place"], **kw)["any_place"]
     assert scores.estimate == "lower" and torch.equal(scores.probs, scores.lower)
-    assert float((scores.upper - scores.lower).max()) > 0.01  # the cut dropped mass the estimate could have placed

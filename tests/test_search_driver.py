@@ -86,8 +86,12 @@ def test_estimate_places_the_dropped_mass():
     # eps=0.2 drops "unsafe<eos>" (0.06: confirms unsafe) and both children of "unsafe\nS1" (0.27):
     # "<eos>" (0.189) and "," (0.081) both confirm S1; after "unsafe\nS1," S10 may still come, and no
     # explored answer ("safe", "unsafe\nS10") contains S1 to vote on it
-    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None))
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None, backoff=False))
     assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.27], abs=1e-12)
+    # with backoff (the default), the answers that hold what "unsafe\nS1" had confirmed (unsafe) vote instead:
+    # "unsafe\nS10" gives S10 all of the comma's 0.081, as the model does
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None))
+    assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.351], abs=1e-12)
     assert result.rollouts == 0
     # a roll-out of "unsafe\nS1," (0.081 >= 0.3 * eps) writes S10 then EOS: the estimate is exact here
     result, _ = search(eps=0.2, estimate=EstimateParams(rollout=0.3))

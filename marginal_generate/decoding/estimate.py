@@ -11,19 +11,28 @@ their parser state. For the heaviest dropped children of each cut node (at most
   ``unsafe``, EOS) gives it its mass: exact, since every continuation inherits the label;
 - a child that **has written** a label but not its delimiter yet (``S`` + ``7``) gives it its
   mass: its next token (a delimiter or EOS) confirms it almost always;
-- the labels a child **may still add**: children at least ``rollout * eps`` heavy are
-  continued greedily to the end of their answer (extra rows of the same batched forwards) and
-  give their mass to the labels of that answer; for the lighter ones, with ``answers``, the
-  explored answers (the tree's, and the roll-outs' weighted by the mass they stand for) whose
-  label set contains what the child has written vote: label ``L`` gets
-  ``mass * P(L | explored answers that contain them)``; nothing where no explored answer
-  contains them, or where the child's open item can no longer be a label (``S1x``);
+- the labels a child **may still add**: children at least ``rollout * eps`` heavy are continued
+  greedily to the end of their answer (extra rows of the same batched forwards) and give their
+  mass to the labels of that answer; for the lighter ones, with ``answers``, the explored answers
+  (the tree's, and the roll-outs' weighted by the mass they stand for) whose label set contains
+  what the child has written vote: label ``L`` gets ``mass * P(L | explored answers that contain
+  them)``; where no explored answer contains them, those that contain what the child's cut node had
+  confirmed vote instead (``backoff``); nothing where the child's open item can no longer be a
+  label (``S1x``);
+- the votes are **calibrated** per prompt by its roll-outs, which are a sample of the dropped
+  children with their true continuation: each finished roll-out says how many of the labels the
+  votes would have given it it reached, and the prompt's votes are scaled by ``found / said``
+  (at most 1; 1 for a prompt without a roll-out). A prompt whose dropped children end where the
+  explored answers go on (slips that close the answer, say) thus stops voting, and one whose
+  dropped children continue like the explored ones keeps its votes. So that each prompt has a
+  check, its first voting child at least ``probe * eps`` heavy is rolled out too;
 - a child that can no longer add a label, and the dropped mass not looked at, give nothing.
 
 Each child gives a label at most its own mass, and only a label its cut node may still add, so
 ``lower <= estimate <= upper``; with ``eps=0`` and ``top_p=1`` nothing is dropped and the
-estimate is the exact value. The defaults were chosen by ``benchmarks/any_place_estimate.py``
-against an exact walk of the embedded model's output trees.
+estimate is the exact value. Everything is per prompt, so a prompt's estimate does not depend on
+the batch around it. The defaults were chosen by ``benchmarks/any_place_estimate.py`` against an
+exact walk of the output trees of the embedded model and of planted models of three more grammars.
 
 >>> from marginal_generate.testing import word_level_tokenizer
 >>> from marginal_generate.labels import LabelSpace
@@ -58,6 +67,7 @@ from .prefixes import PrefixReader
 
 __all__ = ["Estimate", "ESTIMATES", "EstimateParams", "CutEstimator", "open_item", "check_estimate", "grammar_estimate"]
 
+Labels = frozenset[str]
 Estimate = Literal["best", "lower"]
 ESTIMATES: tuple[str, ...] = get_args(Estimate)
 
@@ -80,21 +90,22 @@ def check_estimate(estimate: object) -> None:
 
 def grammar_estimate(space: LabelSpace, estimate: Estimate) -> Estimate:
     """What ``estimate`` gives on ``space``'s grammar: ``"best"`` is the lower bound on a grammar whose ``estimate``
-    attribute is ``"lower"``, where the estimate measured worse on average than the lower bound.
+    attribute is ``"lower"`` (a grammar where the estimate measured worse on average than the lower bound).
 
-    Measured per grammar by ``benchmarks/any_place_estimate.py --grammar all`` (benchmarks/RESULTS.md): on
-    WildGuard-style fields (:class:`~marginal_generate.labels.fields.FieldsParser`) the mass the cut drops is
-    mostly many light slips that end without a label, which the explored answers' votes cannot see, so the lower
-    bound is closer there and ``probs`` holds it (``LabelScores.estimate`` says ``"lower"``). Llama Guard, label
-    lists and yes/no keep the estimate.
+    Measured per grammar by ``benchmarks/any_place_estimate.py --grammar all`` (benchmarks/RESULTS.md): since the
+    votes are calibrated by the roll-outs, the estimate is closer than the lower bound on every grammar shipped
+    (Llama Guard, label lists, yes/no and ``Name: value`` fields, where it fell back to the lower bound before), so
+    none sets the attribute; a grammar of one's own may.
 
     >>> from marginal_generate.labels.fields import WILDGUARD_FIELDS
     >>> from marginal_generate.testing import word_level_tokenizer
     >>> tok = word_level_tokenizer(["Harmful", "request", ":", "yes", "no", "Response", "refusal", "response"])
-    >>> grammar_estimate(LabelSpace.fields(tok, WILDGUARD_FIELDS), "best")
-    'lower'
-    >>> grammar_estimate(LabelSpace.yes_no(word_level_tokenizer(["Yes", "No"]), "harm"), "best")
+    >>> space = LabelSpace.fields(tok, WILDGUARD_FIELDS)
+    >>> grammar_estimate(space, "best")
     'best'
+    >>> space.grammar.estimate = "lower"  # a grammar that measured the estimate worse than the lower bound
+    >>> grammar_estimate(space, "best"), grammar_estimate(space, "lower")
+    ('lower', 'lower')
     """
     if estimate == "best" and getattr(space.grammar, "estimate", "best") == "lower":
         return "lower"
@@ -112,12 +123,20 @@ class EstimateParams:
             continued greedily to the end of their answer; None: no roll-outs. With ``eps=0``
             nothing is rolled out (the only cut is the nucleus tail).
         answers: let the explored answers vote on the labels a child may still add.
+        calibrate: scale each prompt's votes by how far its finished roll-outs bore the votes out.
+        probe: a prompt with no roll-out yet rolls out its first child that votes and is at least
+            ``probe * eps`` heavy, so that its votes have a check; None: no probes (nor with ``rollout=None``).
+        backoff: a child that no explored answer holding what it holds can vote for gets the votes of the
+            explored answers that hold what its cut node had confirmed.
     """
 
     per_node: int = 8
     floor: float = 0.05
     rollout: float | None = 0.8
     answers: bool = True
+    calibrate: bool = True
+    probe: float | None = 0.3
+    backoff: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.per_node, int) or self.per_node < 0:
@@ -130,6 +149,10 @@ class EstimateParams:
         if self.rollout is not None and not 0.0 <= self.rollout <= 1.0:
             raise ValueError(
                 f"`rollout` must be in [0, 1] (a fraction of eps) or None, got {self.rollout!r}; 0.8 is the default."
+            )
+        if self.probe is not None and not 0.0 <= self.probe <= 1.0:
+            raise ValueError(
+                f"`probe` must be in [0, 1] (a fraction of eps) or None, got {self.probe!r}; 0.3 is the default."
             )
 
 
@@ -190,9 +213,18 @@ class CutEstimator:
         self.params = params
         self.floor = params.floor * eps
         self.rollout_mass = params.rollout * eps if params.rollout is not None and eps > 0 else math.inf
+        probing = params.probe is not None and params.rollout is not None and eps > 0
+        self.probe_mass = min(params.probe * eps, self.rollout_mass) if probing else math.inf
         self.credit = [[0.0] * len(space.labels) for _ in range(batch_size)]
         self.answers: list[dict[frozenset[str], float]] = [defaultdict(float) for _ in range(batch_size)]
-        self.votes: list[tuple[int, frozenset[str], frozenset[str], float]] = []
+        # (row, what a child holds, what its cut node had confirmed, what it has written, what it may add) -> mass
+        self.votes: defaultdict[tuple[int, Labels, Labels, Labels, Labels], float] = defaultdict(float)
+        self._items: dict[str, tuple[Labels, bool]] = {}  # open_item of each text read
+        self._rolled = [0] * batch_size  # roll-outs started per row
+        # a roll-out under way that votes would have placed: (row, its tokens) -> (holds, source, may add)
+        self._live: dict[tuple[int, tuple[int, ...]], tuple[Labels, Labels, Labels]] = {}
+        self._checks: list[tuple[int, Labels, Labels, Labels, float, Labels]] = []  # ... + mass, the labels it found
+        self.scales: dict[int, float] = {}  # per row, the calibration of its votes (rows without a check: 1)
         self.children_read = 0
         self.rollouts = 0
         self.joint: Any = None  # a JointAccumulator (decoding/joint.py): told where each read child's mass goes
@@ -218,21 +250,30 @@ class CutEstimator:
                 if self.joint is not None:
                     self.joint.move(row, state.confirmed, child_state.confirmed, mass)
                 continue
-            if mass >= self.rollout_mass:
+            written, viable = self._open_item(text, child_state)
+            open_labels = child_state.possible - written if viable else frozenset()
+            holds = child_state.confirmed | written
+            if open_labels and (mass >= self.rollout_mass or (mass >= self.probe_mass and not self._rolled[row])):
+                self._rolled[row] += 1
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
+                self._live[row, child] = (holds, state.confirmed, open_labels)  # checked against the votes at its end
                 if self.joint is not None:
                     self.joint.move(row, state.confirmed, None, mass)  # placed when the roll-out ends
                 continue
-            written, viable = open_item(self.space, text, child_state)
             self._give(row, written, mass)
-            open_labels = child_state.possible - written
-            voted = open_labels if self.params.answers and viable else frozenset()
-            if voted:
-                self.votes.append((row, child_state.confirmed | written, voted, mass))  # what it holds, may add
-            if self.joint is not None:
-                self.joint.move(row, state.confirmed, child_state.confirmed | written, mass, voted)
+            if open_labels and self.params.answers:
+                self.votes[row, holds, state.confirmed, written, child_state.possible] += mass
+            if self.joint is not None:  # at what it holds; the votes move it on in estimate()
+                self.joint.move(row, state.confirmed, holds, mass)
         return rollouts
+
+    def _open_item(self, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
+        """:func:`open_item`, read once per text."""
+        item = self._items.get(text)
+        if item is None:
+            item = self._items[text] = open_item(self.space, text, state)
+        return item
 
     def advance(
         self, row: int, tokens: tuple[int, ...], state: PrefixState, mass: float, token: int, depth: int
@@ -246,35 +287,87 @@ class CutEstimator:
         finished = token in self.eos_token_ids or depth + 1 >= self.max_new_tokens
         child_state = self.reader.read(child, finished)[1]
         self._give(row, child_state.confirmed - state.confirmed, mass)
+        check = self._live.pop((row, tokens), None)
         if finished or child_state.final:
+            if check is not None:
+                self._checks.append((row, *check, mass, child_state.confirmed))
             self.on_answer(row, child_state.confirmed, mass)  # the dropped branch it stands for votes too
             if self.joint is not None:
                 self.joint.arrive(row, child_state.confirmed, mass)
             return None
+        if check is not None:
+            self._live[row, child] = check
         return child, child_state
 
     def on_answer(self, row: int, labels: frozenset[str], mass: float) -> None:
         """An explored answer (of the tree, or a finished roll-out) with its label set and mass."""
         self.answers[row][labels] += mass
 
-    def estimate(self, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
-        """``lower`` plus what the dropped mass gives each label, kept inside ``[lower, upper]``."""
-        credit = [row[:] for row in self.credit]
-        shares: dict[tuple[int, frozenset[str]], tuple[float, dict[str, float]]] = {}
-        for row, holds, open_labels, mass in self.votes:
-            key = (row, holds)
-            if key not in shares:
-                total, per_label = 0.0, defaultdict(float)
-                for labels, m in self.answers[row].items():
-                    if holds <= labels:
-                        total += m
-                        for label in labels:
-                            per_label[label] += m
-                shares[key] = (total, per_label)
-            total, per_label = shares[key]
+    def _pool(self, row: int, holds: frozenset[str]) -> tuple[float, list[tuple[frozenset[str], float]]]:
+        """The explored answers (and finished roll-outs) of ``row`` that hold ``holds``, and their mass."""
+        voters = [(labels, m) for labels, m in self.answers[row].items() if holds <= labels]
+        return sum(m for _, m in voters), voters
+
+    def _pool_for(self, pools: dict, row: int, holds: Labels, source: Labels) -> tuple[Labels, float, list]:
+        """The pool that votes for a child holding ``holds`` below a node that had confirmed ``source``: the answers
+        that hold ``holds``, or (``backoff``) those that hold ``source`` where none does; ``(key, mass, voters)``."""
+        key, total, voters = holds, 0.0, []
+        for key in (holds, source) if self.params.backoff else (holds,):
+            if (row, key) not in pools:
+                pools[row, key] = self._pool(row, key)
+            total, voters = pools[row, key]
+            if total > 0.0:
+                break
+        return key, total, voters
+
+    def _calibration(self, pools: dict) -> dict[int, float]:
+        """Per row, what share of the votes the roll-outs bore out: the labels the finished roll-outs added beyond what
+        they had written, over what the explored answers would have voted for them (their own answer left out)."""
+        said: dict[int, float] = defaultdict(float)
+        found: dict[int, float] = defaultdict(float)
+        counts: dict[tuple[int, Labels, Labels], float] = {}  # the pool's mass times the open labels each voter adds
+        for row, holds, source, open_labels, mass, labels in self._checks:
+            pool, total, voters = self._pool_for(pools, row, holds, source)
+            added = len(labels & open_labels)
+            own = mass if holds <= labels else 0.0  # the roll-out's own answer is in the pool: leave it out
+            if total - own <= 1e-15:
+                continue
+            count = counts.get((row, pool, open_labels))
+            if count is None:
+                count = counts[row, pool, open_labels] = sum(m * len(v & open_labels) for v, m in voters)
+            said[row] += mass * (count - own * added) / (total - own)
+            found[row] += mass * added
+        return {row: min(1.0, found[row] / said[row]) for row in said if said[row] > 1e-15}
+
+    def _resolve_votes(self) -> None:
+        """Each voting child's mass, placed by the explored answers that hold what it holds (with ``backoff``, by
+        those that hold what its cut node had confirmed where none does): into the credit, and into the joint."""
+        grouped, self.votes = self.votes, defaultdict(float)
+        pools: dict[tuple[int, Labels], tuple[float, list[tuple[Labels, float]]]] = {}
+        scales = self.scales = self._calibration(pools) if self.params.calibrate else {}
+        shares: dict[tuple[int, Labels, Labels], list[tuple[Labels, float]]] = {}
+        for (row, holds, source, written, possible), mass in grouped.items():
+            scale = scales.get(row, 1.0)
+            if scale <= 0.0:
+                continue
+            pool, total, voters = self._pool_for(pools, row, holds, source)
             if total <= 0.0:
                 continue
-            for label in open_labels:
-                credit[row][self.space.index[label]] += mass * per_label.get(label, 0.0) / total
-        extra = torch.tensor(credit, dtype=torch.float64, device=lower.device)
+            share = shares.get((row, pool, possible))
+            if share is None:  # the sets the voters may still add, each with its share of a child's mass
+                placed: dict[Labels, float] = defaultdict(float)
+                for labels, m in voters:
+                    placed[labels & possible] += m / total
+                share = shares[row, pool, possible] = list(placed.items())
+            for labels, fraction in share:
+                added = labels - written
+                if added:
+                    self._give(row, added, scale * mass * fraction)
+                    if self.joint is not None:
+                        self.joint.move(row, holds, holds | added, scale * mass * fraction)
+
+    def estimate(self, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+        """``lower`` plus what the dropped mass gives each label, kept inside ``[lower, upper]``."""
+        self._resolve_votes()
+        extra = torch.tensor(self.credit, dtype=torch.float64, device=lower.device)
         return torch.minimum(torch.maximum(lower + extra, lower), upper)

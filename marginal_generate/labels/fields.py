@@ -107,9 +107,6 @@ class FieldsParser:
         for f in fields:
             check_names(f"values of field {f.name!r}", f.values + f.others, ("\n", ",") if f.multi else ("\n",))
         self.fields = fields
-        #: what any_place's estimate="best" gives here: the lower bound, which measured closer to the exact values
-        #: than the estimate on fields (decoding/estimate.py's grammar_estimate; benchmarks/RESULTS.md)
-        self.estimate = "lower"
         self.labels: tuple[str, ...] = tuple(label for f in fields for label in f.labels)
         self.verbalizer = None
         self._by_name = {f.name: k for k, f in enumerate(fields)}
