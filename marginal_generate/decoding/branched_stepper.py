@@ -81,6 +81,7 @@ class BranchedStepper(CachedStepper):
         positions = (prefix_lengths[:, None] + self.suffix_mask.cumsum(-1) - 1).clamp(min=0)
         out = self._forward(self.suffix_ids, self.prompt_mask, positions, cache)
         self.cache = returned_cache(out, cache)
+        self._adopt_slots()
         return out.logits[:, -1]
 
     def _forward(

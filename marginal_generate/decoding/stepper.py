@@ -4,7 +4,9 @@ A *row* is one partial completion of one prompt. :class:`CachedStepper` runs the
 (prefill), then at every depth takes the rows to continue as ``(parent row, next token)``
 pairs: it gathers the parents' cache rows (a row may be continued by several children, or by
 none) and runs a single forward of one new token per row. This is the batched-cache form of
-the tree search; the rows of one prompt hold copies of its prompt cache.
+the tree search; the rows of one prompt hold copies of its prompt cache. Where the cache is made of plain
+full-attention layers, a depth moves only the cache rows whose content changes
+(:mod:`~marginal_generate.decoding.row_slots`) instead of gathering the whole cache by ``reorder_cache``.
 
 The interface is what the search loop needs and nothing more, so tests can drive the loop
 with a stepper that has no model at all (see ``tests/test_search_driver.py``).
@@ -18,6 +20,8 @@ from typing import Any, Protocol
 
 import torch
 from transformers import DynamicCache
+
+from .row_slots import RowSlots, adopt_slots
 
 __all__ = ["Stepper", "CachedStepper", "cache_argument", "returned_cache", "cache_token_bytes"]
 
@@ -125,6 +129,8 @@ class CachedStepper:
         self.rows = torch.arange(self.batch_size, device=input_ids.device)
         self.generated = input_ids.new_empty((self.batch_size, 0))
         self.cache: DynamicCache | None = None
+        self.slots: RowSlots | None = None  # set after the prefill where the cache's layers take slot moves
+        self._padded: list[bool] | None = None  # per prompt, where the 4D mask may be given (sdpa)
 
     def prefill(self) -> torch.Tensor:
         position_ids = (self.prompt_mask.cumsum(-1) - 1).clamp(min=0)
@@ -140,7 +146,26 @@ class CachedStepper:
         )
         self.forward_passes += 1
         self.cache = returned_cache(out, self.cache)
+        self._adopt_slots()
         return out.logits[:, -1]
+
+    #: Whether the rows' cache may be kept in slots (:mod:`~marginal_generate.decoding.row_slots`).
+    slot_rows = True
+
+    def _adopt_slots(self) -> None:
+        """After the prefill: keep the rows in slots where the cache allows it (else ``step`` reorders it)."""
+        if self.slot_rows and adopt_slots(self.cache):
+            self.slots = RowSlots(self.batch_size, self.input_ids.shape[1], self.input_ids.device)
+            from .tree_stepper import tree_attention_obstacle  # it builds on this module
+
+            # sdpa takes the padding as a boolean 4D mask (True: attend), the mask transformers builds from the 2D
+            # one; given as is, the forward skips building it. Where no row has padding transformers builds none (and
+            # sdpa takes another path), so the 2D mask stays.
+            if getattr(self.model.config, "_attn_implementation", None) == "sdpa" and not tree_attention_obstacle(
+                self.model
+            ):
+                self._padded = (self.prompt_mask == 0).any(-1).tolist()
+                self._visible = self.prompt_mask.bool()
 
     def cache_bytes(self, rows_per_prompt: list[int]) -> int:
         """The KV cache of a step with these rows: each row a copy of its prompt and its generated tokens."""
@@ -151,6 +176,8 @@ class CachedStepper:
         assert self.cache is not None, "prefill() must run before step()"
         parents = parents.to(self.rows.device)
         tokens = tokens.to(self.rows.device)
+        if self.slots is not None:
+            return self._step_in_slots(parents, tokens)
         keep_all = parents.numel() == self.rows.numel() and torch.equal(
             parents, torch.arange(parents.numel(), device=parents.device)
         )
@@ -172,6 +199,34 @@ class CachedStepper:
         )
         self.forward_passes += 1
         return out.logits[:, -1]
+
+    def _step_in_slots(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """:meth:`step` over rows kept in slots: the forward runs in slot order, the logits come back in row order."""
+        assert self.slots is not None and self.cache is not None
+        self.rows = self.rows[parents]
+        self.generated = torch.cat([self.generated[parents], tokens[:, None]], dim=1)
+        plan = self.slots.plan(parents.tolist(), self.rows.tolist())
+        for layer in self.cache.layers:
+            layer.plan = plan
+        depth, n = self.generated.shape[1], tokens.shape[0]
+        prompts = self.slots.prompts()
+        input_ids = tokens.new_empty((n, 1))
+        input_ids[plan.row_slot, 0] = tokens
+        if self._padded is not None and any(self._padded[b] for b in self.slots.slot_prompt):
+            visible = self._visible[prompts]
+            attention_mask = torch.cat([visible, visible.new_ones((n, depth))], dim=1)[:, None, None, :]
+        else:
+            attention_mask = torch.cat([self.prompt_mask[prompts], self.prompt_mask.new_ones((n, depth))], dim=1)
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=(self.prompt_lengths[prompts] + depth - 1)[:, None],
+            use_cache=True,
+            **cache_argument(self.model, self.cache),
+            **self.model_kwargs,
+        )
+        self.forward_passes += 1
+        return out.logits[:, -1] if plan.identity else out.logits[plan.row_slot, -1]
 
     def sequences(self) -> torch.Tensor:
         return torch.cat([self.input_ids[self.rows], self.generated], dim=1)

@@ -110,6 +110,8 @@ class TreeAttentionStepper(CachedStepper):
         self.chunked_steps = 0
         self.most_chunks = 1
 
+    slot_rows = False  # one cache row per prompt, compacted here
+
     def prefill(self) -> torch.Tensor:
         logits = super().prefill()
         device = self.input_ids.device
