@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from overhead import real_vocab, shipped  # noqa: E402
+from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 import marginal_generate.generate as generate_module  # noqa: E402
@@ -34,13 +34,8 @@ from marginal_generate.prompts import encode_conversations  # noqa: E402
 def stepper_at(revision: str) -> type:
     """``CachedStepper`` as ``decoding/stepper.py`` was at ``revision`` (a module of its own)."""
     root = Path(__file__).resolve().parents[1]
-    source = subprocess.run(
-        ["git", "show", f"{revision}:marginal_generate/decoding/stepper.py"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    path = f"{revision}:marginal_generate/decoding/stepper.py"
+    source = subprocess.run(["git", "show", path], cwd=root, check=True, capture_output=True, text=True).stdout
     module = types.ModuleType(f"stepper_at_{revision}")
     exec(compile(source, module.__name__, "exec"), module.__dict__)
     return module.CachedStepper
@@ -59,60 +54,35 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, tok, convs, prompt_format, name = (shipped if args.model == "shipped" else real_vocab)(args.prompts)
     space = mg.LabelSpace.llama_guard(tok)
-    batches = [
-        encode_conversations(tok, convs[i : i + args.batch_size], prompt_format)
-        for i in range(0, len(convs), args.batch_size)
-    ]
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    size = args.batch_size
+    batches = [encode_conversations(tok, convs[i : i + size], prompt_format) for i in range(0, len(convs), size)]
     before, after = stepper_at(args.before), generate_module.CachedStepper
-
-    def greedy():
-        return [model.generate(**b, do_sample=False, max_new_tokens=20, pad_token_id=pad) for b in batches]
 
     def any_place(stepper: type, estimate: str, attention: str = "batched"):
         def run():
-            generate_module.CachedStepper = stepper
+            generate_module.CachedStepper = stepper  # what _choose_attention hands the search
             try:
-                return [
-                    model.generate(
-                        **b,
-                        custom_generate=mg.marginalize,
-                        label_space=space,
-                        strategy="any_place",
-                        max_new_tokens=20,
-                        estimate=estimate,
-                        attention=attention,
-                    )
-                    for b in batches
-                ]
+                return any_place_over(model, batches, space, 0.01, 0.99, 20, estimate=estimate, attention=attention)
             finally:
                 generate_module.CachedStepper = after
 
         return run
 
     methods = [
-        ("greedy generate (batched)", greedy),
+        ("greedy generate (batched)", lambda: greedy_over(model, batches, 20, pad_token_id=pad_id(tok))),
         ("any_place lower, stepper before", any_place(before, "lower")),
         ("any_place lower, stepper after", any_place(after, "lower")),
         ("any_place best, stepper before", any_place(before, "best")),
         ("any_place best, stepper after", any_place(after, "best")),
         ('any_place best, attention="tree"', any_place(after, "best", "tree")),
     ]
-    outputs = {label: fn() for label, fn in methods}  # warm-up
-    best = {label: float("inf") for label, _ in methods}
-    for _ in range(args.repeats):
-        for label, fn in methods:
-            start = time.perf_counter()
-            fn()
-            best[label] = min(best[label], time.perf_counter() - start)
+    best, outputs = interleaved(methods, args.repeats)
     base = best[methods[0][0]]
-    print(f"model: {name} | torch {torch.__version__}, threads {torch.get_num_threads()}, before = {args.before}")
-    print(f"{len(convs)} prompts in batches of {args.batch_size}; best of {args.repeats}, methods interleaved")
+    print(f"model: {name} | {machine()}; before = {args.before}")
+    print(f"{len(convs)} prompts, batches of {size}; eps=0.01 top_p=0.99; best of {args.repeats}, methods interleaved")
     print()
-    print(f"| {'method':40} | {'wall s':>8} | {'x greedy':>8} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|")
-    for label, _ in methods:
-        print(f"| {label:40} | {best[label]:8.3f} | {best[label] / base:8.2f} |")
+    columns = [("method", 40, ""), ("wall s", 8, ".3f"), ("x greedy", 8, ".2f")]
+    print(table(columns, [(label, best[label], best[label] / base) for label, _ in methods]))
     print()
     for estimate in ("lower", "best"):
         old, new = best[f"any_place {estimate}, stepper before"], best[f"any_place {estimate}, stepper after"]

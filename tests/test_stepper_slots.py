@@ -101,3 +101,14 @@ def test_caches_other_than_full_attention_layers_keep_the_reorder(model):
     full = DynamicCache()
     full.update(torch.zeros(2, 1, 3, 4), torch.zeros(2, 1, 3, 4), 0)
     assert adopt_slots(full) and type(full.layers[0]).__name__ == "SlotLayer"
+
+
+def test_a_forward_that_skips_a_layers_append_is_refused(model):
+    ids, mask = prompts(padded=True)
+    stepper = CachedStepper(model, ids, mask)
+    with torch.inference_mode():
+        stepper.prefill()
+        layer = stepper.cache.layers[0]
+        layer.update = type(layer).__mro__[1].update.__get__(layer)  # DynamicLayer's append: the plan stays pending
+        with pytest.raises(RuntimeError, match=r"^LlamaForCausalLM did not apply the moved cache rows to every layer"):
+            stepper.step(torch.tensor([0, 1, 2]), torch.tensor([25, 26, 27]))

@@ -226,6 +226,11 @@ class CachedStepper:
             **self.model_kwargs,
         )
         self.forward_passes += 1
+        if any(getattr(layer, "plan", None) is not None for layer in self.cache.layers):
+            raise RuntimeError(
+                f"{type(self.model).__name__} did not apply the moved cache rows to every layer of its KV cache (a "
+                "layer it reads without appending to?); use attention='tree' where it allows, and report the model."
+            )
         return out.logits[:, -1] if plan.identity else out.logits[plan.row_slot, -1]
 
     def sequences(self) -> torch.Tensor:
