@@ -6,15 +6,22 @@ call (``marginal_generate.generate.CachedStepper``), so the only difference betw
 methods are interleaved repeat by repeat and each row is the best of ``--repeats``, so a shared machine's load
 falls on all of them. Also prints the largest difference between the two steppers' bounds and estimates.
 
+``--replay`` times the steppers alone: the ``(parents, tokens)`` of one any_place search per batch are recorded,
+then each stepper (before, after, tree attention) runs the prefill and exactly those steps; the table gives the
+steps' seconds and the largest difference of their logits from the earlier stepper's.
+
     python benchmarks/stepper_ab.py --before 03329c4                    # shipped model, 64 prompts, batch 16
     python benchmarks/stepper_ab.py --before 03329c4 --model real-vocab --prompts 16 --repeats 2
+    python benchmarks/stepper_ab.py --before 03329c4 --replay --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -49,6 +56,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--replay", action="store_true", help="time the steppers alone on recorded steps")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -68,6 +76,10 @@ def main() -> None:
 
         return run
 
+    if args.replay:
+        search = lambda b: any_place_over(model, [b], space, 0.01, 0.99, 20, attention="batched")  # noqa: E731
+        replay(model, batches, search, {"before": before, "after": after}, args.repeats)
+        return
     methods = [
         ("greedy generate (batched)", lambda: greedy_over(model, batches, 20, pad_token_id=pad_id(tok))),
         ("any_place lower, stepper before", any_place(before, "lower")),
@@ -92,6 +104,59 @@ def main() -> None:
         for field in ("lower", "upper", "probs"):
             diff = max(diff, float((getattr(old, field) - getattr(new, field)).abs().max()))
     print(f"max |before - after| over lower, upper and the estimate: {diff:.2e}")
+
+
+def replay(model, batches, search, steppers: dict[str, type], repeats: int) -> None:
+    """Record the steps of ``search(batch)`` (with ``steppers["after"]``) for each batch, then time each stepper's
+    prefill and steps on them, interleaved."""
+    from marginal_generate.decoding.tree_stepper import TreeAttentionStepper
+
+    recorded: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+    after = steppers["after"]
+    original = after.step
+
+    def recording(self, parents, tokens):
+        recorded[-1].append((parents.clone(), tokens.clone()))
+        return original(self, parents, tokens)
+
+    after.step = recording
+    try:
+        for b in batches:
+            recorded.append([])
+            search(b)
+    finally:
+        after.step = original
+
+    def run(stepper: type) -> tuple[float, list[torch.Tensor]]:
+        seconds, logits = 0.0, []
+        with torch.inference_mode():
+            for b, steps in zip(batches, recorded):
+                s = stepper(model, b["input_ids"], b["attention_mask"])
+                logits.append(s.prefill())
+                start = time.perf_counter()
+                for parents, tokens in steps:
+                    logits.append(s.step(parents, tokens))
+                seconds += time.perf_counter() - start
+        return seconds, logits
+
+    steppers = {**steppers, "tree attention": TreeAttentionStepper}
+    reference = {label: run(stepper)[1] for label, stepper in steppers.items()}  # warm-up
+    best = dict.fromkeys(steppers, math.inf)
+    for _ in range(repeats):
+        for label, stepper in steppers.items():
+            best[label] = min(best[label], run(stepper)[0])
+    rows = sum(p.numel() for steps in recorded for p, _ in steps)
+    print(f"{machine()}; {sum(map(len, recorded))} steps, {rows} rows; best of {repeats}, steppers interleaved")
+    columns = [("stepper", 16, ""), ("steps s", 8, ".3f"), ("x before", 8, ".2f"), ("max |logits - before|", 22, ".2e")]
+    rows_out = []
+    for label in steppers:
+        difference = _max_difference(reference[label], reference["before"])
+        rows_out.append((label, best[label], best[label] / best["before"], difference))
+    print(table(columns, rows_out))
+
+
+def _max_difference(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a, b))
 
 
 if __name__ == "__main__":

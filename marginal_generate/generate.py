@@ -126,10 +126,10 @@ def _choose_attention(model: Any, attention: str) -> tuple[type[CachedStepper], 
         # On a GPU decoding is bound by reading the weights and the prompt cache: tree attention reads the
         # prompt cache once whatever the frontier. On a CPU compute grows with the tokens fed, and the
         # tree pads every prompt's frontier to the widest one (about 3x the rows at eps=0.01, top_p=0.99 on the
-        # shipped model), which costs more than copying cache rows. Measured 2026-12-06 on 2 shared CPU cores at
-        # that cut: tree 1.13x the batched cache's forwards on the shipped model (the same 64 prompts' steps
-        # replayed), 1.28x on a 2-layer Llama over the real Llama 3 vocabulary; any_place 1.10x end to end
-        # (benchmarks/stepper_ab.py, one thread). So the batched cache on a CPU.
+        # shipped model), which costs more than copying cache rows. Measured 2026-12-06 on a shared CPU at that cut
+        # (benchmarks/stepper_ab.py --replay: one search's steps replayed through each stepper), tree attention
+        # against the batched cache (rows in slots): 1.42x (one thread) and 1.37x (two) on the shipped model, 1.52x
+        # on a 2-layer Llama over the real Llama 3 vocabulary; any_place end to end 1.16x (one thread).
         on_gpu = getattr(getattr(model, "device", None), "type", "cpu") != "cpu"
         if obstacle is not None:
             reason = f"attention='auto' runs the batched cache: tree attention cannot serve this model ({obstacle})"
