@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import torch
@@ -64,6 +65,7 @@ from .decoding.eos import eos_ids
 from .decoding.estimate import Estimate, EstimateParams, check_estimate, grammar_estimate
 from .decoding.greedy_path import GreedyRecorder
 from .decoding.joint import JointAccumulator, check_max_label_sets
+from .decoding.next_tokens import NextTokenBackend
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, tree_attention_obstacle
@@ -76,6 +78,8 @@ __all__ = ["Strategy", "STRATEGIES", "marginalize", "score", "enable", "Marginal
 
 LabelNormalization = Literal["label_tokens", "vocab"]
 Attention = Literal["auto", "tree", "batched"]
+#: What ``backend=`` takes: ``(input_ids, attention_mask) -> NextTokenBackend``, called once per batch.
+BackendFactory = Callable[[torch.Tensor, "torch.Tensor | None"], NextTokenBackend]
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +143,56 @@ def _choose_attention(model: Any, attention: str) -> tuple[type[CachedStepper], 
     return (TreeAttentionStepper if attention == "tree" else CachedStepper), None
 
 
+# what score reads of the backend a factory returns (NextTokenBackend's members)
+_BACKEND_MEMBERS = ("prefill", "expand", "name", "batch_size", "forward_passes", "max_k", "whole_rows")
+
+
+def _built_backend(
+    factory: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    attention: str,
+    logits_processor: LogitsProcessorList | None,
+    model_kwargs: dict[str, Any],
+) -> NextTokenBackend:
+    """The backend ``factory`` builds over the batch, after refusing what only the HF steppers use; the search
+    refuses the strategies it cannot give (:func:`~marginal_generate.decoding.next_tokens.check_backend`)."""
+    if not callable(factory):
+        raise ValueError(
+            f"`backend` must be a callable (input_ids, attention_mask) -> NextTokenBackend, got "
+            f"{type(factory).__name__}; pass e.g. TopKEngineBackend.factory(model, max_k=20), or None for the HF "
+            "steppers."
+        )
+    if attention != "auto":
+        raise ValueError(
+            f"`attention={attention!r}` picks how the HF steppers share the prompt cache, and `backend` replaces "
+            "them: leave attention='auto' with a backend, or pass backend=None."
+        )
+    if logits_processor:
+        raise ValueError(
+            "`logits_processor` runs on the HF steppers' whole rows, and `backend` replaces them: leave it out, or "
+            "build it into the backend (StepperBackend(stepper, logits_processor) has whole rows)."
+        )
+    if model_kwargs:
+        raise ValueError(
+            f"model inputs {sorted(model_kwargs)} go to the HF steppers, and `backend` replaces them: give them to "
+            "the backend's factory, or pass backend=None."
+        )
+    built = factory(input_ids, attention_mask)
+    missing = [m for m in _BACKEND_MEMBERS if not hasattr(built, m)]
+    if missing:
+        raise ValueError(
+            f"`backend` returned {type(built).__name__}, not a NextTokenBackend (no {', '.join(missing)}); the "
+            "factory must return e.g. a StepperBackend or a TopKEngineBackend over the input_ids it is given."
+        )
+    if built.batch_size != input_ids.shape[0]:
+        raise ValueError(
+            f"`backend` returned {built.name} over {built.batch_size} prompts for a batch of {input_ids.shape[0]}; "
+            "the factory must build it over the input_ids it is given."
+        )
+    return built
+
+
 def _text_model(model: Any, model_kwargs: dict[str, Any]) -> Any:
     """The module to run for text-only input: a multimodal wrapper's language model when it is a causal LM of
     its own (``Llama4ForConditionalGeneration.language_model``, a ``Llama4ForCausalLM`` sharing the wrapper's
@@ -175,6 +229,7 @@ def score(
     search_budget_gb: float | None = None,
     max_label_sets: int = 32,
     model_kwargs: dict[str, Any] | None = None,
+    backend: BackendFactory | None = None,
 ) -> dict[str, LabelScores]:
     """Score a left-padded batch under several strategies with one decode (plus the tree if ``any_place``).
 
@@ -197,6 +252,14 @@ def score(
     ``max_label_sets``: ``any_place`` keeps the distribution over label sets (``LabelScores.label_sets``,
     ``prob_any``, ``prob_all``, ``cooccurrence``: :mod:`~marginal_generate.label_sets`), the heaviest
     ``max_label_sets`` sets per prompt by name and the rest folded into one entry; 0 keeps none.
+
+    ``backend``: what the search runs the model through (:mod:`~marginal_generate.decoding.next_tokens`), as a
+    factory ``(input_ids, attention_mask) -> NextTokenBackend`` called once for the batch, e.g. an engine that serves
+    at scale, or :meth:`~marginal_generate.testing.engine_backend.TopKEngineBackend.factory`, the reference one;
+    None (the default): the HF steppers. ``attention``, ``logits_processor`` and ``model_kwargs`` belong to the HF
+    steppers and are refused with a backend; a backend with only the top k of a row refuses ``first_token``,
+    ``max_over_generations``, ``first_generation`` and ``label_normalization="vocab"`` before any forward.
+    ``stats["backend"]`` names it: its class and ``max_k``.
     """
     strategies = list(strategies)
     _check_strategies(strategies)
@@ -217,9 +280,14 @@ def score(
         raise ValueError(f"`input_ids` must be [batch, length], got shape {tuple(input_ids.shape)}.")
     eos = eos_ids(eos_token_ids, name="eos_token_ids", model=model)
     model_kwargs = dict(model_kwargs or {})
-    model = _text_model(model, model_kwargs)
-    stepper_class, attention_note = _choose_attention(model, attention)
-    stepper = stepper_class(model, input_ids, attention_mask, **model_kwargs)
+    if backend is None:
+        model = _text_model(model, model_kwargs)
+        stepper_class, attention_note = _choose_attention(model, attention)
+        source: Any = stepper_class(model, input_ids, attention_mask, **model_kwargs)
+        stats: dict[str, Any] = {"attention": "tree" if stepper_class is TreeAttentionStepper else "batched"}
+    else:
+        source = _built_backend(backend, input_ids, attention_mask, attention, logits_processor, model_kwargs)
+        stats, attention_note = {"backend": f"{type(source).__name__}(max_k={source.max_k})"}, None
     recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
     tree = None
     if "any_place" in strategies:
@@ -228,7 +296,7 @@ def score(
     if tree is not None and max_label_sets > 0:
         joint = JointAccumulator(label_space.labels, label_space.categories, input_ids.shape[0], max_label_sets)
     result = run_search(
-        stepper,
+        source,
         label_space,
         eos,
         max_new_tokens,
@@ -238,18 +306,19 @@ def score(
         top_completions,
         budget=budget,
         joint=joint,
+        strategies=strategies,
     )
     texts = recorder.texts()
-    if isinstance(stepper, TreeAttentionStepper) and stepper.chunked_steps:
+    if isinstance(source, TreeAttentionStepper) and source.chunked_steps:
         attention_note = (
-            f"tree attention fed {stepper.chunked_steps} depth{'s' if stepper.chunked_steps > 1 else ''} in up to "
-            f"{stepper.most_chunks} forwards each, to keep a forward's mask and attention scores under "
-            f"{stepper.attention_bytes / 1e9:g} GB"
+            f"tree attention fed {source.chunked_steps} depth{'s' if source.chunked_steps > 1 else ''} in up to "
+            f"{source.most_chunks} forwards each, to keep a forward's mask and attention scores under "
+            f"{source.attention_bytes / 1e9:g} GB"
         )
     stats = {
-        "attention": "tree" if stepper_class is TreeAttentionStepper else "batched",
+        **stats,
         **({"attention_note": attention_note} if attention_note else {}),
-        "forward_passes": stepper.forward_passes,
+        "forward_passes": source.forward_passes,
         "frontier_widths": result.frontier_widths,
         "nodes_expanded": result.nodes_expanded,
     }
@@ -300,6 +369,7 @@ def marginalize(
     estimate: Estimate = "best",
     search_budget_gb: float | None = None,
     max_label_sets: int = 32,
+    backend: BackendFactory | None = None,
     **model_kwargs: Any,
 ) -> LabelScores:
     """``custom_generate`` callable: per-label probabilities for each prompt of the batch.
@@ -309,7 +379,8 @@ def marginalize(
     a model's sampling ``top_p`` in its generation config is not used), ``label_normalization``,
     ``top_completions``, ``attention``, ``estimate`` (what ``any_place``'s ``probs`` holds:
     ``"best"`` or ``"lower"``), ``search_budget_gb`` (the tree search's memory budget, see :func:`score`)
-    and ``max_label_sets`` (the label sets kept per prompt, see :func:`score`) are this function's own arguments.
+    ``max_label_sets`` (the label sets kept per prompt, see :func:`score`) and ``backend`` (a factory of the
+    backend the search runs the model through, see :func:`score`) are this function's own arguments.
     Returns :class:`LabelScores`.
     """
     if label_space is None:
@@ -344,6 +415,7 @@ def marginalize(
         search_budget_gb=search_budget_gb,
         max_label_sets=max_label_sets,
         model_kwargs=extra,
+        backend=backend,
     )[strategy]
 
 

@@ -21,12 +21,24 @@ True
 Traceback (most recent call last):
 ...
 ValueError: `max_k` must be an integer >= 1 (the most log-probabilities the engine gives a row), got 0.
+
+``mg.score(..., backend=...)`` takes a factory, ``(input_ids, attention_mask) -> backend``, since a backend is built
+per batch over its prompts: :meth:`TopKEngineBackend.factory` is the engine's.
+
+>>> import marginal_generate as mg
+>>> tok = byte_level_tokenizer(); model = tiny_llama(tok, seed=0)
+>>> inputs = tok(["User: hello there"], return_tensors="pt")
+>>> out = mg.score(model, inputs.input_ids, inputs.attention_mask, mg.LabelSpace.llama_guard(tok),
+...                ["any_place", "greedy"], max_new_tokens=6, backend=TopKEngineBackend.factory(model, max_k=20))
+>>> out["any_place"].stats["backend"]
+'TopKEngineBackend(max_k=20)'
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -36,6 +48,13 @@ from ..decoding.step_scores import heavy_count
 from ..decoding.stepper import CachedStepper
 
 __all__ = ["TopKEngineBackend"]
+
+
+def _check_max_k(max_k: Any) -> None:
+    if not isinstance(max_k, int) or isinstance(max_k, bool) or max_k < 1:
+        raise ValueError(
+            f"`max_k` must be an integer >= 1 (the most log-probabilities the engine gives a row), got {max_k!r}."
+        )
 
 
 class _EngineScores:
@@ -78,14 +97,18 @@ class TopKEngineBackend:
     def __init__(
         self, model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, max_k: int = 20
     ) -> None:
-        if not isinstance(max_k, int) or isinstance(max_k, bool) or max_k < 1:
-            raise ValueError(
-                f"`max_k` must be an integer >= 1 (the most log-probabilities the engine gives a row), got {max_k!r}."
-            )
+        _check_max_k(max_k)
         self.max_k = max_k
         self.name = f"TopKEngineBackend(max_k={max_k})"
         self._stepper = CachedStepper(model, input_ids, attention_mask)
         self.batch_size = self._stepper.batch_size
+
+    @classmethod
+    def factory(cls, model: Any, max_k: int = 20) -> Callable[[torch.Tensor, torch.Tensor | None], TopKEngineBackend]:
+        """What ``mg.score(..., backend=...)`` takes: ``(input_ids, attention_mask) -> TopKEngineBackend`` over
+        ``model`` with ``max_k`` (checked here, before any batch)."""
+        _check_max_k(max_k)
+        return functools.partial(cls, model, max_k=max_k)
 
     @property
     def forward_passes(self) -> int:
