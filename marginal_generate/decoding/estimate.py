@@ -193,7 +193,9 @@ class CutEstimator:
     returns the children to continue greedily: ``(tokens, state, mass)``), :meth:`advance` for
     each greedy step of those roll-outs, :meth:`on_answer` for each explored answer of the tree
     (a complete answer, or a prefix whose label set can no longer change), and
-    :meth:`estimate` at the end. ``reader``: the search's memo of prefix texts and states.
+    :meth:`estimate` at the end, which resolves the votes once every answer is known (calibrated per
+    row by its finished roll-outs: :attr:`scales`) and tells the joint where they place each child's
+    mass. ``reader``: the search's memo of prefix texts and states.
     """
 
     def __init__(
