@@ -240,3 +240,17 @@ def test_prefix_reader_reads_what_decode_gives(case):
                 assert text == readable_prefix(decoded, finished)
             assert state == space.grammar.prefix_state(text, finished)
             assert reader.read(ids, finished)[1] is state
+
+
+def test_a_plan_follows_tokens_added_and_settings_changed_after_first_use():
+    """The plan is kept per tokenizer; a token added later (special: dropped) or the clean-up switched on is read."""
+    tok = word_level_tokenizer(WORDS)
+    ids = tuple(tok("unsafe , S1 .", add_special_tokens=False)["input_ids"])
+    assert TokenText(tok).decode(ids) == "unsafe , S1 ."
+    tok.add_tokens(["<guard>"], special_tokens=True)
+    guard = tok.convert_tokens_to_ids("<guard>")
+    assert (
+        TokenText(tok).decode((guard, *ids)) == tok.decode([guard, *ids], skip_special_tokens=True) == "unsafe , S1 ."
+    )
+    tok.clean_up_tokenization_spaces = True
+    assert TokenText(tok).decode(ids) == tok.decode(list(ids), skip_special_tokens=True) == "unsafe, S1."

@@ -102,12 +102,13 @@ class DecodePlan:
 
 
 _ALPHABET = byte_alphabet()
-_PLANS: weakref.WeakKeyDictionary[Any, DecodePlan | None] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Any, tuple[tuple, DecodePlan | None]] = weakref.WeakKeyDictionary()
 
 
 def decode_plan(tokenizer: Any) -> DecodePlan | None:
     """The tokenizer's :class:`DecodePlan`, or None where the pieces cannot be shown to give ``decode``'s text
-    (decided once per tokenizer; see the module docstring).
+    (decided once per tokenizer, and again when its size, decoder or clean-up setting changes; see the module
+    docstring).
 
     >>> from marginal_generate.testing import word_level_tokenizer, sentencepiece_tokenizer
     >>> plan = decode_plan(word_level_tokenizer(["unsafe"]))
@@ -118,16 +119,28 @@ def decode_plan(tokenizer: Any) -> DecodePlan | None:
     >>> decode_plan(object()) is None
     True
     """
+    key = _settings(tokenizer)
     try:
-        return _PLANS[tokenizer]
-    except (KeyError, TypeError):
-        pass
+        found = _PLANS.get(tokenizer)
+    except TypeError:  # pragma: no cover - an object that cannot be weakly referenced: decided every time
+        return _plan(tokenizer)
+    if found is not None and found[0] == key:
+        return found[1]
     plan = _plan(tokenizer)
-    try:
-        _PLANS[tokenizer] = plan
-    except TypeError:  # pragma: no cover - an object that cannot be weakly referenced: decided again next time
-        pass
+    _PLANS[tokenizer] = (key, plan)
     return plan
+
+
+def _settings(tokenizer: Any) -> tuple:
+    """What a plan was decided from and a user may change on the tokenizer: its size, decoder and clean-up flag."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    decoder = getattr(backend, "decoder", None)
+    try:
+        state = decoder.__getstate__() if decoder is not None else None
+    except (AttributeError, TypeError):  # pragma: no cover - a decoder that cannot be serialized
+        state = id(decoder)
+    size = len(tokenizer) if hasattr(tokenizer, "__len__") else None
+    return size, state, getattr(tokenizer, "clean_up_tokenization_spaces", None)
 
 
 def _plan(tokenizer: Any) -> DecodePlan | None:
