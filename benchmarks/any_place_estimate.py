@@ -18,7 +18,9 @@ bracket (0 inside it). Every candidate runs the same search at the default cut (
   hold what its cut node had confirmed;
 - ``+ calibrated``: each prompt's votes scaled by how far its finished roll-outs bore them out;
 - ``+ probes 0.3``: a prompt with no roll-out yet rolls out its first voting child from ``0.3 * eps``, so that
-  its votes have a check (the default, ``EstimateParams()``);
+  its votes have a check;
+- ``+ settled 0.05``: a heavy child is voted for instead of rolled out when the answers explored so far agree on
+  each label it may add (in at most 5% or at least 95% of their mass): the default, ``EstimateParams()``;
 - ``best``: ``mg.score(..., estimate="best")``, the default.
 
 Cost: ``today`` runs the search as it was before the estimate (the lower bound, each prefix
@@ -69,10 +71,11 @@ CANDIDATES: dict[str, EstimateParams | None] = {
     "lower": None,
     "next token": EstimateParams(rollout=None, answers=False),
     "next token + answers": EstimateParams(rollout=None, calibrate=False, backoff=False),
-    "+ roll-outs 0.8": EstimateParams(calibrate=False, probe=None, backoff=False),
-    "+ roll-outs 0.8 + backoff": EstimateParams(calibrate=False, probe=None),
-    "+ calibrated": EstimateParams(probe=None),
-    "+ probes 0.3 (default)": EstimateParams(),
+    "+ roll-outs 0.8": EstimateParams(calibrate=False, probe=None, backoff=False, settled=None),
+    "+ roll-outs 0.8 + backoff": EstimateParams(calibrate=False, probe=None, settled=None),
+    "+ calibrated": EstimateParams(probe=None, settled=None),
+    "+ probes 0.3": EstimateParams(settled=None),
+    "+ settled 0.05 (default)": EstimateParams(),
     "default, roll-outs 0.5": EstimateParams(rollout=0.5),
     "default, roll-outs 0.4": EstimateParams(rollout=0.4),
 }

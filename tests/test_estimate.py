@@ -113,6 +113,7 @@ def test_the_estimate_stays_between_the_bounds():
         (dict(floor=2.0), r"`floor` must be in \[0, 1\] \(a fraction of eps\), got 2.0; 0.05 is the default"),
         (dict(rollout=-0.5), r"`rollout` must be in \[0, 1\] \(a fraction of eps\) or None, got -0.5"),
         (dict(probe=1.5), r"`probe` must be in \[0, 1\] \(a fraction of eps\) or None, got 1.5; 0.3 is the default"),
+        (dict(settled=0.7), r"`settled` must be in \[0, 0.5\] or None, got 0.7; 0.05 is the default"),
     ],
 )
 def test_bad_params(kwargs, match):
@@ -170,6 +171,22 @@ def test_a_prompt_without_a_heavy_child_probes_its_first_voting_child():
     assert est.rollouts == 1 and cut(est, LINE, [(ID["S10"], 0.05)]) == []  # one probe per prompt
     assert cut(estimator(eps=0.1, rollout=0.8, probe=None), LINE, [(ID["S1"], 0.05)]) == []
     assert cut(estimator(eps=0.1, rollout=None, probe=0.3), LINE, [(ID["S1"], 0.05)]) == []  # no roll-outs at all
+
+
+def test_a_heavy_child_the_explored_answers_agree_on_is_voted_for_not_rolled_out():
+    """Every answer explored so far that holds S1 also holds S2 (and none S10): a heavy "unsafe\nS1" is settled and
+    its votes place it; where they disagree (S2 in 0.6 of them), it is rolled out."""
+    agree = estimator(eps=0.1, rollout=0.5, probe=None)  # roll-outs from 0.05
+    agree.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.4)
+    assert cut(agree, LINE, [(ID["S1"], 0.06)]) == [] and agree.rollouts == 0
+    assert given(agree) == pytest.approx({"unsafe": 0.0, "S1": 0.06, "S2": 0.06, "S10": 0.0})
+    split = estimator(eps=0.1, rollout=0.5, probe=None)
+    split.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.3)
+    split.on_answer(0, frozenset({"unsafe", "S1"}), 0.2)
+    assert [mass for _, _, mass in cut(split, LINE, [(ID["S1"], 0.06)])] == [0.06]
+    every = estimator(eps=0.1, rollout=0.5, probe=None, settled=None)
+    every.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.4)
+    assert [mass for _, _, mass in cut(every, LINE, [(ID["S1"], 0.06)])] == [0.06]
 
 
 def test_fields_keep_the_estimate_and_a_grammar_can_still_fall_back():

@@ -13,7 +13,8 @@ their parser state. For the heaviest dropped children of each cut node (at most
   mass: its next token (a delimiter or EOS) confirms it almost always;
 - the labels a child **may still add**: children at least ``rollout * eps`` heavy are continued
   greedily to the end of their answer (extra rows of the same batched forwards) and give their
-  mass to the labels of that answer; for the lighter ones, with ``answers``, the explored answers
+  mass to the labels of that answer, unless the answers explored so far that would vote for them
+  already agree on each such label (``settled``); for the lighter ones, with ``answers``, the explored answers
   (the tree's, and the roll-outs' weighted by the mass they stand for) whose label set contains
   what the child has written vote: label ``L`` gets ``mass * P(L | explored answers that contain
   them)``; where no explored answer contains them, those that contain what the child's cut node had
@@ -128,6 +129,9 @@ class EstimateParams:
             ``probe * eps`` heavy, so that its votes have a check; None: no probes (nor with ``rollout=None``).
         backoff: a child that no explored answer holding what it holds can vote for gets the votes of the
             explored answers that hold what its cut node had confirmed.
+        settled: a heavy child is not rolled out (its votes place it) when the answers explored so far that
+            would vote for it already agree on each label it may add: the label is in at most ``settled`` or at
+            least ``1 - settled`` of their mass; None: every heavy child is rolled out.
     """
 
     per_node: int = 8
@@ -137,6 +141,7 @@ class EstimateParams:
     calibrate: bool = True
     probe: float | None = 0.3
     backoff: bool = True
+    settled: float | None = 0.05
 
     def __post_init__(self) -> None:
         if not isinstance(self.per_node, int) or self.per_node < 0:
@@ -149,6 +154,11 @@ class EstimateParams:
         if self.rollout is not None and not 0.0 <= self.rollout <= 1.0:
             raise ValueError(
                 f"`rollout` must be in [0, 1] (a fraction of eps) or None, got {self.rollout!r}; 0.8 is the default."
+            )
+        if self.settled is not None and not 0.0 <= self.settled <= 0.5:
+            raise ValueError(
+                f"`settled` must be in [0, 0.5] or None, got {self.settled!r}; 0.05 is the default (None: roll out "
+                "every heavy child)."
             )
         if self.probe is not None and not 0.0 <= self.probe <= 1.0:
             raise ValueError(
@@ -255,7 +265,8 @@ class CutEstimator:
             written, viable = self._open_item(text, child_state)
             open_labels = child_state.possible - written if viable else frozenset()
             holds = child_state.confirmed | written
-            if open_labels and (mass >= self.rollout_mass or (mass >= self.probe_mass and not self._rolled[row])):
+            heavy = mass >= self.rollout_mass and not self._settled(row, holds, state.confirmed, open_labels)
+            if open_labels and (heavy or (mass >= self.probe_mass and not self._rolled[row])):
                 self._rolled[row] += 1
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
@@ -269,6 +280,20 @@ class CutEstimator:
             if self.joint is not None:  # at what it holds; the votes move it on in estimate()
                 self.joint.move(row, state.confirmed, holds, mass)
         return rollouts
+
+    def _settled(self, row: int, holds: Labels, source: Labels, open_labels: Labels) -> bool:
+        """Whether the answers explored so far already agree on each label a child may still add (it is in at most
+        ``settled`` or at least ``1 - settled`` of their mass): then its votes will do and it is not rolled out."""
+        if self.params.settled is None or not open_labels:
+            return False
+        _, total, voters = self._pool_for({}, row, holds, source)
+        if total <= 0.0:
+            return False
+        for label in open_labels:
+            share = sum(m for labels, m in voters if label in labels) / total
+            if self.params.settled < share < 1.0 - self.params.settled:
+                return False
+        return True
 
     def _open_item(self, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
         """:func:`open_item`, read once per text."""
