@@ -1,5 +1,6 @@
 """Llama Guard's ``prefix_state`` reads the two lines directly (issue #34: it was the largest Python function of a
-search); it must say exactly what the reading through ``_read`` (the spans ``parse`` uses) says, on every prefix."""
+search); it must say exactly what the reading through ``_read`` (the spans ``parse`` uses) says, on every prefix.
+``written`` (what the estimate reads of each dropped child) must answer as its earlier ``startswith`` scan did."""
 
 from __future__ import annotations
 
@@ -29,6 +30,26 @@ def test_prefix_state_equals_the_spans_reading_on_random_prefixes():
         for text in texts:
             for finished in (False, True):
                 assert parser.prefix_state(text, finished) == spans_reading(parser, text, finished), (text, finished)
+
+
+def earlier_written(parser: LlamaGuardParser, text: str) -> tuple[frozenset[str], bool]:
+    """``written`` as it was: the category ids scanned with ``startswith``."""
+    body = text.lstrip()
+    newline = body.find("\n")
+    if newline < 0:
+        return (frozenset({parser.positive}) if body.strip() == parser.positive else frozenset()), True
+    item = body[newline + 1 :].rsplit(",", 1)[-1]
+    if item.strip() in parser._category_set:
+        return frozenset({item.strip()}), True
+    return frozenset(), any(c.startswith(item.lstrip()) for c in parser.categories)
+
+
+def test_written_equals_the_earlier_reading_on_random_prefixes():
+    rng = random.Random(1)
+    parser = LlamaGuardParser(LLAMA_GUARD_3_CATEGORIES)
+    texts = {"".join(rng.choice(PIECES) for _ in range(rng.randint(0, 9))) for _ in range(20000)}
+    for text in texts | {"unsafe\nS", "unsafe\nS1", "unsafe\n S1", "unsafe\nS1,", "unsafe\nS1x", "unsafe\nS15"}:
+        assert parser.written(text) == earlier_written(parser, text), text
 
 
 def test_prefix_state_examples():

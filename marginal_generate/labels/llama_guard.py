@@ -76,6 +76,8 @@ class LlamaGuardParser:
         self._open = PrefixState(confirmed=frozenset(), possible=self._everything)
         self._positive_only = PrefixState(confirmed=frozenset({positive}))
         self._positive_open = PrefixState(confirmed=frozenset({positive}), possible=self._everything - {positive})
+        self._one = {c: frozenset({c}) for c in categories}  # written() answers with these
+        self._id_starts = frozenset(c[:k] for c in categories for k in range(len(c) + 1))
 
     def spans(self, text: str) -> list[LabelSpan]:
         """Every label of a complete answer with the span it was read from (first occurrence).
@@ -162,11 +164,12 @@ class LlamaGuardParser:
         body = text.lstrip()
         newline = body.find("\n")
         if newline < 0:
-            return (frozenset({self.positive}) if body.strip() == self.positive else frozenset()), True
+            return (self._positive_only.confirmed if body.rstrip() == self.positive else frozenset()), True
         item = body[newline + 1 :].rsplit(",", 1)[-1]
-        if item.strip() in self._category_set:
-            return frozenset({item.strip()}), True
-        return frozenset(), any(c.startswith(item.lstrip()) for c in self.categories)
+        stripped = item.strip()
+        if stripped in self._category_set:
+            return self._one[stripped], True
+        return frozenset(), item.lstrip() in self._id_starts  # some id may still follow what the item spells
 
     def prefix_state(self, text: str, finished: bool) -> PrefixState:
         """What a prefix decides; ``finished`` marks a complete answer (EOS or length limit).
