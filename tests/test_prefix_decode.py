@@ -83,6 +83,14 @@ def word_level(decoder, clean_up: bool) -> PreTrainedTokenizerFast:
     return _wrap(inner, clean_up_tokenization_spaces=clean_up)
 
 
+def byte_level_with_added_tokens() -> PreTrainedTokenizerFast:
+    """Added tokens that are not special: Rust's ByteLevel decoder maps one written in its byte alphabet (``ĠĠx``) to
+    bytes and writes any other (``<guard>``, `` hé``) as its own text."""
+    tok = byte_level_tokenizer([*guard_corpus(), "a\xa0b é — x"])
+    tok.add_tokens(["<guard>", " hé", "ĠĠx"])
+    return tok
+
+
 class OwnDecode(PreTrainedTokenizerFast):
     """A tokenizer class with its own ``decode``: the plan cannot vouch for it."""
 
@@ -93,6 +101,7 @@ class OwnDecode(PreTrainedTokenizerFast):
 TOKENIZERS: dict[str, tuple[Callable[[], PreTrainedTokenizerFast], bool]] = {  # name -> (build, has a plan)
     "word_level": (lambda: word_level_tokenizer(WORDS), True),
     "byte_level": (lambda: byte_level_tokenizer([*guard_corpus(), "a\xa0b é — x"]), True),
+    "byte_level_added_tokens": (byte_level_with_added_tokens, True),
     "sentencepiece": (sentencepiece_tokenizer, True),
     "embedded": (lambda: mg.load_default()[1], True),
     "llama3": (llama3_tokenizer, True),
@@ -115,7 +124,22 @@ def adversarial_ids(tok) -> list[int]:
     vocab = tok.get_vocab()
     wanted = [*byte_alphabet(), " ", "  ", "Ġ", "ĠĠ", "▁", "▁▁", "\n", "Ċ", "ĊĊ", ",", ".", "'s", "n't", "<unk>"]
     wanted += [f"<0x{b:02X}>" for b in (0xC2, 0xA0, 0xC3, 0xA9, 0xE2, 0x80, 0x94, 0x20)]
-    wanted += ["Âł", "Ãł", "safe", "unsafe", "Ġunsafe", "▁unsafe", "S", "1", "10", "Yes", "ĠYes"]
+    wanted += [
+        "<guard>",
+        " hé",
+        "ĠĠx",
+        "Âł",
+        "Ãł",
+        "safe",
+        "unsafe",
+        "Ġunsafe",
+        "▁unsafe",
+        "S",
+        "1",
+        "10",
+        "Yes",
+        "ĠYes",
+    ]
     ids = {vocab[w] for w in wanted if w in vocab}
     ids |= set(tok.all_special_ids)
     added = tok.backend_tokenizer.get_added_tokens_decoder()
