@@ -33,6 +33,7 @@ import torch
 
 from .decoding.branched_stepper import BranchedStepper, common_prefix_length
 from .decoding.eos import eos_ids
+from .decoding.first_word import FirstWordReader, verbalize
 from .decoding.stepper import CachedStepper
 from .inputs import check_conversations, check_prompt_lengths
 from .labels.space import LabelSpace, first_token_ids
@@ -67,15 +68,18 @@ def read_first_word(
     max_new_tokens: int,
     first_step: bool = False,
 ) -> tuple[torch.Tensor, list[str]]:
-    """Greedy-decode each row until its first non-whitespace token (or EOS) and read the verbalizer there.
+    """Greedy-decode each row until its answer's first word starts (or EOS) and read the verbalizer there.
 
-    Returns p(positive) = softmax over (negative, positive) first tokens at that step, NaN for a row
-    whose answer did not start within ``max_new_tokens``, and each row's greedy text up to there.
-    ``first_step``: read every row at the first generated step instead, whatever it writes there.
+    Returns p(positive) = softmax over (negative, positive) first tokens at the step where the answer's first
+    non-whitespace character starts (:class:`~marginal_generate.decoding.first_word.FirstWordReader`, the rule
+    ``first_token`` reads by: a character split over byte-level tokens, such as a no-break space C2 A0, is known once
+    whole), NaN for a row whose answer did not start within ``max_new_tokens``, and each row's greedy text up to the
+    step its reading became known. ``first_step``: read every row at the first generated step instead, whatever it
+    writes there.
     """
-    negative, positive = (list(v) for v in verbalizer)
     n = stepper.batch_size
     out = torch.full((n,), math.nan, dtype=torch.float64)
+    reader = FirstWordReader(tokenizer, n, eos_token_ids, verbalizer)
     alive = torch.arange(n)
     logits = stepper.prefill()
     generated: list[list[int]] = [[] for _ in range(n)]
@@ -86,10 +90,9 @@ def read_first_word(
         for i, row in enumerate(alive.tolist()):
             token = int(tokens[i])
             generated[row].append(token)
-            if first_step or token in eos_token_ids or tokenizer.decode([token], skip_special_tokens=True).strip():
-                neg = torch.logsumexp(logprobs[i, negative], dim=-1)
-                pos = torch.logsumexp(logprobs[i, positive], dim=-1)
-                out[row] = float(torch.sigmoid(pos - neg))
+            reading = verbalize(logprobs[i], verbalizer) if first_step else reader.feed(row, token, logprobs[i])
+            if reading is not None:
+                out[row] = reading[0]
             else:
                 keep.append(i)
         if not keep or depth == max_new_tokens - 1:

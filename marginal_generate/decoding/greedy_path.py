@@ -17,8 +17,8 @@ from typing import Literal
 
 import torch
 
-from ..labels.prefix_state import REPLACEMENT
 from ..labels.space import LabelSpace
+from .first_word import FirstWordReader
 from .search import Node
 from .token_text import TokenText
 
@@ -89,18 +89,26 @@ class GreedyRecorder:
         self._verbalized = space.index[space.verbalizer.label] if space.verbalizer is not None else None
         self._text = TokenText(space.tokenizer)
         self._own_decode = type(space).decode is LabelSpace.decode  # else the space's own decode reads the slots
-        # per row, while the answer's first word is not found: the verbalizer's reading at the step where a character
-        # still unfinished (its first bytes written, held back) began, and the length of the text read so far
-        self._pending: list[tuple[float, float] | None] = [None] * batch_size
-        self._settled: list[int] = [0] * batch_size
+        self._first_word = (
+            FirstWordReader(
+                space.tokenizer,
+                batch_size,
+                eos_token_ids,
+                space.verbalizer_ids,
+                text=self._text,
+                decode=None if self._own_decode else lambda tokens: space.decode(list(tokens)),
+            )
+            if space.verbalizer_ids is not None
+            else None
+        )
 
     # ---- called by the search loop ----------------------------------------------------------
     def observe(self, node: Node, depth: int, logprobs: torch.Tensor, token: int) -> list[Node]:
         row = node.row
         self.tokens[row].append(token)
         self.logprobs[row].append(float(logprobs[token]))
-        if self.space.verbalizer_ids is not None and self.answer[row] is None:
-            self._first_word(row, token, logprobs)
+        if self._first_word is not None and self.answer[row] is None:
+            self.answer[row] = self._first_word.feed(row, token, logprobs)
         if not self._slots:
             return []
         text = self._text.decode(tuple(node.tokens)) if self._own_decode else self.space.decode(list(node.tokens))
@@ -143,43 +151,6 @@ class GreedyRecorder:
                 )
             )
         return lookaheads
-
-    def _first_word(self, row: int, token: int, logprobs: torch.Tensor) -> None:
-        """Read the verbalizer where the answer's first non-whitespace character starts: the step whose token writes
-        its first byte. A character split over byte-level tokens is known only once it is whole: a lone lead byte C2
-        may become a no-break space (C2 A0, whitespace) or ``©`` (C2 A9), so the step where it began is kept until
-        then. EOS before any such character: the EOS step (an answer that ends on unfinished bytes: where they began).
-        """
-        pending = self._pending[row]
-        if token in self.eos_token_ids:
-            self.answer[row] = pending if pending is not None else self._verbalize(logprobs)
-            return
-        tokens = tuple(self.tokens[row])
-        plan = self._text.plan
-        if plan is not None and plan.byte_level:
-            readable, tail = self._text.written(tokens)
-            held = bool(tail)
-        else:
-            text = self._text.decode(tokens) if self._own_decode else self.space.decode(tokens)
-            held = text.endswith(REPLACEMENT) and self._text.incomplete(tokens)
-            readable = text.rstrip(REPLACEMENT) if held else text
-        word = readable.lstrip()
-        if word:
-            began_before = pending is not None and len(readable) - len(word) == self._settled[row]
-            self.answer[row] = pending if began_before else self._verbalize(logprobs)
-            return
-        if not held:
-            self._pending[row] = None
-        elif pending is None or len(readable) != self._settled[row]:  # a character begins at this step
-            self._pending[row] = self._verbalize(logprobs)
-        self._settled[row] = len(readable)
-
-    def _verbalize(self, logprobs: torch.Tensor) -> tuple[float, float]:
-        """p(positive) over the two verbalizer words' first tokens at one step, and p(positive) over the vocabulary."""
-        negative, positive = self.space.verbalizer_ids
-        neg = float(torch.logsumexp(logprobs[list(negative)], dim=-1))
-        pos = float(torch.logsumexp(logprobs[list(positive)], dim=-1))
-        return _sigmoid(pos - neg), math.exp(pos)
 
     def delimiter_mask(self, vocab_size: int, tag: tuple | None = None) -> torch.Tensor:
         """Tokens that end an option of the lookahead's slot (``tag``; the first slot without one), and EOS."""
@@ -288,7 +259,3 @@ class GreedyRecorder:
                 chosen = range(steps[-1] + 1) if cumulative else steps
                 out[row, self.space.index[label.label]] = math.exp(sum(logps[k] for k in chosen))
         return out
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
