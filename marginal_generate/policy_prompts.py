@@ -3,7 +3,7 @@
 Such a guard judges one policy per prompt and answers ``Yes`` (violates) or ``No``. Its published
 scoring is ``first_token`` on the yes/no grammar (:meth:`~marginal_generate.LabelSpace.yes_no`): the
 softmax over the two answer tokens where the answer starts. Where is that? ``read_at="first_word"`` (the
-default) reads the first greedy step that writes something other than whitespace (or EOS): the step where
+default) reads the greedy step where the first non-whitespace character starts (or EOS): the step where
 the model writes its first word, which is ``first_token``'s reading on every grammar. A model that writes a
 newline first puts nearly all of its mass there on the newline at the first step, and ``Yes`` / ``No`` share
 the rest by what they are worth after a prompt that has not been answered yet; an audit (#29) measured this
@@ -110,8 +110,8 @@ def score_policy_prompts(
     ``{"harm": {"guardian_config": {"risk_name": "harm"}}}`` (Granite Guardian).
     ``prompt_format``: None uses the tokenizer's chat template; ``"shieldgemma"`` / ``"granite_guardian"``
     the shipped published template (:func:`policy_prompt_texts`).
-    ``read_at``: ``"first_word"`` (default) reads p(``yes``) at the first greedy step that writes a non-whitespace
-    token or EOS (where the answer's first word is written; a row whose answer has not started within
+    ``read_at``: ``"first_word"`` (default) reads p(``yes``) at the greedy step where the first non-whitespace
+    character starts, or EOS (where the answer's first word is written; a row whose answer has not started within
     ``max_new_tokens`` gets NaN); ``"first_step"`` at the first generated step, whatever the model writes there
     (the published one-forward reading). The module docstring says why they differ when the model writes a
     newline first. ``texts`` holds each greedy answer up to the step read; ``stats["read_at"]`` which was used.
