@@ -31,7 +31,7 @@ def test_exhaustive_search_is_refused_before_it_grows(embedded):
         match=r"^the any_place tree search would hold about 2\.\d GB at depth 2 \(5,989 frontier rows and 236,544 "
         r"prefixes read\), over its budget of 1\.0 GB \(search_budget_gb=1\): raise eps \(now 0; 0\.01 is the usual "
         r"cut\), lower top_p \(now 1; 0\.99 drops the tail\) or max_new_tokens \(now 6\), or raise search_budget_gb "
-        r"\(in GB\)\.$",
+        r"\(in GB; the CLI's --search-budget-gb\)\.$",
     ):
         mg.score(model, ids, mask, space, ["any_place"], max_new_tokens=6, eps=0.0, top_p=1.0, search_budget_gb=1)
 

@@ -166,7 +166,8 @@ def test_budget_refuses_before_reading_a_child_and_names_the_sample():
         match=rf"^the any_place tree search would hold about [\d.e-]+ GB at depth 0 \(2 frontier rows and {2 + V:,} "
         rf"prefixes read; most in sample 1 of 2: 1 rows, {V} prefixes\), over its budget of 1e-06 GB "
         r"\(search_budget_gb=1e-06\): raise eps \(now 0; 0\.01 is the usual cut\), lower top_p \(now 1; 0\.99 drops "
-        r"the tail\) or max_new_tokens \(now 10\), or raise search_budget_gb \(in GB\)\.$",
+        r"the tail\) or max_new_tokens \(now 10\), or raise search_budget_gb "
+        r"\(in GB; the CLI's --search-budget-gb\)\.$",
     ):
         run_search(stepper, SPACE, EOS, 10, TreeParams(1.0, 0.0), recorder, budget=budget)
     assert stepper.forward_passes == 1 and stepper.rows == [(), ()]  # the prompts only: no depth was expanded

@@ -171,7 +171,8 @@ class SearchBudget:
             f"and {sum(nodes):,} prefixes read{where if len(rows) > 1 else ''}), over its budget of "
             f"{_gb(self.max_bytes)} ({self.name}): raise eps (now {eps:g}; 0.01 is the usual cut), lower top_p "
             f"(now {top_p:g}; 0.99 drops the tail) or max_new_tokens (now {max_new_tokens}), "
-            f"{hint + ', ' if hint and shared_bytes * 2 > total else ''}or raise search_budget_gb (in GB)."
+            f"{hint + ', ' if hint and shared_bytes * 2 > total else ''}or raise search_budget_gb "
+            "(in GB; the CLI's --search-budget-gb)."
         )
 
 
