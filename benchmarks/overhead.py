@@ -54,16 +54,24 @@ def real_vocab(prompts: int):
     return model, tok, convs, "llama_guard_3", "random Llama, 2 layers, hidden 256, real Llama 3 vocabulary"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_parser(description: str | None, cut: bool = True) -> argparse.ArgumentParser:
+    """The flags this script shares with its A/B scripts (prefix_reading.py, stepper_ab.py): the model, the prompts,
+    the batch, the threads, the repeats and, with ``cut``, the search's cut and answer length."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["shipped", "real-vocab"], default="shipped")
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--eps", type=float, default=0.01)
-    parser.add_argument("--top-p", type=float, default=0.99)
-    parser.add_argument("--max-new-tokens", type=int, default=20)
+    if cut:
+        parser.add_argument("--eps", type=float, default=0.01)
+        parser.add_argument("--top-p", type=float, default=0.99)
+        parser.add_argument("--max-new-tokens", type=int, default=20)
+    return parser
+
+
+def main() -> None:
+    parser = run_parser(__doc__)
     parser.add_argument("--reference-prompts", type=int, default=4, help="prompts the reference walk runs on (0: none)")
     parser.add_argument("--profile", type=int, default=0, help="print the top N of a cProfile of one any_place call")
     args = parser.parse_args()

@@ -16,7 +16,6 @@ batches reads, in its order, read again by a fresh reader of each kind (best of 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from overhead import real_vocab, shipped  # noqa: E402
+from overhead import real_vocab, run_parser, shipped  # noqa: E402
 from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table, timed  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
@@ -113,15 +112,7 @@ def reading(kind: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["shipped", "real-vocab"], default="shipped")
-    parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--eps", type=float, default=0.01)
-    parser.add_argument("--top-p", type=float, default=0.99)
-    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser = run_parser(__doc__)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)

@@ -17,7 +17,6 @@ steps' seconds and the largest difference of their logits from the earlier stepp
 
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from overhead import real_vocab, shipped  # noqa: E402
+from overhead import real_vocab, run_parser, shipped  # noqa: E402
 from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
@@ -49,13 +48,8 @@ def stepper_at(revision: str) -> type:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = run_parser(__doc__, cut=False)
     parser.add_argument("--before", required=True, help="the git revision whose CachedStepper is the baseline")
-    parser.add_argument("--model", choices=["shipped", "real-vocab"], default="shipped")
-    parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--replay", action="store_true", help="time the steppers alone on recorded steps")
     args = parser.parse_args()
 
