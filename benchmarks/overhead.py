@@ -151,7 +151,8 @@ def main() -> None:
         print(f"(the reference walk ran on {len(rows)} of {len(convs)} prompts; its time is scaled to all of them)")
     print()
     print(f'estimate="best" vs estimate="lower": {best[methods[2][0]] / best[methods[1][0]]:.2f}x')
-    # the bounds do not depend on the estimate; float sums over top-k rows of other widths may differ in the last bit
+    # the bounds do not depend on the estimate, but a row's float32 logits depend on the rows beside it in the batch
+    # (2-thread matmul blocking), and the estimate's roll-outs add rows: about 1e-7 apart on the shipped model
     apart = max(
         max(float((a.lower - b.lower).abs().max()), float((a.upper - b.upper).abs().max()))
         for a, b in zip(lower, estimate)
