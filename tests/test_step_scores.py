@@ -1,5 +1,6 @@
 """StepScores: the search's per-depth reading of the logits (decoding/step_scores.py) against the whole-row reading it
-replaced: the same argmax, the same float64 log-probabilities bit for bit, the same children kept and dropped."""
+replaced: the same argmax, the same float64 log-probabilities to float64 rounding, the same children kept and dropped;
+the count of heavy tokens made on the logits in the model's dtype is never too few."""
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 import marginal_generate as mg
 from marginal_generate.decoding.search import TreeParams, _width, select_children, select_top
-from marginal_generate.decoding.step_scores import StepScores
+from marginal_generate.decoding.step_scores import StepScores, heavy_count, normalizers
 
 
 def random_logits(seed: int, rows: int = 12, vocab: int = 300) -> torch.Tensor:
@@ -26,8 +27,11 @@ def test_argmax_and_full_rows_equal_the_whole_row_log_softmax(seed):
     scores = StepScores(logits, read=[5, 0, 2])
     assert scores.argmax() == whole.argmax(-1).tolist()
     assert scores.argmax()[0] == 3
-    assert torch.equal(scores.full([2, 0]), whole[[2, 0]])  # bit for bit
-    assert torch.equal(StepScores(logits).full(list(range(12))), whole)
+    full = scores.full([2, 0])
+    assert torch.allclose(full, whole[[2, 0]], rtol=0, atol=1e-13)  # the logits less a float64 normalizer
+    assert torch.equal(StepScores(logits).full(list(range(12)))[[2, 0]], full)  # whichever rows are read beside
+    top, ids = scores.top_logprobs([2, 0], 5)
+    assert torch.equal(top, full.gather(-1, ids))  # a row read whole and its top: the same values, bit for bit
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -46,9 +50,12 @@ def test_fewer_tokens_read_select_the_same_children(seed, top_p, eps, spare, flo
     assert top.dtype == torch.float64
     ours = select_top(node_probs, top, ids, tree, spare, floor).lists()
     reference = select_children(node_probs, whole, tree, spare, floor).lists()
-    assert ours[0] == reference[0]  # the same removed mass, to the bit
+    assert ours[0] == pytest.approx(reference[0], rel=0, abs=1e-13)  # the same removed mass, to float64 rounding
     for j in (1, 2):  # the same kept and dropped children (a tie may come in either order: row 0's planted one)
-        assert [sorted(children) for children in ours[j]] == [sorted(children) for children in reference[j]]
+        got = [sorted(children) for children in ours[j]]
+        want = [sorted(children) for children in reference[j]]
+        assert [[t for t, _ in c] for c in got] == [[t for t, _ in c] for c in want]
+        assert [[p for _, p in c] for c in got] == [pytest.approx([p for _, p in c], rel=0, abs=1e-13) for c in want]
 
 
 class Shift(LogitsProcessor):
@@ -83,3 +90,29 @@ def test_search_equals_its_reading_of_every_row(estimate):
     assert torch.allclose(ours.lower, every_row.lower, atol=1e-12)
     assert torch.allclose(ours.upper, every_row.upper, atol=1e-12)
     assert torch.allclose(ours.probs, every_row.probs, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_count_on_the_logits_is_never_too_few_and_at_most_a_hair_wide(seed, dtype):
+    logits = random_logits(seed).to(dtype)
+    whole = torch.log_softmax(logits.to(torch.float64), dim=-1)
+    norm = normalizers(logits)
+    assert torch.allclose(norm, torch.logsumexp(logits.to(torch.float64), -1), rtol=0, atol=1e-13)
+    assert logits.dtype == dtype  # the normalizer's float64 pass leaves the logits alone
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(50):
+        node_probs = torch.rand(12, generator=generator).clamp(min=1e-3).tolist()
+        # a threshold on a token's log-probability: the children exactly at the boundary are the hard case
+        row, token = (int(i) for i in torch.randint(12, (2,), generator=generator) * torch.tensor([1, 25]))
+        least = node_probs[row] * float(whole[row, token].exp())
+        exact = heavy_count(whole, node_probs, least)
+        wide = heavy_count(logits, node_probs, least, norm)
+        assert exact <= wide <= exact + (2 if dtype == torch.float32 else 40), (exact, wide)
+
+
+def test_float64_logits_are_left_alone_and_a_row_of_minus_inf_reads_as_logsumexp():
+    logits = torch.tensor([[0.5, -1.0, 2.0], [-torch.inf, -torch.inf, -torch.inf]], dtype=torch.float64)
+    before = logits.clone()
+    assert torch.equal(normalizers(logits), torch.logsumexp(logits, -1))
+    assert torch.equal(logits, before)

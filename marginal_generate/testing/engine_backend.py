@@ -44,7 +44,7 @@ from typing import Any
 import torch
 
 from ..decoding.next_tokens import TopTokens
-from ..decoding.step_scores import heavy_count
+from ..decoding.step_scores import heavy_count, normalizers, top_logprobs
 from ..decoding.stepper import CachedStepper
 
 __all__ = ["TopKEngineBackend"]
@@ -125,9 +125,11 @@ class TopKEngineBackend:
         return self._answer(logits)
 
     def _answer(self, logits: torch.Tensor) -> _EngineScores:
-        """What the engine sends back: the top ``max_k`` of each row's float64 log-softmax and the log of the rest."""
-        logprobs = torch.log_softmax(logits.to(torch.float64), dim=-1)
-        k = min(self.max_k, logprobs.shape[-1])
-        values, ids = logprobs.topk(k, dim=-1)
-        left_out = torch.logsumexp(logprobs.scatter(-1, ids, -math.inf), dim=-1)
-        return _EngineScores(TopTokens(values, ids, left_out), logprobs.shape[-1])
+        """What the engine sends back: the top ``max_k`` float64 log-probabilities of each row and the log of the
+        rest, read as the HF backend reads a row's top (:func:`~marginal_generate.decoding.step_scores.top_logprobs`:
+        the two agree bit for bit)."""
+        vocab = logits.shape[-1]
+        normalizer = normalizers(logits)
+        values, ids = top_logprobs(logits, min(self.max_k, vocab), normalizer)
+        rest = logits.to(torch.float64, copy=True).scatter_(-1, ids, -math.inf)
+        return _EngineScores(TopTokens(values, ids, torch.logsumexp(rest, dim=-1) - normalizer), vocab)
