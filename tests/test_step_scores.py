@@ -116,3 +116,12 @@ def test_float64_logits_are_left_alone_and_a_row_of_minus_inf_reads_as_logsumexp
     before = logits.clone()
     assert torch.equal(normalizers(logits), torch.logsumexp(logits, -1))
     assert torch.equal(logits, before)
+
+
+@pytest.mark.parametrize("rows", [1, 8, 9, 17, 20])
+def test_the_normalizers_made_in_chunks_are_logsumexp(rows):
+    logits = random_logits(rows, rows=rows, vocab=40)
+    got = normalizers(logits)
+    assert got.shape == (rows,)
+    assert torch.allclose(got, torch.logsumexp(logits.to(torch.float64), -1), rtol=0, atol=1e-13)
+    assert torch.equal(got[-1:], normalizers(logits[-2:])[-1:])  # a row's normalizer: the same beside other rows
