@@ -22,6 +22,7 @@ import io
 import pstats
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -70,19 +71,25 @@ def run_parser(description: str | None, cut: bool = True) -> argparse.ArgumentPa
     return parser
 
 
+def run_setup(args: argparse.Namespace) -> tuple[Any, Any, list, str, mg.LabelSpace, list[dict[str, Any]]]:
+    """What :func:`run_parser`'s flags ask for: the threads set, then the model, its tokenizer, the conversations,
+    the model's name, its Llama Guard label space and the encoded batches."""
+    torch.set_num_threads(args.threads)
+    model, tok, convs, prompt_format, name = (shipped if args.model == "shipped" else real_vocab)(args.prompts)
+    batches = [
+        encode_conversations(tok, convs[i : i + args.batch_size], prompt_format)
+        for i in range(0, len(convs), args.batch_size)
+    ]
+    return model, tok, convs, name, mg.LabelSpace.llama_guard(tok), batches
+
+
 def main() -> None:
     parser = run_parser(__doc__)
     parser.add_argument("--reference-prompts", type=int, default=4, help="prompts the reference walk runs on (0: none)")
     parser.add_argument("--profile", type=int, default=0, help="print the top N of a cProfile of one any_place call")
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    model, tok, convs, prompt_format, name = (shipped if args.model == "shipped" else real_vocab)(args.prompts)
-    space = mg.LabelSpace.llama_guard(tok)
-    batches = [
-        encode_conversations(tok, convs[i : i + args.batch_size], prompt_format)
-        for i in range(0, len(convs), args.batch_size)
-    ]
+    model, tok, convs, name, space, batches = run_setup(args)
     eos = model.generation_config.eos_token_id
     eos_ids = {eos} if isinstance(eos, int) else set(eos)
     pad = pad_id(tok)

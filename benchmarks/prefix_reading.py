@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from overhead import real_vocab, run_parser, shipped  # noqa: E402
+from overhead import run_parser, run_setup  # noqa: E402
 from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table, timed  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
@@ -34,7 +34,6 @@ from marginal_generate.decoding.prefixes import PrefixReader  # noqa: E402
 from marginal_generate.decoding.utf8_tail import Utf8Tail  # noqa: E402
 from marginal_generate.labels.llama_guard import LlamaGuardParser  # noqa: E402
 from marginal_generate.labels.prefix_state import REPLACEMENT, PrefixState, readable_prefix  # noqa: E402
-from marginal_generate.prompts import encode_conversations  # noqa: E402
 
 
 def spans_state(grammar: Any, text: str, finished: bool) -> PrefixState:
@@ -115,13 +114,7 @@ def main() -> None:
     parser = run_parser(__doc__)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    model, tok, convs, prompt_format, name = (shipped if args.model == "shipped" else real_vocab)(args.prompts)
-    space = mg.LabelSpace.llama_guard(tok)
-    batches = [
-        encode_conversations(tok, convs[i : i + args.batch_size], prompt_format)
-        for i in range(0, len(convs), args.batch_size)
-    ]
+    model, tok, convs, name, space, batches = run_setup(args)
     n = args.max_new_tokens
 
     def any_place(estimate: str):
