@@ -85,6 +85,7 @@ def test_serve_budget_refuses_a_request_with_an_error_body_and_keeps_serving():
         r"this request's search does not fit the server's memory budget: the any_place tree search ", error["message"]
     )
     assert re.search(REFUSED, error["message"])
+    assert ".;" not in error["message"]  # the budget's sentence and the server's are joined by one mark
     assert error["message"].endswith(
         "eps, top_p, max_new_tokens and the budget are the server's settings (--eps, --top-p, --max-new-tokens, "
         "--search-budget-gb): send fewer or shorter inputs per request, or ask the operator to change them."

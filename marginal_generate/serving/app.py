@@ -152,9 +152,9 @@ async def _score(service: Service, key: tuple[str, Any], rows: list[list[int]]) 
     except SearchBudgetError as err:  # this request's tree search would outgrow the server's memory budget
         raise APIError(
             400,
-            f"this request's search does not fit the server's memory budget: {err}; eps, top_p, max_new_tokens "
-            "and the budget are the server's settings (--eps, --top-p, --max-new-tokens, --search-budget-gb): "
-            "send fewer or shorter inputs per request, or ask the operator to change them.",
+            f"this request's search does not fit the server's memory budget: {str(err).rstrip('.')}; eps, top_p, "
+            "max_new_tokens and the budget are the server's settings (--eps, --top-p, --max-new-tokens, "
+            "--search-budget-gb): send fewer or shorter inputs per request, or ask the operator to change them.",
             param="input",
             code="search_budget_exceeded",
         ) from None
