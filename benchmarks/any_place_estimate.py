@@ -49,14 +49,16 @@ minutes on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import machine  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 from marginal_generate.decoding.estimate import EstimateParams  # noqa: E402
@@ -308,7 +310,7 @@ def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
     """One row per grammar: mean and largest distance to the exact bracket of the lower bound, the estimate and
     ``mg.score``'s ``probs`` at the cut (``probs is``: what ``LabelScores.estimate`` says it holds)."""
     print(
-        f"{platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()} | cut eps={args.eps} "
+        f"{machine()} | cut eps={args.eps} "
         f"top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1 | estimate: "
         f"{EstimateParams() if args.rollout is None else EstimateParams(rollout=args.rollout)}"
     )
@@ -383,10 +385,7 @@ def main() -> None:
             wall[name].append(time.perf_counter() - w)
     public = public_scores(model, space, eos, ids, mask, args.max_new_tokens, args)
 
-    print(
-        f"model: embedded tiny guard | {platform.machine()}, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}"
-    )
+    print(f"model: embedded tiny guard | {machine()}")
     print(
         f"held-out block {args.block}: {n_unsafe} unsafe + {ids.shape[0] - n_unsafe} benign prompts, "
         f"{len(space.labels)} labels | cut eps={args.eps} top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1, "
