@@ -5,6 +5,9 @@ with ``estimate="best"`` (the default: the bounds plus the estimate's roll-outs 
 reference walk with one ``generate`` call per tree node (``marginal_generate.decoding.reference``, batch size 1,
 no cache; on the first ``--reference-prompts`` prompts, its time scaled to all of them). Each row is the best of
 ``--repeats`` runs; the methods are interleaved repeat by repeat, so a shared machine's load falls on all of them.
+Beside each row: the seconds of its best run spent inside the model's own ``forward`` (``timing.ForwardClock``), i.e.
+the method with every line of Python around the model taken away. That is its floor: any_place's forwards alone,
+over greedy's whole time, bound how close to greedy any bookkeeping can bring it.
 
     python benchmarks/overhead.py                        # the shipped model, 64 held-out prompts, batch 16
     python benchmarks/overhead.py --model real-vocab     # a random 2-layer Llama over the real Llama 3 vocabulary
@@ -29,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from timing import any_place_over, greedy_over, interleaved, machine, pad_id, table  # noqa: E402
+from timing import ForwardClock, any_place_over, greedy_over, interleaved, machine, pad_id, table  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
 from marginal_generate.decoding.reference import generate_next_logits, tree_search_reference  # noqa: E402
@@ -134,9 +137,11 @@ def main() -> None:
     if rows:
         methods.append(("reference walk: one generate per node", reference))
     # interleaved repeat by repeat; one timed run of the slow walk
-    best, outputs = interleaved(methods, args.repeats, once={methods[-1][0]} if rows else ())
+    with ForwardClock(model) as clock:
+        best, outputs = interleaved(methods, args.repeats, once={methods[-1][0]} if rows else (), clock=clock)
     if rows:  # the walk ran on a few prompts: its time for all of them
         best[methods[-1][0]] *= len(convs) / len(rows)
+        clock.best[methods[-1][0]] *= len(convs) / len(rows)
     lower, estimate = outputs[methods[1][0]], outputs[methods[2][0]]
     diff = 0.0
     if rows:
@@ -152,8 +157,22 @@ def main() -> None:
         f"roll-outs {sum(o.stats.get('rollouts', 0) for o in estimate)}"
     )
     print()
-    columns = [("method", 40, ""), ("wall s", 8, ".3f"), ("x greedy", 8, ".2f")]
-    print(table(columns, [(label, best[label], best[label] / base) for label, _ in methods]))
+    columns = [
+        ("method", 40, ""),
+        ("wall s", 8, ".3f"),
+        ("x greedy", 8, ".2f"),
+        ("of which model forward s", 24, ".3f"),
+        ("forward alone x greedy", 22, ".2f"),
+    ]
+    print(
+        table(
+            columns,
+            [
+                (label, best[label], best[label] / base, clock.best[label], clock.best[label] / base)
+                for label, _ in methods
+            ],
+        )
+    )
     if rows:
         print(f"(the reference walk ran on {len(rows)} of {len(convs)} prompts; its time is scaled to all of them)")
     print()

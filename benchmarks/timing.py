@@ -20,6 +20,7 @@ The scripts import it as ``timing`` (their folder is on ``sys.path`` when run as
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 import time
@@ -31,6 +32,7 @@ import torch
 
 __all__ = [
     "Best",
+    "ForwardClock",
     "Run",
     "any_place_over",
     "best_of",
@@ -108,21 +110,81 @@ def best_of(
     return Best(None if run is None else run.output, seconds, peak)
 
 
+class ForwardClock:
+    """The seconds a model spends inside its own ``forward`` while the clock is on (a ``with`` block): what a method
+    costs with every line of Python around the model taken away, its floor. ``best[label]``: the forward seconds of
+    the run :func:`interleaved` kept as a method's best.
+
+    The forward is wrapped on the instance (``functools.wraps``: ``inspect.signature``, which ``generate`` reads,
+    still sees the model's own) and put back on exit.
+
+    >>> class Model:
+    ...     def forward(self, x):
+    ...         return x + 1
+    >>> model = Model()
+    >>> with ForwardClock(model) as clock:
+    ...     model.forward(1), model.forward(2)
+    (2, 3)
+    >>> clock.calls, clock.seconds >= 0, "forward" in vars(model)
+    (2, True, False)
+    """
+
+    def __init__(self, model: Any, device: str = "cpu") -> None:
+        self.model, self.device = model, device
+        self.seconds, self.calls = 0.0, 0
+        self.best: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+    def __enter__(self) -> ForwardClock:
+        self._own = vars(self.model).get("forward")  # an instance's own forward (a hook) is put back as it was
+        inner = self.model.forward
+
+        @functools.wraps(inner)
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            sync(self.device)
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                sync(self.device)
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+
+        self.model.forward = forward
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own is None:
+            del self.model.forward
+        else:
+            self.model.forward = self._own
+
+
 def interleaved(
     methods: Sequence[tuple[str, Callable[[], Any]]],
     repeats: int,
     device: str = "cpu",
     once: Collection[str] = (),
+    clock: ForwardClock | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The best wall seconds of each method over ``repeats`` rounds, the methods in turn within a round, and each
-    method's warm-up output; a method named in ``once`` (a slow reference) is timed in the first round only."""
+    method's warm-up output; a method named in ``once`` (a slow reference) is timed in the first round only. With a
+    ``clock`` (on around the call), ``clock.best`` gets the model's forward seconds of each method's best run."""
     outputs = {label: fn() for label, fn in methods}  # warm-up
     best = dict.fromkeys(outputs, math.inf)
     for _ in range(repeats):
         for label, fn in methods:
             if label in once and best[label] < math.inf:
                 continue
-            best[label] = min(best[label], timed(fn, device).wall)
+            if clock is not None:
+                clock.reset()
+            wall = timed(fn, device).wall
+            if wall < best[label]:
+                best[label] = wall
+                if clock is not None:
+                    clock.best[label] = clock.seconds
     return best, outputs
 
 

@@ -50,3 +50,25 @@ def test_interleaved_times_each_method_every_round_and_a_reference_once():
     assert calls == ["greedy", "lower", "walk"] + ["greedy", "lower", "walk"] + ["greedy", "lower"] * 2
     assert outputs == {"greedy": 1, "lower": 2, "walk": 3}  # the warm-up's
     assert all(0 <= best[name] < math.inf for name in outputs)
+
+
+def test_forward_clock_counts_the_forwards_of_generate_and_puts_the_model_back():
+    import torch
+
+    from marginal_generate.testing import tiny_llama, word_level_tokenizer
+
+    timing = load_timing()
+    tok = word_level_tokenizer(["safe", "unsafe", "S1"])
+    model = tiny_llama(tok)
+    ids = torch.tensor([[tok.convert_tokens_to_ids("safe")] * 3])
+
+    def greedy():
+        return model.generate(input_ids=ids, do_sample=False, max_new_tokens=4, min_new_tokens=4, pad_token_id=0)
+
+    with timing.ForwardClock(model) as clock:
+        best, outputs = timing.interleaved([("greedy", greedy)], repeats=2, clock=clock)
+        assert clock.calls == 4  # the last run's: the prefill and three steps
+    assert outputs["greedy"].shape == (1, 7)
+    assert 0 < clock.best["greedy"] <= best["greedy"]  # the forwards of the best run, inside its wall time
+    assert "forward" not in vars(model)  # the class's forward again
+    assert torch.equal(greedy(), outputs["greedy"])
