@@ -8,6 +8,7 @@ from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 from transformers import LogitsProcessor, LogitsProcessorList
 
 import marginal_generate as mg
+from marginal_generate.decoding import step_scores
 from marginal_generate.decoding.search import TreeParams, _width, select_children, select_top
 from marginal_generate.decoding.step_scores import StepScores, heavy_count, normalizers
 
@@ -119,7 +120,9 @@ def test_float64_logits_are_left_alone_and_a_row_of_minus_inf_reads_as_logsumexp
 
 
 @pytest.mark.parametrize("rows", [1, 8, 9, 17, 20])
-def test_the_normalizers_made_in_chunks_are_logsumexp(rows):
+@pytest.mark.parametrize("chunk_tokens", [8 * 40, step_scores._CHUNK_TOKENS])  # 8-row chunks, one chunk
+def test_the_normalizers_made_in_chunks_are_logsumexp(rows, chunk_tokens, monkeypatch):
+    monkeypatch.setattr(step_scores, "_CHUNK_TOKENS", chunk_tokens)
     logits = random_logits(rows, rows=rows, vocab=40)
     got = normalizers(logits)
     assert got.shape == (rows,)

@@ -91,6 +91,9 @@ class NextTokenScores(Protocol):
         """The most probable token of every row."""
         ...
 
+    # Optional: ``argmax_rows(rows: list[int]) -> list[int]``, :meth:`argmax` of ``rows`` only; the search asks it for
+    # the rows it continues greedily (the greedy path, the roll-outs) where a backend has it.
+
     def top(self, rows: list[int], k: int, node_probs: list[float] | None = None, least: float = 0.0) -> TopTokens:
         """The most probable tokens of ``rows``: ``k`` of them, fewer where the backend's ``max_k`` is smaller, or
         where ``node_probs`` and ``least`` say no lighter child (node probability x token probability < ``least``)
@@ -135,6 +138,9 @@ class _StepperScores:
 
     def argmax(self) -> list[int]:
         return self.scores.argmax()
+
+    def argmax_rows(self, rows: list[int]) -> list[int]:
+        return self.scores.argmax_rows(rows)
 
     def top(self, rows: list[int], k: int, node_probs: list[float] | None = None, least: float = 0.0) -> TopTokens:
         logprobs, ids = self.scores.top_logprobs(rows, k, node_probs, least)

@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One decoding row."""
 
@@ -172,8 +172,11 @@ def run_search(
         if budget is not None and tree is not None
         else None
     )
+    index = space.index
+    possible_at: dict[frozenset[str], tuple[int, ...]] = {}  # a state's possible labels as columns, per label set
+    read = reader.read
     # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
-    full_rows, tree_rows = _reads(frontier)
+    full_rows, tree_rows, greedy_rows = _reads(frontier)
     scores = backend.prefill(full_rows + tree_rows)
     depth = 0
     while frontier:
@@ -186,12 +189,7 @@ def run_search(
             full = dict(zip(full_rows, rows))
         children: list[Node] = []
         parents: list[int] = []
-
-        def add(child: Node, parent: int) -> None:
-            children.append(child)
-            parents.append(parent)
-
-        kept: dict[int, list[tuple[int, float]]] = {i: [] for i in tree_rows}
+        kept: dict[int, list[tuple[int, float]]] = {}
         if tree_rows:
             assert tree is not None
             expanded += len(tree_rows)
@@ -203,59 +201,86 @@ def run_search(
                 guard.check([node.row for node in frontier], depth, shape, step=False)
             removed, children_of, dropped_of = selection.lists()
             for j, i in enumerate(tree_rows):
-                node = frontier[i]
-                if removed[j] > 0:
-                    for label in node.state.possible:
-                        cut[node.row][space.index[label]] += removed[j]
+                mass = removed[j]
+                if mass > 0:
+                    node = frontier[i]
+                    possible = node.state.possible
+                    at = possible_at.get(possible)
+                    if at is None:
+                        at = possible_at[possible] = tuple(index[label] for label in possible)
+                    row_cut = cut[node.row]
+                    for k in at:
+                        row_cut[k] += mass
                     if joint is not None:
-                        joint.cut(node.row, node.state, removed[j])
+                        joint.cut(node.row, node.state, mass)
                     if estimator is not None:
-                        for tokens, state, mass in estimator.on_cut(
+                        for tokens, state, weight in estimator.on_cut(
                             node.row, node.tokens, node.state, dropped_of[j], depth
                         ):
-                            add(Node(node.row, tokens, state, mass, rollout=True), i)
+                            children.append(Node(node.row, tokens, state, weight, rollout=True))
+                            parents.append(i)
                 kept[i] = children_of[j]
 
-        argmax = scores.argmax()
+        # the argmax of the rows continued greedily (a backend without argmax_rows gives every row's)
+        argmax_rows = getattr(scores, "argmax_rows", None)
+        if argmax_rows is None or len(greedy_rows) == len(frontier):
+            argmax = scores.argmax()
+        else:
+            argmax = [-1] * len(frontier)
+            for i, token in zip(greedy_rows, argmax_rows(greedy_rows) if greedy_rows else ()):
+                argmax[i] = token
+        last = depth + 1 >= max_new_tokens  # every child ends here
         for i, node in enumerate(frontier):
             if node.forced is not None:
                 lookahead = _advance_lookahead(node, full[i], recorder)
                 if lookahead is not None:
-                    add(lookahead, i)
+                    children.append(lookahead)
+                    parents.append(i)
                 continue
             if node.rollout:
                 assert estimator is not None
                 step = estimator.advance(node.row, node.tokens, node.state, node.prob, argmax[i], depth)
                 if step is not None:
-                    add(Node(node.row, step[0], step[1], node.prob, rollout=True), i)
+                    children.append(Node(node.row, step[0], step[1], node.prob, rollout=True))
+                    parents.append(i)
                 continue
-            greedy_token = argmax[i] if node.greedy else -1
-            if node.greedy:
+            greedy = node.greedy
+            greedy_token = argmax[i] if greedy else -1
+            if greedy:
                 for extra in recorder.observe(node, depth, full[i], greedy_token) or ():
-                    add(extra, i)
+                    children.append(extra)
+                    parents.append(i)
             greedy_in_tree = False
-            for token, prob in kept.get(i, ()):
-                finished = token in eos_token_ids or depth + 1 >= max_new_tokens
-                tokens = node.tokens + (token,)
-                text, state = reader.read(tokens, finished)
-                for label in state.confirmed - node.state.confirmed:
-                    lower[node.row][space.index[label]] += prob
-                on_greedy = token == greedy_token
-                greedy_in_tree |= on_greedy
-                if finished or state.final:
-                    completions[node.row].append((text, prob, finished))
-                    if joint is not None:
-                        joint.answer(node.row, state.confirmed, prob)
-                    if estimator is not None:
-                        estimator.on_answer(node.row, state.confirmed, prob)
-                    if on_greedy and not finished:
-                        add(Node(node.row, tokens, state, prob, greedy=True), i)
+            node_kept = kept.get(i)
+            if node_kept:
+                row, prefix, confirmed = node.row, node.tokens, node.state.confirmed
+                row_lower, row_completions = lower[row], completions[row]
+                for token, prob in node_kept:
+                    finished = last or token in eos_token_ids
+                    tokens = prefix + (token,)
+                    text, state = read(tokens, finished)
+                    for label in state.confirmed - confirmed:
+                        row_lower[index[label]] += prob
+                    on_greedy = token == greedy_token
+                    if on_greedy:
+                        greedy_in_tree = True
+                    if finished or state.final:
+                        row_completions.append((text, prob, finished))
+                        if joint is not None:
+                            joint.answer(row, state.confirmed, prob)
+                        if estimator is not None:
+                            estimator.on_answer(row, state.confirmed, prob)
+                        if on_greedy and not finished:
+                            children.append(Node(row, tokens, state, prob, True))
+                            parents.append(i)
+                        continue
+                    children.append(Node(row, tokens, state, prob, on_greedy, True))
+                    parents.append(i)
+            if greedy and not greedy_in_tree:
+                if last or greedy_token in eos_token_ids:
                     continue
-                add(Node(node.row, tokens, state, prob, greedy=on_greedy, in_tree=True), i)
-            if node.greedy and not greedy_in_tree:
-                if greedy_token in eos_token_ids or depth + 1 >= max_new_tokens:
-                    continue
-                add(Node(node.row, node.tokens + (greedy_token,), node.state, greedy=True), i)
+                children.append(Node(node.row, node.tokens + (greedy_token,), node.state, 1.0, True))
+                parents.append(i)
 
         frontier = children
         depth += 1
@@ -263,7 +288,7 @@ def run_search(
             break
         if guard is not None:  # before their forward
             guard.check([node.row for node in frontier], depth, shape, step=True)
-        full_rows, tree_rows = _reads(frontier)
+        full_rows, tree_rows, greedy_rows = _reads(frontier)
         scores = backend.expand(parents, [c.tokens[-1] for c in children], full_rows + tree_rows)
 
     completions = [merge_by_text(row, top_completions) for row in completions]  # one entry per text
@@ -379,13 +404,19 @@ def expand_nodes(
 
 
 def _pairs(mask: torch.Tensor, ids: torch.Tensor, child: torch.Tensor, n: int) -> Children:
-    """Per node, ``(token, prefix probability)`` of the entries of ``mask``, most probable first."""
-    pairs = mask.nonzero()
-    tokens = ids[pairs[:, 0], pairs[:, 1]].tolist()
-    values = child[pairs[:, 0], pairs[:, 1]].tolist()
-    out: Children = [[] for _ in range(n)]
-    for j, token, value in zip(pairs[:, 0].tolist(), tokens, values):
-        out[j].append((token, value))
+    """Per node, ``(token, prefix probability)`` of the entries of ``mask``, most probable first: the masked entries
+    in row order, split by each row's count (three reads of the tensors, then plain lists).
+
+    >>> mask = torch.tensor([[True, False], [True, True]])
+    >>> _pairs(mask, torch.tensor([[4, 5], [6, 7]]), torch.tensor([[0.5, 0.25], [0.375, 0.125]]), 2)
+    [[(4, 0.5)], [(6, 0.375), (7, 0.125)]]
+    """
+    pairs = list(zip(ids[mask].tolist(), child[mask].tolist()))
+    out: Children = []
+    start = 0
+    for count in mask.sum(-1).tolist():
+        out.append(pairs[start : start + count])
+        start += count
     return out
 
 
@@ -404,11 +435,21 @@ def _top_probs(logprobs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     return values.exp(), ids
 
 
-def _reads(frontier: list[Node]) -> tuple[list[int], list[int]]:
-    """The rows of ``frontier`` read whole (the greedy path, the lookaheads) and those read by the tree."""
-    full_rows = [i for i, node in enumerate(frontier) if node.greedy or node.forced is not None]
-    tree_rows = [i for i, node in enumerate(frontier) if node.in_tree]
-    return full_rows, tree_rows
+def _reads(frontier: list[Node]) -> tuple[list[int], list[int], list[int]]:
+    """The rows of ``frontier`` read whole (the greedy path, the lookaheads), those read by the tree and those
+    continued with their argmax (the greedy path, the roll-outs)."""
+    full_rows, tree_rows, greedy_rows = [], [], []
+    for i, node in enumerate(frontier):
+        if node.greedy:
+            full_rows.append(i)
+            greedy_rows.append(i)
+        elif node.forced is not None:
+            full_rows.append(i)
+        elif node.rollout:
+            greedy_rows.append(i)
+        if node.in_tree:
+            tree_rows.append(i)
+    return full_rows, tree_rows, greedy_rows
 
 
 def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Node | None:
