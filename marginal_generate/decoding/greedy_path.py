@@ -86,6 +86,7 @@ class GreedyRecorder:
         self.position_slots: list[list[int]] = [[] for _ in range(batch_size)]  # the slot of each position
         self._slots = space.slot_tokens
         self._masks: dict[int, torch.Tensor] = {}
+        self._open_items: dict[str, tuple[int, int] | None] = {}
         self._verbalized = space.index[space.verbalizer.label] if space.verbalizer is not None else None
         self._text = TokenText(space.tokenizer)
         self._own_decode = type(space).decode is LabelSpace.decode  # else the space's own decode reads the slots
@@ -112,7 +113,9 @@ class GreedyRecorder:
         if not self._slots:
             return []
         text = self._text.decode(tuple(node.tokens)) if self._own_decode else self.space.decode(list(node.tokens))
-        item = self.space.grammar.open_item(text)
+        item = self._open_items.get(text, False)
+        if item is False:  # the grammar's reading of a text: the same for every row and step that writes it
+            item = self._open_items[text] = self.space.grammar.open_item(text)
         if item is None:
             return []
         slot_index, start = item
