@@ -231,8 +231,9 @@ class CutEstimator:
         self.answers: list[dict[frozenset[str], float]] = [defaultdict(float) for _ in range(batch_size)]
         # (row, what a child holds, what its cut node had confirmed, what it has written, what it may add) -> mass
         self.votes: defaultdict[tuple[int, Labels, Labels, Labels, Labels], float] = defaultdict(float)
-        self._items: dict[str, tuple[Labels, bool]] = {}  # open_item of each text read
+        self._items: dict[str, tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}  # per text read (_open_item)
         self._rolled = [0] * batch_size  # roll-outs started per row
+        self._answer_items: dict[int, list[tuple[Labels, float]]] = {}  # per row, its answers as a list
         # a roll-out under way that votes would have placed: (row, its tokens) -> (holds, source, may add)
         self._live: dict[tuple[int, tuple[int, ...]], tuple[Labels, Labels, Labels]] = {}
         self._checks: list[tuple[int, Labels, Labels, Labels, float, Labels]] = []  # ... + mass, the labels it found
@@ -250,35 +251,39 @@ class CutEstimator:
     ) -> list[tuple[tuple[int, ...], PrefixState, float]]:
         """Read the dropped children of one cut node; return those to roll out."""
         rollouts = []
+        source, credit, index, joint = state.confirmed, self.credit[row], self.space.index, self.joint
+        last = depth + 1 >= self.max_new_tokens
         for token, mass in dropped:
             if mass < self.floor or mass <= 0.0:
                 continue
             self.children_read += 1
             child = tokens + (token,)
-            finished = token in self.eos_token_ids or depth + 1 >= self.max_new_tokens
+            finished = token in self.eos_token_ids or last
             text, child_state = self.reader.read(child, finished)
-            self._give(row, child_state.confirmed - state.confirmed, mass)
-            if finished or child_state.final:
-                if self.joint is not None:
-                    self.joint.move(row, state.confirmed, child_state.confirmed, mass)
+            confirmed = child_state.confirmed
+            if confirmed != source:  # what it confirms beyond its node (no set built for the many that confirm nothing)
+                for label in confirmed - source:
+                    credit[index[label]] += mass
+            if finished or not child_state.possible:
+                if joint is not None:
+                    joint.move(row, source, confirmed, mass)
                 continue
-            written, viable = self._open_item(text, child_state)
-            open_labels = child_state.possible - written if viable else frozenset()
-            holds = child_state.confirmed | written
-            heavy = mass >= self.rollout_mass and not self._settled(row, holds, state.confirmed, open_labels)
+            written, open_labels, holds, columns = self._open_item(text, child_state)
+            heavy = mass >= self.rollout_mass and not self._settled(row, holds, source, open_labels)
             if open_labels and (heavy or (mass >= self.probe_mass and not self._rolled[row])):
                 self._rolled[row] += 1
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
-                self._live[row, child] = (holds, state.confirmed, open_labels)  # checked against the votes at its end
-                if self.joint is not None:
-                    self.joint.move(row, state.confirmed, None, mass)  # placed when the roll-out ends
+                self._live[row, child] = (holds, source, open_labels)  # checked against the votes at its end
+                if joint is not None:
+                    joint.move(row, source, None, mass)  # placed when the roll-out ends
                 continue
-            self._give(row, written, mass)
+            for column in columns:  # what it has written
+                credit[column] += mass
             if open_labels and self.params.answers:
-                self.votes[row, holds, state.confirmed, written, child_state.possible] += mass
-            if self.joint is not None:  # at what it holds; the votes move it on in estimate()
-                self.joint.move(row, state.confirmed, holds, mass)
+                self.votes[row, holds, source, written, child_state.possible] += mass
+            if joint is not None:  # at what it holds; the votes move it on in estimate()
+                joint.move(row, source, holds, mass)
         return rollouts
 
     def _settled(self, row: int, holds: Labels, source: Labels, open_labels: Labels) -> bool:
@@ -295,11 +300,16 @@ class CutEstimator:
                 return False
         return True
 
-    def _open_item(self, text: str, state: PrefixState) -> tuple[frozenset[str], bool]:
-        """:func:`open_item`, read once per text."""
+    def _open_item(self, text: str, state: PrefixState) -> tuple[Labels, Labels, Labels, tuple[int, ...]]:
+        """:func:`open_item` of an unfinished prefix, read once per text (the reader gives one state per text): what it
+        has written, the labels it may still add beyond that (none where its open item cannot be a label), what it
+        holds (confirmed and written) and the columns of what it has written."""
         item = self._items.get(text)
         if item is None:
-            item = self._items[text] = open_item(self.space, text, state)
+            written, viable = open_item(self.space, text, state)
+            open_labels = state.possible - written if viable else frozenset()
+            columns = tuple(self.space.index[label] for label in written)
+            item = self._items[text] = (written, open_labels, state.confirmed | written, columns)
         return item
 
     def advance(
@@ -313,7 +323,8 @@ class CutEstimator:
         child = tokens + (token,)
         finished = token in self.eos_token_ids or depth + 1 >= self.max_new_tokens
         child_state = self.reader.read(child, finished)[1]
-        self._give(row, child_state.confirmed - state.confirmed, mass)
+        if child_state.confirmed != state.confirmed:
+            self._give(row, child_state.confirmed - state.confirmed, mass)
         check = self._live.pop((row, tokens), None)
         if finished or child_state.final:
             if check is not None:
@@ -329,10 +340,14 @@ class CutEstimator:
     def on_answer(self, row: int, labels: frozenset[str], mass: float) -> None:
         """An explored answer (of the tree, or a finished roll-out) with its label set and mass."""
         self.answers[row][labels] += mass
+        self._answer_items.pop(row, None)
 
     def _pool(self, row: int, holds: frozenset[str]) -> tuple[float, list[tuple[frozenset[str], float]]]:
         """The explored answers (and finished roll-outs) of ``row`` that hold ``holds``, and their mass."""
-        voters = [(labels, m) for labels, m in self.answers[row].items() if holds <= labels]
+        items = self._answer_items.get(row)
+        if items is None:  # one list of (labels, mass) per row until its next answer, shared by its pools
+            items = self._answer_items[row] = list(self.answers[row].items())
+        voters = [item for item in items if holds <= item[0]]
         return sum(m for _, m in voters), voters
 
     def _pool_for(self, pools: dict, row: int, holds: Labels, source: Labels) -> tuple[Labels, float, list]:
@@ -373,6 +388,7 @@ class CutEstimator:
         pools: dict[tuple[int, Labels], tuple[float, list[tuple[Labels, float]]]] = {}
         scales = self.scales = self._calibration(pools) if self.params.calibrate else {}
         shares: dict[tuple[int, Labels, Labels], list[tuple[Labels, float]]] = {}
+        index, joint = self.space.index, self.joint
         for (row, holds, source, written, possible), mass in grouped.items():
             scale = scales.get(row, 1.0)
             if scale <= 0.0:
@@ -386,12 +402,17 @@ class CutEstimator:
                 for labels, m in voters:
                     placed[labels & possible] += m / total
                 share = shares[row, pool, possible] = list(placed.items())
+            credit = self.credit[row]
+            moves = []
             for labels, fraction in share:
                 added = labels - written
                 if added:
-                    self._give(row, added, scale * mass * fraction)
-                    if self.joint is not None:
-                        self.joint.move(row, holds, holds | added, scale * mass * fraction)
+                    given = scale * mass * fraction
+                    for label in added:
+                        credit[index[label]] += given
+                    moves.append((added, given))
+            if joint is not None and moves:
+                joint.spread(row, holds, moves)
 
     def estimate(self, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """``lower`` plus what the dropped mass gives each label, kept inside ``[lower, upper]``."""

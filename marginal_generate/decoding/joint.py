@@ -93,6 +93,20 @@ class JointAccumulator:
         else:
             self.placed[row][labels] += mass
 
+    def spread(self, row: int, source: Sets, moves: list[tuple[Sets, float]]) -> None:
+        """The votes placed a child's mass held at ``source``: each ``(added, mass)`` moves ``mass`` from ``source`` to
+        ``source | added``, in order (what :meth:`move` does once per pair, without a call per pair).
+
+        >>> joint = JointAccumulator(("unsafe", "S1", "S2"), ("S1", "S2"), batch_size=1, max_label_sets=8)
+        >>> joint.spread(0, frozenset({"unsafe"}), [(frozenset({"S1"}), 0.25), (frozenset({"S2"}), 0.5)])
+        >>> sorted((sorted(s), m) for s, m in joint.placed[0].items())
+        [(['S1', 'unsafe'], 0.25), (['S2', 'unsafe'], 0.5), (['unsafe'], -0.75)]
+        """
+        placed = self.placed[row]
+        for added, mass in moves:
+            placed[source] -= mass
+            placed[source | added] += mass
+
     def arrive(self, row: int, labels: Sets, mass: float) -> None:
         """A roll-out ended with ``labels``: its mass goes there, and it votes like an explored answer."""
         self.placed[row][labels] += mass
