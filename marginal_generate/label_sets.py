@@ -176,10 +176,10 @@ class SetMasses:
         >>> [sorted(s) for s, _ in m.top], m.other.mass
         ([[], ['a']], 0.25)
         """
-        entries = sorted(
-            ((labels, m) for labels, m in masses.items() if m > 0.0),
-            key=lambda e: (-e[1], len(e[0]), sorted(index[label] for label in e[0])),
-        )
+        entries = [(labels, m) for labels, m in masses.items() if m > 0.0]
+        entries.sort(key=_mass, reverse=True)  # heaviest first; stable, so equal masses keep their order ...
+        if len({m for _, m in entries}) < len(entries):  # ... which only they need: then the smaller sets first
+            entries = _break_ties(entries, index)
         return cls(tuple(entries[:keep]), Folded.of(entries[keep:], index))
 
     @property
@@ -200,6 +200,33 @@ class SetMasses:
         for labels, m in self.top:
             out += m * _outer(labels, index)
         return out + self.other.pairs if self.other is not None else out
+
+
+def _mass(entry: tuple[frozenset[str], float]) -> float:
+    return entry[1]
+
+
+def _break_ties(
+    entries: list[tuple[frozenset[str], float]], index: Mapping[str, int]
+) -> list[tuple[frozenset[str], float]]:
+    """``entries`` (sorted by mass, heaviest first) with each run of equal masses ordered by set size, then by the
+    sets' label columns: the order of ``(-mass, size, columns)``, which only ties need.
+
+    >>> index = {"a": 0, "b": 1, "c": 2}
+    >>> entries = [(frozenset("c"), 0.5), (frozenset("ab"), 0.25), (frozenset("b"), 0.25), (frozenset("a"), 0.25)]
+    >>> [("".join(sorted(s)), m) for s, m in _break_ties(entries, index)]
+    [('c', 0.5), ('a', 0.25), ('b', 0.25), ('ab', 0.25)]
+    """
+    out: list[tuple[frozenset[str], float]] = []
+    start = 0
+    for end in range(1, len(entries) + 1):
+        if end == len(entries) or entries[end][1] != entries[start][1]:
+            run = entries[start:end]
+            if len(run) > 1:
+                run.sort(key=lambda e: (len(e[0]), sorted(index[label] for label in e[0])))
+            out.extend(run)
+            start = end
+    return out
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,19 @@ def test_the_hub_layout_passes_max_label_sets():
         (top, mass), (other, rest) = out.label_sets[i]
         assert top == max(truth, key=truth.get) and other is None
         assert mass + rest == pytest.approx(1.0, abs=1e-9) and mass == pytest.approx(max(truth.values()), abs=1e-9)
+
+
+def test_set_masses_order_ties_by_size_then_columns_like_the_full_sort():
+    # masses with many ties (and sets of every size): the heaviest first, equal masses by set size, then by columns
+    index = {label: k for k, label in enumerate(["unsafe", "S1", "S2", "S3", "S10"])}
+    labels = list(index)
+    sets = [frozenset(c) for r in range(len(labels) + 1) for c in itertools.combinations(labels, r)]
+    masses = {s: [0.25, 0.125, 0.5, 0.0, 0.125][(7 * k) % 5] for k, s in enumerate(reversed(sets))}
+    kept = mg.label_sets.SetMasses.of(masses, 12, index)
+    want = sorted(
+        ((s, m) for s, m in masses.items() if m > 0.0), key=lambda e: (-e[1], len(e[0]), sorted(index[x] for x in e[0]))
+    )
+    assert list(kept.top) == want[:12]
+    folded = mg.label_sets.Folded.of(want[12:], index)
+    assert kept.other.mass == folded.mass and torch.equal(kept.other.pairs, folded.pairs)
+    assert [m for _, m in kept.top][:2] == [0.5, 0.5] and len(kept.top[0][0]) <= len(kept.top[1][0])
