@@ -288,7 +288,9 @@ def score(
     else:
         source = _built_backend(backend, input_ids, attention_mask, attention, logits_processor, model_kwargs)
         stats, attention_note = {"backend": f"{type(source).__name__}(max_k={source.max_k})"}, None
-    recorder = GreedyRecorder(label_space, input_ids.shape[0], eos, normalization=label_normalization)
+    recorder = GreedyRecorder(
+        label_space, input_ids.shape[0], eos, normalization=label_normalization, strategies=strategies
+    )
     tree = None
     if "any_place" in strategies:
         tree = TreeParams(top_p=float(top_p), eps=float(eps), estimate=EstimateParams() if estimate == "best" else None)

@@ -7,7 +7,9 @@ import torch
 from toy_models import PROMPTS, guard_model, space_of, tokenizer_of
 
 import marginal_generate as mg
+from marginal_generate.decoding.greedy_path import GreedyRecorder
 from marginal_generate.decoding.reference import forward_next_logits, greedy_reference
+from marginal_generate.decoding.search import Node
 
 DEPTH = 8
 
@@ -137,3 +139,23 @@ def test_max_over_generations_vocab_lookahead(tokenizer_kind, scored):
                 logp += float(torch.logsumexp(after[delimiters[: after.shape[0]]], 0))
                 best[j] = max(best[j], math.exp(logp))
         assert out.probs[i, 1:].tolist() == pytest.approx(best, abs=1e-6)
+
+
+def test_any_place_alone_records_the_greedy_tokens_only(tokenizer_kind, scored):
+    """With no greedy-path strategy asked for, the recorder keeps the greedy tokens (the texts) and reads no
+    next-token row: the search makes none for the greedy path, and any_place is the same bit for bit."""
+    tok, space = tokenizer_of(tokenizer_kind), space_of(tokenizer_kind)
+    inputs = tok(PROMPTS, return_tensors="pt", padding=True)
+    model, eos = guard_model(tokenizer_kind), {tok.eos_token_id}
+    alone = mg.score(
+        model, inputs.input_ids, inputs.attention_mask, space, ["any_place"], max_new_tokens=DEPTH, eos_token_ids=eos
+    )["any_place"]
+    every = scored["label_tokens"]
+    assert alone.texts == every["greedy"].texts
+    for attr in ("lower", "upper", "probs"):
+        assert torch.equal(getattr(alone, attr), getattr(every["any_place"], attr)), attr
+    recorder = GreedyRecorder(space, 1, eos, strategies=["any_place", "greedy"])
+    assert not recorder.reads_rows
+    assert recorder.observe(Node(row=0, tokens=(), state=None), 0, None, 5) == [] and recorder.tokens == [[5]]
+    with pytest.raises(ValueError, match=r"`strategy` 'token_probability' was not recorded: .* \['greedy'\] read"):
+        recorder.read("token_probability")

@@ -13,6 +13,7 @@ label's tokens (so ``S`` + ``10`` and ``,S`` + ``1`` both work).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -67,6 +68,10 @@ class GreedyRecorder:
         normalization: how ``max_over_generations`` reads a category position:
             ``"label_tokens"`` (softmax restricted to the ids' distinguishing tokens) or
             ``"vocab"`` (full-vocabulary probability of the exact id, by lookahead).
+        strategies: the strategies that will be read (:meth:`read`); None: all of
+            :data:`GREEDY_PATH_STRATEGIES`. The recorder keeps only what they read: with none of them (``any_place``
+            alone) it keeps the greedy tokens (the texts, ``greedy``) and reads no next-token distribution
+            (:attr:`reads_rows` is False: the search then makes none for the greedy path).
     """
 
     def __init__(
@@ -75,10 +80,21 @@ class GreedyRecorder:
         batch_size: int,
         eos_token_ids: set[int],
         normalization: Normalization = "label_tokens",
+        strategies: Sequence[str] | None = None,
     ) -> None:
         self.space = space
         self.eos_token_ids = eos_token_ids
         self.normalization = normalization
+        self.strategies = tuple(
+            GREEDY_PATH_STRATEGIES if strategies is None else (s for s in strategies if s in GREEDY_PATH_STRATEGIES)
+        )
+        wanted = set(self.strategies)
+        self._reads_logprobs = bool(wanted & {"token_probability", "fixed_place"})
+        # the category positions, and the lookaheads of label_normalization="vocab" (rows of the search's frontier)
+        self._reads_positions = normalization == "vocab" or bool(wanted & {"max_over_generations", "first_generation"})
+        reads_first = bool(wanted & {"first_token", "max_over_generations", "first_generation"})
+        #: Whether :meth:`observe` reads its ``logprobs`` (else it may be given None).
+        self.reads_rows = self._reads_logprobs or self._reads_positions or reads_first
         self.tokens: list[list[int]] = [[] for _ in range(batch_size)]
         self.logprobs: list[list[float]] = [[] for _ in range(batch_size)]
         self.answer: list[tuple[float, float] | None] = [None] * batch_size
@@ -99,18 +115,24 @@ class GreedyRecorder:
                 text=self._text,
                 decode=None if self._own_decode else lambda tokens: space.decode(list(tokens)),
             )
-            if space.verbalizer_ids is not None
+            if space.verbalizer_ids is not None and reads_first
             else None
         )
 
     # ---- called by the search loop ----------------------------------------------------------
-    def observe(self, node: Node, depth: int, logprobs: torch.Tensor, token: int) -> list[Node]:
+    def observe(self, node: Node, depth: int, logprobs: torch.Tensor | None, token: int) -> list[Node]:
+        """Record one greedy step of ``node``'s prompt: ``token`` and the step's float64 log-probabilities
+        ``[vocab]`` (None where :attr:`reads_rows` is False); returns the lookahead nodes to run."""
         row = node.row
         self.tokens[row].append(token)
-        self.logprobs[row].append(float(logprobs[token]))
+        if not self.reads_rows:
+            return []
+        assert logprobs is not None, "GreedyRecorder.observe reads the step's log-probabilities (reads_rows)"
+        if self._reads_logprobs:
+            self.logprobs[row].append(float(logprobs[token]))
         if self._first_word is not None and self.answer[row] is None:
             self.answer[row] = self._first_word.feed(row, token, logprobs)
-        if not self._slots:
+        if not self._slots or not self._reads_positions:
             return []
         text = self._text.decode(tuple(node.tokens)) if self._own_decode else self.space.decode(list(node.tokens))
         item = self._open_items.get(text, False)
@@ -188,15 +210,27 @@ class GreedyRecorder:
         Traceback (most recent call last):
         ...
         ValueError: `strategy` must be one of ['greedy', 'first_token', 'token_probability', 'fixed_place'...
+        >>> tokens_only = GreedyRecorder(space, 1, {tok.eos_token_id}, strategies=["any_place"])
+        >>> tokens_only.reads_rows, tokens_only.read("greedy").tolist()
+        (False, [[0.0, 0.0]])
+        >>> tokens_only.read("fixed_place")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: `strategy` 'fixed_place' was not recorded: this GreedyRecorder keeps what [] read; name it in ...
         """
-        if strategy == "first_generation":
-            return self.max_over_generations(first_only=True)
         if strategy not in GREEDY_PATH_STRATEGIES:
             raise ValueError(
                 f"`strategy` must be one of {list(GREEDY_PATH_STRATEGIES)} (the "
                 "strategies read from one decoded path), "
                 f"got {strategy!r}."
             )
+        if strategy != "greedy" and strategy not in self.strategies:  # greedy reads the tokens, always kept
+            raise ValueError(
+                f"`strategy` {strategy!r} was not recorded: this GreedyRecorder keeps what "
+                f"{list(self.strategies)} read; name it in GreedyRecorder(strategies=...)."
+            )
+        if strategy == "first_generation":
+            return self.max_over_generations(first_only=True)
         return getattr(self, strategy)()
 
     def texts(self) -> list[str]:

@@ -134,8 +134,9 @@ def run_search(
     result; a backend without whole rows refuses those that read whole rows (and needs them named:
     :func:`~marginal_generate.decoding.next_tokens.check_backend`), before any forward.
 
-    ``recorder`` gets ``observe(node, depth, logprobs, token, text)`` for each greedy step and may
-    return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends.
+    ``recorder`` gets ``observe(node, depth, logprobs, token)`` for each greedy step and may
+    return lookahead nodes to run; it gets ``lookahead_done(tag, logprob)`` when one ends. A recorder whose
+    ``reads_rows`` is False gets None for ``logprobs`` (no whole row is made for the greedy path).
     ``reader``: reads the text and parser state of answer prefixes (default: a fresh memo).
     ``joint``: told each explored answer's label set and each cut node's mass (and, through the estimator, where
     the estimate places it): the distribution over label sets (:mod:`~marginal_generate.decoding.joint`).
@@ -176,6 +177,7 @@ def run_search(
     possible_at: dict[frozenset[str], tuple[int, ...]] = {}  # a state's possible labels as columns, per label set
     read = reader.read
     # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
+    path_rows = getattr(recorder, "reads_rows", True)  # False: the recorder reads the greedy tokens alone
     full_rows, tree_rows, greedy_rows = _reads(frontier)
     scores = backend.prefill(full_rows + tree_rows)
     depth = 0
@@ -184,9 +186,12 @@ def run_search(
         if guard is not None:  # what the budget reads of a row: its size and element type
             shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")
         full: dict[int, torch.Tensor] = {}
-        if full_rows:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
-            rows = scores.full(full_rows) if backend.whole_rows else sparse_rows(scores.top(full_rows, 1), scores.vocab)
-            full = dict(zip(full_rows, rows))
+        # the rows read whole (a recorder that reads no row: the lookaheads' only); the backend was told of them all,
+        # so each row's normalizer is made beside the same rows whatever the recorder reads
+        whole = full_rows if path_rows else [i for i in full_rows if frontier[i].forced is not None]
+        if whole:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
+            rows = scores.full(whole) if backend.whole_rows else sparse_rows(scores.top(whole, 1), scores.vocab)
+            full = dict(zip(whole, rows))
         children: list[Node] = []
         parents: list[int] = []
         kept: dict[int, list[tuple[int, float]]] = {}
@@ -247,7 +252,7 @@ def run_search(
             greedy = node.greedy
             greedy_token = argmax[i] if greedy else -1
             if greedy:
-                for extra in recorder.observe(node, depth, full[i], greedy_token) or ():
+                for extra in recorder.observe(node, depth, full.get(i), greedy_token) or ():
                     children.append(extra)
                     parents.append(i)
             greedy_in_tree = False
