@@ -232,6 +232,7 @@ class CutEstimator:
         # (row, what a child holds, what its cut node had confirmed, what it has written, what it may add) -> mass
         self.votes: defaultdict[tuple[int, Labels, Labels, Labels, Labels], float] = defaultdict(float)
         self._items: dict[str, tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}  # per text read (_open_item)
+        self._forms: dict[tuple[PrefixState, Labels, bool], tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}
         self._rolled = [0] * batch_size  # roll-outs started per row
         self._answer_items: dict[int, list[tuple[Labels, float]]] = {}  # per row, its answers as a list
         # a roll-out under way that votes would have placed: (row, its tokens) -> (holds, source, may add)
@@ -307,9 +308,13 @@ class CutEstimator:
         item = self._items.get(text)
         if item is None:
             written, viable = open_item(self.space, text, state)
-            open_labels = state.possible - written if viable else frozenset()
-            columns = tuple(self.space.index[label] for label in written)
-            item = self._items[text] = (written, open_labels, state.confirmed | written, columns)
+            form = (state, written, viable)  # the many texts that share a state and an item share one entry
+            item = self._forms.get(form)
+            if item is None:
+                open_labels = state.possible - written if viable else frozenset()
+                columns = tuple(map(self.space.index.__getitem__, written))
+                item = self._forms[form] = (written, open_labels, state.confirmed | written, columns)
+            self._items[text] = item
         return item
 
     def advance(

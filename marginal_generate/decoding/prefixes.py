@@ -57,8 +57,8 @@ class PrefixReader:
             text = self._texts.get(tokens)
             if text is None:
                 text = self._texts[tokens] = self.space.decode(tokens)
-        if finished or not text.endswith(REPLACEMENT) or self._text.incomplete(tokens):
-            text = readable_prefix(text, finished)
+        if not finished and text.endswith(REPLACEMENT) and self._text.incomplete(tokens):
+            text = readable_prefix(text, finished)  # a character the next tokens may complete: held back
         state = self._states.get((text, finished))
         if state is None:  # the grammar reads the text as decided here (LabelSpace.prefix_state would hold back)
             state = self._states[text, finished] = self.space.grammar.prefix_state(text, finished)

@@ -62,14 +62,14 @@ class DecodePlan:
     clean_up: Callable[[str], str] | None
     skipped: frozenset[str]
     backend: Any
-    _pieces: dict[tuple[int, bool], Any] = field(default_factory=dict, repr=False)
+    _pieces: tuple[dict[int, Any], dict[int, Any]] = field(default_factory=lambda: ({}, {}), repr=False)  # by first
 
     def piece(self, token: int, first: bool) -> str | bytes | None:
         """The text (or bytes) one token adds; None for a token ``decode`` drops. ``first``: the first kept token."""
-        key = (token, first)
-        found = self._pieces.get(key, self)
+        pieces = self._pieces[first]
+        found = pieces.get(token, self)
         if found is self:
-            found = self._pieces[key] = self._piece(token, first)
+            found = pieces[token] = self._piece(token, first)
         return found
 
     def _piece(self, token: int, first: bool) -> str | bytes | None:
@@ -221,6 +221,7 @@ class TokenText:
         # prefix -> (any token kept, text of the whole characters, bytes of an unfinished one, decoded text)
         self._memo: dict[tuple[int, ...], tuple[bool, str, bytes, str]] = {(): (False, "", b"", self._finish("", b""))}
         self._tail: Utf8Tail | None = None
+        self._plain = self.plan is not None and not self.plan.after and self.plan.clean_up is None
 
     def __len__(self) -> int:
         return len(self._memo) - 1
@@ -272,11 +273,14 @@ class TokenText:
         if plan is None:
             entry = memo[tokens] = (True, "", b"", self.tokenizer.decode(list(tokens), skip_special_tokens=True))
             return entry
-        start = len(tokens) - 1
-        while tokens[:start] not in memo:  # the longest prefix already decoded (() always is)
+        n = len(tokens)
+        start = n - 1
+        entry = memo.get(tokens[:start])  # most often the parent, one token shorter
+        while entry is None:  # the longest prefix already decoded (() always is)
             start -= 1
-        kept, done, tail, _ = memo[tokens[:start]]
-        for k in range(start, len(tokens)):
+            entry = memo.get(tokens[:start])
+        kept, done, tail, _ = entry
+        for k in range(start, n):
             piece = plan.piece(tokens[k], not kept)
             if piece is not None:
                 if plan.byte_level:
@@ -286,5 +290,7 @@ class TokenText:
                 else:
                     done = done + plan.separator + piece if kept else done + piece
                 kept = True
-            memo[tokens[: k + 1]] = (kept, done, tail, self._finish(done, tail))
-        return memo[tokens]
+            # the whole characters as decoded, where the plan has no step after the join (Llama 3's ByteLevel)
+            decoded = done if self._plain and not tail else self._finish(done, tail)
+            entry = memo[tokens if k == n - 1 else tokens[: k + 1]] = (kept, done, tail, decoded)
+        return entry

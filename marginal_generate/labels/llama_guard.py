@@ -24,6 +24,8 @@ from .prefix_state import LabelSpan, PrefixState
 
 __all__ = ["LlamaGuardParser"]
 
+_MOST_FOUND = 4096  # states kept per kind of category line (each a set of ids some prefix wrote)
+
 
 class LlamaGuardParser:
     """The Llama Guard output format: first line ``safe``/``unsafe``, second line the ids.
@@ -77,6 +79,8 @@ class LlamaGuardParser:
         self._positive_only = PrefixState(confirmed=frozenset({positive}))
         self._positive_open = PrefixState(confirmed=frozenset({positive}), possible=self._everything - {positive})
         self._one = {c: frozenset({c}) for c in categories}  # written() answers with these
+        # the states of prefixes whose category line holds these ids: line open, line closed
+        self._found: tuple[dict[frozenset[str], PrefixState], dict[frozenset[str], PrefixState]] = ({}, {})
         self._id_starts = frozenset(c[:k] for c in categories for k in range(len(c) + 1))
 
     def spans(self, text: str) -> list[LabelSpan]:
@@ -197,11 +201,18 @@ class LlamaGuardParser:
         items = (rest if end < 0 else rest[:end]).split(",")
         if not second_done:
             items.pop()  # the open item: a comma, a newline or the end still has to close it
-        found = {item.strip() for item in items} & self._category_set
+        found = self._category_set.intersection(map(str.strip, items))
         if not found:
             return self._positive_only if second_done else self._positive_open
-        confirmed = frozenset((self.positive, *found))
-        return PrefixState(confirmed=confirmed, possible=frozenset() if second_done else self._everything - confirmed)
+        states = self._found[second_done]
+        state = states.get(found)
+        if state is None:  # one state per set of ids found (a search reads thousands of prefixes, a few sets)
+            if len(states) >= _MOST_FOUND:
+                states.clear()
+            confirmed = frozenset((self.positive, *found))
+            possible = frozenset() if second_done else self._everything - confirmed
+            state = states[found] = PrefixState(confirmed=confirmed, possible=possible)
+        return state
 
     def _read(self, text: str, finished: bool) -> tuple[list[LabelSpan], set[str], list[int]]:
         offset = len(text) - len(text.lstrip())
