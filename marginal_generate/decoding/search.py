@@ -179,122 +179,124 @@ def run_search(
     # the greedy path's recorder and the lookaheads read whole rows, the tree its rows' heaviest tokens
     path_rows = getattr(recorder, "reads_rows", True)  # False: the recorder reads the greedy tokens alone
     full_rows, tree_rows, greedy_rows = _reads(frontier)
-    scores = backend.prefill(full_rows + tree_rows)
-    depth = 0
-    while frontier:
-        widths.append(len(frontier))
-        if guard is not None:  # what the budget reads of a row: its size and element type
-            shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")
-        full: dict[int, torch.Tensor] = {}
-        # the rows read whole (a recorder that reads no row: the lookaheads' only); the backend was told of them all,
-        # so each row's normalizer is made beside the same rows whatever the recorder reads
-        whole = full_rows if path_rows else [i for i in full_rows if frontier[i].forced is not None]
-        if whole:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
-            rows = scores.full(whole) if backend.whole_rows else sparse_rows(scores.top(whole, 1), scores.vocab)
-            full = dict(zip(whole, rows))
-        children: list[Node] = []
-        parents: list[int] = []
-        kept: dict[int, list[tuple[int, float]]] = {}
-        if tree_rows:
-            assert tree is not None
-            expanded += len(tree_rows)
-            node_probs = [frontier[i].prob for i in tree_rows]
-            top = scores.top(tree_rows, _width(node_probs, scores.vocab, tree, spare), node_probs, least)
-            selection = select_top(node_probs, top.probs, top.ids, tree, spare, floor)
-            if guard is not None:  # before a child is read
-                guard.read([frontier[i].row for i in tree_rows], selection.kept_per_node())
-                guard.check([node.row for node in frontier], depth, shape, step=False)
-            removed, children_of, dropped_of = selection.lists()
-            for j, i in enumerate(tree_rows):
-                mass = removed[j]
-                if mass > 0:
-                    node = frontier[i]
-                    possible = node.state.possible
-                    at = possible_at.get(possible)
-                    if at is None:
-                        at = possible_at[possible] = tuple(index[label] for label in possible)
-                    row_cut = cut[node.row]
-                    for k in at:
-                        row_cut[k] += mass
-                    if joint is not None:
-                        joint.cut(node.row, node.state, mass)
-                    if estimator is not None:
-                        for tokens, state, weight in estimator.on_cut(
-                            node.row, node.tokens, node.state, dropped_of[j], depth
-                        ):
-                            children.append(Node(node.row, tokens, state, weight, rollout=True))
-                            parents.append(i)
-                kept[i] = children_of[j]
-
-        # the argmax of the rows continued greedily (a backend without argmax_rows gives every row's)
-        argmax_rows = getattr(scores, "argmax_rows", None)
-        if argmax_rows is None or len(greedy_rows) == len(frontier):
-            argmax = scores.argmax()
-        else:
-            argmax = [-1] * len(frontier)
-            for i, token in zip(greedy_rows, argmax_rows(greedy_rows) if greedy_rows else ()):
-                argmax[i] = token
-        last = depth + 1 >= max_new_tokens  # every child ends here
-        for i, node in enumerate(frontier):
-            if node.forced is not None:
-                lookahead = _advance_lookahead(node, full[i], recorder)
-                if lookahead is not None:
-                    children.append(lookahead)
-                    parents.append(i)
-                continue
-            if node.rollout:
-                assert estimator is not None
-                step = estimator.advance(node.row, node.tokens, node.state, node.prob, argmax[i], depth)
-                if step is not None:
-                    children.append(Node(node.row, step[0], step[1], node.prob, rollout=True))
-                    parents.append(i)
-                continue
-            greedy = node.greedy
-            greedy_token = argmax[i] if greedy else -1
-            if greedy:
-                for extra in recorder.observe(node, depth, full.get(i), greedy_token) or ():
-                    children.append(extra)
-                    parents.append(i)
-            greedy_in_tree = False
-            node_kept = kept.get(i)
-            if node_kept:
-                row, prefix, confirmed = node.row, node.tokens, node.state.confirmed
-                row_lower, row_completions = lower[row], completions[row]
-                for token, prob in node_kept:
-                    finished = last or token in eos_token_ids
-                    tokens = prefix + (token,)
-                    text, state = read(tokens, finished)
-                    for label in state.confirmed - confirmed:
-                        row_lower[index[label]] += prob
-                    on_greedy = token == greedy_token
-                    if on_greedy:
-                        greedy_in_tree = True
-                    if finished or state.final:
-                        row_completions.append((text, prob, finished))
+    # inference mode: the search's many small tensor ops skip autograd's bookkeeping; the result is made outside
+    with torch.inference_mode():
+        scores = backend.prefill(full_rows + tree_rows)
+        depth = 0
+        while frontier:
+            widths.append(len(frontier))
+            if guard is not None:  # what the budget reads of a row: its size and element type
+                shape = torch.empty((0, scores.vocab), dtype=scores.dtype, device="meta")
+            full: dict[int, torch.Tensor] = {}
+            # the rows read whole (a recorder that reads no row: the lookaheads' only); the backend was told of them
+            # all, so each row's normalizer is made beside the same rows whatever the recorder reads
+            whole = full_rows if path_rows else [i for i in full_rows if frontier[i].forced is not None]
+            if whole:  # a top-k backend's rows: the greedy token's log-probability, NaN elsewhere
+                rows = scores.full(whole) if backend.whole_rows else sparse_rows(scores.top(whole, 1), scores.vocab)
+                full = dict(zip(whole, rows))
+            children: list[Node] = []
+            parents: list[int] = []
+            kept: dict[int, list[tuple[int, float]]] = {}
+            if tree_rows:
+                assert tree is not None
+                expanded += len(tree_rows)
+                node_probs = [frontier[i].prob for i in tree_rows]
+                top = scores.top(tree_rows, _width(node_probs, scores.vocab, tree, spare), node_probs, least)
+                selection = select_top(node_probs, top.probs, top.ids, tree, spare, floor)
+                if guard is not None:  # before a child is read
+                    guard.read([frontier[i].row for i in tree_rows], selection.kept_per_node())
+                    guard.check([node.row for node in frontier], depth, shape, step=False)
+                removed, children_of, dropped_of = selection.lists()
+                for j, i in enumerate(tree_rows):
+                    mass = removed[j]
+                    if mass > 0:
+                        node = frontier[i]
+                        possible = node.state.possible
+                        at = possible_at.get(possible)
+                        if at is None:
+                            at = possible_at[possible] = tuple(index[label] for label in possible)
+                        row_cut = cut[node.row]
+                        for k in at:
+                            row_cut[k] += mass
                         if joint is not None:
-                            joint.answer(row, state.confirmed, prob)
+                            joint.cut(node.row, node.state, mass)
                         if estimator is not None:
-                            estimator.on_answer(row, state.confirmed, prob)
-                        if on_greedy and not finished:
-                            children.append(Node(row, tokens, state, prob, True))
-                            parents.append(i)
-                        continue
-                    children.append(Node(row, tokens, state, prob, on_greedy, True))
-                    parents.append(i)
-            if greedy and not greedy_in_tree:
-                if last or greedy_token in eos_token_ids:
-                    continue
-                children.append(Node(node.row, node.tokens + (greedy_token,), node.state, 1.0, True))
-                parents.append(i)
+                            for tokens, state, weight in estimator.on_cut(
+                                node.row, node.tokens, node.state, dropped_of[j], depth
+                            ):
+                                children.append(Node(node.row, tokens, state, weight, rollout=True))
+                                parents.append(i)
+                    kept[i] = children_of[j]
 
-        frontier = children
-        depth += 1
-        if not frontier:
-            break
-        if guard is not None:  # before their forward
-            guard.check([node.row for node in frontier], depth, shape, step=True)
-        full_rows, tree_rows, greedy_rows = _reads(frontier)
-        scores = backend.expand(parents, [c.tokens[-1] for c in children], full_rows + tree_rows)
+            # the argmax of the rows continued greedily (a backend without argmax_rows gives every row's)
+            argmax_rows = getattr(scores, "argmax_rows", None)
+            if argmax_rows is None or len(greedy_rows) == len(frontier):
+                argmax = scores.argmax()
+            else:
+                argmax = [-1] * len(frontier)
+                for i, token in zip(greedy_rows, argmax_rows(greedy_rows) if greedy_rows else ()):
+                    argmax[i] = token
+            last = depth + 1 >= max_new_tokens  # every child ends here
+            for i, node in enumerate(frontier):
+                if node.forced is not None:
+                    lookahead = _advance_lookahead(node, full[i], recorder)
+                    if lookahead is not None:
+                        children.append(lookahead)
+                        parents.append(i)
+                    continue
+                if node.rollout:
+                    assert estimator is not None
+                    step = estimator.advance(node.row, node.tokens, node.state, node.prob, argmax[i], depth)
+                    if step is not None:
+                        children.append(Node(node.row, step[0], step[1], node.prob, rollout=True))
+                        parents.append(i)
+                    continue
+                greedy = node.greedy
+                greedy_token = argmax[i] if greedy else -1
+                if greedy:
+                    for extra in recorder.observe(node, depth, full.get(i), greedy_token) or ():
+                        children.append(extra)
+                        parents.append(i)
+                greedy_in_tree = False
+                node_kept = kept.get(i)
+                if node_kept:
+                    row, prefix, confirmed = node.row, node.tokens, node.state.confirmed
+                    row_lower, row_completions = lower[row], completions[row]
+                    for token, prob in node_kept:
+                        finished = last or token in eos_token_ids
+                        tokens = prefix + (token,)
+                        text, state = read(tokens, finished)
+                        for label in state.confirmed - confirmed:
+                            row_lower[index[label]] += prob
+                        on_greedy = token == greedy_token
+                        if on_greedy:
+                            greedy_in_tree = True
+                        if finished or state.final:
+                            row_completions.append((text, prob, finished))
+                            if joint is not None:
+                                joint.answer(row, state.confirmed, prob)
+                            if estimator is not None:
+                                estimator.on_answer(row, state.confirmed, prob)
+                            if on_greedy and not finished:
+                                children.append(Node(row, tokens, state, prob, True))
+                                parents.append(i)
+                            continue
+                        children.append(Node(row, tokens, state, prob, on_greedy, True))
+                        parents.append(i)
+                if greedy and not greedy_in_tree:
+                    if last or greedy_token in eos_token_ids:
+                        continue
+                    children.append(Node(node.row, node.tokens + (greedy_token,), node.state, 1.0, True))
+                    parents.append(i)
+
+            frontier = children
+            depth += 1
+            if not frontier:
+                break
+            if guard is not None:  # before their forward
+                guard.check([node.row for node in frontier], depth, shape, step=True)
+            full_rows, tree_rows, greedy_rows = _reads(frontier)
+            scores = backend.expand(parents, [c.tokens[-1] for c in children], full_rows + tree_rows)
 
     completions = [merge_by_text(row, top_completions) for row in completions]  # one entry per text
     result = SearchResult(
