@@ -232,7 +232,7 @@ class CutEstimator:
         # (row, what a child holds, what its cut node had confirmed, what it has written, what it may add) -> mass
         self.votes: defaultdict[tuple[int, Labels, Labels, Labels, Labels], float] = defaultdict(float)
         self._items: dict[str, tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}  # per text read (_open_item)
-        self._forms: dict[tuple[PrefixState, Labels, bool], tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}
+        self._forms: dict[tuple[Labels, Labels, Labels, bool], tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}
         self._rolled = [0] * batch_size  # roll-outs started per row
         self._answer_items: dict[int, list[tuple[Labels, float]]] = {}  # per row, its answers as a list
         # a roll-out under way that votes would have placed: (row, its tokens) -> (holds, source, may add)
@@ -252,39 +252,46 @@ class CutEstimator:
     ) -> list[tuple[tuple[int, ...], PrefixState, float]]:
         """Read the dropped children of one cut node; return those to roll out."""
         rollouts = []
-        source, credit, index, joint = state.confirmed, self.credit[row], self.space.index, self.joint
+        source, credit, index = state.confirmed, self.credit[row], self.space.index
+        read, items, eos, floor = self.reader.read, self._items, self.eos_token_ids, self.floor
+        voting = self.params.answers
+        moves: list[tuple[Labels | None, float]] = []  # where each child's mass goes in the joint, in order
         last = depth + 1 >= self.max_new_tokens
+        read_here = 0
         for token, mass in dropped:
-            if mass < self.floor or mass <= 0.0:
+            if mass < floor or mass <= 0.0:
                 continue
-            self.children_read += 1
+            read_here += 1
             child = tokens + (token,)
-            finished = token in self.eos_token_ids or last
-            text, child_state = self.reader.read(child, finished)
+            finished = token in eos or last
+            text, child_state = read(child, finished)
             confirmed = child_state.confirmed
             if confirmed != source:  # what it confirms beyond its node (no set built for the many that confirm nothing)
                 for label in confirmed - source:
                     credit[index[label]] += mass
             if finished or not child_state.possible:
-                if joint is not None:
-                    joint.move(row, source, confirmed, mass)
+                moves.append((confirmed, mass))
                 continue
-            written, open_labels, holds, columns = self._open_item(text, child_state)
-            heavy = mass >= self.rollout_mass and not self._settled(row, holds, source, open_labels)
-            if open_labels and (heavy or (mass >= self.probe_mass and not self._rolled[row])):
+            item = items.get(text)
+            written, open_labels, holds, columns = item if item is not None else self._open_item(text, child_state)
+            if open_labels and (
+                (mass >= self.rollout_mass and not self._settled(row, holds, source, open_labels))
+                or (mass >= self.probe_mass and not self._rolled[row])
+            ):
                 self._rolled[row] += 1
                 self.rollouts += 1
                 rollouts.append((child, child_state, mass))
                 self._live[row, child] = (holds, source, open_labels)  # checked against the votes at its end
-                if joint is not None:
-                    joint.move(row, source, None, mass)  # placed when the roll-out ends
+                moves.append((None, mass))  # placed when the roll-out ends
                 continue
             for column in columns:  # what it has written
                 credit[column] += mass
-            if open_labels and self.params.answers:
+            if open_labels and voting:
                 self.votes[row, holds, source, written, child_state.possible] += mass
-            if joint is not None:  # at what it holds; the votes move it on in estimate()
-                joint.move(row, source, holds, mass)
+            moves.append((holds, mass))  # at what it holds; the votes move it on in estimate()
+        self.children_read += read_here
+        if self.joint is not None and moves:
+            self.joint.place(row, source, moves)
         return rollouts
 
     def _settled(self, row: int, holds: Labels, source: Labels, open_labels: Labels) -> bool:
@@ -308,7 +315,7 @@ class CutEstimator:
         item = self._items.get(text)
         if item is None:
             written, viable = open_item(self.space, text, state)
-            form = (state, written, viable)  # the many texts that share a state and an item share one entry
+            form = (state.confirmed, state.possible, written, viable)  # texts that share a state and an item: one entry
             item = self._forms.get(form)
             if item is None:
                 open_labels = state.possible - written if viable else frozenset()
