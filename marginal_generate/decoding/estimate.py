@@ -234,7 +234,7 @@ class CutEstimator:
         self._items: dict[str, tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}  # per text read (_open_item)
         self._forms: dict[tuple[Labels, Labels, Labels, bool], tuple[Labels, Labels, Labels, tuple[int, ...]]] = {}
         self._rolled = [0] * batch_size  # roll-outs started per row
-        self._answer_items: dict[int, list[tuple[Labels, float]]] = {}  # per row, its answers as a list
+        self._answer_items: dict[int, tuple[list[tuple[Labels, float]], Labels]] = {}  # per row: answers, labels
         # a roll-out under way that votes would have placed: (row, its tokens) -> (holds, source, may add)
         self._live: dict[tuple[int, tuple[int, ...]], tuple[Labels, Labels, Labels]] = {}
         self._checks: list[tuple[int, Labels, Labels, Labels, float, Labels]] = []  # ... + mass, the labels it found
@@ -356,9 +356,13 @@ class CutEstimator:
 
     def _pool(self, row: int, holds: frozenset[str]) -> tuple[float, list[tuple[frozenset[str], float]]]:
         """The explored answers (and finished roll-outs) of ``row`` that hold ``holds``, and their mass."""
-        items = self._answer_items.get(row)
-        if items is None:  # one list of (labels, mass) per row until its next answer, shared by its pools
-            items = self._answer_items[row] = list(self.answers[row].items())
+        found = self._answer_items.get(row)
+        if found is None:  # one list of (labels, mass) per row until its next answer, shared by its pools
+            items = list(self.answers[row].items())
+            found = self._answer_items[row] = items, frozenset().union(*(labels for labels, _ in items))
+        items, union = found
+        if not holds <= union:  # no answer holds it (most of what children hold): the pool is empty
+            return 0, []
         voters = [item for item in items if holds <= item[0]]
         return sum(m for _, m in voters), voters
 
