@@ -385,13 +385,13 @@ def select_top(
     """
     node = torch.tensor(node_probs, dtype=top.dtype, device=top.device)[:, None]
     child = node * top
-    keep = (child >= tree.eps) & (child > 0)
+    keep = (child >= tree.eps) if tree.eps > 0 else (child > 0)  # a child of at least eps > 0 is above 0
     if tree.top_p < 1.0:
         keep &= (top.cumsum(-1) - top) < tree.top_p
     removed = (node[:, 0] - (child * keep).sum(-1)).clamp(min=0.0)
     drop = None
     if spare > 0:
-        drop = ~keep & (child > 0) & (child >= floor)
+        drop = ~keep & (child >= floor) if floor > 0 else ~keep & (child > 0)
         drop &= drop.cumsum(-1) <= spare
     return Selection(ids, child, keep, drop, removed)
 
