@@ -128,3 +128,22 @@ def test_the_normalizers_made_in_chunks_are_logsumexp(rows, chunk_tokens, monkey
     assert got.shape == (rows,)
     assert torch.allclose(got, torch.logsumexp(logits.to(torch.float64), -1), rtol=0, atol=1e-13)
     assert torch.equal(got[-1:], normalizers(logits[-2:])[-1:])  # a row's normalizer: the same beside other rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("read", [None, [0, 2, 5, 7, 7, 11], list(range(12)) * 2])
+def test_rows_read_where_the_stepper_ran_them_are_the_same_bit_for_bit(seed, read):
+    """A stepper's logits in the order it ran its rows (row i at order[i]) read as the rows in order would be."""
+    logits = random_logits(seed)
+    order = torch.randperm(12, generator=torch.Generator().manual_seed(seed)).tolist()
+    in_run_order = torch.empty_like(logits)
+    in_run_order[order] = logits  # row i's logits at order[i]
+    ours, rows_in_order = StepScores(in_run_order, read=read, order=order), StepScores(logits, read=read)
+    rows = sorted(set(read)) if read is not None else list(range(12))
+    node_probs = torch.linspace(1.0, 0.05, len(rows)).tolist()
+    assert ours.argmax() == rows_in_order.argmax() and ours.argmax()[0] == 3  # row 0's planted tie: the first index
+    assert ours.argmax_rows([7, 0, 2]) == rows_in_order.argmax_rows([7, 0, 2])
+    assert torch.equal(ours.full(rows[::-1]), rows_in_order.full(rows[::-1]))
+    for args in ((rows, 40), (rows, 40, node_probs, 0.01), (rows[::-1], 5)):
+        for got, want in zip(ours.top_logprobs(*args), rows_in_order.top_logprobs(*args)):
+            assert torch.equal(got, want)

@@ -39,7 +39,7 @@ import torch
 from transformers import LogitsProcessorList
 
 from .step_scores import StepScores
-from .stepper import Stepper
+from .stepper import CachedStepper, Stepper
 
 __all__ = [
     "TopTokens",
@@ -179,6 +179,8 @@ class StepperBackend:
         self.batch_size = stepper.batch_size
         self.cache_bytes = getattr(stepper, "cache_bytes", None)  # the budget's hooks, the stepper's own
         self.budget_hint = getattr(stepper, "budget_hint", "")
+        # the batched cache's logits in the order it ran its rows (a stepper that steps otherwise: in row order)
+        self._run_order = not logits_processor and type(stepper).step is CachedStepper.step
 
     @property
     def forward_passes(self) -> int:
@@ -191,14 +193,20 @@ class StepperBackend:
 
     def expand(self, parents: Sequence[int], tokens: Sequence[int], read: Sequence[int]) -> NextTokenScores:
         with torch.inference_mode():
-            logits = self.stepper.step(torch.tensor(parents, dtype=torch.long), torch.tensor(tokens, dtype=torch.long))
-        return self._scores(logits, read)
+            parents_, tokens_ = torch.tensor(parents, dtype=torch.long), torch.tensor(tokens, dtype=torch.long)
+            if self._run_order:
+                logits, order = self.stepper.step_in_run_order(parents_, tokens_)
+            else:
+                logits, order = self.stepper.step(parents_, tokens_), None
+        return self._scores(logits, read, order)
 
-    def _scores(self, logits: torch.Tensor, read: Sequence[int]) -> NextTokenScores:
+    def _scores(self, logits: torch.Tensor, read: Sequence[int], order: torch.Tensor | None = None) -> NextTokenScores:
         if self.logits_processor:
             processed = self.logits_processor(self.stepper.sequences().to(logits.device), logits.to(torch.float64))
             return _StepperScores(StepScores(processed, processed=True), logits.dtype)
-        return _StepperScores(StepScores(logits, read=list(read)), logits.dtype)
+        return _StepperScores(
+            StepScores(logits, read=list(read), order=None if order is None else order.tolist()), logits.dtype
+        )
 
 
 def as_backend(model: Stepper | NextTokenBackend, logits_processor: LogitsProcessorList | None = None) -> Any:

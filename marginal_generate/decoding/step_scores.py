@@ -37,13 +37,28 @@ class StepScores:
     """A depth's logits ``[rows, vocab]`` (or a logits processor's float64 ``scores``: ``processed=True``).
 
     ``read``: the rows :meth:`full` and :meth:`top` will be asked for (None: every row); their float64 normalizers
-    are made once, here (with ``processed``, the float64 log-softmax of every row).
+    are made once, here (with ``processed``, the float64 log-softmax of every row). ``order``: row ``i`` is
+    ``logits[order[i]]`` (the order a stepper ran its rows in; None: in order): what is read of every row is read
+    where the rows are and only the few values of each are put in order, not the rows.
+
+    >>> scores = StepScores(torch.tensor([[0.0, 3.0, 1.0], [2.0, 0.0, 1.0]]), order=[1, 0])
+    >>> scores.argmax(), scores.top([0, 1], 1)[1].tolist(), scores.full([0])[0].argmax().item()
+    ([0, 1], [[0], [1]], 0)
     """
 
-    def __init__(self, logits: torch.Tensor, processed: bool = False, read: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        logits: torch.Tensor,
+        processed: bool = False,
+        read: list[int] | None = None,
+        order: list[int] | None = None,
+    ) -> None:
+        if order is not None and processed:  # a processor's scores come in row order
+            logits, order = logits[torch.tensor(order, dtype=torch.long, device=logits.device)], None
         self.logits = logits
         self.vocab = logits.shape[-1]
         self._processed = processed
+        self._order = order
         n = logits.shape[0]
         if processed or read is None or len(read) == n:
             read = None
@@ -51,8 +66,13 @@ class StepScores:
             read = sorted(set(read))
             read = None if len(read) == n else read
         # the rows read whole or by the tree, in the model's dtype, and where each row sits in them
-        self._rows = logits if read is None else logits[torch.tensor(read, dtype=torch.long, device=logits.device)]
-        self._where = None if read is None else {row: j for j, row in enumerate(read)}
+        self._where: list[int] | dict[int, int] | None = order
+        if read is None:
+            self._rows = logits
+        else:
+            at = read if order is None else [order[row] for row in read]
+            self._rows = logits[torch.tensor(at, dtype=torch.long, device=logits.device)]
+            self._where = {row: j for j, row in enumerate(read)}
         if processed:  # a processor's scores: the float64 log-softmax of every row, as always (it may change any row)
             self._rows = torch.log_softmax(logits.to(torch.float64), dim=-1) if n else logits.to(torch.float64)
             self._norm = torch.zeros(n, dtype=torch.float64, device=logits.device)
@@ -62,7 +82,8 @@ class StepScores:
     def argmax(self) -> list[int]:
         """The most probable token of every row (the first one on a tie, as ``argmax``)."""
         source = self._rows if self._processed else self.logits
-        return source.max(dim=-1).indices.tolist()  # max's indices: the same tokens, faster than argmax on a CPU
+        tokens = source.max(dim=-1).indices.tolist()  # max's indices: the same tokens, faster than argmax on a CPU
+        return tokens if self._order is None else [tokens[at] for at in self._order]
 
     def argmax_rows(self, rows: list[int]) -> list[int]:
         """:meth:`argmax` of ``rows`` only (any rows, read or not): a row's argmax is the same beside any others.
@@ -71,8 +92,9 @@ class StepScores:
         [1, 0]
         """
         source = self._rows if self._processed else self.logits
-        if rows != list(range(source.shape[0])):
-            source = source[torch.tensor(rows, dtype=torch.long, device=source.device)]
+        index = rows if self._order is None else [self._order[row] for row in rows]
+        if index != list(range(source.shape[0])):
+            source = source[torch.tensor(index, dtype=torch.long, device=source.device)]
         return source.max(dim=-1).indices.tolist()
 
     def _read(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +131,26 @@ class StepScores:
         self, rows: list[int], k: int, node_probs: list[float] | None = None, least: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`top` as float64 log-probabilities (the tree backend's :class:`~.next_tokens.TopTokens`)."""
+        index = rows if self._where is None else [self._where[row] for row in rows]
+        m = self._rows.shape[0]
+        if len(index) == m and index != list(range(m)) and len(set(index)) == m:
+            # every row read, in another order: read each where it is, then put its k values in order (a row's top
+            # is the same beside any rows, and the count is the most of any row)
+            placed = None
+            if node_probs is not None:
+                placed = [0.0] * m
+                for at, prob in zip(index, node_probs):
+                    placed[at] = prob
+            values, ids = self._top(self._rows, self._norm, k, placed, least)
+            at = torch.tensor(index, dtype=torch.long, device=values.device)
+            return values[at], ids[at]
         wide, norm = self._read(rows)
+        return self._top(wide, norm, k, node_probs, least)
+
+    def _top(
+        self, wide: torch.Tensor, norm: torch.Tensor, k: int, node_probs: list[float] | None, least: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`top_logprobs` of the rows ``wide`` with their normalizers ``norm``."""
         counted = node_probs is not None and least > 0.0
         if counted:
             k = min(k, heavy_count(wide, node_probs, least, norm))

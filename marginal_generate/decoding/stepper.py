@@ -173,6 +173,15 @@ class CachedStepper:
         return sum(rows_per_prompt) * length * cache_token_bytes(self.cache)
 
     def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        logits, order = self.step_in_run_order(parents, tokens)
+        return logits if order is None else logits[order]
+
+    def step_in_run_order(
+        self, parents: torch.Tensor, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`step`'s logits in the order the forward ran the rows, and ``order``: row ``i``'s logits are
+        ``logits[order[i]]`` (None: in row order). A reader that reads a few values of each row
+        (:class:`~marginal_generate.decoding.step_scores.StepScores`) saves the copy of every row into row order."""
         assert self.cache is not None, "prefill() must run before step()"
         parents = parents.to(self.rows.device)
         tokens = tokens.to(self.rows.device)
@@ -198,10 +207,11 @@ class CachedStepper:
             **self.model_kwargs,
         )
         self.forward_passes += 1
-        return out.logits[:, -1]
+        return out.logits[:, -1], None
 
-    def _step_in_slots(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """:meth:`step` over rows kept in slots: the forward runs in slot order, the logits come back in row order."""
+    def _step_in_slots(self, parents: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`step_in_run_order` over rows kept in slots: the forward runs in slot order, row ``i`` is in slot
+        ``plan.row_slot[i]``."""
         assert self.slots is not None and self.cache is not None
         self.rows = self.rows[parents]
         self.generated = torch.cat([self.generated[parents], tokens[:, None]], dim=1)
@@ -231,7 +241,7 @@ class CachedStepper:
                 f"{type(self.model).__name__} did not apply the moved cache rows to every layer of its KV cache (a "
                 "layer it reads without appending to?); use attention='tree' where it allows, and report the model."
             )
-        return out.logits[:, -1] if plan.identity else out.logits[plan.row_slot, -1]
+        return out.logits[:, -1], None if plan.identity else plan.row_slot
 
     def sequences(self) -> torch.Tensor:
         return torch.cat([self.input_ids[self.rows], self.generated], dim=1)
