@@ -68,10 +68,49 @@ def test_explored_answers_vote_on_the_labels_a_child_may_still_add():
         assert len(est.votes) == 2
         # S1: confirmed by its child (0.04); S2: 0.04 * 0.3 / 0.4 from the answers containing S1; S10: written (0.02)
         expected = {"unsafe": 0.0, "S1": 0.04, "S2": 0.03, "S10": 0.02}
-        if backoff:  # S10's child gets the votes of the answers holding what "unsafe\n" had confirmed: all three
-            expected["S1"] += 0.02 * 0.4 / 0.9
-            expected["S2"] += 0.02 * 0.8 / 0.9
+        if backoff:  # S10's child gets half (backoff_weight) the votes of the answers holding what "unsafe\n" had
+            expected["S1"] += 0.5 * 0.02 * 0.4 / 0.9  # confirmed: all three
+            expected["S2"] += 0.5 * 0.02 * 0.8 / 0.9
         assert given(est) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 1.0])
+def test_backed_off_votes_count_at_backoff_weight(weight):
+    """A child that wrote a label no explored answer has gets ``backoff_weight`` of the votes of the answers that hold
+    what its cut node had confirmed: it has already written a label none of them has, so it goes on less often."""
+    est = estimator(rollout=None, backoff_weight=weight)
+    cut(est, LINE, [(ID["S10"], 0.02)])  # "unsafe\nS10": S10 written; no explored answer holds S10
+    est.on_answer(0, frozenset({"unsafe", "S1", "S2"}), 0.3)
+    est.on_answer(0, frozenset({"unsafe", "S1"}), 0.1)
+    est.on_answer(0, frozenset({"unsafe", "S2"}), 0.5)
+    # the answers holding {unsafe} (all three, 0.9) add S1 in 0.4 and S2 in 0.8 of their mass
+    expected = {"unsafe": 0.0, "S1": weight * 0.02 * 0.4 / 0.9, "S2": weight * 0.02 * 0.8 / 0.9, "S10": 0.02}
+    assert given(est) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("weight", "scale", "s10"), [(1.0, 0.6, 0.05 + 0.6 * 0.02), (0.5, 1.0, 0.05 + 0.02)])
+def test_the_calibration_compares_a_roll_out_with_the_weighted_backed_off_votes(weight, scale, s10):
+    tok = word_level_tokenizer(["safe", "unsafe", "S1", "S2", "S10", "0", ",", "\n"])
+    space = LabelSpace(tok, categories=["S1", "S2", "S10"])
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ["unsafe", "\n", "S1", "S2", "0"]}
+    est = CutEstimator(
+        space, 1, {tok.eos_token_id}, 10, eps=0.1, params=EstimateParams(rollout=1.0, probe=0.3, backoff_weight=weight)
+    )
+    line = (ids["unsafe"], ids["\n"])
+    state = space.prefix_state("unsafe\n", finished=False)
+    # "unsafe\nS1" (0.05, S1 written) is the row's probe: rolled out, it writes "0" (S10) and ends
+    [(tokens, child_state, mass)] = est.on_cut(0, line, state, [(ids["S1"], 0.05)], depth=2)
+    step = est.advance(0, tokens, child_state, mass, ids["0"], depth=2)
+    assert step is not None and est.advance(0, *step, mass, tok.eos_token_id, depth=3) is None
+    est.on_cut(0, line, state, [(ids["S2"], 0.02)], depth=2)  # "unsafe\nS2": votes
+    est.on_answer(0, frozenset({"unsafe"}), 0.1)
+    est.on_answer(0, frozenset({"unsafe", "S2", "S10"}), 0.6)
+    out = est.estimate(torch.zeros(1, 4, dtype=torch.float64), torch.ones(1, 4, dtype=torch.float64))
+    # the probe's check: no explored answer holds S1, so those holding {unsafe} (0.1, 0.6 and the probe's own 0.05)
+    # would have said weight * 0.05 * (0.6 * 2 + 0.05 * 1) / 0.75 open labels; it found one (S10): the scale is
+    # min(1, 0.05 / that) = 0.6 at weight 1, 1 at weight 0.5; "unsafe\nS2"'s pool (the 0.6 answer) adds S10
+    assert est.scales == {0: pytest.approx(scale)}
+    assert out[0].tolist() == pytest.approx([0.0, 0.0, 0.02, s10])
 
 
 def test_heavy_children_are_rolled_out_and_give_their_mass_to_the_answer_they_reach():
@@ -108,9 +147,10 @@ def test_the_estimate_stays_between_the_bounds():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(per_node=-1), r"`per_node` must be an integer >= 0, got -1; 8 looks at"),
+        (dict(per_node=-1), r"`per_node` must be an integer >= 0, got -1; 12 looks at"),
         (dict(per_node=2.5), r"`per_node` must be an integer >= 0, got 2.5"),
-        (dict(floor=2.0), r"`floor` must be in \[0, 1\] \(a fraction of eps\), got 2.0; 0.05 is the default"),
+        (dict(floor=2.0), r"`floor` must be in \[0, 1\] \(a fraction of eps\), got 2.0; 0.01 is the default"),
+        (dict(backoff_weight=1.5), r"`backoff_weight` must be in \[0, 1\], got 1.5; 0.5 is the default \(1: the"),
         (dict(rollout=-0.5), r"`rollout` must be in \[0, 1\] \(a fraction of eps\) or None, got -0.5"),
         (dict(probe=1.5), r"`probe` must be in \[0, 1\] \(a fraction of eps\) or None, got 1.5; 0.3 is the default"),
         (dict(settled=0.7), r"`settled` must be in \[0, 0.5\] or None, got 0.7; 0.05 is the default"),

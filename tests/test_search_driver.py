@@ -88,10 +88,12 @@ def test_estimate_places_the_dropped_mass():
     # explored answer ("safe", "unsafe\nS10") contains S1 to vote on it
     result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None, backoff=False))
     assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.27], abs=1e-12)
-    # with backoff (the default), the answers that hold what "unsafe\nS1" had confirmed (unsafe) vote instead:
-    # "unsafe\nS10" gives S10 all of the comma's 0.081, as the model does
-    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None))
+    # with backoff (the default), the answers that hold what "unsafe\nS1" had confirmed (unsafe) vote instead, at
+    # backoff_weight: "unsafe\nS10" gives S10 all of the comma's 0.081 at weight 1 (as the model does), half at 0.5
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None, backoff_weight=1.0))
     assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.351], abs=1e-12)
+    result, _ = search(eps=0.2, estimate=EstimateParams(rollout=None))
+    assert result.estimate[0].tolist() == pytest.approx([0.6, 0.27, 0.3105], abs=1e-12)
     assert result.rollouts == 0
     # a roll-out of "unsafe\nS1," (0.081 >= 0.3 * eps) writes S10 then EOS: the estimate is exact here
     result, _ = search(eps=0.2, estimate=EstimateParams(rollout=0.3))
