@@ -20,7 +20,10 @@ bracket (0 inside it). Every candidate runs the same search at the default cut (
 - ``+ probes 0.3``: a prompt with no roll-out yet rolls out its first voting child from ``0.3 * eps``, so that
   its votes have a check;
 - ``+ settled 0.05``: a heavy child is voted for instead of rolled out when the answers explored so far agree on
-  each label it may add (in at most 5% or at least 95% of their mass): the default, ``EstimateParams()``;
+  each label it may add (in at most 5% or at least 95% of their mass): the estimate before #29's goals (8 children
+  per cut node from ``0.05 * eps``, backed-off votes at their whole share; ``BEFORE``);
+- ``+ floor 0.01, 12 per node``: the 12 heaviest dropped children of a cut node read, from ``0.01 * eps``;
+- ``+ backoff 0.5``: the backed-off votes at half their share: the default, ``EstimateParams()``;
 - ``best``: ``mg.score(..., estimate="best")``, the default.
 
 Cost: ``today`` runs the search as it was before the estimate (the lower bound, each prefix
@@ -35,7 +38,8 @@ same run: interleaved repeats, best of each), then the worst entry of ``lower`` 
     python benchmarks/any_place_estimate.py --grammar all      # one row per grammar: estimate vs lower vs exact
 
 Per grammar (``--grammar label_list|yes_no|wildguard|llama_guard|all``): the estimate (``EstimateParams()``, or
-with ``--rollout r`` ``EstimateParams(rollout=r)``),
+with ``--rollout r`` ``EstimateParams(rollout=r)``, with ``--before`` the estimate before #29's goals), its roll-outs
+and rows fed,
 the lower bound and what ``mg.score`` reports (``probs``: the estimate, or the lower bound for a grammar where
 the estimate falls back to it) against the exact bracket at the default cut. Llama Guard runs on the embedded
 model's held-out block; the other grammars on tiny random Llamas over a byte-level BPE tokenizer trained on the
@@ -68,18 +72,21 @@ from marginal_generate.decoding.search import SearchResult, TreeParams, run_sear
 from marginal_generate.decoding.stepper import CachedStepper  # noqa: E402
 from marginal_generate.prompts import encode_conversations  # noqa: E402
 
+#: What the estimate read and how it backed off before #29's goals (the history rows below keep it).
+BEFORE = dict(per_node=8, floor=0.05, backoff_weight=1.0)
 CANDIDATES: dict[str, EstimateParams | None] = {
     "today": None,
     "lower": None,
-    "next token": EstimateParams(rollout=None, answers=False),
-    "next token + answers": EstimateParams(rollout=None, calibrate=False, backoff=False),
-    "+ roll-outs 0.8": EstimateParams(calibrate=False, probe=None, backoff=False, settled=None),
-    "+ roll-outs 0.8 + backoff": EstimateParams(calibrate=False, probe=None, settled=None),
-    "+ calibrated": EstimateParams(probe=None, settled=None),
-    "+ probes 0.3": EstimateParams(settled=None),
-    "+ settled 0.05 (default)": EstimateParams(),
+    "next token": EstimateParams(**BEFORE, rollout=None, answers=False),
+    "next token + answers": EstimateParams(**BEFORE, rollout=None, calibrate=False, backoff=False),
+    "+ roll-outs 0.8": EstimateParams(**BEFORE, calibrate=False, probe=None, backoff=False, settled=None),
+    "+ roll-outs 0.8 + backoff": EstimateParams(**BEFORE, calibrate=False, probe=None, settled=None),
+    "+ calibrated": EstimateParams(**BEFORE, probe=None, settled=None),
+    "+ probes 0.3": EstimateParams(**BEFORE, settled=None),
+    "+ settled 0.05": EstimateParams(**BEFORE),
+    "+ floor 0.01, 12 per node": EstimateParams(backoff_weight=1.0),
+    "+ backoff 0.5 (default)": EstimateParams(),
     "default, roll-outs 0.5": EstimateParams(rollout=0.5),
-    "default, roll-outs 0.4": EstimateParams(rollout=0.4),
 }
 
 
@@ -276,7 +283,7 @@ def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
         depth = PLANTED_DEPTH[grammar]
         described = f"planted tiny Llama, vocab {len(tok)}, seed {args.seed}"
     low, high, seconds = exact_bracket(model, space, eos, ids, mask, depth, args)
-    params = EstimateParams() if args.rollout is None else EstimateParams(rollout=args.rollout)
+    params = grammar_params(args)
     cut = search(model, space, eos, ids, mask, TreeParams(args.top_p, args.eps, params), depth)
     public = public_scores(model, space, eos, ids, mask, depth, args)
     assert cut.estimate is not None
@@ -301,9 +308,16 @@ def grammar_row(grammar: str, args: argparse.Namespace) -> dict:
         "ok": ok,
         "probs_is": public.estimate,
         "rollouts": cut.rollouts,
+        "rows": sum(cut.frontier_widths),
         **{f"{name} mean": float(d.mean()) for name, d in distances.items()},
         **{f"{name} max": float(d.max()) for name, d in distances.items()},
     }
+
+
+def grammar_params(args: argparse.Namespace) -> EstimateParams:
+    """The per-grammar table's estimate: the default, ``--before`` the one before #29's goals, ``--rollout r``."""
+    base = BEFORE if args.before else {}
+    return EstimateParams(**base) if args.rollout is None else EstimateParams(**base, rollout=args.rollout)
 
 
 def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
@@ -312,12 +326,13 @@ def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
     print(
         f"{machine()} | cut eps={args.eps} "
         f"top_p={args.top_p} | exact: eps={args.exact_eps} top_p=1 | estimate: "
-        f"{EstimateParams() if args.rollout is None else EstimateParams(rollout=args.rollout)}"
+        f"{grammar_params(args)}"
     )
     print()
     header = (
         f"| {'grammar':11} | {'model':42} | {'prompts x labels':>16} | {'exact mean':>10} | {'bracket':>7} |"
         f" {'lower mean':>10} | {'lower max':>9} | {'estimate mean':>13} | {'estimate max':>12} | {'roll-outs':>9} |"
+        f" {'rows':>5} |"
         f" {'probs mean':>10} | {'probs is':>8} | {'bounds ok':>9} |"
     )
     print(header)
@@ -327,7 +342,8 @@ def grammar_table(grammars: list[str], args: argparse.Namespace) -> None:
         print(
             f"| {grammar:11} | {r['model']:42} | {r['prompts']:>7} x {r['labels']:>6} | {r['exact_mass']:10.4f} |"
             f" {r['width']:7.5f} | {r['lower mean']:10.5f} | {r['lower max']:9.4f} | {r['estimate mean']:13.5f} |"
-            f" {r['estimate max']:12.4f} | {r['rollouts']:9d} | {r['probs mean']:10.5f} | {r['probs_is']:>8} |"
+            f" {r['estimate max']:12.4f} | {r['rollouts']:9d} | {r['rows']:5d} | {r['probs mean']:10.5f} |"
+            f" {r['probs_is']:>8} |"
             f" {r['ok']!s:>9} |",
             flush=True,
         )
@@ -355,6 +371,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the planted grammar models")
     parser.add_argument(
         "--rollout", type=float, default=None, help="the per-grammar estimate's EstimateParams.rollout (default: 0.8)"
+    )
+    parser.add_argument(
+        "--before", action="store_true", help="the per-grammar estimate as before #29's goals (BEFORE's parameters)"
     )
     args = parser.parse_args()
 
