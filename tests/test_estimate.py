@@ -130,6 +130,16 @@ def test_heavy_children_are_rolled_out_and_give_their_mass_to_the_answer_they_re
     assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.08, "S2": 0.04, "S10": 0.08})
 
 
+def test_a_stopped_roll_out_gives_what_it_holds_and_neither_checks_nor_votes():
+    est = estimator(eps=0.1, rollout=0.5, backoff=False)
+    (tokens, state, mass), *_ = cut(est, LINE, [(ID["S1"], 0.06)])
+    tokens, state = est.advance(0, tokens, state, mass, ID[","], depth=3)  # "unsafe\nS1,": S1 confirmed
+    tokens, state = est.advance(0, tokens, state, mass, ID["S2"], depth=4)  # "unsafe\nS1,S2": S2 written
+    est.stop(0, tokens, state, mass)  # EstimateParams.tail: stopped here, before its end
+    assert given(est) == pytest.approx({"unsafe": 0.0, "S1": 0.06, "S2": 0.06, "S10": 0.0})
+    assert est.answers[0] == {} and est._checks == [] and est._live == {}  # no answer seen: no vote, no check
+
+
 def test_no_roll_outs_without_eps():
     est = estimator(eps=0.0, rollout=0.5)
     assert est.rollout_mass == math.inf
@@ -154,6 +164,8 @@ def test_the_estimate_stays_between_the_bounds():
         (dict(rollout=-0.5), r"`rollout` must be in \[0, 1\] \(a fraction of eps\) or None, got -0.5"),
         (dict(probe=1.5), r"`probe` must be in \[0, 1\] \(a fraction of eps\) or None, got 1.5; 0.3 is the default"),
         (dict(settled=0.7), r"`settled` must be in \[0, 0.5\] or None, got 0.7; 0.05 is the default"),
+        (dict(tail=-1), r"`tail` must be an integer >= 0 or None, got -1; 2 \(the default\) lets roll-outs run two"),
+        (dict(tail=True), r"`tail` must be an integer >= 0 or None, got True"),
     ],
 )
 def test_bad_params(kwargs, match):

@@ -248,3 +248,45 @@ def test_a_top_k_backend_cuts_the_children_it_cannot_show():
     assert recorder.texts() == ["unsafe\nS1"] and recorder.token_probability()[0].tolist() == pytest.approx(
         [0.6, 0.5, 0.0]
     )  # the greedy path reads the top 1 only
+
+
+class WanderingStepper(ScriptedStepper):
+    """SCRIPT with a heavy dropped child that never ends: "unsafe\nS10" writes "," for ever (S10 confirmed, S1 still
+    possible), so its roll-out runs to ``max_new_tokens`` unless ``EstimateParams.tail`` stops it."""
+
+    def step(self, parents, tokens):
+        self.forward_passes += 1
+        self.rows = [self.rows[p] + (t,) for p, t in zip(parents.tolist(), tokens.tolist())]
+        return torch.stack([self.logits(r) for r in self.rows])
+
+    def prefill(self):
+        self.forward_passes += 1
+        return torch.stack([self.logits(r) for r in self.rows])
+
+    @staticmethod
+    def logits(tokens):
+        names = tuple(NAMES[t] for t in tokens)
+        table = {
+            (): {"unsafe": 1.0},
+            ("unsafe",): {"\n": 1.0},
+            ("unsafe", "\n"): {"S1": 0.991, "S10": 0.009},  # S10: below eps=0.01, above the roll-out floor 0.008
+            ("unsafe", "\n", "S1"): {"<eos>": 1.0},
+        }.get(names, {",": 1.0})
+        out = torch.full((V,), -math.inf, dtype=torch.float64)
+        for name, p in table.items():
+            out[ID[name]] = math.log(p)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("tail", "forwards", "widths"), [(2, 6, [1, 1, 1, 2, 1, 1]), (None, 10, [1, 1, 1, 2] + [1] * 6)]
+)
+def test_roll_outs_run_tail_depths_alone_then_stop_at_what_they_hold(tail, forwards, widths):
+    stepper = WanderingStepper()
+    tree = TreeParams(1.0, 0.01, EstimateParams(tail=tail))
+    result = run_search(stepper, SPACE, EOS, 10, tree, GreedyRecorder(SPACE, 1, EOS), strategies=["any_place"])
+    # the tree ends at depth 3 ("unsafe\nS1" + EOS); the roll-out of "unsafe\nS10" runs alone from depth 4: two
+    # depths with tail=2, to max_new_tokens without; either way it confirmed S10 at its first ","
+    assert result.rollouts == 1 and stepper.forward_passes == forwards and result.frontier_widths == widths
+    assert result.lower[0].tolist() == pytest.approx([1.0, 0.991, 0.0], abs=1e-12)
+    assert result.estimate[0].tolist() == pytest.approx([1.0, 0.991, 0.009], abs=1e-12)

@@ -29,6 +29,8 @@ their parser state. For the heaviest dropped children of each cut node (at most
   explored answers go on (slips that close the answer, say) thus stops voting, and one whose
   dropped children continue like the explored ones keeps its votes. So that each prompt has a
   check, its first voting child at least ``probe * eps`` heavy is rolled out too;
+- a roll-out still running ``tail`` (2) depths after the rest of the search has ended stops there and gives
+  what it holds (a wandering roll-out would otherwise cost a forward per token up to ``max_new_tokens``);
 - a child that can no longer add a label, and the dropped mass not looked at, give nothing.
 
 Each child gives a label at most its own mass, and only a label its cut node may still add, so
@@ -138,6 +140,10 @@ class EstimateParams:
         settled: a heavy child is not rolled out (its votes place it) when the answers explored so far that
             would vote for it already agree on each label it may add: the label is in at most ``settled`` or at
             least ``1 - settled`` of their mass; None: every heavy child is rolled out.
+        tail: roll-outs still running ``tail`` depths after every other row of the search has ended (the tree, the
+            greedy path, the lookaheads) stop there, at what they hold (:meth:`CutEstimator.stop`): a roll-out that
+            wanders (a chatty model, a random one) costs one forward per token up to ``max_new_tokens``, and by
+            then each depth runs for the roll-outs alone. None: every roll-out runs to its end.
     """
 
     per_node: int = 12
@@ -149,8 +155,14 @@ class EstimateParams:
     backoff: bool = True
     backoff_weight: float = 0.5
     settled: float | None = 0.05
+    tail: int | None = 2
 
     def __post_init__(self) -> None:
+        if self.tail is not None and (isinstance(self.tail, bool) or not isinstance(self.tail, int) or self.tail < 0):
+            raise ValueError(
+                f"`tail` must be an integer >= 0 or None, got {self.tail!r}; 2 (the default) lets roll-outs run two "
+                "depths past the rest of the search, None to their end."
+            )
         if not isinstance(self.per_node, int) or self.per_node < 0:
             raise ValueError(
                 f"`per_node` must be an integer >= 0, got {self.per_node!r}; "
@@ -367,6 +379,17 @@ class CutEstimator:
         if check is not None:
             self._live[row, child] = check
         return child, child_state
+
+    def stop(self, row: int, tokens: tuple[int, ...], state: PrefixState, mass: float) -> None:
+        """A roll-out stopped before its end (``EstimateParams.tail``): its mass goes to what it holds, the labels it
+        has confirmed (credited as it went) and those it has written; it is no check of the votes and no answer
+        that votes, since nobody saw it end."""
+        self._live.pop((row, tokens), None)
+        written, _, holds, _ = self._open_item(self.reader.read(tokens, False)[0], state)
+        if written:
+            self._give(row, written, mass)
+        if self.joint is not None:
+            self.joint.arrive(row, holds, mass, votes=False)
 
     def on_answer(self, row: int, labels: frozenset[str], mass: float) -> None:
         """An explored answer (of the tree, or a finished roll-out) with its label set and mass."""

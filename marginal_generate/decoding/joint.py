@@ -122,10 +122,12 @@ class JointAccumulator:
             placed[source] -= mass
             placed[source | added] += mass
 
-    def arrive(self, row: int, labels: Sets, mass: float) -> None:
-        """A roll-out ended with ``labels``: its mass goes there, and it votes like an explored answer."""
+    def arrive(self, row: int, labels: Sets, mass: float, votes: bool = True) -> None:
+        """A roll-out ended with ``labels``: its mass goes there, and (``votes``) it votes like an explored answer;
+        a roll-out stopped before its end places its mass at what it holds and does not vote."""
         self.placed[row][labels] += mass
-        self.arrived[row][labels] += mass
+        if votes:
+            self.arrived[row][labels] += mass
 
     def finish(self) -> list[LabelSetDistribution]:
         """One distribution per prompt (the votes resolved)."""

@@ -162,6 +162,8 @@ def run_search(
     spare, floor = (estimator.params.per_node, estimator.floor) if estimator is not None else (0, 0.0)
     if estimator is not None:
         estimator.joint = joint
+    tail = estimator.params.tail if estimator is not None else None  # the depths roll-outs may run alone
+    alone = 0
     # the lightest child the cuts read (kept: eps; looked at by the estimate: floor); 0: read them all
     least = 0.0
     if tree is not None and tree.eps > 0 and (floor > 0 or not spare):
@@ -291,6 +293,13 @@ def run_search(
 
             frontier = children
             depth += 1
+            if tail is not None and frontier and all(node.rollout for node in frontier):
+                alone += 1  # a depth of roll-outs alone: the tree, the greedy path and the lookaheads have ended
+                if alone > tail:
+                    assert estimator is not None
+                    for node in frontier:
+                        estimator.stop(node.row, node.tokens, node.state, node.prob)
+                    frontier = []
             if not frontier:
                 break
             if guard is not None:  # before their forward
