@@ -29,8 +29,8 @@ their parser state. For the heaviest dropped children of each cut node (at most
   explored answers go on (slips that close the answer, say) thus stops voting, and one whose
   dropped children continue like the explored ones keeps its votes. So that each prompt has a
   check, its first voting child at least ``probe * eps`` heavy is rolled out too;
-- a roll-out still running ``tail`` (2) depths after the rest of the search has ended stops there and gives
-  what it holds (a wandering roll-out would otherwise cost a forward per token up to ``max_new_tokens``);
+- a roll-out still running ``tail`` (2) depths after the rest of its prompt's search has ended stops there and
+  gives what it holds (a wandering roll-out would otherwise cost a forward per token up to ``max_new_tokens``);
 - a child that can no longer add a label, and the dropped mass not looked at, give nothing.
 
 Each child gives a label at most its own mass, and only a label its cut node may still add, so
@@ -140,10 +140,11 @@ class EstimateParams:
         settled: a heavy child is not rolled out (its votes place it) when the answers explored so far that
             would vote for it already agree on each label it may add: the label is in at most ``settled`` or at
             least ``1 - settled`` of their mass; None: every heavy child is rolled out.
-        tail: roll-outs still running ``tail`` depths after every other row of the search has ended (the tree, the
-            greedy path, the lookaheads) stop there, at what they hold (:meth:`CutEstimator.stop`): a roll-out that
-            wanders (a chatty model, a random one) costs one forward per token up to ``max_new_tokens``, and by
-            then each depth runs for the roll-outs alone. None: every roll-out runs to its end.
+        tail: a prompt's roll-outs still running ``tail`` depths after every other row of that prompt has ended
+            (its tree, its greedy path, its lookaheads) stop there, at what they hold (:meth:`CutEstimator.stop`): a
+            roll-out that wanders (a chatty model, a random one) costs one forward per token up to
+            ``max_new_tokens``. Counted per prompt, so a prompt's estimate does not depend on its batch. None: every
+            roll-out runs to its end.
     """
 
     per_node: int = 12

@@ -163,7 +163,7 @@ def run_search(
     if estimator is not None:
         estimator.joint = joint
     tail = estimator.params.tail if estimator is not None else None  # the depths roll-outs may run alone
-    alone = 0
+    alone = [0] * batch  # per prompt, the depths its roll-outs have run alone
     # the lightest child the cuts read (kept: eps; looked at by the estimate: floor); 0: read them all
     least = 0.0
     if tree is not None and tree.eps > 0 and (floor > 0 or not spare):
@@ -291,15 +291,11 @@ def run_search(
                     children.append(Node(node.row, node.tokens + (greedy_token,), node.state, 1.0, True))
                     parents.append(i)
 
+            if tail is not None and children:
+                assert estimator is not None
+                children, parents = _stop_lone_rollouts(children, parents, alone, tail, estimator)
             frontier = children
             depth += 1
-            if tail is not None and frontier and all(node.rollout for node in frontier):
-                alone += 1  # a depth of roll-outs alone: the tree, the greedy path and the lookaheads have ended
-                if alone > tail:
-                    assert estimator is not None
-                    for node in frontier:
-                        estimator.stop(node.row, node.tokens, node.state, node.prob)
-                    frontier = []
             if not frontier:
                 break
             if guard is not None:  # before their forward
@@ -466,6 +462,33 @@ def _reads(frontier: list[Node]) -> tuple[list[int], list[int], list[int]]:
         if node.in_tree:
             tree_rows.append(i)
     return full_rows, tree_rows, greedy_rows
+
+
+def _stop_lone_rollouts(
+    children: list[Node], parents: list[int], alone: list[int], tail: int, estimator: CutEstimator
+) -> tuple[list[Node], list[int]]:
+    """The next depth's rows less the roll-outs of each prompt whose other rows (its tree, its greedy path, its
+    lookaheads) have all ended ``tail`` depths ago: those stop at what they hold (:meth:`CutEstimator.stop`). Per
+    prompt (``alone`` counts its depths of roll-outs alone), so a prompt's estimate does not depend on its batch."""
+    with_rollouts = {node.row for node in children if node.rollout}
+    if not with_rollouts:
+        return children, parents
+    lone = with_rollouts - {node.row for node in children if not node.rollout}
+    stopping = set()
+    for row in lone:
+        alone[row] += 1
+        if alone[row] > tail:
+            stopping.add(row)
+    if not stopping:
+        return children, parents
+    kept_children, kept_parents = [], []
+    for node, parent in zip(children, parents):
+        if node.row in stopping:
+            estimator.stop(node.row, node.tokens, node.state, node.prob)
+        else:
+            kept_children.append(node)
+            kept_parents.append(parent)
+    return kept_children, kept_parents
 
 
 def _advance_lookahead(node: Node, logprobs: torch.Tensor, recorder: Any) -> Node | None:
