@@ -7,8 +7,8 @@ collection every few calls, and each one walks every tracked object: about 0.2-0
 generation that collections skip; later garbage is collected as before. Measured by ``benchmarks/gc_pauses.py``
 (``benchmarks/RESULTS.md``).
 
-``marginal-generate evaluate`` and ``serve`` score inside :func:`frozen_heap`; in a process of one's own, enter it
-after loading the model:
+``marginal-generate evaluate``, ``serve`` and ``space`` run inside :func:`frozen_heap`; in a process of one's own,
+enter it after loading the model:
 
 >>> import gc
 >>> before = gc.get_freeze_count()

@@ -41,3 +41,17 @@ def test_evaluate_scores_inside_the_freeze_and_gives_it_back(tmp_path, monkeypat
     assert main(["evaluate", "--output-dir", str(tmp_path / "run"), "--num-samples", "4", "--no-progress"]) == 0
     assert len(seen) == 1 and seen[0] > 10_000  # the model, the tokenizer, torch, transformers: all frozen
     assert gc.get_freeze_count() == 0
+
+
+def test_the_space_serves_inside_the_freeze(monkeypatch):
+    import importlib
+
+    from marginal_generate.space.command import main as space_main
+
+    space_serve = importlib.import_module("marginal_generate.space.serve")  # the module (the package names a function)
+
+    seen = []
+    monkeypatch.setattr(space_serve, "serve", lambda demo, host, port: seen.append(gc.get_freeze_count()))
+    assert space_main(["--port", "0"]) == 0
+    assert len(seen) == 1 and seen[0] > 10_000  # the model and the page, built before: all frozen while it serves
+    assert gc.get_freeze_count() == 0
