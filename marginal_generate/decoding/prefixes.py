@@ -39,15 +39,14 @@ class PrefixReader:
 
     def __init__(self, space: LabelSpace) -> None:
         self.space = space
-        # per ``finished``: text -> state (keyed by the text alone: no tuple built per read, none kept per text)
-        self._states: tuple[dict[str, PrefixState], dict[str, PrefixState]] = ({}, {})
+        self._states: dict[tuple[str, bool], PrefixState] = {}
         self._text = TokenText(space.tokenizer)
         # LabelSpace.decode is tokenizer.decode(ids, skip_special_tokens=True); a subclass may decode otherwise
         self._own_decode = type(space).decode is LabelSpace.decode
         self._texts: dict[tuple[int, ...], str] = {}
 
     def __len__(self) -> int:
-        return len(self._states[0]) + len(self._states[1])
+        return len(self._states)
 
     def read(self, tokens: tuple[int, ...], finished: bool) -> tuple[str, PrefixState]:
         """The decoded text of ``tokens`` (unfinished: without an incomplete trailing character) and what it decides
@@ -60,8 +59,7 @@ class PrefixReader:
                 text = self._texts[tokens] = self.space.decode(tokens)
         if not finished and text.endswith(REPLACEMENT) and self._text.incomplete(tokens):
             text = readable_prefix(text, finished)  # a character the next tokens may complete: held back
-        states = self._states[finished]
-        state = states.get(text)
+        state = self._states.get((text, finished))
         if state is None:  # the grammar reads the text as decided here (LabelSpace.prefix_state would hold back)
-            state = states[text] = self.space.grammar.prefix_state(text, finished)
+            state = self._states[text, finished] = self.space.grammar.prefix_state(text, finished)
         return text, state
