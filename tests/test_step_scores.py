@@ -9,7 +9,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 import marginal_generate as mg
 from marginal_generate.decoding import step_scores
-from marginal_generate.decoding.search import TreeParams, _width, select_children, select_top
+from marginal_generate.decoding.selection import TreeParams, select_children, select_top, width
 from marginal_generate.decoding.step_scores import StepScores, heavy_count, normalizers
 
 
@@ -45,9 +45,9 @@ def test_fewer_tokens_read_select_the_same_children(seed, top_p, eps, spare, flo
     node_probs = torch.linspace(1.0, 0.02, 12).tolist()
     tree = TreeParams(top_p=top_p, eps=eps)
     least = min(eps, floor) if spare else eps
-    width = _width(node_probs, logits.shape[-1], tree, spare)
-    top, ids = StepScores(logits).top(list(range(12)), width, node_probs, least)
-    assert top.shape[1] < width  # the search read fewer tokens than the width: the test can fail
+    k = width(node_probs, logits.shape[-1], tree, spare)
+    top, ids = StepScores(logits).top(list(range(12)), k, node_probs, least)
+    assert top.shape[1] < k  # the search read fewer tokens than the width: the test can fail
     assert top.dtype == torch.float64
     ours = select_top(node_probs, top, ids, tree, spare, floor).lists()
     reference = select_children(node_probs, whole, tree, spare, floor).lists()
