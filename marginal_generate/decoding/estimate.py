@@ -61,7 +61,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal, get_args
 
 import torch
@@ -264,8 +263,6 @@ class CutEstimator:
         self._live: dict[tuple[int, tuple[int, ...]], tuple[Labels, Labels, Labels]] = {}
         self._checks: list[tuple[int, Labels, Labels, Labels, float, Labels]] = []  # ... + mass, the labels it found
         self.scales: dict[int, float] = {}  # per row, the calibration of its votes (rows without a check: 1)
-        reader = getattr(space.grammar, "written", None)  # as open_item reads the open item
-        self._written = reader if reader is not None else partial(written_in_slot, space.grammar)
         self.children_read = 0
         self.rollouts = 0
         self.joint: Any = None  # a JointAccumulator (decoding/joint.py): told where each read child's mass goes
@@ -341,15 +338,10 @@ class CutEstimator:
         holds (confirmed and written) and the columns of what it has written."""
         item = self._items.get(text)
         if item is None:
-            if not state.possible:  # decided: no open item (open_item's answer)
-                return frozenset(), frozenset(), state.confirmed, ()
-            spelled, viable = self._written(text)
-            if not isinstance(spelled, frozenset):
-                spelled = frozenset(spelled)
-            form = (state.confirmed, state.possible, spelled, viable)  # texts that share a state and an item: one entry
+            written, viable = open_item(self.space, text, state)
+            form = (state.confirmed, state.possible, written, viable)  # texts that share a state and an item: one entry
             item = self._forms.get(form)
             if item is None:
-                written = spelled & state.possible  # what open_item gives
                 open_labels = state.possible - written if viable else frozenset()
                 columns = tuple(map(self.space.index.__getitem__, written))
                 item = self._forms[form] = (written, open_labels, state.confirmed | written, columns)
@@ -390,7 +382,7 @@ class CutEstimator:
         if written:
             self._give(row, written, mass)
         if self.joint is not None:
-            self.joint.arrive(row, holds, mass, votes=False)
+            self.joint.arrive(row, holds, mass)
 
     def on_answer(self, row: int, labels: frozenset[str], mass: float) -> None:
         """An explored answer (of the tree, or a finished roll-out) with its label set and mass."""

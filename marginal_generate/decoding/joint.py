@@ -4,9 +4,10 @@ The search (:func:`~marginal_generate.decoding.search.run_search`) tells a :clas
 already knows: each explored answer with its label set (:meth:`~JointAccumulator.answer`), the mass each cut node
 loses with its confirmed and possible labels (:meth:`~JointAccumulator.cut`), and, through the
 :class:`~marginal_generate.decoding.estimate.CutEstimator`, where the estimate places a dropped child
-(:meth:`~JointAccumulator.move`, :meth:`~JointAccumulator.arrive`). The estimate credits a label with a child's mass
-when the child's set holds it; here the child's mass goes to that set instead, so the per-label marginals of the
-placement are the per-label estimate, and the joint's estimate of one label is ``LabelScores.probs``.
+(:meth:`~JointAccumulator.place`, :meth:`~JointAccumulator.spread`, :meth:`~JointAccumulator.arrive`). The estimate
+credits a label with a child's mass when the child's set holds it; here the child's mass goes to that set instead,
+so the per-label marginals of the placement are the per-label estimate, and the joint's estimate of one label is
+``LabelScores.probs``.
 
 Memory: one float per distinct set (or ``(confirmed, possible)`` pair) seen, at most one per explored answer or cut
 node, the same order as the completions the search keeps; :meth:`~JointAccumulator.finish` keeps ``max_label_sets``
@@ -69,8 +70,6 @@ class JointAccumulator:
         self.explored: list[defaultdict[Sets, float]] = [defaultdict(float) for _ in range(batch_size)]
         self.cuts: list[defaultdict[tuple[Sets, Sets], float]] = [defaultdict(float) for _ in range(batch_size)]
         self.placed: list[defaultdict[Sets, float]] = [defaultdict(float) for _ in range(batch_size)]
-        self.arrived: list[defaultdict[Sets, float]] = [defaultdict(float) for _ in range(batch_size)]
-        self.votes: defaultdict[tuple[int, Sets, Sets], float] = defaultdict(float)
 
     def answer(self, row: int, labels: Sets, mass: float) -> None:
         """An explored answer of the tree (complete, or a prefix whose set can no longer change)."""
@@ -81,21 +80,10 @@ class JointAccumulator:
         self.cuts[row][state.confirmed, state.possible] += mass
         self.placed[row][state.confirmed] += mass
 
-    def move(self, row: int, source: Sets, labels: Sets | None, mass: float, open_labels: Sets = frozenset()) -> None:
-        """The estimate read a dropped child of a node that had confirmed ``source``: its mass goes to ``labels``
-        (None: a roll-out, placed by :meth:`arrive` when it ends); with ``open_labels``, the explored answers that
-        hold ``labels`` vote on which of them it adds, as they do for the per-label estimate."""
-        self.placed[row][source] -= mass
-        if labels is None:
-            return
-        if open_labels:
-            self.votes[row, labels, open_labels] += mass
-        else:
-            self.placed[row][labels] += mass
-
     def place(self, row: int, source: Sets, moves: list[tuple[Sets | None, float]]) -> None:
-        """:meth:`move` for each ``(labels, mass)`` of ``moves`` in order, from ``source``, in one call (the dropped
-        children of one cut node).
+        """The estimate read the dropped children of a node that had confirmed ``source``: each ``(labels, mass)`` of
+        ``moves``, in order, moves ``mass`` from ``source`` to ``labels`` (None: a roll-out, placed by :meth:`arrive`
+        when it ends).
 
         >>> joint = JointAccumulator(("unsafe", "S1"), ("S1",), batch_size=1, max_label_sets=8)
         >>> joint.place(0, frozenset({"unsafe"}), [(frozenset({"unsafe", "S1"}), 0.25), (None, 0.5)])
@@ -110,7 +98,7 @@ class JointAccumulator:
 
     def spread(self, row: int, source: Sets, moves: list[tuple[Sets, float]]) -> None:
         """The votes placed a child's mass held at ``source``: each ``(added, mass)`` moves ``mass`` from ``source`` to
-        ``source | added``, in order (what :meth:`move` does once per pair, without a call per pair).
+        ``source | added``, in order.
 
         >>> joint = JointAccumulator(("unsafe", "S1", "S2"), ("S1", "S2"), batch_size=1, max_label_sets=8)
         >>> joint.spread(0, frozenset({"unsafe"}), [(frozenset({"S1"}), 0.25), (frozenset({"S2"}), 0.5)])
@@ -122,29 +110,12 @@ class JointAccumulator:
             placed[source] -= mass
             placed[source | added] += mass
 
-    def arrive(self, row: int, labels: Sets, mass: float, votes: bool = True) -> None:
-        """A roll-out ended with ``labels``: its mass goes there, and (``votes``) it votes like an explored answer;
-        a roll-out stopped before its end places its mass at what it holds and does not vote."""
+    def arrive(self, row: int, labels: Sets, mass: float) -> None:
+        """A roll-out ended (or was stopped) with ``labels``: its mass goes there."""
         self.placed[row][labels] += mass
-        if votes:
-            self.arrived[row][labels] += mass
 
     def finish(self) -> list[LabelSetDistribution]:
-        """One distribution per prompt (the votes resolved)."""
-        pools: dict[tuple[int, Sets], tuple[list[tuple[Sets, float]], float]] = {}
-        for (row, written, open_labels), mass in self.votes.items():
-            if (row, written) not in pools:  # the explored answers (and roll-outs) that hold what the child wrote
-                pool = [
-                    (s, m) for sets in (self.explored[row], self.arrived[row]) for s, m in sets.items() if written <= s
-                ]
-                pools[row, written] = pool, sum(m for _, m in pool)
-            voters, total = pools[row, written]
-            if total <= 0.0:
-                self.placed[row][written] += mass
-                continue
-            for s, m in voters:
-                self.placed[row][written | (s & open_labels)] += mass * m / total
-        self.votes.clear()
+        """One distribution per prompt."""
         return [
             LabelSetDistribution.of(self.labels, self.categories, explored, cuts, placed, self.keep)
             for explored, cuts, placed in zip(self.explored, self.cuts, self.placed)
