@@ -16,6 +16,7 @@ import gc
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -71,7 +72,7 @@ def main() -> None:
         for mode in latencies:
             gc.callbacks.append(counters[mode])
             try:
-                with frozen_heap() if mode == "frozen" else _nothing():
+                with frozen_heap() if mode == "frozen" else nullcontext():
                     for _ in range(args.passes):
                         for batch in batches:
                             start = time.perf_counter()
@@ -115,14 +116,6 @@ def main() -> None:
             )
         )
     print(table(columns, rows))
-
-
-class _nothing:  # the thawed mode's context: nothing frozen
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 if __name__ == "__main__":
