@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from overhead import shipped  # noqa: E402
 from timing import machine, table  # noqa: E402
 
 import marginal_generate as mg  # noqa: E402
@@ -55,9 +56,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    model, tok = mg.load_default()
-    convs = [r.conversation for r in mg.load_default_eval_data()[:64]]
-    batches = [encode_conversations(tok, convs[i : i + 16], "auto") for i in range(0, len(convs), 16)]
+    model, tok, convs, prompt_format, _ = shipped(64)  # overhead.py's: the embedded model and its held-out prompts
+    batches = [encode_conversations(tok, convs[i : i + 16], prompt_format) for i in range(0, len(convs), 16)]
     space = mg.LabelSpace.llama_guard(tok)
 
     def call(batch: dict) -> None:
