@@ -69,6 +69,7 @@ from .decoding.next_tokens import NextTokenBackend
 from .decoding.search import TreeParams, run_search
 from .decoding.stepper import CachedStepper
 from .decoding.tree_stepper import TreeAttentionStepper, tree_attention_obstacle
+from .garbage_collection import collection_paused
 from .inputs import check_inputs
 from .labels.space import LabelSpace
 from .scores import LabelScores
@@ -210,6 +211,7 @@ def _text_model(model: Any, model_kwargs: dict[str, Any]) -> Any:
 
 
 @torch.no_grad()
+@collection_paused()  # the search frees all it allocates by reference counting (garbage_collection.py)
 def score(
     model: Any,
     input_ids: torch.Tensor,

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from ..gc_freeze import frozen_heap
+from ..garbage_collection import frozen_heap
 from ..loading import (
     check_device,
     cpu_threads,
@@ -128,7 +128,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
     try:
-        with frozen_heap():  # the loaded model out of the collector's full passes (marginal_generate/gc_freeze.py)
+        with frozen_heap():  # the loaded model out of the collector's full passes (marginal_generate/garbage_collection.py)
             return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start, data)
     finally:
         torch.set_num_threads(threads_before)

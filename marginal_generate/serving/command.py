@@ -151,7 +151,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Load the model, serve until SIGTERM or Ctrl+C; returns the exit status (2 with a one-line error)."""
     problem = missing_extra()
     if problem is None:
-        from ..gc_freeze import frozen_heap
+        from ..garbage_collection import frozen_heap
         from .app import create_app
         from .server import bind, serve
 
@@ -172,7 +172,7 @@ def run_command(args: argparse.Namespace) -> int:
                         flush=True,
                     )
 
-                with frozen_heap():  # the loaded model out of the collector's full passes (gc_freeze.py)
+                with frozen_heap():  # the loaded model out of the collector's full passes (garbage_collection.py)
                     serve(create_app(service), sock, ready, service.batcher.drain)
                 served = sum(service.metrics.requests.values())
                 print(f"marginal-generate: stopped after answering {served} scoring request(s)", flush=True)

@@ -98,7 +98,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Load the model, serve the page until Ctrl+C; returns the exit status (2 with a one-line error)."""
     problem = missing_extra()
     if problem is None:
-        from ..gc_freeze import frozen_heap
+        from ..garbage_collection import frozen_heap
         from .engine import load_engine, set_engine
         from .layout import build_demo
         from .serve import serve
@@ -111,7 +111,7 @@ def run_command(args: argparse.Namespace) -> int:
             set_engine(engine)
             try:
                 demo = build_demo(engine)
-                with frozen_heap():  # the loaded model and the page out of the collector's full passes (gc_freeze.py)
+                with frozen_heap():  # the loaded model and the page out of the collector's full passes (garbage_collection.py)
                     serve(demo, args.host, args.port)
                 return 0
             except OSError as err:  # the port is taken, or the host is not this machine's
