@@ -7,7 +7,9 @@ no cache; on the first ``--reference-prompts`` prompts, its time scaled to all o
 ``--repeats`` runs; the methods are interleaved repeat by repeat, so a shared machine's load falls on all of them.
 Beside each row: the seconds of its best run spent inside the model's own ``forward`` (``timing.ForwardClock``), i.e.
 the method with every line of Python around the model taken away. That is its floor: any_place's forwards alone,
-over greedy's whole time, bound how close to greedy any bookkeeping can bring it.
+over greedy's whole time, bound how close to greedy any bookkeeping can bring it. And the tokens its forwards were
+fed past the prompts (one per decoding row and depth), what that floor grows with: the tree's rows and the
+estimate's roll-outs against greedy's one row per prompt.
 
     python benchmarks/overhead.py                        # the shipped model, 64 held-out prompts, batch 16
     python benchmarks/overhead.py --model real-vocab     # a random 2-layer Llama over the real Llama 3 vocabulary
@@ -142,6 +144,7 @@ def main() -> None:
     if rows:  # the walk ran on a few prompts: its time for all of them
         best[methods[-1][0]] *= len(convs) / len(rows)
         clock.best[methods[-1][0]] *= len(convs) / len(rows)
+        clock.best_tokens[methods[-1][0]] = round(clock.best_tokens[methods[-1][0]] * len(convs) / len(rows))
     lower, estimate = outputs[methods[1][0]], outputs[methods[2][0]]
     diff = 0.0
     if rows:
@@ -163,12 +166,23 @@ def main() -> None:
         ("x greedy", 8, ".2f"),
         ("of which model forward s", 24, ".3f"),
         ("forward alone x greedy", 22, ".2f"),
+        ("tokens fed", 10, ",d"),
+        ("x greedy's", 10, ".2f"),
     ]
+    fed = clock.best_tokens[methods[0][0]]
     print(
         table(
             columns,
             [
-                (label, best[label], best[label] / base, clock.best[label], clock.best[label] / base)
+                (
+                    label,
+                    best[label],
+                    best[label] / base,
+                    clock.best[label],
+                    clock.best[label] / base,
+                    clock.best_tokens[label],
+                    clock.best_tokens[label] / fed,
+                )
                 for label, _ in methods
             ],
         )

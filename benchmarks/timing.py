@@ -113,7 +113,9 @@ def best_of(
 class ForwardClock:
     """The seconds a model spends inside its own ``forward`` while the clock is on (a ``with`` block): what a method
     costs with every line of Python around the model taken away, its floor. ``best[label]``: the forward seconds of
-    the run :func:`interleaved` kept as a method's best.
+    the run :func:`interleaved` kept as a method's best. ``tokens``: the tokens fed past the prompts' prefill (each
+    decoding row's new token, a tree's frontier; a forward without a cache counts all it is fed, its prompt again),
+    what the forwards' cost grows with; ``best_tokens[label]`` those of a method's best run.
 
     The forward is wrapped on the instance (``functools.wraps``: ``inspect.signature``, which ``generate`` reads,
     still sees the model's own) and put back on exit.
@@ -125,17 +127,18 @@ class ForwardClock:
     >>> with ForwardClock(model) as clock:
     ...     model.forward(1), model.forward(2)
     (2, 3)
-    >>> clock.calls, clock.seconds >= 0, "forward" in vars(model)
-    (2, True, False)
+    >>> clock.calls, clock.seconds >= 0, clock.tokens, "forward" in vars(model)
+    (2, True, 0, False)
     """
 
     def __init__(self, model: Any, device: str = "cpu") -> None:
         self.model, self.device = model, device
-        self.seconds, self.calls = 0.0, 0
+        self.seconds, self.calls, self.tokens = 0.0, 0, 0
         self.best: dict[str, float] = {}
+        self.best_tokens: dict[str, int] = {}
 
     def reset(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.seconds, self.calls, self.tokens = 0.0, 0, 0
 
     def __enter__(self) -> ForwardClock:
         self._own = vars(self.model).get("forward")  # an instance's own forward (a hook) is put back as it was
@@ -143,6 +146,10 @@ class ForwardClock:
 
         @functools.wraps(inner)
         def forward(*args: Any, **kwargs: Any) -> Any:
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))  # transformers >= 5.2 names it ``cache``
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            if isinstance(ids, torch.Tensor) and (cache is None or cache.get_seq_length() > 0):  # not a prefill
+                self.tokens += ids.numel()
             sync(self.device)
             start = time.perf_counter()
             try:
@@ -184,7 +191,7 @@ def interleaved(
             if wall < best[label]:
                 best[label] = wall
                 if clock is not None:
-                    clock.best[label] = clock.seconds
+                    clock.best[label], clock.best_tokens[label] = clock.seconds, clock.tokens
     return best, outputs
 
 

@@ -52,7 +52,7 @@ def test_interleaved_times_each_method_every_round_and_a_reference_once():
     assert all(0 <= best[name] < math.inf for name in outputs)
 
 
-def test_forward_clock_counts_the_forwards_of_generate_and_puts_the_model_back():
+def test_forward_clock_counts_the_forwards_of_generate_and_their_tokens_and_puts_the_model_back():
     import torch
 
     from marginal_generate.testing import tiny_llama, word_level_tokenizer
@@ -70,5 +70,6 @@ def test_forward_clock_counts_the_forwards_of_generate_and_puts_the_model_back()
         assert clock.calls == 4  # the last run's: the prefill and three steps
     assert outputs["greedy"].shape == (1, 7)
     assert 0 < clock.best["greedy"] <= best["greedy"]  # the forwards of the best run, inside its wall time
+    assert clock.best_tokens["greedy"] == 3  # one row, three tokens fed past the prompt (the prefill's not counted)
     assert "forward" not in vars(model)  # the class's forward again
     assert torch.equal(greedy(), outputs["greedy"])
