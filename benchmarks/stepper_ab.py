@@ -38,11 +38,13 @@ from marginal_generate.prompts import encode_conversations  # noqa: E402
 
 
 def stepper_at(revision: str) -> type:
-    """``CachedStepper`` as ``decoding/stepper.py`` was at ``revision`` (a module of its own)."""
+    """``CachedStepper`` as ``decoding/stepper.py`` was at ``revision`` (a module of its own; its relative imports,
+    such as ``row_slots``, are the working tree's modules)."""
     root = Path(__file__).resolve().parents[1]
     path = f"{revision}:marginal_generate/decoding/stepper.py"
     source = subprocess.run(["git", "show", path], cwd=root, check=True, capture_output=True, text=True).stdout
-    module = types.ModuleType(f"stepper_at_{revision}")
+    module = types.ModuleType(f"marginal_generate.decoding.stepper_at_{revision}")
+    module.__package__ = "marginal_generate.decoding"
     exec(compile(source, module.__name__, "exec"), module.__dict__)
     return module.CachedStepper
 
