@@ -53,8 +53,8 @@ def _timed(name: str) -> None:
     setattr(TimedJoint, name, timed)
 
 
-for _name in ("answer", "cut", "move", "arrive", "finish"):
-    _timed(_name)
+for _name in [n for n, v in vars(JointAccumulator).items() if callable(v) and not n.startswith("_")]:
+    _timed(_name)  # every call the search and the estimate make to it (answer, cut, place, spread, arrive, finish)
 
 
 def select(records: list, unsafe: int, benign: int) -> list:
