@@ -18,6 +18,7 @@ argparse.ArgumentTypeError: '0' is not a whole number of at least 1
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -133,12 +134,21 @@ def missing_modules(modules: Sequence[str], what: str, install_hint: str) -> str
 
 
 def cannot_serve(host: str, port: int | None, err: OSError) -> str:
-    """The one line for a server that cannot bind: the port is taken, or the host is not this machine's.
+    """The one line for a server that cannot bind: the port is taken, or the host is not this machine's; it ends
+    with what to do.
 
-    >>> cannot_serve("127.0.0.1", 80, PermissionError(13, "Permission denied"))
-    'cannot serve on --host 127.0.0.1 --port 80: [Errno 13] Permission denied'
+    >>> cannot_serve("127.0.0.1", 80, PermissionError(errno.EACCES, "Permission denied"))  # doctest: +ELLIPSIS
+    'cannot serve on --host 127.0.0.1 --port 80: [Errno 13] Permission denied; pass a --port from 1024 up, ...'
+    >>> cannot_serve("127.0.0.1", 8000, OSError(errno.EADDRINUSE, "Address already in use"))  # doctest: +ELLIPSIS
+    '... [Errno 98] Address already in use; stop what listens there, or pass another --port (0: a free one).'
     """
-    return f"cannot serve on --host {host} --port {port}: {err}"
+    fixes = {
+        errno.EADDRINUSE: "stop what listens there, or pass another --port (0: a free one)",
+        errno.EACCES: "pass a --port from 1024 up, or 0 for a free one (lower ports need privileges)",
+        errno.EADDRNOTAVAIL: "pass an address of this machine as --host (127.0.0.1, or 0.0.0.0 for every one)",
+    }
+    fix = fixes.get(err.errno, "pass another --host or --port")
+    return f"cannot serve on --host {host} --port {port}: {err}; {fix}."
 
 
 def fail(problem: str) -> int:

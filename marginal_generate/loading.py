@@ -16,6 +16,8 @@ from typing import Any
 __all__ = [
     "load_model",
     "damaged_weights",
+    "tokenizer_problem",
+    "missing_weights",
     "check_device",
     "check_model_source",
     "hub_offline",
@@ -162,6 +164,9 @@ def _load_pretrained(model_id: str, torch_dtype: Any, local_only: bool) -> tuple
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_id, padding_side="left", local_files_only=local_only)
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(tokenizer_problem(model_id, err)) from None
+    try:
         # a guard published as an image-text model (Llama Guard 4: Llama4ForConditionalGeneration) loads as itself
         config = AutoConfig.from_pretrained(model_id, local_files_only=local_only)
         image_text = getattr(config, "vision_config", None) is not None and any(
@@ -170,13 +175,63 @@ def _load_pretrained(model_id: str, torch_dtype: Any, local_only: bool) -> tuple
         auto = AutoModelForImageTextToText if image_text else AutoModelForCausalLM
         model = auto.from_pretrained(model_id, dtype=torch_dtype, local_files_only=local_only)
     except (OSError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot load model {model_id!r}: {first}") from None
+        raise ValueError(missing_weights(model_id) or f"cannot load model {model_id!r}: {_first_line(err)}") from None
     except Exception as err:  # noqa: BLE001 - safetensors' SafetensorError derives from Exception only
         if type(err).__name__ != "SafetensorError":
             raise
         raise ValueError(damaged_weights(model_id, err)) from None
     return model, tokenizer
+
+
+def _first_line(err: Exception) -> str:
+    """The first line of ``err``'s message, or all of it on one line when the first ends in a colon (a list
+    follows).
+
+    >>> _first_line(OSError("no file named model.safetensors\\nsee the docs"))
+    'no file named model.safetensors'
+    >>> _first_line(ValueError("from one of:\\n(1) a file,\\n(2) a class"))
+    'from one of: (1) a file, (2) a class'
+    """
+    text = str(err).strip()
+    if not text:
+        return type(err).__name__
+    first = text.splitlines()[0].strip()
+    return " ".join(text.split()) if first.endswith(":") else first
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def tokenizer_problem(model_id: str, err: Exception) -> str:
+    """The one line for a tokenizer that cannot be loaded; a local folder without any tokenizer file is told to
+    get one (``model.save_pretrained`` writes the weights and config only).
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> tokenizer_problem(folder, ValueError("Couldn't instantiate the backend tokenizer"))  # doctest: +ELLIPSIS
+    "model folder '...' has no tokenizer (none of tokenizer.json, ...); save it there: tokenizer.save_pretrained(...)."
+    """
+    if os.path.isdir(model_id) and not any(os.path.isfile(os.path.join(model_id, n)) for n in TOKENIZER_FILES):
+        return (
+            f"model folder {model_id!r} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+            f"save it there: tokenizer.save_pretrained({model_id!r})."
+        )
+    return f"cannot load model {model_id!r}: {_first_line(err)}"
+
+
+def missing_weights(model_id: str) -> str | None:
+    """The one line for a local folder that holds no weights file, else None.
+
+    >>> import tempfile
+    >>> missing_weights(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    "model folder '...' has no weights (no .safetensors or .bin file); save them there: model.save_pretrained(...)."
+    """
+    if not os.path.isdir(model_id) or any(n.endswith((".safetensors", ".bin")) for n in os.listdir(model_id)):
+        return None
+    return (
+        f"model folder {model_id!r} has no weights (no .safetensors or .bin file); "
+        f"save them there: model.save_pretrained({model_id!r})."
+    )
 
 
 def damaged_weights(model_id: str, err: Exception) -> str:

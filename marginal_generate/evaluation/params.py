@@ -341,7 +341,10 @@ def _read_params(path: str) -> Params:
         try:
             data = yaml.safe_load(f)
         except yaml.YAMLError as err:
-            raise ValueError(f"params: {path} is not valid YAML ({' '.join(str(err).split())}).") from None
+            raise ValueError(
+                f"params: {path} is not valid YAML ({' '.join(str(err).split())}); fix it there, or start from the "
+                f"shipped one: {DEFAULT_PARAMS}."
+            ) from None
     return parse_params(data, source=path)
 
 

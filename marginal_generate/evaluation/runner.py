@@ -128,7 +128,7 @@ def run_evaluation(config: EvalConfig, say: Callable[[str], None] = _say_default
     if str(next(model.parameters()).device) == "cpu":
         torch.set_num_threads(cpu_threads(model, config.threads, state.num_processes))
     try:
-        with frozen_heap():  # the loaded model out of the collector's full passes (marginal_generate/garbage_collection.py)
+        with frozen_heap():  # the loaded model out of the collector's full passes (garbage_collection.py)
             return _run(config, say, state, model, tokenizer, dtype, device, taxonomy, resolved, space, start, data)
     finally:
         torch.set_num_threads(threads_before)
@@ -142,12 +142,17 @@ def _load_data(
     ``ValueError``."""
     records, failures, data_name = load_records(config.dataset, config.split, config.columns, taxonomy)
     read = len(records) + len(failures)
-    for line in summarize_load_failures(failures, taxonomy):
+    for line in summarize_load_failures(failures, taxonomy, written=bool(records)):  # none read: nothing written
         talk(line)
     if not records:
+        first = (
+            f"; the first: {failures[0]['error'].rstrip('.')}"
+            if failures and not failures[0].get("unknown_ids")
+            else ""
+        )
         raise ValueError(
-            f"no record of {data_name} could be read ({len(failures)} bad line(s), "
-            "listed above); fix the data or the options."
+            f"no record of {data_name} could be read ({len(failures)} bad line(s){first}); "
+            "fix the data or the options (see --help for the forms of --dataset)."
         )
     if config.grammar == "label_list":  # --labels that no record carries: a ValueError, or a note per name
         for line in check_labels(config.labels or [], records, data_name):
@@ -386,11 +391,11 @@ def summarize_sample_failures(failures: list[dict[str, Any]], limit: int = 10) -
 
 
 def summarize_load_failures(
-    failures: list[dict[str, Any]], taxonomy: int, prefix: str = "", limit: int = 10
+    failures: list[dict[str, Any]], taxonomy: int, prefix: str = "", limit: int = 10, written: bool = True
 ) -> list[str]:
     """The lines that report records that could not be read: one line for all records with category ids
-    outside the taxonomy, then the other bad lines (at most ``limit``; the rest are counted, all are in
-    failures.jsonl).
+    outside the taxonomy, then the other bad lines (at most ``limit``; the rest are counted, and are all in
+    failures.jsonl when ``written``: the run goes on and writes it).
 
     >>> unknown = [{"line": k, "error": "x", "unknown_ids": ["S14"], "taxonomy": "Llama Guard 2"} for k in (1, 2)]
     >>> bad_json = {"line": 5, "error": "data.jsonl, line 5: not valid JSON"}
@@ -412,5 +417,6 @@ def summarize_load_failures(
     rest = [f for f in failures if not f.get("unknown_ids")]
     lines += [f"{prefix}skipped: {f['error']}" for f in rest[:limit]]
     if len(rest) > limit:
-        lines.append(f"{prefix}... and {len(rest) - limit} more unreadable line(s) (all in failures.jsonl)")
+        where = " (all in failures.jsonl)" if written else ""
+        lines.append(f"{prefix}... and {len(rest) - limit} more unreadable line(s){where}")
     return lines

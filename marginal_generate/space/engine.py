@@ -160,7 +160,13 @@ def load_engine(settings: Settings | None = None) -> Engine:
                 f"calibrator {settings.calibrator!r} (CALIBRATOR, --calibrator) is not a file; "
                 "give the JSON that Calibrator.save wrote."
             )
-        calibrator = load_calibrator(settings.calibrator)
+        try:
+            calibrator = load_calibrator(settings.calibrator)
+        except ValueError as err:  # not JSON, or JSON that Calibrator.save did not write
+            raise ValueError(
+                f"calibrator {settings.calibrator!r} (CALIBRATOR, --calibrator) cannot be read: "
+                f"{str(err).rstrip('.')}; give the JSON that Calibrator.save wrote."
+            ) from None
     policy = read_space_policy(settings.policy) if settings.policy else None
     device, dtype = _auto_device_dtype(settings)
     model, tokenizer, _ = load_model(settings.model_id, device, dtype)
