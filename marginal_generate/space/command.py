@@ -111,7 +111,7 @@ def run_command(args: argparse.Namespace) -> int:
             set_engine(engine)
             try:
                 demo = build_demo(engine)
-                with frozen_heap():  # the loaded model and the page out of the collector's full passes (garbage_collection.py)
+                with frozen_heap():  # the model and the page out of the full collections (garbage_collection.py)
                     serve(demo, args.host, args.port)
                 return 0
             except OSError as err:  # the port is taken, or the host is not this machine's
