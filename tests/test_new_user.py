@@ -161,3 +161,19 @@ def test_serve_refuses_a_blank_text(client, path, body, param, message):
         "code": "empty_input",
     }
     assert client.post("/v1/moderations", json={"input": "hi"}).status_code == 200  # and it keeps serving
+
+
+def test_hub_data_set_while_offline_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    argv = ["evaluate", "--dataset", "no-org/no-such-data", "--columns", "prompt=text,unsafe=label"]
+    assert main([*argv, "--output-dir", str(tmp_path / "out")]) == 2
+    line = _error(capsys)
+    assert line.startswith("offline (HF_HUB_OFFLINE is set): cannot load `--dataset` no-org/no-such-data (")
+    assert line.endswith(
+        "); load it once where the Hub is reachable (datasets caches it for offline use), or pass a local file."
+    )

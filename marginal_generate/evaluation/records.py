@@ -141,8 +141,8 @@ def _from_datasets(load: Callable[[], list[Any]], dataset: str) -> list[Any]:
     from ..loading import hub_offline
 
     remote = not os.path.exists(dataset)
+    offline = hub_offline() if remote else None
     if remote:
-        offline = hub_offline()
         if offline is not None and "HF_HUB_OFFLINE" not in offline:
             raise ValueError(
                 f"{offline}: `--dataset` {dataset} is not a local file or folder; "
@@ -155,6 +155,11 @@ def _from_datasets(load: Callable[[], list[Any]], dataset: str) -> list[Any]:
         raise
     except Exception as err:  # noqa: BLE001 - datasets raises many kinds; the user needs one line
         text = " ".join(str(err).split()) or type(err).__name__
+        if offline is not None:  # HF_HUB_OFFLINE is set, and the data set is not in the datasets cache
+            raise ValueError(
+                f"{offline}: cannot load `--dataset` {dataset} ({type(err).__name__}: {text[:200]}); load it once "
+                "where the Hub is reachable (datasets caches it for offline use), or pass a local file."
+            ) from None
         raise ValueError(f"cannot load `--dataset` {dataset}: {type(err).__name__}: {text[:300]}") from None
 
 
