@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..commands import free_port
+from ..serving.server import bind
 from .layout import CSS, theme
 
 __all__ = ["launch_kwargs", "free_port", "launch_local", "serve"]
@@ -44,6 +45,8 @@ def launch_local(demo: Any, port: int | None = None, attempts: int = 3, host: st
 def serve(demo: Any, host: str, port: int | None) -> None:
     """Serve ``demo`` on ``host``:``port`` until Ctrl+C (``port`` 0: a free one; None: Gradio's choice,
     ``GRADIO_SERVER_PORT`` or 7860). Prints the URL on a line of its own once the page answers."""
+    if port:  # the operator's port: taken, it is an OSError with its errno here, not Gradio's "empty port" search
+        bind(host, port).close()
     if port is None:
         _, url, _ = demo.launch(server_name=host, prevent_thread_lock=True, quiet=True, **launch_kwargs())
     else:
