@@ -96,10 +96,29 @@ def test_data_with_no_readable_record_names_the_first_reason(tmp_path, capsys):
     # nothing is written when no record can be read, so the count does not point at failures.jsonl
     assert "... and 2 more unreadable line(s)\n" in err and "failures.jsonl" not in err
     assert err.strip().splitlines()[-1] == (
-        f"marginal-generate: error: no record of {data} could be read (12 bad line(s); the first: {data}, line 1: "
-        "missing field 'is_safe'); fix the data or the options (see --help for the forms of --dataset)."
+        f"marginal-generate: error: no record of {data} (--dataset) could be read (12 bad line(s); the first: {data}, "
+        "line 1: missing field 'is_safe'); fix the data or the options (see --help for the forms of --dataset)."
     )
     assert not (out / "failures.jsonl").exists()
+
+
+def test_validation_data_mistakes_name_that_flag(tmp_path, capsys):
+    out = str(tmp_path / "out")
+    missing = tmp_path / "missing.jsonl"
+    assert main(["evaluate", "--validation-data", str(missing), "--output-dir", out]) == 2
+    assert _error(capsys) == (
+        f"`--validation-data` {missing} does not exist; pass an existing file or folder, 'beavertails', "
+        "or a Hub data set name with --columns."
+    )
+    # none of its lines readable: refused (it was read as an empty validation set, and calibration then said
+    # "the validation split is empty ... pass --validation-data")
+    data = tmp_path / "validation.jsonl"
+    data.write_text(json.dumps({"conversation": [{"role": "user", "content": "hi"}], "is_safe": True}) + "\n")
+    assert main(["evaluate", "--validation-data", str(data), "--calibrate", "ts", "--output-dir", out]) == 2
+    assert _error(capsys) == (
+        f"no record of {data} (--validation-data) could be read (1 bad line(s); the first: {data}, line 1: "
+        "missing field 'categories'); fix the data or the options (see --help for the forms of --validation-data)."
+    )
 
 
 def test_params_that_are_not_yaml_say_where_to_start(tmp_path, capsys):

@@ -144,26 +144,37 @@ def _load_data(
     read = len(records) + len(failures)
     for line in summarize_load_failures(failures, taxonomy, written=bool(records)):  # none read: nothing written
         talk(line)
-    if not records:
-        first = (
-            f"; the first: {failures[0]['error'].rstrip('.')}"
-            if failures and not failures[0].get("unknown_ids")
-            else ""
-        )
-        raise ValueError(
-            f"no record of {data_name} could be read ({len(failures)} bad line(s){first}); "
-            "fix the data or the options (see --help for the forms of --dataset)."
-        )
+    _check_readable(records, failures, data_name, "--dataset")
     if config.grammar == "label_list":  # --labels that no record carries: a ValueError, or a note per name
         for line in check_labels(config.labels or [], records, data_name):
             talk(line)
     validation = None
     if config.validation_data is not None:
-        validation, val_failures, _ = load_records(config.validation_data, config.split, config.columns, taxonomy)
-        for line in summarize_load_failures(val_failures, taxonomy, "--validation-data: "):
+        try:
+            validation, val_failures, val_name = load_records(
+                config.validation_data, config.split, config.columns, taxonomy
+            )
+        except ValueError as err:  # load_records' lines name the flag of the main data set
+            raise ValueError(str(err).replace("`--dataset`", "`--validation-data`")) from None
+        for line in summarize_load_failures(val_failures, taxonomy, "--validation-data: ", written=bool(validation)):
             talk(line)
+        _check_readable(validation, val_failures, val_name, "--validation-data")
         failures += [dict(f, split="validation") for f in val_failures]
     return records, validation, failures, data_name, read
+
+
+def _check_readable(records: list[Any], failures: list[dict[str, Any]], name: str, flag: str) -> None:
+    """A ``ValueError`` when no record of the data set ``name`` (given as ``flag``) could be read, with the first
+    reason; the lines before it listed the others."""
+    if records:
+        return
+    first = (
+        f"; the first: {failures[0]['error'].rstrip('.')}" if failures and not failures[0].get("unknown_ids") else ""
+    )
+    raise ValueError(
+        f"no record of {name} ({flag}) could be read ({len(failures)} bad line(s){first}); "
+        f"fix the data or the options (see --help for the forms of {flag})."
+    )
 
 
 def _run(
