@@ -37,29 +37,17 @@ def _model_folder(tmp_path, *names: str) -> str:
     return str(folder)
 
 
-def test_serve_on_a_port_in_use_says_to_pick_another(capsys):
-    pytest.importorskip("uvicorn")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        assert main(["serve", "--port", str(port)]) == 2
-    assert _error(capsys) == (
-        f"cannot serve on --host 127.0.0.1 --port {port}: [Errno 98] Address already in use; "
-        "stop what listens there, or pass another --port (0: a free one)."
-    )
-
-
-def test_space_on_a_port_in_use_says_to_pick_another(capsys, monkeypatch):
-    pytest.importorskip("gradio")
-    for name in ("MODEL_ID", "CALIBRATOR", "POLICY", "LABELS", "GRAMMAR"):
+@pytest.mark.parametrize("command, extra", [("serve", "uvicorn"), ("space", "gradio")])
+def test_port_in_use_says_to_pick_another(command, extra, capsys, monkeypatch):
+    pytest.importorskip(extra)
+    for name in ("MODEL_ID", "CALIBRATOR", "POLICY", "LABELS", "GRAMMAR"):  # the Space's settings from the environment
         monkeypatch.delenv(name, raising=False)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["space", "--port", str(port)]) == 2
-    # Gradio's own message for it was "Cannot find empty port in range: ... passing `server_port` to `launch()`"
+        assert main([command, "--port", str(port)]) == 2
+    # the Space's was Gradio's "Cannot find empty port in range: ... passing `server_port` to `launch()`"
     assert _error(capsys) == (
         f"cannot serve on --host 127.0.0.1 --port {port}: [Errno 98] Address already in use; "
         "stop what listens there, or pass another --port (0: a free one)."
