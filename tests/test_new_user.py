@@ -2,8 +2,8 @@
 (exit status 2, no traceback) that names the input and says what to do, or one 400 from the server.
 
 The mistakes: a port in use, a model folder without its tokenizer or its weights, a data file none of whose lines
-can be read, a params.yaml that is not YAML, a Space calibrator file that is not one, a blank text sent to the
-server."""
+can be read, a --validation-data file that is missing or unreadable, a Hub data set while offline, a params.yaml
+that is not YAML, a Space calibrator file that is not one, a blank text sent to the server."""
 
 from __future__ import annotations
 
