@@ -171,7 +171,7 @@ def moderation_inputs(body: Mapping[str, Any]) -> list[str]:
     by newlines)."""
     value = body.get("input")
     if isinstance(value, str):
-        return [_not_blank(value, "input")]
+        return [value]
     if not isinstance(value, list):
         raise _bad(
             f"`input` is {_kind(value)} ({_echo(value)}); send a string, a list of strings or a list of content parts.",
@@ -180,7 +180,7 @@ def moderation_inputs(body: Mapping[str, Any]) -> list[str]:
     if not value:
         raise _bad("`input` is an empty list; send a string, or a list of at least one.", "input", "empty_input")
     if isinstance(value[0], Mapping):
-        return [_not_blank("\n".join(_text_part(part, f"input[{k}]") for k, part in enumerate(value)), "input")]
+        return ["\n".join(_text_part(part, f"input[{k}]") for k, part in enumerate(value))]
     for k, item in enumerate(value):
         if not isinstance(item, str):
             raise _bad(
@@ -188,26 +188,7 @@ def moderation_inputs(body: Mapping[str, Any]) -> list[str]:
                 "(or, for one input, content parts only).",
                 f"input[{k}]",
             )
-        _not_blank(item, f"input[{k}]")
     return list(value)
-
-
-def _not_blank(text: str, where: str) -> str:
-    """``text``, unless it is empty or whitespace only: a guard has nothing to judge there, and would still
-    answer (on the embedded model, p(unsafe) 0.26 for "").
-
-    >>> _not_blank(" ", "input[1]")
-    Traceback (most recent call last):
-    ...
-    marginal_generate.serving.errors.APIError: `input[1]` is blank (" "); send the text to classify.
-    """
-    if not text.strip():
-        raise _bad(
-            f"`{where}` is {'blank' if text else 'empty'} ({_echo(text)}); send the text to classify.",
-            where,
-            "empty_input",
-        )
-    return text
 
 
 def _message(message: Any, where: str) -> dict[str, str]:
@@ -223,7 +204,7 @@ def _message(message: Any, where: str) -> dict[str, str]:
         content = "\n".join(_text_part(part, f"{where}.content[{k}]") for k, part in enumerate(content))
     if not isinstance(content, str):
         raise _bad(f"`{where}.content` is {_kind(content)} ({_echo(content)}); send a string.", f"{where}.content")
-    return {"role": role, "content": _not_blank(content, f"{where}.content")}
+    return {"role": role, "content": content}
 
 
 def classify_inputs(body: Mapping[str, Any]) -> list[list[dict[str, str]]]:
