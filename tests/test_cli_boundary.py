@@ -50,10 +50,25 @@ def test_threads_below_one(capsys, tmp_path):
     for threads in ("0", "-2"):
         line = usage_error(capsys, "evaluate", "--threads", threads, "--output-dir", tmp_path / "out", *QUICK)
         assert line == (
-            f"marginal-generate: error: `threads` must be an integer >= 1 (CPU threads per process), got {threads}; "
+            f"marginal-generate: error: `threads` (--threads) must be an integer >= 1 (CPU threads per process), got "
+            f"{threads}; "
             "leave --threads out for the default (1 for a model under 100M parameters, else the cores per process)."
         )
     assert not (tmp_path / "out").exists()  # refused before anything is created
+
+
+def test_a_bad_number_names_the_flag(capsys, tmp_path):
+    line = usage_error(capsys, "evaluate", "--num-samples", "0", "--output-dir", tmp_path / "out", *QUICK[2:])
+    assert line == (
+        "marginal-generate: error: `num_samples` (--num-samples) must be an integer >= 1, got 0; leave it out (None) "
+        "to score every sample."
+    )
+    line = usage_error(capsys, "evaluate", "--batch-size", "0", "--output-dir", tmp_path / "out", *QUICK)
+    assert (
+        line
+        == "marginal-generate: error: `batch_size` (--batch-size) must be an integer >= 1, got 0; 16 is the default."
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_truncated_weights_name_the_file(capsys, tmp_path):

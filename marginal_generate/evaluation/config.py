@@ -205,23 +205,32 @@ class EvalConfig:
                 )
         self.calibrate = list(dict.fromkeys(calibrate))
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1, got {self.batch_size!r}.")
+            raise ValueError(
+                f"`batch_size` (--batch-size) must be an integer >= 1, got {self.batch_size!r}; 16 is the default."
+            )
         if self.num_samples is not None and (not isinstance(self.num_samples, int) or self.num_samples < 1):
-            raise ValueError(f"`num_samples` must be an integer >= 1 (or None for all), got {self.num_samples!r}.")
+            raise ValueError(
+                f"`num_samples` (--num-samples) must be an integer >= 1, got {self.num_samples!r}; leave it out (None) "
+                "to score every sample."
+            )
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
-                f"`validation_fraction` must be in [0, 1), got {self.validation_fraction!r}; "
+                f"`validation_fraction` (--validation-fraction) must be in [0, 1), got {self.validation_fraction!r}; "
                 "0.2 keeps a fifth for validation."
             )
         if self.taxonomy not in (None, 2, 3):
-            raise ValueError(f"`taxonomy` must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}.")
+            raise ValueError(
+                f"`taxonomy` (--taxonomy) must be 2 or 3 (Llama Guard 2 or 3 taxonomy), got {self.taxonomy!r}."
+            )
         if self.dtype not in ("auto", "float32", "bfloat16", "float16", "float64"):
-            raise ValueError(f"`dtype` must be auto, float32, bfloat16, float16 or float64, got {self.dtype!r}.")
+            raise ValueError(
+                f"`dtype` (--dtype) must be auto, float32, bfloat16, float16 or float64, got {self.dtype!r}."
+            )
         if self.threads is not None and (
             not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1
         ):
             raise ValueError(
-                f"`threads` must be an integer >= 1 (CPU threads per process), got {self.threads!r}; "
+                f"`threads` (--threads) must be an integer >= 1 (CPU threads per process), got {self.threads!r}; "
                 "leave --threads out for the default (1 for a model under 100M parameters, else the cores per process)."
             )
         own = isinstance(self.params, Mapping) or (
