@@ -3,10 +3,12 @@ into one session), and every ```bash block, in a temporary working directory and
 
 A block that cannot run here says why on the line before its fence: ``<!-- not run: needs the gated Hub model -->``.
 The Install section's blocks install packages and are not run. ``marginal-generate evaluate`` runs on 8 samples
-without plots or progress bars (``--num-samples 8 --no-plots --no-progress`` appended)."""
+without plots or progress bars (``--num-samples 8 --no-plots --no-progress`` appended). Where the README shows what a
+python block prints (the untagged block right after it), the block prints exactly that."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -88,17 +90,43 @@ def test_not_run_comments_must_precede_a_block():
         readme_blocks("<!-- not run: needs a GPU -->\nSome prose.\n```python\nx = 1\n```\n")
 
 
+def printed_outputs(blocks: list[Block], text: str) -> dict[int, str]:
+    """Per python block that shows what it prints, that output: the untagged block right after it, with only blank
+    lines or a line ``prints`` between them. Keyed by the python block's line.
+
+    >>> text = "```python\\nprint(1)\\n```\\n\\n```\\n1\\n```\\n```python\\nx = 2\\n```\\nProse.\\n```\\nx\\n```\\n"
+    >>> printed_outputs(readme_blocks(text), text)
+    {1: '1\\n'}
+    """
+    lines = text.splitlines()
+    found = {}
+    for block, after in zip(blocks, blocks[1:]):
+        if block.language != "python" or after.language != "":
+            continue
+        closing = block.line + len(block.code.splitlines()) + 1  # the python block's closing fence, 1-based
+        between = [line.strip() for line in lines[closing : after.line - 1]]
+        if all(line in ("", "prints") for line in between):
+            found[block.line] = after.code
+    return found
+
+
 PYTHON_RUNNER = """
-import sys, time, traceback
+import contextlib, io, json, sys, time, traceback
 namespace = {"__name__": "__main__"}
+printed = {}
 for line, code in BLOCKS:
     start = time.perf_counter()
+    out = io.StringIO()
     try:
-        exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
     except BaseException:
         traceback.print_exc()
-        sys.exit(f"README block at line {line} failed")
+        sys.exit(f"README block at line {line} failed; it printed:\\n{out.getvalue()}")
+    printed[line] = out.getvalue()
     print(f"README block at line {line}: ran in {time.perf_counter() - start:.1f} s", flush=True)
+with open("readme_printed.json", "w", encoding="utf-8") as f:
+    json.dump(printed, f)
 """
 
 
@@ -115,6 +143,14 @@ def test_python_examples_run(tmp_path):
     assert [f"README block at line {line}: ran" for line, _ in python] == [line.split(" in ")[0] for line in ran]
     assert (tmp_path / "ts.json").exists()  # what the examples say they write, they wrote
     assert (tmp_path / "emotions-eval" / "metrics.json").exists()
+    # what the README shows a block printing is what it prints now (the versions in constraints.txt)
+    printed = json.loads((tmp_path / "readme_printed.json").read_text(encoding="utf-8"))
+    shown = printed_outputs(RUN, README.read_text(encoding="utf-8"))
+    assert shown, "the README shows some python block's output"
+    for line, expected in shown.items():
+        assert printed[str(line)] == expected, (
+            f"README block at line {line}: what it shows it printing is stale; it prints now:\n{printed[str(line)]}"
+        )
 
 
 def shell_script(code: str) -> str:
