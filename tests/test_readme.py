@@ -4,7 +4,8 @@ into one session), and every ```bash block, in a temporary working directory and
 A block that cannot run here says why on the line before its fence: ``<!-- not run: needs the gated Hub model -->``.
 The Install section's blocks install packages and are not run. ``marginal-generate evaluate`` runs on 8 samples
 without plots or progress bars (``--num-samples 8 --no-plots --no-progress`` appended). Where the README shows what a
-python block prints (the untagged block right after it), the block prints exactly that."""
+python block prints (the untagged block right after it), the block prints exactly that; and the Decisions section's
+``policy`` command prints the table shown after it."""
 
 from __future__ import annotations
 
@@ -181,3 +182,20 @@ def test_shell_scripts_make_evaluate_quick():
     assert shell_script("marginal-generate evaluate\npython -m x \\\n  --y\n") == (
         f"marginal-generate evaluate {QUICK_EVALUATE}\npython -m x    --y"
     )
+
+
+@pytest.mark.slow
+def test_the_policy_journey_prints_the_table_the_readme_shows(tmp_path):
+    """The Decisions section's journey, its first two commands as written (the whole embedded data set, no quick
+    flags): ``policy`` prints exactly the table the README shows after the block."""
+    at = next(k for k, b in enumerate(RUN) if b.language == "bash" and "marginal-generate policy " in b.code)
+    block, shown = RUN[at], RUN[at + 1]
+    assert shown.language == "", f"README line {block.line}: the table policy prints follows the block"
+    evaluate, policy = block.code.replace("\\\n", " ").splitlines()[:2]
+    assert evaluate.startswith("marginal-generate evaluate ") and policy.startswith("marginal-generate policy ")
+    for command in (evaluate, policy):
+        proc = subprocess.run(
+            ["bash", "-e", "-c", command], cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    assert proc.stdout == shown.code, f"README line {shown.line}: stale; `{policy}` prints now:\n{proc.stdout}"
