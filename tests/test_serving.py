@@ -107,6 +107,21 @@ def _check_equal(result: dict, scores, i: int) -> None:
         assert result["category_scores"] == expected
 
 
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def test_the_readme_openai_example_prints_what_the_readme_shows(server, capsys):
+    # the Serve section's openai block, run against this server, prints the output the README shows after it
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    found = re.search(r"```python\n(from openai import OpenAI\n.*?)```\n\nprints\n\n```\n(.*?)```\n", text, re.S)
+    assert found, "the README's Serve section has an openai example and what it prints"
+    code, shown = found.groups()
+    assert "http://127.0.0.1:8000/v1" in code
+    exec(compile(code.replace("http://127.0.0.1:8000/v1", server.url + "/v1"), "README.md, openai example", "exec"), {})
+    assert capsys.readouterr().out == shown
+
+
 def test_openai_client_scores_equal_mg_score(server, reference):
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
     response = client.moderations.create(input=TEXTS)
