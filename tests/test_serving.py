@@ -122,6 +122,37 @@ def test_the_readme_openai_example_prints_what_the_readme_shows(server, capsys):
     assert capsys.readouterr().out == shown
 
 
+def _within(shown, real, where="response"):
+    """Every key and value ``shown`` (the README's answer, cut where it says ``...``) is in ``real``, equal (a
+    probability within 1e-6: what a change to the decoding moves is far more)."""
+    if isinstance(shown, dict):
+        assert isinstance(real, dict), where
+        for key, value in shown.items():
+            assert key in real, f"{where}.{key}"
+            _within(value, real[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(real, list) and len(shown) == len(real), where
+        for k, (value, answer) in enumerate(zip(shown, real)):
+            _within(value, answer, f"{where}[{k}]")
+    elif isinstance(shown, float):  # all 17 digits shown; a CPU with other float32 kernels moves the last few
+        assert real == pytest.approx(shown, rel=0, abs=1e-6), f"{where}: the README shows {shown!r}, not {real!r}"
+    else:
+        assert shown == real, f"{where}: the README shows {shown!r}, the server answers {real!r}"
+
+
+def test_the_readme_curl_example_shows_a_real_answer(server):
+    # the Serve section's curl answer, less its cuts and its random id, is this server's answer to the same body
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    found = re.search(r"-d '(\{.*?\})' \| python -m json.tool\n```\n\nprints[^\n]*\n\n```\n(.*?)```\n", text, re.S)
+    assert found, "the README's Serve section has a curl example and what it prints"
+    body, shown = found.groups()
+    shown = re.sub(r",(\s*[}\]])", r"\1", "\n".join(line for line in shown.splitlines() if line.strip() != "..."))
+    shown = json.loads(shown)
+    assert shown.pop("id").startswith("modr-")
+    _within(shown, httpx.post(server.url + "/v1/moderations", json=json.loads(body)).json())
+
+
 def test_openai_client_scores_equal_mg_score(server, reference):
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
     response = client.moderations.create(input=TEXTS)
