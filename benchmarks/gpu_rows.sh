@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU rows of benchmarks/RESULTS.md (#34) in one command, for a session lent a GPU machine (the `device` tool).
 #
-# The machine's python3 holds torch, transformers, scipy and scikit-learn; marginal_generate imports without the
-# packages it lacks (datasets, evaluate, gradio, fastapi), and nothing here downloads anything. ../shared does not
+# The machine's python3 holds torch, transformers (5.17 when last read), scipy and scikit-learn; marginal_generate
+# imports without the packages it lacks (datasets, evaluate, gradio, fastapi), and nothing here downloads anything.
+# Both scripts were run on a CPU with transformers 5.17 and those packages blocked (2026-12-07). ../shared does not
 # travel there, so copy the seed data set into an ignored folder of the checkout first, here:
 #
 #     mkdir -p .gpu && cp ../shared/data/content_moderation_lm3.train.jsonl .gpu/ && echo /.gpu/ >> .git/info/exclude
