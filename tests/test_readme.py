@@ -14,52 +14,13 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from readme_blocks import README, example, printed_outputs, readme_blocks
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-NOT_RUN = re.compile(r"<!--\s*not run:(.*?)-->")
 SECTIONS_NOT_RUN = {"Install": "installs packages into the environment"}
 QUICK_EVALUATE = "--num-samples 8 --no-plots --no-progress"
-
-
-@dataclass(frozen=True)
-class Block:
-    language: str
-    line: int  # of the opening fence, 1-based
-    code: str
-    section: str
-    not_run: str | None  # the reason, when the block is not run
-
-
-def readme_blocks(text: str) -> list[Block]:
-    """The fenced blocks of ``text``, with the ``##`` section each is in and the reason given before it, if any.
-
-    >>> text = "## Use\\n<!-- not run: needs a GPU -->\\n```python\\nx = 1\\n```\\n\\n```bash\\nls\\n```\\n"
-    >>> [(b.language, b.line, b.code, b.section, b.not_run) for b in readme_blocks(text)]
-    [('python', 3, 'x = 1\\n', 'Use', 'needs a GPU'), ('bash', 7, 'ls\\n', 'Use', None)]
-    """
-    lines = text.splitlines()
-    blocks, section, reason, marked, k = [], "", None, 0, 0
-    while k < len(lines):
-        line = lines[k]
-        if line.startswith("## "):
-            section = line[3:].strip()
-        marker = NOT_RUN.search(line)
-        if marker:
-            reason, marked = marker.group(1).strip(), k + 1
-        elif line.startswith("```"):
-            end = next(j for j in range(k + 1, len(lines)) if lines[j].startswith("```"))
-            code = "".join(f"{body}\n" for body in lines[k + 1 : end])
-            blocks.append(Block(line[3:].strip(), k + 1, code, section, reason))
-            reason, k = None, end
-        elif line.strip():
-            if reason is not None:
-                raise ValueError(f"README line {marked}: a 'not run' comment must come just before a fenced block")
-        k += 1
-    return blocks
 
 
 BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
@@ -89,26 +50,6 @@ def test_every_block_is_run_or_says_why():
 def test_not_run_comments_must_precede_a_block():
     with pytest.raises(ValueError, match=r"README line 1: a 'not run' comment must come just before a fenced block"):
         readme_blocks("<!-- not run: needs a GPU -->\nSome prose.\n```python\nx = 1\n```\n")
-
-
-def printed_outputs(blocks: list[Block], text: str) -> dict[int, str]:
-    """Per python block that shows what it prints, that output: the untagged block right after it, with only blank
-    lines or a line ``prints`` between them. Keyed by the python block's line.
-
-    >>> text = "```python\\nprint(1)\\n```\\n\\n```\\n1\\n```\\n```python\\nx = 2\\n```\\nProse.\\n```\\nx\\n```\\n"
-    >>> printed_outputs(readme_blocks(text), text)
-    {1: '1\\n'}
-    """
-    lines = text.splitlines()
-    found = {}
-    for block, after in zip(blocks, blocks[1:]):
-        if block.language != "python" or after.language != "":
-            continue
-        closing = block.line + len(block.code.splitlines()) + 1  # the python block's closing fence, 1-based
-        between = [line.strip() for line in lines[closing : after.line - 1]]
-        if all(line in ("", "prints") for line in between):
-            found[block.line] = after.code
-    return found
 
 
 PYTHON_RUNNER = """
@@ -188,9 +129,7 @@ def test_shell_scripts_make_evaluate_quick():
 def test_the_policy_journey_prints_the_table_the_readme_shows(tmp_path):
     """The Decisions section's journey, its first two commands as written (the whole embedded data set, no quick
     flags): ``policy`` prints exactly the table the README shows after the block."""
-    at = next(k for k, b in enumerate(RUN) if b.language == "bash" and "marginal-generate policy " in b.code)
-    block, shown = RUN[at], RUN[at + 1]
-    assert shown.language == "", f"README line {block.line}: the table policy prints follows the block"
+    block, shown = example(RUN, "marginal-generate policy ")
     evaluate, policy = block.code.replace("\\\n", " ").splitlines()[:2]
     assert evaluate.startswith("marginal-generate evaluate ") and policy.startswith("marginal-generate policy ")
     for command in (evaluate, policy):

@@ -17,6 +17,7 @@ import time
 import httpx
 import pytest
 import torch
+from readme_blocks import README, example, readme_blocks
 
 import marginal_generate as mg
 from marginal_generate.prompts.formats import conversation, encode_conversations
@@ -107,19 +108,16 @@ def _check_equal(result: dict, scores, i: int) -> None:
         assert result["category_scores"] == expected
 
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+SERVE_EXAMPLES = readme_blocks(README.read_text(encoding="utf-8"))
 
 
 def test_the_readme_openai_example_prints_what_the_readme_shows(server, capsys):
     # the Serve section's openai block, run against this server, prints the output the README shows after it
-    with open(README, encoding="utf-8") as f:
-        text = f.read()
-    found = re.search(r"```python\n(from openai import OpenAI\n.*?)```\n\nprints\n\n```\n(.*?)```\n", text, re.S)
-    assert found, "the README's Serve section has an openai example and what it prints"
-    code, shown = found.groups()
-    assert "http://127.0.0.1:8000/v1" in code
-    exec(compile(code.replace("http://127.0.0.1:8000/v1", server.url + "/v1"), "README.md, openai example", "exec"), {})
-    assert capsys.readouterr().out == shown
+    block, output = example(SERVE_EXAMPLES, "client.moderations.create(")
+    assert "http://127.0.0.1:8000/v1" in block.code
+    code = block.code.replace("http://127.0.0.1:8000/v1", server.url + "/v1")
+    exec(compile(code, "README.md, openai example", "exec"), {})
+    assert capsys.readouterr().out == output.code
 
 
 def _within(shown, real, where="response"):
@@ -142,12 +140,9 @@ def _within(shown, real, where="response"):
 
 def test_the_readme_curl_example_shows_a_real_answer(server):
     # the Serve section's curl answer, less its cuts and its random id, is this server's answer to the same body
-    with open(README, encoding="utf-8") as f:
-        text = f.read()
-    found = re.search(r"-d '(\{.*?\})' \| python -m json.tool\n```\n\nprints[^\n]*\n\n```\n(.*?)```\n", text, re.S)
-    assert found, "the README's Serve section has a curl example and what it prints"
-    body, shown = found.groups()
-    shown = re.sub(r",(\s*[}\]])", r"\1", "\n".join(line for line in shown.splitlines() if line.strip() != "..."))
+    block, shown = example(SERVE_EXAMPLES, "curl -s http://127.0.0.1:8000/v1/moderations")
+    body = re.search(r"-d '(\{.*?\})'", block.code).group(1)
+    shown = re.sub(r",(\s*[}\]])", r"\1", "\n".join(line for line in shown.code.splitlines() if line.strip() != "..."))
     shown = json.loads(shown)
     assert shown.pop("id").startswith("modr-")
     _within(shown, httpx.post(server.url + "/v1/moderations", json=json.loads(body)).json())
