@@ -397,7 +397,7 @@ class CutEstimator:
             found = self._answer_items[row] = items, frozenset().union(*(labels for labels, _ in items))
         items, union = found
         if not holds <= union:  # no answer holds it (most of what children hold): the pool is empty
-            return 0, []
+            return 0.0, []
         voters = [item for item in items if holds <= item[0]]
         return sum(m for _, m in voters), voters
 
